@@ -1,0 +1,62 @@
+"""chainrule: the fundamentals of training neural networks, explicit and verified, on NumPy.
+
+The API speaks PyTorch's dialect::
+
+    import chainrule as cr
+
+    x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = (x ** 2).sum()
+    y.backward()
+    x.grad  # tensor([2., 4., 6.])
+"""
+
+__version__ = "0.1.0"
+
+from chainrule import autograd, dtypes, random
+from chainrule.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from chainrule.dtypes import (
+    bool,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    int8,
+    int16,
+    int32,
+    int64,
+    set_default_dtype,
+    uint8,
+)
+from chainrule.errors import ShapeError
+from chainrule.ops import *  # noqa: F403
+from chainrule.ops import __all__ as _ops_all
+from chainrule.random import manual_seed, seed
+from chainrule.tensor import *  # noqa: F403
+from chainrule.tensor import __all__ as _tensor_all
+
+__all__ = [
+    "ShapeError",
+    "__version__",
+    "autograd",
+    "bool",
+    "dtypes",
+    "enable_grad",
+    "float16",
+    "float32",
+    "float64",
+    "get_default_dtype",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "is_grad_enabled",
+    "manual_seed",
+    "no_grad",
+    "random",
+    "seed",
+    "set_default_dtype",
+    "set_grad_enabled",
+    "uint8",
+    *_ops_all,
+    *_tensor_all,
+]

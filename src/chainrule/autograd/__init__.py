@@ -1,0 +1,143 @@
+"""Automatic differentiation: ``backward``, ``grad``, custom ``Function``, ``gradcheck``
+and ``detect_anomaly``."""
+
+from __future__ import annotations
+
+from chainrule._backend import xp
+from chainrule.autograd.anomaly import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
+from chainrule.autograd.engine import run_backward
+from chainrule.autograd.function import Function, FunctionCtx, Op
+from chainrule.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from chainrule.errors import ShapeError
+
+__all__ = [
+    "Function",
+    "FunctionCtx",
+    "GradcheckError",
+    "Op",
+    "backward",
+    "detect_anomaly",
+    "enable_grad",
+    "grad",
+    "gradcheck",
+    "gradgradcheck",
+    "is_anomaly_enabled",
+    "is_grad_enabled",
+    "no_grad",
+    "set_detect_anomaly",
+    "set_grad_enabled",
+]
+
+
+def _as_list(x) -> list:
+    from chainrule.tensor import Tensor
+
+    if x is None:
+        return []
+    if isinstance(x, Tensor):
+        return [x]
+    return list(x)
+
+
+def _root_grads(roots, grad_outputs, create_graph: bool, where: str) -> list:
+    """One upstream gradient per root: given ones checked, missing ones made (scalars only)."""
+    from chainrule.tensor import Tensor, _make
+
+    given = [grad_outputs] if not isinstance(grad_outputs, list | tuple) else list(grad_outputs)
+    if grad_outputs is None:
+        given = []
+    if given and len(given) != len(roots):
+        raise ValueError(f"{where}: got {len(given)} gradients for {len(roots)} outputs")
+    out = []
+    for i, root in enumerate(roots):
+        if not isinstance(root, Tensor):
+            raise TypeError(f"{where}: output {i} is a {type(root).__name__}, not a tensor")
+        if not root._rg:
+            raise RuntimeError(
+                f"{where}: output {i} does not require grad: it was not computed from any "
+                "tensor with requires_grad=True, or it was computed under no_grad()"
+            )
+        g = given[i] if given else None
+        if g is None:
+            if root.data.size != 1:
+                raise RuntimeError(
+                    f"{where}: a gradient can only be created implicitly for a single-element "
+                    f"output, but output {i} has shape {tuple(root.shape)}; pass gradient= "
+                    "(a tensor of that shape)"
+                )
+            g = xp.ones(root.data.shape, root.data.dtype)
+            out.append(_make(g, None, False) if create_graph else g)
+            continue
+        tensor_g = g if isinstance(g, Tensor) else _make(xp.asarray(g), None, False)
+        if tuple(tensor_g.shape) != tuple(root.shape):
+            raise ShapeError(
+                f"{where}: the gradient for output {i} has shape {tuple(tensor_g.shape)}, "
+                f"but the output has shape {tuple(root.shape)}"
+            )
+        if tensor_g.dtype != root.dtype:
+            tensor_g = tensor_g.to(root.dtype)
+        out.append(tensor_g if create_graph else tensor_g.data)
+    return out
+
+
+def backward(
+    tensors, grad_tensors=None, retain_graph: bool | None = None, create_graph: bool = False
+):
+    """Accumulate the gradients of ``tensors`` into the ``.grad`` of the leaves they depend on.
+
+    ``grad_tensors`` holds the upstream gradient of each tensor (needed unless the tensor
+    has a single element). The graph is freed afterwards unless ``retain_graph`` is true;
+    with ``create_graph`` the gradients are themselves differentiable.
+    """
+    roots = _as_list(tensors)
+    grads = _root_grads(roots, grad_tensors, create_graph, "backward")
+    if retain_graph is None:
+        retain_graph = create_graph
+    run_backward(roots, grads, retain_graph=retain_graph, create_graph=create_graph)
+
+
+def grad(
+    outputs,
+    inputs,
+    grad_outputs=None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+):
+    """The gradients of ``outputs`` with respect to ``inputs``, returned as a tuple.
+
+    Unlike ``backward`` this leaves every ``.grad`` untouched. With ``create_graph=True``
+    the returned gradients carry a graph of their own, so they can be differentiated again
+    (second derivatives, Hessian-vector products). An input that the outputs do not depend
+    on raises, unless ``allow_unused`` (then its gradient is None).
+    """
+    from chainrule.tensor import Tensor
+
+    roots = _as_list(outputs)
+    targets = _as_list(inputs)
+    for i, t in enumerate(targets):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"grad: input {i} is a {type(t).__name__}, not a tensor")
+        if not t._rg:
+            raise RuntimeError(f"grad: input {i} does not require grad, so it has no gradient")
+    grads = _root_grads(roots, grad_outputs, create_graph, "grad")
+    if retain_graph is None:
+        retain_graph = create_graph
+    result = run_backward(
+        roots,
+        grads,
+        retain_graph=retain_graph,
+        create_graph=create_graph,
+        inputs=targets,
+        accumulate=False,
+    )
+    for i, g in enumerate(result):
+        if g is None and not allow_unused:
+            raise RuntimeError(
+                f"grad: input {i} was not used to compute the outputs; pass allow_unused=True "
+                "to get None for it"
+            )
+    return tuple(result)
+
+
+from chainrule.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402

@@ -1,0 +1,241 @@
+"""Reverse-mode differentiation: the chain rule, applied node by node.
+
+``backward`` orders the graph so that every node comes after all the nodes that consume
+its output (an iterative depth-first search, so a chain of any depth works, and the order
+is deterministic). It then walks that order once. Each node receives the sum of the
+gradients sent by its consumers, runs its backward rule, and sends one gradient to each
+parent. A leaf adds what it receives into ``.grad``.
+"""
+
+from __future__ import annotations
+
+from chainrule._backend import ndarray, quiet, xp
+from chainrule.autograd.function import _FREED_MESSAGE
+from chainrule.autograd.grad_mode import STATE, set_grad_enabled
+from chainrule.autograd.rulemath import ArrayMath, TensorMath
+
+__all__ = ["run_backward"]
+
+# When True (the test suite sets it), a rule that returns a gradient of the wrong dtype is
+# a bug and raises; otherwise the gradient is cast, as PyTorch does for custom Functions.
+STRICT_DTYPES = False
+
+
+def _toposort(roots) -> list:
+    """Nodes reachable from ``roots``, each one before its parents."""
+    from chainrule.tensor import Tensor
+
+    order = []
+    seen = set()
+    for root in roots:
+        if root in seen:
+            continue
+        stack = [(root, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if expanded:
+                order.append(node)
+                continue
+            if node in seen:
+                continue
+            seen.add(node)
+            stack.append((node, True))
+            if not isinstance(node, Tensor):
+                for parent in node._next:
+                    if parent is not None and parent not in seen:
+                        stack.append((parent, False))
+    order.reverse()
+    return order
+
+
+def _add_pending(pending: dict, node, oi: int, g) -> None:
+    if node.n_out == 1:
+        prev = pending.get(node)
+        pending[node] = g if prev is None else prev + g
+    else:
+        slots = pending.get(node)
+        if slots is None:
+            slots = pending[node] = [None] * node.n_out
+        slots[oi] = g if slots[oi] is None else slots[oi] + g
+
+
+def _expected(node, oi: int):
+    """Shape and dtype that a gradient flowing into ``node`` (output ``oi``) must have."""
+    from chainrule.tensor import Tensor
+
+    if isinstance(node, Tensor):
+        return node.data.shape, node.data.dtype
+    if node.n_out == 1:
+        return node.shape, node.dtype
+    return node.shapes[oi], node.dtypes[oi]
+
+
+def _run_hooks(hooks, g, differentiable):
+    from chainrule.tensor import Tensor, _make
+
+    for hook in hooks:
+        arg = g if differentiable else _make(g, None, False)
+        result = hook(arg)
+        if result is not None:
+            if not isinstance(result, Tensor):
+                raise TypeError(f"a tensor hook must return a tensor or None, got {type(result)}")
+            if tuple(result.shape) != tuple(g.shape):
+                raise RuntimeError(
+                    f"a tensor hook returned a gradient of shape {tuple(result.shape)} "
+                    f"for a tensor of shape {tuple(g.shape)}"
+                )
+            g = result if differentiable else result.data
+    return g
+
+
+def _check_finite(node, i: int, g) -> None:
+    data = g.data if not isinstance(g, ndarray) else g
+    if data.dtype.kind == "f" and not xp.isfinite(data).all():
+        bad = "nan" if xp.isnan(data).any() else "inf"
+        where = ""
+        if node.trace:
+            where = "\nThe op was created here:\n" + "".join(node.trace[-6:])
+        raise RuntimeError(
+            f"detect_anomaly: the backward of op '{node.op_name}' produced {bad} in the "
+            f"gradient for its input {i}{where}"
+        )
+
+
+def _accumulate_leaf(leaf, g, differentiable: bool, handed: set) -> None:
+    """Add ``g`` into ``leaf.grad``, never leaving two gradients sharing one buffer."""
+    from chainrule.tensor import _make
+
+    if differentiable:
+        leaf.grad = g if leaf.grad is None else leaf.grad + g
+        return
+    if leaf.grad is None:
+        # A rule may pass its incoming gradient through unchanged (add, reshape, ...), so
+        # the same buffer can reach two leaves. Copy anything that may be shared, so that
+        # an in-place update of one .grad (clipping, zero_) never touches another.
+        if g.base is not None or id(g) in handed or not g.flags.writeable:
+            g = g.copy()
+        handed.add(id(g))
+        leaf.grad = _make(g, None, False)
+        return
+    current = leaf.grad.data
+    if current.flags.writeable and current.shape == g.shape and current.dtype == g.dtype:
+        current += g
+    else:
+        leaf.grad = _make(current + g, None, False)
+
+
+def run_backward(
+    roots,
+    grads,
+    *,
+    retain_graph: bool,
+    create_graph: bool,
+    inputs=None,
+    accumulate: bool = True,
+):
+    """Back-propagate ``grads`` from ``roots``.
+
+    ``roots``: tensors; ``grads``: one gradient per root (arrays, or tensors when
+    ``create_graph``). With ``inputs`` (a list of tensors), return the gradient reaching
+    each of them (None where none does); with ``accumulate``, add into leaves' ``.grad``.
+    """
+    from chainrule.tensor import Tensor, _make
+
+    F = TensorMath if create_graph else ArrayMath
+    pending: dict = {}
+    handed: set = set()
+    root_nodes = []
+    for t, g in zip(roots, grads):
+        node = t._ctx if t._ctx is not None else t
+        root_nodes.append(node)
+        if not create_graph:
+            handed.add(id(g))
+        _add_pending(pending, node, t._oi, g)
+
+    order = _toposort(root_nodes)
+
+    wanted = None
+    captured: dict = {}
+    if inputs is not None:
+        wanted = {}
+        for t in inputs:
+            wanted.setdefault(t._ctx if t._ctx is not None else t, []).append(t)
+        # Only nodes from which a wanted input can be reached need to run.
+        needed = set(wanted)
+        for node in reversed(order):
+            if not isinstance(node, Tensor) and any(p in needed for p in node._next):
+                needed.add(node)
+
+    with set_grad_enabled(create_graph), quiet():
+        for node in order:
+            g = pending.pop(node, None)
+            if g is None:
+                continue
+            if wanted is not None and node in wanted:
+                captured[node] = g
+            if isinstance(node, Tensor):  # a leaf
+                if node._hooks:
+                    g = _run_hooks(node._hooks, g, create_graph)
+                    if wanted is not None and node in wanted:
+                        captured[node] = g
+                if accumulate:
+                    _accumulate_leaf(node, g, create_graph, handed)
+                continue
+            if wanted is not None and node not in needed:
+                continue
+            if node._hooks:
+                if node.n_out == 1:
+                    g = _run_hooks(node._hooks.get(0, ()), g, create_graph)
+                else:
+                    g = [
+                        _run_hooks(node._hooks.get(i, ()), gi, create_graph)
+                        if gi is not None
+                        else gi
+                        for i, gi in enumerate(g)
+                    ]
+                if wanted is not None and node in wanted:
+                    captured[node] = g
+            if node.saved is None:
+                raise RuntimeError(_FREED_MESSAGE)
+            saved = node.unpack_saved() if create_graph else node.saved
+            result = node.backward(F, g, *saved)
+            if not retain_graph and node.saved:
+                node.release()
+            if type(result) is not tuple:
+                result = (result,)
+            next_oi = node._next_oi
+            for i, (parent, gi) in enumerate(zip(node._next, result)):
+                if parent is None or gi is None:
+                    continue
+                if not create_graph and type(gi) is not ndarray:
+                    gi = xp.asarray(gi)
+                oi = next_oi[i] if next_oi is not None else 0
+                shape, dtype = _expected(parent, oi)
+                if tuple(gi.shape) != shape:
+                    raise RuntimeError(
+                        f"the backward of op '{node.op_name}' returned a gradient of shape "
+                        f"{tuple(gi.shape)} for its input {i}, which has shape {shape}"
+                    )
+                if gi.dtype != dtype:
+                    if STRICT_DTYPES and not hasattr(node, "fn"):
+                        raise RuntimeError(
+                            f"the backward of op '{node.op_name}' returned a {gi.dtype} "
+                            f"gradient for its input {i}, which is {dtype}"
+                        )
+                    gi = F.cast(gi, dtype)
+                if STATE.anomaly:
+                    _check_finite(node, i, gi)
+                _add_pending(pending, parent, oi, gi)
+
+    if inputs is None:
+        return None
+    out = []
+    for t in inputs:
+        node = t._ctx if t._ctx is not None else t
+        g = captured.get(node)
+        if g is not None and node.n_out != 1 and not isinstance(node, Tensor):
+            g = g[t._oi]
+        if g is not None and not create_graph:
+            g = _make(g, None, False)
+        out.append(g)
+    return out

@@ -1,0 +1,374 @@
+"""Graph nodes: the built-in primitives (:class:`Op`) and user-defined :class:`Function`.
+
+Every differentiable computation in chainrule is one of these. A node is created when an
+op runs with grad mode on and an input requires grad; it remembers its parents (the nodes
+or leaf tensors its inputs came from) and what its backward rule needs. Output tensors
+point to their node, nodes never point to their outputs, so an intermediate result is
+freed as soon as neither the user nor a backward rule needs it.
+
+Writing a primitive
+-------------------
+A primitive is a subclass of :class:`Op` with two methods::
+
+    class Mul(Op):
+        def forward(self, a, b):          # arrays in, array out
+            self.save(a, b)
+            return a * b
+
+        def backward(self, F, g, a, b):  # g: gradient of the output; a, b: what was saved
+            return F.sum_to(g * b, a.shape), F.sum_to(g * a, b.shape)
+
+``forward`` runs on raw arrays. ``backward`` is written once, in the small vocabulary of
+``F`` plus Python operators. The engine passes raw arrays and ``F = ArrayMath`` for an
+ordinary backward (fast), and tensors with ``F = TensorMath`` when the gradient must itself
+be differentiable (``create_graph=True``), so the same rule yields second derivatives.
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import ClassVar
+
+from chainrule._backend import ndarray, quiet, xp
+from chainrule.autograd.grad_mode import STATE
+
+__all__ = ["Function", "FunctionCtx", "Op"]
+
+_FREED_MESSAGE = (
+    "Trying to backward through the graph a second time (or to read saved tensors after "
+    "they were freed). A backward pass frees the values saved for it; pass "
+    "retain_graph=True to the first backward if you need to run it again."
+)
+
+
+class OutputRef:
+    """Marks a saved value that is output ``index`` of the node itself. It is rebuilt as a
+    tensor on demand, so a node never holds a reference to its own output tensor."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+
+OUTPUT = OutputRef(0)
+
+
+class Node:
+    """What the engine needs from every graph node.
+
+    ``_next``: one entry per input, the parent node, the leaf tensor, or None when that
+    input needs no gradient. ``_next_oi``: the output index within a multi-output parent
+    (None when every parent has one output). ``saved``: the values backward reads; set to
+    None once freed. ``shape``/``dtype``: the metadata of the output, checked against every
+    gradient that flows in.
+    """
+
+    n_out = 1
+    saved: tuple | None = ()
+    saved_src: tuple | None = None
+    _next: tuple = ()
+    _next_oi: tuple | None = None
+    _hooks: dict | None = None
+    trace: list | None = None
+
+    @property
+    def op_name(self) -> str:
+        """The op's name as users call it (``mul``, ``log_softmax``), used in messages."""
+        return type(self).__name__.lower()
+
+    def name(self) -> str:
+        """PyTorch's spelling, e.g. ``MulBackward``."""
+        return f"{type(self).__name__}Backward"
+
+    @property
+    def next_functions(self) -> tuple:
+        """The parents of this node (leaf tensors appear as themselves)."""
+        return self._next
+
+    def release(self) -> None:
+        """Free what backward needed; a later backward through this node raises."""
+        self.saved = None
+        self.saved_src = None
+
+    def unpack_saved(self) -> tuple:
+        """The saved values as tensors, for a differentiable (create_graph) backward."""
+        from chainrule.tensor import _make
+
+        if self.saved is None:
+            raise RuntimeError(_FREED_MESSAGE)
+        src = self.saved_src or (None,) * len(self.saved)
+        out = []
+        for value, origin in zip(self.saved, src):
+            if origin is None:
+                out.append(value)
+            elif isinstance(origin, OutputRef):
+                t = _make(value, self, True)
+                t._oi = origin.index
+                out.append(t)
+            else:
+                out.append(origin)
+        return tuple(out)
+
+    def __repr__(self) -> str:
+        return f"<{self.name()}>"
+
+
+class Op(Node):
+    """Base class of the primitives. See the module docstring for how to write one.
+
+    Subclasses register themselves in ``Op.registry``; the op table's coverage test fails
+    when a registered primitive has no entry.
+    """
+
+    registry: ClassVar[dict[str, type]] = {}
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if not cls.__name__.startswith("_"):
+            Op.registry[cls.__name__] = cls
+
+    def save(self, *values) -> None:
+        """Keep ``values`` (inputs, the output, or any arrays) for the backward rule."""
+        self.saved = values
+
+    def forward(self, *arrays):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def backward(self, F, g, *saved):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def explain(self, err: Exception, args: tuple) -> Exception:
+        """Turn an error raised by the array module into one that names the op and shapes."""
+        shapes = ", ".join(str(tuple(a.shape)) for a in args if hasattr(a, "shape"))
+        return type(err)(f"{self.op_name}: {err} (input shapes: {shapes})")
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        """Run the op on tensors (or constants) and record a node when a gradient is needed."""
+        from chainrule.tensor import Tensor, _make
+
+        ctx = cls.__new__(cls)
+        datas = []
+        record = False
+        for a in args:
+            if isinstance(a, Tensor):
+                datas.append(a.data)
+                record = record or a._rg
+            else:
+                datas.append(a)
+        try:
+            with quiet():
+                out = ctx.forward(*datas, **kwargs)
+        except (ValueError, IndexError, TypeError) as err:
+            raise ctx.explain(err, args) from None
+        if type(out) is not ndarray:
+            # NumPy returns a scalar, not a 0-d array, from ops on 0-d arrays.
+            raw, out = out, xp.asarray(out)
+            if ctx.saved:
+                ctx.saved = tuple(out if s is raw else s for s in ctx.saved)
+        if STATE.anomaly:
+            _check_forward(ctx, datas, out)
+        if not (record and STATE.grad and out.dtype.kind == "f"):
+            return _make(out, None, False)
+        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._rg for a in args)
+        ctx._next = tuple(
+            (a._ctx if a._ctx is not None else a) if need else None
+            for a, need in zip(args, ctx.needs_input_grad)
+        )
+        if any(need and a._oi for a, need in zip(args, ctx.needs_input_grad)):
+            ctx._next_oi = tuple(
+                a._oi if need else 0 for a, need in zip(args, ctx.needs_input_grad)
+            )
+        ctx.shape = out.shape
+        ctx.dtype = out.dtype
+        if ctx.saved:
+            ctx.saved_src = tuple(_origin(s, args, datas, out) for s in ctx.saved)
+        if STATE.anomaly:
+            ctx.trace = traceback.format_stack()[:-1]
+        return _make(out, ctx, True)
+
+
+def _origin(value, args, datas, out):
+    """Where a saved array came from: an input tensor, the output, or nowhere (a constant)."""
+    for a, d in zip(args, datas):
+        if value is d and d is not a:
+            return a
+    if value is out:
+        return OUTPUT
+    return None
+
+
+def _check_forward(node, datas, out) -> None:
+    """In anomaly mode, raise when an op turns finite inputs into NaN or inf."""
+    if out.dtype.kind not in "fc" or xp.isfinite(out).all():
+        return
+    for d in datas:
+        if isinstance(d, ndarray) and d.dtype.kind in "fc" and not xp.isfinite(d).all():
+            return  # the non-finite values came from an input, not from this op
+        if isinstance(d, float) and not xp.isfinite(d):
+            return
+    bad = "nan" if xp.isnan(out).any() else "inf"
+    raise RuntimeError(
+        f"detect_anomaly: op '{node.op_name}' produced {bad} in its forward output "
+        f"(shape {tuple(out.shape)}) from finite inputs"
+    )
+
+
+class FunctionCtx(Node):
+    """The ``ctx`` a custom :class:`Function` receives; it is also that call's graph node."""
+
+    def __init__(self, fn: type) -> None:
+        self.fn = fn
+        self.needs_input_grad: tuple = ()
+        self.to_save: tuple = ()
+
+    @property
+    def op_name(self) -> str:
+        return self.fn.__name__
+
+    def name(self) -> str:
+        return f"{self.fn.__name__}Backward"
+
+    def save_for_backward(self, *tensors) -> None:
+        """Keep tensors for ``backward``; read them back with ``ctx.saved_tensors``."""
+        from chainrule.tensor import Tensor
+
+        for t in tensors:
+            if t is not None and not isinstance(t, Tensor):
+                raise TypeError(
+                    f"{self.op_name}: save_for_backward takes tensors (or None), "
+                    f"got {type(t).__name__}; store other values as attributes of ctx"
+                )
+        self.to_save = tensors
+
+    def release(self) -> None:
+        super().release()
+        self.to_save = ()
+
+    @property
+    def saved_tensors(self) -> tuple:
+        if self.saved is None:
+            raise RuntimeError(_FREED_MESSAGE)
+        return self.unpack_saved() if self.saved_src is not None else self.to_save
+
+    def backward(self, F, g, *_saved):
+        from chainrule.autograd.grad_mode import set_grad_enabled
+        from chainrule.autograd.rulemath import TensorMath
+        from chainrule.tensor import Tensor, _make
+
+        differentiable = F is TensorMath
+        grads = list(g) if self.n_out > 1 else [g]
+        for i, gi in enumerate(grads):
+            if gi is None:
+                gi = xp.zeros(self.shapes[i], self.dtypes[i])
+            if not isinstance(gi, Tensor):
+                gi = _make(gi, None, False)
+            grads[i] = gi
+        with set_grad_enabled(differentiable):
+            result = self.fn.backward(self, *grads)
+        if not isinstance(result, tuple):
+            result = (result,)
+        if len(result) != len(self._next):
+            raise RuntimeError(
+                f"{self.op_name}.backward returned {len(result)} gradient(s), but forward took "
+                f"{len(self._next)} input(s); return None for inputs that need no gradient"
+            )
+        out = []
+        for r in result:
+            if r is None:
+                out.append(None)
+            elif isinstance(r, Tensor):
+                out.append(r if differentiable else r.data)
+            else:
+                arr = xp.asarray(r)
+                out.append(_make(arr, None, False) if differentiable else arr)
+        return tuple(out)
+
+
+class Function:
+    """A differentiable operation with a hand-written backward, as in PyTorch.
+
+    Subclass it with two static methods and call it through ``apply``::
+
+        class Cube(cr.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.save_for_backward(x)
+                return x ** 3
+
+            @staticmethod
+            def backward(ctx, grad):
+                (x,) = ctx.saved_tensors
+                return grad * 3 * x ** 2
+
+        y = Cube.apply(x)
+
+    ``forward`` runs without recording a graph and returns a tensor or a tuple of tensors.
+    ``backward`` receives one gradient per output and returns one per input of forward
+    (None for inputs that need none). ``ctx.needs_input_grad`` says which inputs need one.
+    With ``create_graph=True`` backward runs with grad mode on, so a backward written with
+    chainrule ops is itself differentiable.
+    """
+
+    @staticmethod
+    def forward(ctx, *args):  # pragma: no cover - abstract
+        raise NotImplementedError("a Function subclass must define forward(ctx, *args)")
+
+    @staticmethod
+    def backward(ctx, *grads):  # pragma: no cover - abstract
+        raise NotImplementedError("a Function subclass must define backward(ctx, *grads)")
+
+    @classmethod
+    def apply(cls, *args):
+        from chainrule.autograd.grad_mode import no_grad
+        from chainrule.tensor import Tensor, _make
+
+        ctx = FunctionCtx(cls)
+        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._rg for a in args)
+        with no_grad():
+            result = cls.forward(ctx, *args)
+        single = not isinstance(result, tuple)
+        outs = (result,) if single else result
+        for o in outs:
+            if not isinstance(o, Tensor):
+                raise TypeError(
+                    f"{cls.__name__}.forward must return a tensor or a tuple of tensors, "
+                    f"got {type(o).__name__}"
+                )
+        if not (STATE.grad and any(ctx.needs_input_grad)):
+            return result
+        ctx._next = tuple(
+            (a._ctx if a._ctx is not None else a) if need else None
+            for a, need in zip(args, ctx.needs_input_grad)
+        )
+        if any(need and a._oi for a, need in zip(args, ctx.needs_input_grad)):
+            ctx._next_oi = tuple(
+                a._oi if need else 0 for a, need in zip(args, ctx.needs_input_grad)
+            )
+        ctx.n_out = len(outs)
+        ctx.shapes = [o.data.shape for o in outs]
+        ctx.dtypes = [o.data.dtype for o in outs]
+        ctx.shape, ctx.dtype = ctx.shapes[0], ctx.dtypes[0]
+        if STATE.anomaly:
+            ctx.trace = traceback.format_stack()[:-1]
+        # New tensors carry the node, so an input returned unchanged is never rewired.
+        wrapped = []
+        for i, o in enumerate(outs):
+            if o.data.dtype.kind == "f":
+                w = _make(o.data, ctx, True)
+                w._oi = i
+            else:
+                w = _make(o.data, None, False)
+            wrapped.append(w)
+        saved = ctx.to_save
+        ctx.saved = tuple(t.data if t is not None else None for t in saved)
+        if any(t is o for t in saved for o in outs):
+            # A saved output must be rebuilt from the node, never held by it.
+            src = []
+            for t in saved:
+                idx = next((i for i, o in enumerate(outs) if t is o), None)
+                src.append(OutputRef(idx) if idx is not None else t)
+            ctx.saved_src = tuple(src)
+            ctx.to_save = ()
+        return wrapped[0] if single else tuple(wrapped)

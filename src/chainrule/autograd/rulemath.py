@@ -1,0 +1,157 @@
+"""The vocabulary that backward rules are written in, in two implementations.
+
+A rule uses Python operators and the functions below, always through the ``F`` it is
+given. :class:`ArrayMath` runs them on raw arrays, the fast path of an ordinary backward.
+:class:`TensorMath` runs them as chainrule ops, so the gradients it produces have a graph
+of their own (``create_graph=True``: second derivatives, Hessian-vector products). Each
+rule is therefore written once and serves both.
+"""
+
+from __future__ import annotations
+
+from chainrule._backend import xp
+
+__all__ = ["ArrayMath", "TensorMath"]
+
+
+def _sum_to(F, g, shape: tuple):
+    """Sum ``g`` down to ``shape``: the backward of broadcasting ``shape`` up to ``g.shape``.
+
+    Leading dimensions that broadcasting added are summed away; dimensions of size 1 in
+    ``shape`` that were stretched are summed with keepdims.
+    """
+    gshape = tuple(g.shape)
+    if gshape == shape:
+        return g
+    lead = len(gshape) - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1
+    )
+    out = F.sum(g, axes, True)
+    return F.reshape(out, shape) if lead else out
+
+
+class ArrayMath:
+    """Backward vocabulary on raw arrays."""
+
+    @staticmethod
+    def sum(x, axis=None, keepdims=False):
+        return x.sum(axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def sum_to(g, shape):
+        return _sum_to(ArrayMath, g, tuple(shape))
+
+    @staticmethod
+    def broadcast_to(x, shape):
+        return xp.broadcast_to(x, shape)
+
+    @staticmethod
+    def reshape(x, shape):
+        return x.reshape(shape)
+
+    @staticmethod
+    def permute(x, axes):
+        return x.transpose(axes)
+
+    @staticmethod
+    def mT(x):
+        return xp.swapaxes(x, -1, -2)
+
+    @staticmethod
+    def matmul(a, b):
+        return xp.matmul(a, b)
+
+    exp = staticmethod(xp.exp)
+    log = staticmethod(xp.log)
+    sin = staticmethod(xp.sin)
+    cos = staticmethod(xp.cos)
+    sign = staticmethod(xp.sign)
+    where = staticmethod(xp.where)
+
+    @staticmethod
+    def cast(x, dtype):
+        return x.astype(dtype, copy=False)
+
+    @staticmethod
+    def index_add(shape, index, g, accumulate):
+        """Zeros of ``shape`` with ``g`` added at ``index`` (repeated indices add up)."""
+        out = xp.zeros(shape, dtype=g.dtype)
+        if accumulate:
+            xp.add.at(out, index, g)
+        else:
+            out[index] = g
+        return out
+
+
+class TensorMath:
+    """Backward vocabulary as chainrule ops, so the result is differentiable."""
+
+    @staticmethod
+    def sum(x, axis=None, keepdims=False):
+        return _ops().sum(x, axis, keepdim=keepdims)
+
+    @staticmethod
+    def sum_to(g, shape):
+        return _sum_to(TensorMath, g, tuple(shape))
+
+    @staticmethod
+    def broadcast_to(x, shape):
+        return _ops().broadcast_to(x, shape)
+
+    @staticmethod
+    def reshape(x, shape):
+        return _ops().reshape(x, shape)
+
+    @staticmethod
+    def permute(x, axes):
+        return _ops().permute(x, axes)
+
+    @staticmethod
+    def mT(x):
+        return _ops().transpose(x, -1, -2)
+
+    @staticmethod
+    def matmul(a, b):
+        return _ops().matmul(a, b)
+
+    @staticmethod
+    def exp(x):
+        return _ops().exp(x)
+
+    @staticmethod
+    def log(x):
+        return _ops().log(x)
+
+    @staticmethod
+    def sin(x):
+        return _ops().sin(x)
+
+    @staticmethod
+    def cos(x):
+        return _ops().cos(x)
+
+    @staticmethod
+    def sign(x):
+        # The derivative of sign is zero wherever it exists, so a constant is exact.
+        from chainrule.tensor import Tensor, _make
+
+        return _make(xp.sign(x.data if isinstance(x, Tensor) else x), None, False)
+
+    @staticmethod
+    def where(cond, a, b):
+        return _ops().where(cond, a, b)
+
+    @staticmethod
+    def cast(x, dtype):
+        return _ops().cast(x, dtype)
+
+    @staticmethod
+    def index_add(shape, index, g, accumulate):
+        return _ops().index_add(shape, index, g, accumulate)
+
+
+def _ops():
+    import chainrule.ops as ops
+
+    return ops

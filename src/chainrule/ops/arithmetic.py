@@ -1,0 +1,196 @@
+r"""Arithmetic: ``+ - * / **`` and negation, with broadcasting.
+
+Broadcasting is NumPy's (and PyTorch's): shapes are aligned on the right, and a dimension
+of size 1, or a missing leading one, is stretched. The backward of a stretch is a sum, so
+each rule ends with ``F.sum_to(grad, input_shape)``.
+"""
+
+from __future__ import annotations
+
+from chainrule import dtypes as _dt
+from chainrule._backend import xp
+from chainrule.autograd.function import Op
+from chainrule.ops._common import broadcast_error, prepare, shape_of
+from chainrule.tensor import Tensor, as_tensor
+
+__all__ = ["add", "div", "mul", "neg", "pow", "sub"]
+
+
+class _Binary(Op):
+    """Elementwise op of two broadcast operands; remembers their shapes for sum_to."""
+
+    def explain(self, err, args):
+        if isinstance(err, ValueError) and "broadcast" in str(err):
+            return broadcast_error(self.op_name, *(shape_of(getattr(a, "data", a)) for a in args))
+        return super().explain(err, args)
+
+
+class Add(_Binary):
+    r"""Forward: :math:`y = a + b`.
+
+    Backward: :math:`\bar a = \mathrm{sum\_to}(\bar y)`, :math:`\bar b = \mathrm{sum\_to}(\bar y)`.
+    """
+
+    def forward(self, a, b):
+        self.shapes = (shape_of(a), shape_of(b))
+        return a + b
+
+    def backward(self, F, g):
+        na, nb = self.needs_input_grad
+        return (
+            F.sum_to(g, self.shapes[0]) if na else None,
+            F.sum_to(g, self.shapes[1]) if nb else None,
+        )
+
+
+class Sub(_Binary):
+    r"""Forward: :math:`y = a - b`. Backward: :math:`\bar a = \bar y`, :math:`\bar b = -\bar y`
+    (each summed back to its input's shape)."""
+
+    def forward(self, a, b):
+        self.shapes = (shape_of(a), shape_of(b))
+        return a - b
+
+    def backward(self, F, g):
+        na, nb = self.needs_input_grad
+        return (
+            F.sum_to(g, self.shapes[0]) if na else None,
+            F.sum_to(-g, self.shapes[1]) if nb else None,
+        )
+
+
+class Mul(_Binary):
+    r"""Forward: :math:`y = a b`.
+
+    Backward: :math:`\bar a = \bar y\, b`, :math:`\bar b = \bar y\, a`.
+    """
+
+    def forward(self, a, b):
+        self.shapes = (shape_of(a), shape_of(b))
+        self.save(a, b)
+        return a * b
+
+    def backward(self, F, g, a, b):
+        na, nb = self.needs_input_grad
+        return (
+            F.sum_to(g * b, self.shapes[0]) if na else None,
+            F.sum_to(g * a, self.shapes[1]) if nb else None,
+        )
+
+
+class Div(_Binary):
+    r"""Forward: :math:`y = a / b`.
+
+    Backward: :math:`\bar a = \bar y / b`, :math:`\bar b = -\bar y\, a / b^2`.
+
+    Conventions: division by zero gives ±inf or nan, as in IEEE arithmetic and PyTorch.
+    """
+
+    def forward(self, a, b):
+        self.shapes = (shape_of(a), shape_of(b))
+        self.save(a, b)
+        return a / b
+
+    def backward(self, F, g, a, b):
+        na, nb = self.needs_input_grad
+        return (
+            F.sum_to(g / b, self.shapes[0]) if na else None,
+            F.sum_to(-g * a / (b * b), self.shapes[1]) if nb else None,
+        )
+
+
+class Pow(_Binary):
+    r"""Forward: :math:`y = a^b`.
+
+    Backward: :math:`\bar a = \bar y\, b\, a^{b-1}`, :math:`\bar b = \bar y\, a^b \ln a`.
+
+    Conventions (PyTorch's): where :math:`b = 0` the gradient for ``a`` is 0, even at
+    :math:`a = 0`; where :math:`a = 0` and :math:`b \ge 0` the gradient for ``b`` is 0
+    (the limit of :math:`a^b \ln a`), not nan. A negative base with a fractional exponent
+    gives nan, forward and backward. :math:`\sqrt{}`-like exponents at 0 give inf.
+    """
+
+    def forward(self, a, b):
+        self.shapes = (shape_of(a), shape_of(b))
+        out = a**b
+        self.save(a, b, out)
+        return out
+
+    def backward(self, F, g, a, b, out):
+        na, nb = self.needs_input_grad
+        ga = gb = None
+        if na:
+            if isinstance(b, int | float):
+                ga = g * 0 if b == 0 else g * b * a ** (b - 1)
+            else:
+                ga = F.where(b == 0, 0.0, g * b * a ** (b - 1))
+            ga = F.sum_to(ga, self.shapes[0])
+        if nb:
+            gb = F.sum_to(g * F.where((a == 0) & (b >= 0), 0.0, out * F.log(a)), self.shapes[1])
+        return ga, gb
+
+
+class Neg(Op):
+    r"""Forward: :math:`y = -x`. Backward: :math:`\bar x = -\bar y`."""
+
+    def forward(self, x):
+        return -x
+
+    def backward(self, F, g):
+        return -g
+
+
+def add(input, other, *, alpha=1):
+    """``input + alpha * other``, broadcast."""
+    a, b = prepare(input, other if alpha == 1 else other * alpha)
+    return Add.apply(a, b)
+
+
+def sub(input, other, *, alpha=1):
+    """``input - alpha * other``, broadcast."""
+    a, b = prepare(input, other if alpha == 1 else other * alpha)
+    return Sub.apply(a, b)
+
+
+def mul(input, other):
+    """``input * other``, broadcast."""
+    a, b = prepare(input, other)
+    return Mul.apply(a, b)
+
+
+def div(input, other):
+    """True division ``input / other``, broadcast; integer operands give the default float."""
+    a, b = prepare(input, other)
+    if _result_kind(a, b) != "f":
+        a, b = _to_default_float(a), _to_default_float(b)
+    return Div.apply(a, b)
+
+
+def pow(input, exponent):
+    """``input ** exponent``, broadcast."""
+    a, b = prepare(input, exponent)
+    if not isinstance(a, Tensor):
+        # A number raised to a tensor: the base becomes a constant array of the result
+        # dtype, so the exponent's rule (which takes log(a)) sees an array.
+        a = xp.asarray(a, dtype=b.data.dtype)
+    return Pow.apply(a, b)
+
+
+def neg(input):
+    """``-input``."""
+    return Neg.apply(input if isinstance(input, Tensor) else as_tensor(input))
+
+
+def _result_kind(a, b) -> str:
+    for x in (a, b):
+        if isinstance(x, Tensor):
+            return x.data.dtype.kind
+    return "f" if isinstance(a, float) or isinstance(b, float) else "i"
+
+
+def _to_default_float(x):
+    if isinstance(x, Tensor):
+        from chainrule.ops.shape import cast
+
+        return cast(x, _dt.get_default_dtype())
+    return float(x)

@@ -1,0 +1,242 @@
+r"""Elementwise functions of one tensor, each with its derivative and its convention at kinks.
+
+Functions defined only on the reals (``exp``, ``log``, ``sqrt``, the trigonometric and
+hyperbolic ones, ``sigmoid``) turn integer input into the default float dtype, as PyTorch
+does; ``abs``, ``neg``, ``relu`` and ``clamp`` keep the input dtype.
+"""
+
+from __future__ import annotations
+
+from chainrule._backend import xp
+from chainrule.autograd.function import Op
+from chainrule.ops._common import float_input
+from chainrule.tensor import Tensor, as_tensor
+
+__all__ = ["abs", "clamp", "clip", "cos", "exp", "log", "relu", "sigmoid", "sin", "sqrt", "tanh"]
+
+
+class Exp(Op):
+    r"""Forward: :math:`y = e^x`. Backward: :math:`\bar x = \bar y\, y`.
+
+    Overflows to inf above about 88.7 (float32) or 709.8 (float64).
+    """
+
+    def forward(self, x):
+        out = xp.exp(x)
+        self.save(out)
+        return out
+
+    def backward(self, F, g, out):
+        return g * out
+
+
+class Log(Op):
+    r"""Forward: :math:`y = \ln x`. Backward: :math:`\bar x = \bar y / x`.
+
+    Conventions: :math:`\ln 0 = -\infty` with gradient :math:`+\infty \cdot \bar y`;
+    negative input gives nan.
+    """
+
+    def forward(self, x):
+        self.save(x)
+        return xp.log(x)
+
+    def backward(self, F, g, x):
+        return g / x
+
+
+class Sqrt(Op):
+    r"""Forward: :math:`y = \sqrt{x}`. Backward: :math:`\bar x = \bar y / (2y)`.
+
+    Conventions: at :math:`x = 0` the gradient is :math:`+\infty` (PyTorch's value);
+    negative input gives nan.
+    """
+
+    def forward(self, x):
+        out = xp.sqrt(x)
+        self.save(out)
+        return out
+
+    def backward(self, F, g, out):
+        return g / (2 * out)
+
+
+class Abs(Op):
+    r"""Forward: :math:`y = |x|`. Backward: :math:`\bar x = \bar y\, \mathrm{sign}(x)`.
+
+    Convention at the kink: the gradient at :math:`x = 0` is 0 (sign(0) = 0), as in PyTorch.
+    """
+
+    def forward(self, x):
+        self.save(x)
+        return xp.abs(x)
+
+    def backward(self, F, g, x):
+        return g * F.sign(x)
+
+
+class Sin(Op):
+    r"""Forward: :math:`y = \sin x`. Backward: :math:`\bar x = \bar y \cos x`."""
+
+    def forward(self, x):
+        self.save(x)
+        return xp.sin(x)
+
+    def backward(self, F, g, x):
+        return g * F.cos(x)
+
+
+class Cos(Op):
+    r"""Forward: :math:`y = \cos x`. Backward: :math:`\bar x = -\bar y \sin x`."""
+
+    def forward(self, x):
+        self.save(x)
+        return xp.cos(x)
+
+    def backward(self, F, g, x):
+        return -g * F.sin(x)
+
+
+class Tanh(Op):
+    r"""Forward: :math:`y = \tanh x`. Backward: :math:`\bar x = \bar y (1 - y^2)`.
+
+    The derivative lies in (0, 1] and is 1 only at 0: deep tanh stacks shrink gradients
+    less than sigmoid ones, but still saturate for large :math:`|x|`.
+    """
+
+    def forward(self, x):
+        out = xp.tanh(x)
+        self.save(out)
+        return out
+
+    def backward(self, F, g, out):
+        return g * (1 - out * out)
+
+
+class Sigmoid(Op):
+    r"""Forward: :math:`y = \sigma(x) = 1 / (1 + e^{-x})`.
+
+    Backward: :math:`\bar x = \bar y\, y (1 - y)`.
+
+    The derivative :math:`y(1-y)` is at most 1/4 (at :math:`x = 0`): one factor of at
+    most 1/4 per layer is why gradients vanish through deep sigmoid networks.
+
+    Numerics: computed as :math:`1/(1+e^{-|x|})` for :math:`x \ge 0` and
+    :math:`e^{-|x|}/(1+e^{-|x|})` otherwise, so :math:`e^{\cdot}` never overflows and tiny
+    outputs keep their relative precision.
+    """
+
+    def forward(self, x):
+        e = xp.exp(-xp.abs(x))
+        r = 1 / (1 + e)
+        out = xp.where(x >= 0, r, e * r)
+        self.save(out)
+        return out
+
+    def backward(self, F, g, out):
+        return g * out * (1 - out)
+
+
+class Relu(Op):
+    r"""Forward: :math:`y = \max(x, 0)`. Backward: :math:`\bar x = \bar y\,[x > 0]`.
+
+    Convention at the kink: the gradient at :math:`x = 0` is 0, as in PyTorch. NaN input
+    stays NaN.
+    """
+
+    def forward(self, x):
+        out = xp.maximum(x, 0)
+        self.save(out)
+        return out
+
+    def backward(self, F, g, out):
+        return F.where(out > 0, g, 0.0)
+
+
+class Clamp(Op):
+    r"""Forward: :math:`y = \min(\max(x, lo), hi)`.
+
+    Backward: :math:`\bar x = \bar y\,[lo \le x \le hi]`.
+
+    Conventions (PyTorch's): the gradient passes at the bounds themselves (:math:`x = lo`
+    or :math:`x = hi`); if :math:`lo > hi` every output is :math:`hi` and every gradient 0.
+    NaN input stays NaN with gradient 0.
+    """
+
+    def forward(self, x, lo, hi):
+        self.bounds = (lo, hi)
+        self.save(x)
+        out = x
+        if lo is not None:
+            out = xp.maximum(out, lo)
+        if hi is not None:
+            out = xp.minimum(out, hi)
+        return out
+
+    def backward(self, F, g, x):
+        lo, hi = self.bounds
+        if lo is None:
+            inside = x <= hi
+        elif hi is None:
+            inside = x >= lo
+        else:
+            inside = (x >= lo) & (x <= hi)
+        return F.where(inside, g, 0.0), None, None
+
+
+def exp(input):
+    """Elementwise :math:`e^x`."""
+    return Exp.apply(float_input(input, "exp"))
+
+
+def log(input):
+    """Elementwise natural logarithm."""
+    return Log.apply(float_input(input, "log"))
+
+
+def sqrt(input):
+    """Elementwise square root."""
+    return Sqrt.apply(float_input(input, "sqrt"))
+
+
+def abs(input):
+    """Elementwise absolute value."""
+    return Abs.apply(input if isinstance(input, Tensor) else as_tensor(input))
+
+
+def sin(input):
+    return Sin.apply(float_input(input, "sin"))
+
+
+def cos(input):
+    return Cos.apply(float_input(input, "cos"))
+
+
+def tanh(input):
+    return Tanh.apply(float_input(input, "tanh"))
+
+
+def sigmoid(input):
+    """The logistic function, computed without overflow."""
+    return Sigmoid.apply(float_input(input, "sigmoid"))
+
+
+def relu(input):
+    """Rectified linear unit, :math:`\\max(x, 0)`."""
+    return Relu.apply(input if isinstance(input, Tensor) else as_tensor(input))
+
+
+def clamp(input, min=None, max=None):
+    """Limit values to [min, max]; either bound may be None (not both)."""
+    if min is None and max is None:
+        raise ValueError("clamp: at least one of min and max must be given")
+    for name, bound in (("min", min), ("max", max)):
+        if bound is not None and not isinstance(bound, int | float):
+            raise TypeError(f"clamp: {name} must be a number or None, got {type(bound).__name__}")
+    x = input if isinstance(input, Tensor) else as_tensor(input)
+    if x.data.dtype.kind != "f" and any(isinstance(b, float) for b in (min, max)):
+        x = float_input(x, "clamp")
+    return Clamp.apply(x, min, max)
+
+
+clip = clamp

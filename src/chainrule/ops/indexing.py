@@ -1,0 +1,134 @@
+r"""Indexing: ``x[...]`` with slices, integers, integer arrays and boolean masks (NumPy's
+rules, which PyTorch shares), and ``gather``.
+
+The backward of reading ``x[index]`` writes the gradient back into zeros at ``index``.
+Integer arrays may repeat an index; each repetition read the value once, so each adds its
+gradient (``np.add.at``, never plain assignment, which would keep only the last).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from chainrule import dtypes as _dt
+from chainrule._backend import ndarray, xp
+from chainrule.autograd.function import Op
+from chainrule.errors import ShapeError
+from chainrule.ops._common import normalize_dim
+from chainrule.tensor import Tensor, as_tensor
+
+__all__ = ["gather", "getitem", "index_add", "normalize_index"]
+
+
+class GetItem(Op):
+    r"""Forward: :math:`y = x[\text{index}]`.
+
+    Backward: :math:`\bar x = 0` everywhere except :math:`\bar x[\text{index}] \mathrel{+}= \bar y`
+    (accumulating over repeated integer indices).
+    """
+
+    def forward(self, x, index, advanced):
+        self.in_shape, self.index, self.advanced = x.shape, index, advanced
+        return x[index]
+
+    def backward(self, F, g):
+        return F.index_add(self.in_shape, self.index, g, self.advanced), None, None
+
+    def explain(self, err, args):
+        return type(err)(f"index into a tensor of shape {tuple(args[0].shape)}: {err}")
+
+
+class IndexAdd(Op):
+    r"""Forward: zeros of ``shape`` with ``values`` added at ``index`` (the backward of
+    :class:`GetItem`, as an op so that second derivatives flow through it).
+
+    Backward: :math:`\overline{values} = \bar y[\text{index}]`.
+    """
+
+    def forward(self, values, shape, index, accumulate):
+        self.index = index
+        out = xp.zeros(shape, dtype=values.dtype)
+        if accumulate:
+            xp.add.at(out, index, values)
+        else:
+            out[index] = values
+        return out
+
+    def backward(self, F, g):
+        return g[self.index], None, None, None
+
+
+def _is_advanced(part) -> bool:
+    return isinstance(part, ndarray) and part.dtype.kind in "iu"
+
+
+def normalize_index(index, shape: tuple):
+    """An index with tensors and lists turned into arrays, checked for dtype and range."""
+    parts = index if isinstance(index, tuple) else (index,)
+    out = []
+    for p in parts:
+        if isinstance(p, Tensor):
+            p = p.data
+        elif isinstance(p, list):
+            p = xp.asarray(p)
+            if p.size == 0:
+                p = p.astype(_dt.int64)
+        if isinstance(p, ndarray):
+            if p.dtype.kind not in "biu":
+                raise IndexError(
+                    f"tensors used as indices must be integer or bool, got dtype {p.dtype}"
+                )
+        elif isinstance(p, float):
+            raise IndexError(
+                f"indices must be integers, slices, None, ... or tensors, got the float {p}"
+            )
+        out.append(p)
+    return tuple(out) if isinstance(index, tuple) or len(out) != 1 else out[0]
+
+
+def getitem(input, index):
+    """``input[index]``: basic slicing gives a view, integer arrays and masks a copy."""
+    x = input if isinstance(input, Tensor) else as_tensor(input)
+    index = normalize_index(index, x.data.shape)
+    parts = index if isinstance(index, tuple) else (index,)
+    advanced = any(_is_advanced(p) for p in parts)
+    return GetItem.apply(x, index, advanced)
+
+
+def index_add(shape, index, values, accumulate: bool = True):
+    """Zeros of ``shape`` with ``values`` added at ``index`` (repeats accumulate)."""
+    v = values if isinstance(values, Tensor) else as_tensor(values)
+    return IndexAdd.apply(v, tuple(shape), normalize_index(index, tuple(shape)), accumulate)
+
+
+def gather(input, dim: int, index):
+    """Values along ``dim`` picked by ``index``: ``out[i][j] = input[i][index[i][j]]`` for
+    ``dim=1``. ``index`` has the same number of dimensions as ``input``; the gradient goes
+    back to the picked positions (adding up where an index repeats)."""
+    x = input if isinstance(input, Tensor) else as_tensor(input)
+    idx = index.data if isinstance(index, Tensor) else xp.asarray(index)
+    if idx.dtype.kind not in "iu":
+        raise IndexError(f"gather: index must be an integer tensor, got dtype {idx.dtype}")
+    if idx.ndim != x.data.ndim:
+        raise ShapeError(
+            f"gather: index has {idx.ndim} dimensions but input has {x.data.ndim} "
+            f"(shapes {tuple(idx.shape)} and {tuple(x.shape)})"
+        )
+    axis = normalize_dim(dim, x.data.ndim, "gather")
+    for d in range(x.data.ndim):
+        if d != axis and idx.shape[d] > x.data.shape[d]:
+            raise ShapeError(
+                f"gather: index shape {tuple(idx.shape)} exceeds input shape {tuple(x.shape)} "
+                f"in dimension {d}"
+            )
+    n = x.data.shape[axis] if x.data.ndim else 1
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        raise IndexError(
+            f"gather: index values must lie in [0, {n}) for dimension {axis}, "
+            f"got values from {idx.min()} to {idx.max()}"
+        )
+    if idx.ndim == 0:
+        return GetItem.apply(x, (), False)
+    grid = list(np.ix_(*(np.arange(s) for s in idx.shape)))
+    grid[axis] = idx
+    return GetItem.apply(x, tuple(xp.asarray(g) for g in grid), True)

@@ -1,0 +1,65 @@
+r"""Matrix multiplication, batched and broadcast like ``numpy.matmul`` and ``torch.matmul``."""
+
+from __future__ import annotations
+
+from chainrule.autograd.function import Op
+from chainrule.errors import ShapeError
+from chainrule.ops._common import broadcast_error, prepare
+from chainrule.tensor import Tensor, as_tensor
+
+__all__ = ["matmul"]
+
+
+class Matmul(Op):
+    r"""Forward: :math:`Y = A B` over the last two dimensions; leading (batch) dimensions
+    broadcast. Both inputs have at least two dimensions (``matmul`` reshapes vectors).
+
+    Backward: :math:`\bar A = \bar Y B^\top`, :math:`\bar B = A^\top \bar Y`, each summed
+    over the batch dimensions that broadcasting stretched.
+    """
+
+    def forward(self, a, b):
+        self.save(a, b)
+        return a @ b
+
+    def backward(self, F, g, a, b):
+        na, nb = self.needs_input_grad
+        return (
+            F.sum_to(F.matmul(g, F.mT(b)), a.shape) if na else None,
+            F.sum_to(F.matmul(F.mT(a), g), b.shape) if nb else None,
+        )
+
+    def explain(self, err, args):
+        sa, sb = (tuple(x.shape) for x in args)
+        return broadcast_error("matmul (batch dimensions)", sa[:-2], sb[:-2])
+
+
+def matmul(input, other):
+    """Matrix product. A 1-D first argument is a row vector and a 1-D second argument a
+    column vector; the added dimension is removed from the result, as in PyTorch."""
+    a = input if isinstance(input, Tensor) else as_tensor(input)
+    b = other if isinstance(other, Tensor) else as_tensor(other)
+    sa, sb = tuple(a.shape), tuple(b.shape)
+    if not sa or not sb:
+        raise ShapeError(
+            f"matmul: both arguments need at least 1 dimension, got shapes {sa} and {sb}"
+        )
+    inner_a = sa[-1]
+    inner_b = sb[-2] if len(sb) > 1 else sb[0]
+    if inner_a != inner_b:
+        raise ShapeError(
+            f"matmul: shapes {sa} and {sb} cannot be multiplied: the last dimension of the "
+            f"first ({inner_a}) must equal the "
+            f"{'second-to-last' if len(sb) > 1 else 'only'} dimension of the second ({inner_b})"
+        )
+    a, b = prepare(a, b)
+    if len(sa) > 1 and len(sb) > 1:
+        return Matmul.apply(a, b)
+    a2 = a.unsqueeze(0) if len(sa) == 1 else a
+    b2 = b.unsqueeze(-1) if len(sb) == 1 else b
+    out = Matmul.apply(a2, b2)
+    if len(sb) == 1:
+        out = out.squeeze(-1)
+    if len(sa) == 1:
+        out = out.squeeze(-1 if len(sb) == 1 else -2)
+    return out

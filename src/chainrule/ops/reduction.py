@@ -1,0 +1,247 @@
+r"""Reductions over one or more dimensions: ``sum``, ``amax``/``amin`` (primitives) and
+``mean``, ``var``, ``std``, ``max``/``min`` (composed from them), plus ``argmax``/``argmin``.
+
+Every reduction takes ``dim`` (None for all dimensions, an int, or a tuple) and
+``keepdim`` (keep each reduced dimension with size 1), as in PyTorch.
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+from collections import namedtuple
+
+from chainrule import dtypes as _dt
+from chainrule._backend import xp
+from chainrule.autograd.function import Op
+from chainrule.ops._common import normalize_dim, normalize_dims
+from chainrule.tensor import Tensor, _make, as_tensor
+
+__all__ = [
+    "all",
+    "amax",
+    "amin",
+    "any",
+    "argmax",
+    "argmin",
+    "max",
+    "mean",
+    "min",
+    "std",
+    "sum",
+    "var",
+]
+
+MaxMin = namedtuple("MaxMin", ["values", "indices"])
+
+
+def kept_shape(shape: tuple, axes) -> tuple:
+    """``shape`` with the reduced ``axes`` set to 1 (all of them when axes is None)."""
+    if axes is None:
+        return (1,) * len(shape)
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+class Sum(Op):
+    r"""Forward: :math:`y = \sum_{i \in dims} x_i`.
+
+    Backward: every summed element receives the output's gradient,
+    :math:`\bar x = \mathrm{broadcast}(\bar y)`.
+    """
+
+    def forward(self, x, axes, keepdim, dtype):
+        self.in_shape = x.shape
+        self.axes, self.keepdim = axes, keepdim
+        return x.sum(axis=axes, keepdims=keepdim, dtype=dtype)
+
+    def backward(self, F, g):
+        if not self.keepdim:
+            g = F.reshape(g, kept_shape(self.in_shape, self.axes))
+        return F.broadcast_to(g, self.in_shape), None, None, None
+
+
+class _Extremum(Op):
+    r"""Shared rule of ``amax``/``amin``.
+
+    Backward: the gradient goes to the elements equal to the result. Convention at ties
+    (PyTorch's): it is split evenly between them, so each of k tied elements gets
+    :math:`\bar y / k`.
+    """
+
+    def forward(self, x, axes, keepdim):
+        self.in_shape = x.shape
+        self.axes, self.keepdim = axes, keepdim
+        out = self.reduce(x, axis=axes, keepdims=keepdim)
+        self.save(x, out)
+        return out
+
+    def backward(self, F, g, x, out):
+        if not self.keepdim:
+            shape = kept_shape(self.in_shape, self.axes)
+            g, out = F.reshape(g, shape), F.reshape(out, shape)
+        mask = F.cast(x == out, x.dtype)
+        return g * mask / F.sum(mask, self.axes, True), None, None
+
+
+class Amax(_Extremum):
+    __doc__ = _Extremum.__doc__.replace(
+        "Shared rule of ``amax``/``amin``", "Forward: the maximum over dims"
+    )
+    reduce = staticmethod(xp.max)
+
+
+class Amin(_Extremum):
+    __doc__ = _Extremum.__doc__.replace(
+        "Shared rule of ``amax``/``amin``", "Forward: the minimum over dims"
+    )
+    reduce = staticmethod(xp.min)
+
+
+def _tensor(x) -> Tensor:
+    return x if isinstance(x, Tensor) else as_tensor(x)
+
+
+def sum(input, dim=None, keepdim: bool = False, *, dtype=None):
+    """Sum over ``dim``; bool and integer input sum to int64, as in PyTorch."""
+    x = _tensor(input)
+    axes = normalize_dims(dim, x.data.ndim, "sum")
+    if dtype is None and x.data.dtype.kind in "biu":
+        dtype = _dt.int64
+    return Sum.apply(x, axes, bool(keepdim), None if dtype is None else _dt.to_dtype(dtype))
+
+
+def _reduced_count(x: Tensor, axes) -> int:
+    if axes is None:
+        return x.data.size
+    return math.prod(x.data.shape[a] for a in axes)
+
+
+def _require_float(x: Tensor, op: str) -> None:
+    if x.data.dtype.kind != "f":
+        raise TypeError(
+            f"{op}: needs a floating-point tensor to infer the output dtype, got {x.data.dtype}; "
+            "convert with .float() first"
+        )
+
+
+def mean(input, dim=None, keepdim: bool = False):
+    """Arithmetic mean over ``dim``: the sum divided by the number of reduced elements."""
+    x = _tensor(input)
+    _require_float(x, "mean")
+    axes = normalize_dims(dim, x.data.ndim, "mean")
+    return Sum.apply(x, axes, bool(keepdim), None) / _reduced_count(x, axes)
+
+
+def _correction(unbiased, correction) -> float:
+    if unbiased is not None and correction is not None:
+        raise ValueError("var/std: give either unbiased or correction, not both")
+    if correction is not None:
+        return correction
+    return 1 if unbiased is None or unbiased else 0
+
+
+def var(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
+    r"""Variance over ``dim``: :math:`\sum (x - \bar x)^2 / (N - c)`.
+
+    The correction :math:`c` is 1 by default (the unbiased estimate); ``unbiased=False`` or
+    ``correction=0`` gives the biased one. With :math:`N - c \le 0` the result is inf or
+    nan, as in PyTorch.
+    """
+    x = _tensor(input)
+    _require_float(x, "var")
+    axes = normalize_dims(dim, x.data.ndim, "var")
+    c = _correction(unbiased, correction)
+    d = x - Sum.apply(x, axes, True, None) / _reduced_count(x, axes)
+    dof = builtins.max(_reduced_count(x, axes) - c, 0)
+    return Sum.apply(d * d, axes, bool(keepdim), None) / dof
+
+
+def std(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
+    """Standard deviation: the square root of :func:`var` (same arguments)."""
+    from chainrule.ops.elementwise import sqrt
+
+    return sqrt(var(input, dim, unbiased, keepdim, correction=correction))
+
+
+def _extremum(cls, name, input, dim, keepdim):
+    x = _tensor(input)
+    axes = normalize_dims(dim, x.data.ndim, name)
+    if x.data.size == 0:
+        raise ValueError(f"{name}: cannot reduce an empty tensor of shape {tuple(x.shape)}")
+    return cls.apply(x, axes, bool(keepdim))
+
+
+def amax(input, dim=None, keepdim: bool = False):
+    """Maximum over ``dim``; ties share the gradient evenly."""
+    return _extremum(Amax, "amax", input, dim, keepdim)
+
+
+def amin(input, dim=None, keepdim: bool = False):
+    """Minimum over ``dim``; ties share the gradient evenly."""
+    return _extremum(Amin, "amin", input, dim, keepdim)
+
+
+def _arg(fn, name, input, dim, keepdim) -> Tensor:
+    x = _tensor(input)
+    if x.data.size == 0:
+        raise ValueError(f"{name}: cannot reduce an empty tensor of shape {tuple(x.shape)}")
+    if dim is None:
+        out = fn(x.data.reshape(-1))
+        if keepdim:
+            out = xp.reshape(out, (1,) * x.data.ndim)
+    else:
+        axis = normalize_dim(dim, x.data.ndim, name)
+        out = fn(x.data, axis=axis, keepdims=keepdim) if x.data.ndim else fn(x.data)
+    return _make(xp.asarray(out, dtype=_dt.int64), None, False)
+
+
+def argmax(input, dim=None, keepdim: bool = False) -> Tensor:
+    """Index of the maximum (the first one at ties) over ``dim``, or of the flattened
+    tensor when ``dim`` is None."""
+    return _arg(xp.argmax, "argmax", input, dim, keepdim)
+
+
+def argmin(input, dim=None, keepdim: bool = False) -> Tensor:
+    """Index of the minimum (the first one at ties)."""
+    return _arg(xp.argmin, "argmin", input, dim, keepdim)
+
+
+def _max_min(reduce, arg, name, input, dim, keepdim):
+    if isinstance(dim, Tensor):
+        from chainrule.ops import selection
+
+        return (selection.maximum if name == "max" else selection.minimum)(input, dim)
+    if dim is None:
+        return reduce(input)
+    from chainrule.ops.indexing import gather
+
+    x = _tensor(input)
+    idx = arg(x, dim, keepdim=True)
+    values = gather(x, dim, idx)
+    if not keepdim:
+        values = values.squeeze(dim)
+        idx = idx.squeeze(dim)
+    return MaxMin(values, idx)
+
+
+def max(input, dim=None, keepdim: bool = False):
+    """``max(x)``: the largest value. ``max(x, dim)``: (values, indices) along ``dim``,
+    whose gradient goes to the selected index only. ``max(x, other)``: :func:`maximum`."""
+    return _max_min(amax, argmax, "max", input, dim, keepdim)
+
+
+def min(input, dim=None, keepdim: bool = False):
+    """``min(x)``, ``min(x, dim)`` -> (values, indices), or ``min(x, other)``; see :func:`max`."""
+    return _max_min(amin, argmin, "min", input, dim, keepdim)
+
+
+def any(input, dim=None, keepdim: bool = False) -> Tensor:
+    x = _tensor(input)
+    axes = normalize_dims(dim, x.data.ndim, "any")
+    return _make(xp.asarray(xp.any(x.data, axis=axes, keepdims=keepdim)), None, False)
+
+
+def all(input, dim=None, keepdim: bool = False) -> Tensor:
+    x = _tensor(input)
+    axes = normalize_dims(dim, x.data.ndim, "all")
+    return _make(xp.asarray(xp.all(x.data, axis=axes, keepdims=keepdim)), None, False)

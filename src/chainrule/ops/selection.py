@@ -1,0 +1,179 @@
+r"""Ops that choose between values: ``maximum``, ``minimum``, ``where``, and the
+comparisons and logical ops that build the masks they choose with (not differentiable)."""
+
+from __future__ import annotations
+
+from chainrule._backend import xp
+from chainrule.ops._common import broadcast_error, prepare, shape_of
+from chainrule.ops.arithmetic import _Binary
+from chainrule.tensor import Tensor, _make, as_tensor
+
+__all__ = [
+    "eq",
+    "ge",
+    "gt",
+    "isfinite",
+    "isnan",
+    "le",
+    "logical_not",
+    "logical_op",
+    "lt",
+    "maximum",
+    "minimum",
+    "ne",
+    "where",
+]
+
+
+class Maximum(_Binary):
+    r"""Forward: :math:`y = \max(a, b)` elementwise.
+
+    Backward: the gradient goes to the larger input. Convention at ties (PyTorch's): where
+    :math:`a = b` each input gets half. Where either is NaN the output is NaN and both get
+    the full gradient.
+    """
+
+    def forward(self, a, b):
+        self.shapes = (shape_of(a), shape_of(b))
+        self.save(a, b)
+        return xp.maximum(a, b)
+
+    def backward(self, F, g, a, b):
+        na, nb = self.needs_input_grad
+        half = g * 0.5
+        return (
+            F.sum_to(F.where(a == b, half, F.where(a < b, 0.0, g)), self.shapes[0]) if na else None,
+            F.sum_to(F.where(a == b, half, F.where(a > b, 0.0, g)), self.shapes[1]) if nb else None,
+        )
+
+
+class Minimum(_Binary):
+    r"""Forward: :math:`y = \min(a, b)` elementwise.
+
+    Backward: the gradient goes to the smaller input; at ties each input gets half.
+    """
+
+    def forward(self, a, b):
+        self.shapes = (shape_of(a), shape_of(b))
+        self.save(a, b)
+        return xp.minimum(a, b)
+
+    def backward(self, F, g, a, b):
+        na, nb = self.needs_input_grad
+        half = g * 0.5
+        return (
+            F.sum_to(F.where(a == b, half, F.where(a > b, 0.0, g)), self.shapes[0]) if na else None,
+            F.sum_to(F.where(a == b, half, F.where(a < b, 0.0, g)), self.shapes[1]) if nb else None,
+        )
+
+
+class Where(_Binary):
+    r"""Forward: :math:`y = a` where ``cond`` is true, else :math:`b` (all three broadcast).
+
+    Backward: :math:`\bar a = \bar y\,[cond]`, :math:`\bar b = \bar y\,[\lnot cond]`. The
+    condition gets no gradient.
+    """
+
+    def forward(self, cond, a, b):
+        self.shapes = (shape_of(a), shape_of(b))
+        self.save(cond)
+        return xp.where(cond, a, b)
+
+    def backward(self, F, g, cond):
+        _, na, nb = self.needs_input_grad
+        return (
+            None,
+            F.sum_to(F.where(cond, g, 0.0), self.shapes[0]) if na else None,
+            F.sum_to(F.where(cond, 0.0, g), self.shapes[1]) if nb else None,
+        )
+
+
+def maximum(input, other):
+    """Elementwise maximum of two broadcast tensors."""
+    a, b = prepare(input, other)
+    return Maximum.apply(a, b)
+
+
+def minimum(input, other):
+    """Elementwise minimum of two broadcast tensors."""
+    a, b = prepare(input, other)
+    return Minimum.apply(a, b)
+
+
+def where(condition, input, other):
+    """``input`` where ``condition`` holds, else ``other``; the three broadcast together."""
+    cond = condition.data if isinstance(condition, Tensor) else xp.asarray(condition)
+    if cond.dtype.kind != "b":
+        raise TypeError(f"where: the condition must be a bool tensor, got dtype {cond.dtype}")
+    a, b = prepare(input, other)
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        a = as_tensor(a)
+    return Where.apply(cond, a, b)
+
+
+def _compare(ufunc, name: str, a, b) -> Tensor:
+    a, b = prepare(a, b)
+    da = a.data if isinstance(a, Tensor) else a
+    db = b.data if isinstance(b, Tensor) else b
+    try:
+        out = ufunc(da, db)
+    except ValueError:
+        raise broadcast_error(name, shape_of(da), shape_of(db)) from None
+    return _make(xp.asarray(out), None, False)
+
+
+def eq(input, other) -> Tensor:
+    """Elementwise ``==`` (a bool tensor)."""
+    return _compare(xp.equal, "eq", input, other)
+
+
+def ne(input, other) -> Tensor:
+    return _compare(xp.not_equal, "ne", input, other)
+
+
+def lt(input, other) -> Tensor:
+    return _compare(xp.less, "lt", input, other)
+
+
+def le(input, other) -> Tensor:
+    return _compare(xp.less_equal, "le", input, other)
+
+
+def gt(input, other) -> Tensor:
+    return _compare(xp.greater, "gt", input, other)
+
+
+def ge(input, other) -> Tensor:
+    return _compare(xp.greater_equal, "ge", input, other)
+
+
+_LOGICAL = {"and": xp.bitwise_and, "or": xp.bitwise_or, "xor": xp.bitwise_xor}
+
+
+def logical_op(kind: str, input, other) -> Tensor:
+    """``&``, ``|`` and ``^`` on bool (or integer) tensors."""
+    a = input.data if isinstance(input, Tensor) else xp.asarray(input)
+    b = other.data if isinstance(other, Tensor) else xp.asarray(other)
+    for x in (a, b):
+        if x.dtype.kind not in "biu":
+            raise TypeError(f"'{kind}' needs bool or integer tensors, got dtype {x.dtype}")
+    try:
+        return _make(xp.asarray(_LOGICAL[kind](a, b)), None, False)
+    except ValueError:
+        raise broadcast_error(kind, a.shape, b.shape) from None
+
+
+def logical_not(input) -> Tensor:
+    """``~x`` on a bool tensor (bitwise not on an integer one)."""
+    a = input.data if isinstance(input, Tensor) else xp.asarray(input)
+    if a.dtype.kind not in "biu":
+        raise TypeError(f"'~' needs a bool or integer tensor, got dtype {a.dtype}")
+    return _make(xp.invert(a), None, False)
+
+
+def isnan(input) -> Tensor:
+    return _make(xp.isnan(as_tensor(input).data), None, False)
+
+
+def isfinite(input) -> Tensor:
+    return _make(xp.isfinite(as_tensor(input).data), None, False)

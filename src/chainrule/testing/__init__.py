@@ -1,0 +1,1 @@
+"""Tools for verifying chainrule against references: the op table (``opinfo``)."""

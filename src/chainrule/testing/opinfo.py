@@ -1,0 +1,982 @@
+"""The op table: one entry per public op, with everything needed to verify it.
+
+Each :class:`OpInfo` names the chainrule callable, a NumPy reference for the forward, the
+PyTorch equivalent (a function of the ``torch`` module, so that nothing here imports
+torch), sample inputs (broadcast pairs, 0-d, size-1, leading dimensions, non-contiguous
+arrays) chosen away from kinks, and exact values at the kinks. The test suite and
+``chainrule verify`` both run from this table, and a coverage test fails when a
+primitive or a public op has no entry.
+
+Sample arguments are plain NumPy values: floating arrays become tensors that require
+grad (the differentiable inputs), integer and bool arrays become constant tensors, lists
+of arrays become lists of tensors, and everything else is passed as is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import chainrule as cr
+
+__all__ = ["OP_DB", "Kink", "OpInfo", "Sample", "to_chainrule", "to_torch"]
+
+
+@dataclass(frozen=True)
+class Sample:
+    args: tuple
+    kwargs: dict = field(default_factory=dict)
+    desc: str = ""
+    torch: bool = True  # False where PyTorch does not support the case (NumPy extensions)
+    gradcheck: bool = True  # False where float64 finite differences cannot apply
+
+
+@dataclass(frozen=True)
+class Kink:
+    """Exact gradients at a point where the function is not smooth, for an upstream
+    gradient of ones: ``grads[i]`` belongs to the i-th floating array in ``args``."""
+
+    args: tuple
+    grads: tuple
+    kwargs: dict = field(default_factory=dict)
+    desc: str = ""
+
+
+@dataclass(frozen=True)
+class OpInfo:
+    name: str
+    op: Callable
+    ref: Callable | None
+    torch: Callable | None
+    samples: Callable[[np.random.Generator], list]
+    method: str | None = None
+    differentiable: bool = True
+    gradgrad: bool = True
+    kinks: tuple = ()
+    rtol32: float = 2e-5
+
+
+# --------------------------------------------------------------------------- conversion
+def _is_float_array(v) -> bool:
+    return isinstance(v, np.ndarray) and v.dtype.kind == "f"
+
+
+def to_chainrule(value, dtype=np.float64, requires_grad: bool = True):
+    """A sample value as chainrule input (see the module docstring)."""
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind == "f":
+            return cr.tensor(value.astype(dtype), requires_grad=requires_grad)
+        return cr.tensor(value)
+    if isinstance(value, list):
+        return [to_chainrule(v, dtype, requires_grad) for v in value]
+    return value
+
+
+def to_torch(torch, value, dtype=None, requires_grad: bool = True):
+    """A sample value as PyTorch input (the same conventions)."""
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind == "f":
+            t = torch.tensor(value.astype(np.float64) if dtype is None else value.astype(dtype))
+            return t.requires_grad_(requires_grad)
+        return torch.from_numpy(np.ascontiguousarray(value))
+    if isinstance(value, list):
+        return [to_torch(torch, v, dtype, requires_grad) for v in value]
+    return value
+
+
+def float_leaves(args) -> list:
+    """The differentiable inputs among converted args, in order."""
+    out = []
+    for a in args:
+        if isinstance(a, list):
+            out.extend(float_leaves(a))
+        elif hasattr(a, "requires_grad") and a.requires_grad:
+            out.append(a)
+    return out
+
+
+# --------------------------------------------------------------------------- sample makers
+def _u(rng, shape, low=-2.0, high=2.0):
+    return np.asarray(rng.uniform(low, high, shape))
+
+
+def _away(rng, shape, points=(0.0,), gap=0.1, low=-2.0, high=2.0):
+    """Uniform values at least ``gap`` away from every kink in ``points``."""
+    x = np.asarray(rng.uniform(low, high, shape))
+    for p in points:
+        near = np.abs(x - p) < gap
+        x = np.where(near, p + np.sign(x - p + 1e-12) * gap * 2, x)
+    return x
+
+
+def _distinct(rng, shape):
+    """Values with no ties (so max/min and sorting have unique answers)."""
+    n = int(np.prod(shape))
+    return (rng.permutation(n) * 0.37 - n * 0.15 + rng.uniform(0, 0.1, n)).reshape(shape)
+
+
+BROADCAST_PAIRS = [
+    ((3, 4), (3, 4), "same shape"),
+    ((), (3, 4), "0-d and matrix"),
+    ((3, 4), (), "matrix and 0-d"),
+    ((3, 1), (1, 4), "size-1 on both sides"),
+    ((2, 3, 4), (4,), "trailing dimension"),
+    ((4,), (2, 3, 4), "leading dimensions"),
+    ((5, 1, 3), (2, 1), "mixed"),
+]
+
+
+def _binary_samples(low=-2.0, high=2.0, other_low=None, other_high=None, separate=False):
+    def make(rng):
+        out = []
+        for sa, sb, desc in BROADCAST_PAIRS:
+            a = _u(rng, sa, low, high)
+            b = _u(
+                rng,
+                sb,
+                other_low if other_low is not None else low,
+                other_high if other_high is not None else high,
+            )
+            if separate:  # keep a and b apart so max/min have no ties
+                b = np.asarray(
+                    b + 0.5 * np.sign(b - np.broadcast_to(a, np.broadcast_shapes(sa, sb)).mean())
+                )
+            out.append(Sample((a, b), desc=desc))
+        a = _u(rng, (4, 3), low, high).T  # non-contiguous
+        b = _u(
+            rng,
+            (3, 4),
+            other_low if other_low is not None else low,
+            other_high if other_high is not None else high,
+        )
+        out.append(Sample((a, b), desc="non-contiguous"))
+        out.append(Sample((_u(rng, (2, 3), low, high), 1.5), desc="tensor and Python scalar"))
+        return out
+
+    return make
+
+
+def _scalar_left(value):
+    def make(rng):
+        return [Sample((value, _u(rng, (2, 3), 0.5, 2.0)), desc="Python scalar and tensor")]
+
+    return make
+
+
+def _unary_samples(low=-2.0, high=2.0, points=None):
+    def make(rng):
+        gen = (
+            (lambda s: _away(rng, s, points, low=low, high=high))
+            if points
+            else (lambda s: _u(rng, s, low, high))
+        )
+        return [
+            Sample((gen(()),), desc="0-d"),
+            Sample((gen((5,)),), desc="vector"),
+            Sample((gen((2, 3, 4)),), desc="3-d"),
+            Sample((gen((4, 3)).T,), desc="non-contiguous"),
+        ]
+
+    return make
+
+
+def _chain(*makers):
+    def make(rng):
+        return [s for m in makers for s in m(rng)]
+
+    return make
+
+
+def _reduction_samples(
+    dims=(None, 0, 1, -1, (0, 2)), keepdims=(False, True), value=_u, zero_d=True
+):
+    def make(rng):
+        out = [Sample((value(rng, ()),), desc="0-d")] if zero_d else []
+        for d in dims:
+            for k in keepdims:
+                out.append(
+                    Sample(
+                        (value(rng, (3, 4, 2)),),
+                        {"dim": d, "keepdim": k},
+                        desc=f"dim={d} keepdim={k}",
+                    )
+                )
+        out.append(Sample((value(rng, (4, 3)).T,), {"dim": 1}, desc="non-contiguous"))
+        return out
+
+    return make
+
+
+# --------------------------------------------------------------------------- references
+def _np_softmax(x, dim):
+    e = np.exp(x - x.max(axis=dim, keepdims=True))
+    return e / e.sum(axis=dim, keepdims=True)
+
+
+def _np_logsumexp(x, dim=None, keepdim=False):
+    axis = tuple(dim) if isinstance(dim, tuple) else dim
+    m = np.max(x, axis=axis, keepdims=True)
+    out = np.log(np.exp(x - m).sum(axis=axis, keepdims=True)) + m
+    return out if keepdim else np.squeeze(out, axis=axis)
+
+
+def _np_reduce(fn):
+    def ref(x, dim=None, keepdim=False):
+        return fn(x, axis=dim, keepdims=keepdim)
+
+    return ref
+
+
+def _np_var(ddof_default=1, root=False):
+    def ref(x, dim=None, unbiased=None, keepdim=False, correction=None):
+        ddof = correction if correction is not None else (0 if unbiased is False else ddof_default)
+        v = np.var(x, axis=dim, ddof=ddof, keepdims=keepdim)
+        return np.sqrt(v) if root else v
+
+    return ref
+
+
+def _np_index_add(values, shape, index, accumulate=True):
+    out = np.zeros(shape, dtype=values.dtype)
+    np.add.at(out, index, values)
+    return out
+
+
+def _np_gather(x, dim, index):
+    return np.take_along_axis(x, index, axis=dim)
+
+
+def _torch_index_add(t, values, shape, index, accumulate=True):
+    idx = index if isinstance(index, tuple) else (index,)
+    idx = tuple(t.as_tensor(i) if isinstance(i, np.ndarray) else i for i in idx)
+    return t.zeros(shape, dtype=values.dtype).index_put(idx, values, accumulate=True)
+
+
+# --------------------------------------------------------------------------- samples
+def _matmul_samples(rng):
+    cases = [
+        ((3, 4), (4, 5), "matrix @ matrix"),
+        ((2, 3, 4), (2, 4, 5), "batched"),
+        ((2, 3, 4), (4, 5), "batched @ matrix"),
+        ((3, 4), (2, 4, 5), "matrix @ batched"),
+        ((2, 1, 3, 4), (5, 4, 2), "broadcast batches"),
+        ((4,), (4, 5), "vector @ matrix"),
+        ((3, 4), (4,), "matrix @ vector"),
+        ((4,), (4,), "vector @ vector"),
+        ((2, 3, 4), (4,), "batched @ vector"),
+    ]
+    out = [Sample((_u(rng, a), _u(rng, b)), desc=d) for a, b, d in cases]
+    out.append(Sample((_u(rng, (4, 3)).T, _u(rng, (5, 4)).T), desc="non-contiguous"))
+    return out
+
+
+def _where_samples(rng):
+    out = []
+    for sa, sb, desc in BROADCAST_PAIRS:
+        shape = np.broadcast_shapes(sa, sb)
+        out.append(Sample((rng.random(shape) > 0.5, _u(rng, sa), _u(rng, sb)), desc=desc))
+    out.append(
+        Sample((rng.random((1, 4)) > 0.5, _u(rng, (3, 4)), 0.25), desc="mask broadcast, scalar")
+    )
+    return out
+
+
+def _clamp_samples(rng):
+    x = lambda s: _away(rng, s, (-0.5, 0.7))  # noqa: E731
+    return [
+        Sample((x((3, 4)), -0.5, 0.7), desc="both bounds"),
+        Sample((x((3, 4)), -0.5, None), desc="min only"),
+        Sample((x((5,)), None, 0.7), desc="max only"),
+        Sample((x(()), -0.5, 0.7), desc="0-d"),
+    ]
+
+
+def _shape_samples(rng):
+    return [
+        Sample((_u(rng, (2, 3, 4)), (6, 4)), desc="merge"),
+        Sample((_u(rng, (2, 3, 4)), (4, -1)), desc="inferred size"),
+        Sample((_u(rng, (6,)), (1, 2, 3)), desc="split"),
+        Sample((_u(rng, ()), (1, 1)), desc="0-d to 2-d"),
+        Sample((_u(rng, (4, 3)).T, (12,)), desc="non-contiguous"),
+    ]
+
+
+def _permute_samples(rng):
+    return [
+        Sample((_u(rng, (2, 3, 4)), (2, 0, 1)), desc="3-d"),
+        Sample((_u(rng, (2, 3, 4)), (0, -1, 1)), desc="negative dim"),
+        Sample((_u(rng, (3, 4)), (1, 0)), desc="2-d"),
+    ]
+
+
+def _transpose_samples(rng):
+    return [
+        Sample((_u(rng, (2, 3, 4)), 0, 2)),
+        Sample((_u(rng, (3, 4)), -1, -2)),
+        Sample((_u(rng, (3, 4)), 1, 1), desc="same dim"),
+    ]
+
+
+def _squeeze_samples(rng):
+    return [
+        Sample((_u(rng, (1, 3, 1, 2)),), desc="all"),
+        Sample((_u(rng, (1, 3, 1, 2)), 2), desc="one dim"),
+        Sample((_u(rng, (1, 3, 1, 2)), 1), desc="a dim of size 3 stays"),
+        Sample((_u(rng, (1, 3, 1, 2)), -4), desc="negative dim"),
+    ]
+
+
+def _unsqueeze_samples(rng):
+    return [Sample((_u(rng, (3, 2)), d), desc=f"dim={d}") for d in (0, 1, 2, -1, -3)]
+
+
+def _flatten_samples(rng):
+    return [
+        Sample((_u(rng, (2, 3, 4)),), desc="all"),
+        Sample((_u(rng, (2, 3, 4, 2)), 1, 2), desc="middle"),
+        Sample((_u(rng, (2, 3, 4)), 1), desc="from 1"),
+        Sample((_u(rng, ()),), desc="0-d"),
+    ]
+
+
+def _cat_samples(rng):
+    return [
+        Sample(([_u(rng, (2, 3)), _u(rng, (4, 3))],), {"dim": 0}, desc="dim 0"),
+        Sample(
+            ([_u(rng, (2, 3)), _u(rng, (2, 1)), _u(rng, (2, 2))],), {"dim": 1}, desc="three, dim 1"
+        ),
+        Sample(([_u(rng, (2, 3, 2)), _u(rng, (2, 3, 1))],), {"dim": -1}, desc="negative dim"),
+    ]
+
+
+def _stack_samples(rng):
+    return [
+        Sample(([_u(rng, (2, 3)), _u(rng, (2, 3))],), {"dim": 0}, desc="dim 0"),
+        Sample(([_u(rng, (2, 3)), _u(rng, (2, 3)), _u(rng, (2, 3))],), {"dim": 2}, desc="last"),
+        Sample(([_u(rng, (3,)), _u(rng, (3,))],), {"dim": -1}, desc="negative dim"),
+    ]
+
+
+def _getitem_samples(rng):
+    x = lambda: _u(rng, (5, 4))  # noqa: E731
+    return [
+        Sample((x(), (slice(1, 4), slice(None, None, 2))), desc="slices"),
+        Sample((x(), 2), desc="integer"),
+        Sample((x(), (-1, slice(None))), desc="negative integer"),
+        Sample((x(), np.array([0, 2, 2, 4])), desc="integer array with repeats"),
+        Sample((x(), (slice(None), np.array([3, 0, 3]))), desc="x[:, idx]"),
+        Sample((x(), (np.array([0, 1, 1]), np.array([2, 2, 3]))), desc="paired arrays, repeats"),
+        Sample((x(), rng.random((5, 4)) > 0.4), desc="boolean mask"),
+        Sample((x(), (rng.random(5) > 0.5, slice(1, 3))), desc="row mask and slice"),
+        Sample((_u(rng, (2, 3, 4)), (Ellipsis, None, 1)), desc="ellipsis and None"),
+        Sample((x(), (slice(None, None, -1),)), desc="negative step", torch=False),
+    ]
+
+
+def _gather_samples(rng):
+    return [
+        Sample((_u(rng, (3, 4)), 1, rng.integers(0, 4, (3, 2))), desc="dim 1"),
+        Sample((_u(rng, (3, 4)), 0, np.array([[0, 1, 2, 0], [2, 2, 2, 2]])), desc="dim 0, repeats"),
+        Sample((_u(rng, (2, 3, 4)), -1, rng.integers(0, 4, (2, 3, 1))), desc="3-d"),
+    ]
+
+
+def _index_add_samples(rng):
+    return [
+        Sample((_u(rng, (4, 3)), (5, 3), np.array([0, 2, 2, 4])), desc="rows with repeats"),
+        Sample((_u(rng, (3,)), (6,), np.array([5, 5, 1])), desc="vector with repeats"),
+    ]
+
+
+def _broadcast_samples(rng):
+    return [
+        Sample((_u(rng, (3, 1)), (2, 3, 4)), desc="stretch and add"),
+        Sample((_u(rng, ()), (3,)), desc="0-d"),
+        Sample((_u(rng, (4,)), (3, 4)), desc="leading"),
+    ]
+
+
+def _expand_samples(rng):
+    return [
+        Sample((_u(rng, (3, 1)), 2, 3, 4), desc="sizes"),
+        Sample((_u(rng, (3, 1)), -1, 5), desc="-1 keeps a size"),
+    ]
+
+
+def _cast_samples(rng):
+    return [
+        # Rounding to float32 makes float64 finite differences meaningless; the gradient
+        # (cast back to float64) is checked against PyTorch instead.
+        Sample((_u(rng, (3, 4)), np.float32), desc="to float32", gradcheck=False),
+        Sample((_u(rng, (3,)), np.float64), desc="same dtype (copy)"),
+    ]
+
+
+def _softmax_samples(rng):
+    return [
+        Sample((_u(rng, (3, 5), -3, 3), 1), desc="rows"),
+        Sample((_u(rng, (3, 5), -3, 3), 0), desc="columns"),
+        Sample((_u(rng, (2, 3, 4), -3, 3), -1), desc="3-d"),
+        Sample((_u(rng, (6,), -3, 3), 0), desc="vector"),
+    ]
+
+
+def _compare_samples(rng):
+    def make_int_ties(shape):
+        return rng.integers(-2, 3, shape).astype(np.float64)
+
+    return [
+        Sample((make_int_ties((3, 4)), make_int_ties((3, 4))), desc="with ties"),
+        Sample((make_int_ties((3, 4)), make_int_ties((4,))), desc="broadcast"),
+        Sample((make_int_ties((3,)), 0.0), desc="scalar"),
+    ]
+
+
+def _special_samples(rng):
+    return [Sample((np.array([0.0, np.nan, np.inf, -np.inf, -1.5]),)), Sample((_u(rng, (2, 3)),))]
+
+
+def _bool_samples(rng):
+    return [
+        Sample((rng.random((3, 4)) > 0.5,), desc="all dims"),
+        Sample((rng.random((3, 4)) > 0.3, 1), desc="dim 1"),
+        Sample((np.zeros((2, 2), dtype=bool),), desc="all false"),
+    ]
+
+
+def _max_dim_samples(rng):
+    return [
+        Sample((_distinct(rng, (3, 4)),), desc="all"),
+        Sample((_distinct(rng, (3, 4)), 1), desc="dim 1"),
+        Sample((_distinct(rng, (3, 4, 2)), 0, True), desc="dim 0 keepdim"),
+    ]
+
+
+def _arg_samples(rng):
+    return [
+        Sample((_distinct(rng, (3, 4)),), desc="flat"),
+        Sample((_distinct(rng, (3, 4)), 1), desc="dim 1"),
+        Sample((_distinct(rng, (3, 4, 2)), 0, True), desc="keepdim"),
+        Sample((np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 0.0]]), 1), desc="ties pick the first"),
+    ]
+
+
+def _all_dims(x, dim):
+    """PyTorch ignores keepdim when no dim is given; naming every dim keeps it."""
+    return tuple(range(x.ndim)) if dim is None else dim
+
+
+def _as_torch_tensor(t, x, like):
+    return x if isinstance(x, t.Tensor) else t.tensor(x, dtype=like.dtype)
+
+
+def _values(result):
+    """max/min with a dim return (values, indices); the table compares the values."""
+    return result[0] if isinstance(result, tuple) else result
+
+
+# --------------------------------------------------------------------------- the table
+def _entries():
+    return [
+        OpInfo(
+            "add",
+            cr.add,
+            np.add,
+            lambda t, a, b: a + b,
+            _chain(_binary_samples(), _scalar_left(2.0)),
+        ),
+        OpInfo(
+            "sub",
+            cr.sub,
+            np.subtract,
+            lambda t, a, b: a - b,
+            _chain(_binary_samples(), _scalar_left(2.0)),
+        ),
+        OpInfo(
+            "mul",
+            cr.mul,
+            np.multiply,
+            lambda t, a, b: a * b,
+            _chain(_binary_samples(), _scalar_left(2.0)),
+        ),
+        OpInfo(
+            "div",
+            cr.div,
+            np.divide,
+            lambda t, a, b: a / b,
+            _chain(_binary_samples(other_low=0.5, other_high=2.0), _scalar_left(2.0)),
+        ),
+        OpInfo(
+            "pow",
+            cr.pow,
+            np.power,
+            lambda t, a, b: a**b,
+            _chain(_binary_samples(low=0.5, high=2.0), _scalar_left(2.0)),
+            kinks=(
+                Kink(
+                    (np.array([0.0, 0.0, 2.0]), np.array([0.0, 2.0, 0.0])),
+                    (np.array([0.0, 0.0, 0.0]), np.array([0.0, 0.0, np.log(2.0)])),
+                    desc="zero base or zero exponent",
+                ),
+                Kink(
+                    (np.array([0.0, 1.0]), 0.5), (np.array([np.inf, 0.5]),), desc="sqrt-like at 0"
+                ),
+            ),
+        ),
+        OpInfo("neg", cr.neg, np.negative, lambda t, x: -x, _unary_samples(), method="neg"),
+        OpInfo("exp", cr.exp, np.exp, lambda t, x: t.exp(x), _unary_samples(), method="exp"),
+        OpInfo(
+            "log", cr.log, np.log, lambda t, x: t.log(x), _unary_samples(0.2, 3.0), method="log"
+        ),
+        OpInfo(
+            "sqrt",
+            cr.sqrt,
+            np.sqrt,
+            lambda t, x: t.sqrt(x),
+            _unary_samples(0.2, 3.0),
+            method="sqrt",
+            kinks=(Kink((np.array([0.0, 4.0]),), (np.array([np.inf, 0.25]),), desc="x = 0"),),
+        ),
+        OpInfo(
+            "abs",
+            cr.abs,
+            np.abs,
+            lambda t, x: t.abs(x),
+            _unary_samples(points=(0.0,)),
+            method="abs",
+            kinks=(
+                Kink((np.array([-1.0, 0.0, 2.0]),), (np.array([-1.0, 0.0, 1.0]),), desc="x = 0"),
+            ),
+        ),
+        OpInfo("sin", cr.sin, np.sin, lambda t, x: t.sin(x), _unary_samples(-4, 4), method="sin"),
+        OpInfo("cos", cr.cos, np.cos, lambda t, x: t.cos(x), _unary_samples(-4, 4), method="cos"),
+        OpInfo(
+            "tanh", cr.tanh, np.tanh, lambda t, x: t.tanh(x), _unary_samples(-3, 3), method="tanh"
+        ),
+        OpInfo(
+            "sigmoid",
+            cr.sigmoid,
+            lambda x: 1 / (1 + np.exp(-x)),
+            lambda t, x: t.sigmoid(x),
+            _unary_samples(-5, 5),
+            method="sigmoid",
+            kinks=(Kink((np.array([0.0]),), (np.array([0.25]),), desc="the largest slope, 1/4"),),
+        ),
+        OpInfo(
+            "relu",
+            cr.relu,
+            lambda x: np.maximum(x, 0),
+            lambda t, x: t.relu(x),
+            _unary_samples(points=(0.0,)),
+            method="relu",
+            kinks=(
+                Kink((np.array([-1.0, 0.0, 2.0]),), (np.array([0.0, 0.0, 1.0]),), desc="x = 0"),
+            ),
+        ),
+        OpInfo(
+            "clamp",
+            cr.clamp,
+            lambda x, lo, hi: np.clip(x, lo, hi),
+            lambda t, x, lo, hi: t.clamp(x, lo, hi),
+            _clamp_samples,
+            method="clamp",
+            kinks=(
+                Kink(
+                    (np.array([-1.0, 1.0, 0.0, 2.0, -3.0]), -1.0, 1.0),
+                    (np.array([1.0, 1.0, 1.0, 0.0, 0.0]),),
+                    desc="at both bounds",
+                ),
+            ),
+        ),
+        OpInfo(
+            "maximum",
+            cr.maximum,
+            np.maximum,
+            lambda t, a, b: t.maximum(a, _as_torch_tensor(t, b, a)),
+            _binary_samples(separate=True),
+            method="maximum",
+            kinks=(
+                Kink(
+                    (np.array([1.0, 2.0, 3.0]), np.array([1.0, 0.0, 5.0])),
+                    (np.array([0.5, 1.0, 0.0]), np.array([0.5, 0.0, 1.0])),
+                    desc="a tie",
+                ),
+            ),
+        ),
+        OpInfo(
+            "minimum",
+            cr.minimum,
+            np.minimum,
+            lambda t, a, b: t.minimum(a, _as_torch_tensor(t, b, a)),
+            _binary_samples(separate=True),
+            method="minimum",
+            kinks=(
+                Kink(
+                    (np.array([1.0, 2.0, 3.0]), np.array([1.0, 0.0, 5.0])),
+                    (np.array([0.5, 0.0, 1.0]), np.array([0.5, 1.0, 0.0])),
+                    desc="a tie",
+                ),
+            ),
+        ),
+        OpInfo("where", cr.where, np.where, lambda t, c, a, b: t.where(c, a, b), _where_samples),
+        OpInfo(
+            "matmul",
+            cr.matmul,
+            np.matmul,
+            lambda t, a, b: t.matmul(a, b),
+            _matmul_samples,
+            method="matmul",
+        ),
+        OpInfo(
+            "sum",
+            cr.sum,
+            _np_reduce(np.sum),
+            lambda t, x, dim=None, keepdim=False: x.sum(_all_dims(x, dim), keepdim=keepdim),
+            _reduction_samples(),
+            method="sum",
+        ),
+        OpInfo(
+            "mean",
+            cr.mean,
+            _np_reduce(np.mean),
+            lambda t, x, dim=None, keepdim=False: x.mean(_all_dims(x, dim), keepdim=keepdim),
+            _reduction_samples(),
+            method="mean",
+        ),
+        OpInfo(
+            "var",
+            cr.var,
+            _np_var(),
+            lambda t, x, dim=None, keepdim=False, **kw: t.var(x, dim, keepdim=keepdim, **kw),
+            _chain(
+                _reduction_samples(dims=(None, 1, (0, 2)), zero_d=False),
+                lambda rng: [
+                    Sample((_u(rng, (3, 4)),), {"dim": 1, "correction": 0}, desc="biased"),
+                    Sample((_u(rng, (3, 4)), 0), {"unbiased": False}, desc="unbiased=False"),
+                ],
+            ),
+            method="var",
+        ),
+        OpInfo(
+            "std",
+            cr.std,
+            _np_var(root=True),
+            lambda t, x, dim=None, keepdim=False, **kw: t.std(x, dim, keepdim=keepdim, **kw),
+            _chain(
+                _reduction_samples(dims=(None, 1, (0, 2)), zero_d=False),
+                lambda rng: [
+                    Sample((_u(rng, (3, 4)),), {"dim": 1, "correction": 0}, desc="biased")
+                ],
+            ),
+            method="std",
+        ),
+        OpInfo(
+            "amax",
+            cr.amax,
+            _np_reduce(np.max),
+            lambda t, x, dim=None, keepdim=False: t.amax(x, () if dim is None else dim, keepdim),
+            _reduction_samples(value=_distinct),
+            method="amax",
+            kinks=(
+                Kink(
+                    (np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]]), 1),
+                    (np.array([[0.0, 0.5, 0.5], [1 / 3, 1 / 3, 1 / 3]]),),
+                    desc="ties split evenly",
+                ),
+            ),
+        ),
+        OpInfo(
+            "amin",
+            cr.amin,
+            _np_reduce(np.min),
+            lambda t, x, dim=None, keepdim=False: t.amin(x, () if dim is None else dim, keepdim),
+            _reduction_samples(value=_distinct),
+            method="amin",
+            kinks=(
+                Kink(
+                    (np.array([[1.0, 1.0, 3.0]]), 1),
+                    (np.array([[0.5, 0.5, 0.0]]),),
+                    desc="ties split evenly",
+                ),
+            ),
+        ),
+        OpInfo(
+            "max",
+            lambda *a: _values(cr.max(*a)),
+            lambda x, dim=None, keepdim=False: np.max(x, axis=dim, keepdims=keepdim),
+            lambda t, x, *a: _values(t.max(x, *a)),
+            _max_dim_samples,
+            kinks=(
+                Kink(
+                    (np.array([[3.0, 3.0, 1.0]]), 1),
+                    (np.array([[1.0, 0.0, 0.0]]),),
+                    desc="along a dim, the gradient goes to the returned index",
+                ),
+            ),
+        ),
+        OpInfo(
+            "min",
+            lambda *a: _values(cr.min(*a)),
+            lambda x, dim=None, keepdim=False: np.min(x, axis=dim, keepdims=keepdim),
+            lambda t, x, *a: _values(t.min(x, *a)),
+            _max_dim_samples,
+        ),
+        OpInfo(
+            "argmax",
+            cr.argmax,
+            lambda x, dim=None, keepdim=False: np.argmax(x, axis=dim, keepdims=keepdim),
+            lambda t, x, *a: t.argmax(x, *a),
+            _arg_samples,
+            method="argmax",
+            differentiable=False,
+        ),
+        OpInfo(
+            "argmin",
+            cr.argmin,
+            lambda x, dim=None, keepdim=False: np.argmin(x, axis=dim, keepdims=keepdim),
+            lambda t, x, *a: t.argmin(x, *a),
+            _arg_samples,
+            method="argmin",
+            differentiable=False,
+        ),
+        OpInfo(
+            "logsumexp",
+            cr.logsumexp,
+            _np_logsumexp,
+            lambda t, x, dim=None, keepdim=False: t.logsumexp(
+                x, tuple(range(x.ndim)) if dim is None else dim, keepdim
+            ),
+            _reduction_samples(dims=(None, 0, -1, (0, 2))),
+            method="logsumexp",
+        ),
+        OpInfo(
+            "softmax",
+            cr.softmax,
+            _np_softmax,
+            lambda t, x, d: t.softmax(x, d),
+            _softmax_samples,
+            method="softmax",
+        ),
+        OpInfo(
+            "log_softmax",
+            cr.log_softmax,
+            lambda x, d: np.log(_np_softmax(x, d)),
+            lambda t, x, d: t.log_softmax(x, d),
+            _softmax_samples,
+            method="log_softmax",
+        ),
+        OpInfo(
+            "reshape",
+            cr.reshape,
+            np.reshape,
+            lambda t, x, s: x.reshape(s),
+            _shape_samples,
+            method="reshape",
+        ),
+        OpInfo(
+            "flatten",
+            cr.flatten,
+            lambda x, s=0, e=-1: (
+                x.reshape(-1)
+                if x.ndim == 0
+                else x.reshape((*x.shape[:s], -1, *x.shape[e % x.ndim + 1 :]))
+            ),
+            lambda t, x, *a: t.flatten(x, *a),
+            _flatten_samples,
+            method="flatten",
+        ),
+        OpInfo(
+            "transpose",
+            cr.transpose,
+            lambda x, a, b: np.swapaxes(x, a, b),
+            lambda t, x, a, b: t.transpose(x, a, b),
+            _transpose_samples,
+            method="transpose",
+        ),
+        OpInfo(
+            "permute",
+            cr.permute,
+            np.transpose,
+            lambda t, x, d: x.permute(d),
+            _permute_samples,
+            method="permute",
+        ),
+        OpInfo(
+            "T",
+            lambda x: x.T,
+            lambda x: x.T,
+            lambda t, x: x.T,
+            lambda rng: [
+                Sample((_u(rng, (3, 4)),)),
+                Sample((_u(rng, (4, 3)).T,), desc="non-contiguous"),
+            ],
+        ),
+        OpInfo(
+            "squeeze",
+            cr.squeeze,
+            lambda x, d=None: np.squeeze(x, d) if d is None or x.shape[d] == 1 else x,
+            lambda t, x, *a: t.squeeze(x, *a),
+            _squeeze_samples,
+            method="squeeze",
+        ),
+        OpInfo(
+            "unsqueeze",
+            cr.unsqueeze,
+            np.expand_dims,
+            lambda t, x, d: t.unsqueeze(x, d),
+            _unsqueeze_samples,
+            method="unsqueeze",
+        ),
+        OpInfo(
+            "broadcast_to",
+            cr.broadcast_to,
+            np.broadcast_to,
+            lambda t, x, s: t.broadcast_to(x, s),
+            _broadcast_samples,
+            method="broadcast_to",
+        ),
+        OpInfo(
+            "expand",
+            cr.expand,
+            lambda x, *s: np.broadcast_to(
+                x, tuple(x.shape[i - (len(s) - x.ndim)] if v == -1 else v for i, v in enumerate(s))
+            ),
+            lambda t, x, *s: x.expand(*s),
+            _expand_samples,
+            method="expand",
+        ),
+        OpInfo(
+            "cast",
+            cr.cast,
+            lambda x, d: x.astype(d),
+            lambda t, x, d: x.to({np.float32: t.float32, np.float64: t.float64}[d]),
+            _cast_samples,
+            rtol32=1e-6,
+        ),
+        OpInfo(
+            "cat",
+            cr.cat,
+            lambda ts, dim=0: np.concatenate(ts, dim),
+            lambda t, ts, dim=0: t.cat(ts, dim),
+            _cat_samples,
+        ),
+        OpInfo(
+            "stack",
+            cr.stack,
+            lambda ts, dim=0: np.stack(ts, dim),
+            lambda t, ts, dim=0: t.stack(ts, dim),
+            _stack_samples,
+        ),
+        OpInfo(
+            "getitem",
+            cr.getitem,
+            lambda x, i: x[i],
+            lambda t, x, i: x[_torch_index(t, i)],
+            _getitem_samples,
+        ),
+        OpInfo(
+            "gather",
+            cr.gather,
+            _np_gather,
+            lambda t, x, d, i: t.gather(x, d, i),
+            _gather_samples,
+            method="gather",
+        ),
+        OpInfo(
+            "index_add",
+            lambda v, s, i: cr.index_add(s, i, v),
+            _np_index_add,
+            _torch_index_add,
+            _index_add_samples,
+        ),
+        OpInfo(
+            "eq", cr.eq, np.equal, lambda t, a, b: a == b, _compare_samples, differentiable=False
+        ),
+        OpInfo(
+            "ne",
+            cr.ne,
+            np.not_equal,
+            lambda t, a, b: a != b,
+            _compare_samples,
+            differentiable=False,
+        ),
+        OpInfo("lt", cr.lt, np.less, lambda t, a, b: a < b, _compare_samples, differentiable=False),
+        OpInfo(
+            "le",
+            cr.le,
+            np.less_equal,
+            lambda t, a, b: a <= b,
+            _compare_samples,
+            differentiable=False,
+        ),
+        OpInfo(
+            "gt", cr.gt, np.greater, lambda t, a, b: a > b, _compare_samples, differentiable=False
+        ),
+        OpInfo(
+            "ge",
+            cr.ge,
+            np.greater_equal,
+            lambda t, a, b: a >= b,
+            _compare_samples,
+            differentiable=False,
+        ),
+        OpInfo(
+            "isnan",
+            cr.isnan,
+            np.isnan,
+            lambda t, x: t.isnan(x),
+            _special_samples,
+            differentiable=False,
+            method="isnan",
+        ),
+        OpInfo(
+            "isfinite",
+            cr.isfinite,
+            np.isfinite,
+            lambda t, x: t.isfinite(x),
+            _special_samples,
+            differentiable=False,
+            method="isfinite",
+        ),
+        OpInfo(
+            "any",
+            cr.any,
+            _np_reduce(np.any),
+            lambda t, x, dim=None, keepdim=False: (
+                x.any() if dim is None else x.any(dim, keepdim=keepdim)
+            ),
+            _bool_samples,
+            differentiable=False,
+            method="any",
+        ),
+        OpInfo(
+            "all",
+            cr.all,
+            _np_reduce(np.all),
+            lambda t, x, dim=None, keepdim=False: (
+                x.all() if dim is None else x.all(dim, keepdim=keepdim)
+            ),
+            _bool_samples,
+            differentiable=False,
+            method="all",
+        ),
+        OpInfo(
+            "logical_not",
+            cr.logical_not,
+            np.logical_not,
+            lambda t, x: ~x,
+            lambda rng: [s for s in _bool_samples(rng) if len(s.args) == 1],
+            differentiable=False,
+        ),
+    ]
+
+
+def _torch_index(t, index):
+    parts = index if isinstance(index, tuple) else (index,)
+    conv = tuple(t.as_tensor(p) if isinstance(p, np.ndarray) else p for p in parts)
+    return conv if isinstance(index, tuple) else conv[0]
+
+
+OP_DB: list[OpInfo] = _entries()

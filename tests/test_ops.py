@@ -1,0 +1,145 @@
+"""The op table drives these: every entry, every sample, every check.
+
+Forward against NumPy (float64 and float32), float64 gradcheck with a random upstream
+gradient and the full Jacobian, second derivatives, exact values at kinks, the method
+form, and parity with PyTorch (forward, backward, dtypes)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import chainrule as cr
+from chainrule.autograd.function import Op
+from chainrule.testing import checks
+from chainrule.testing.opinfo import OP_DB
+
+CASES = [(info, s) for info in OP_DB for s in checks.samples_of(info)]
+
+
+def _ids(cases):
+    return [f"{info.name}-{i}-{s.desc}" for i, (info, s) in enumerate(cases)]
+
+
+DIFF = [(i, s) for i, s in CASES if i.differentiable and s.gradcheck]
+GRADGRAD = [(i, s) for i, s in DIFF if i.gradgrad]
+TORCH = [(i, s) for i, s in CASES if i.torch is not None and s.torch]
+METHODS = [(i, s) for i, s in CASES if i.method and isinstance(s.args[0], np.ndarray)]
+KINKS = [(info, k) for info in OP_DB for k in info.kinks]
+
+
+@pytest.mark.parametrize(("info", "sample"), CASES, ids=_ids(CASES))
+def test_forward_matches_numpy(info, sample):
+    checks.check_forward(info, sample)
+
+
+@pytest.mark.parametrize(("info", "sample"), CASES, ids=_ids(CASES))
+def test_float32_forward(info, sample):
+    checks.check_float32(info, sample)
+
+
+@pytest.mark.parametrize(("info", "sample"), DIFF, ids=_ids(DIFF))
+def test_gradcheck(info, sample):
+    checks.check_gradcheck(info, sample)
+
+
+@pytest.mark.parametrize(("info", "sample"), GRADGRAD, ids=_ids(GRADGRAD))
+def test_second_derivative(info, sample):
+    checks.check_gradgradcheck(info, sample)
+
+
+@pytest.mark.parametrize(("info", "sample"), TORCH, ids=_ids(TORCH))
+def test_matches_pytorch(info, sample):
+    checks.check_torch(info, sample, torch)
+
+
+@pytest.mark.parametrize(("info", "sample"), METHODS, ids=_ids(METHODS))
+def test_method_matches_function(info, sample):
+    checks.check_method(info, sample)
+
+
+@pytest.mark.parametrize(("info", "kink"), KINKS, ids=[f"{i.name}-{k.desc}" for i, k in KINKS])
+def test_exact_value_at_kink(info, kink):
+    checks.check_kink(info, kink, torch)
+
+
+# The op list of ../shared/docs/api-contract.md, section "Package and tensors".
+CONTRACT_OPS = [
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "pow",
+    "neg",
+    "exp",
+    "log",
+    "sqrt",
+    "abs",
+    "sin",
+    "cos",
+    "tanh",
+    "sigmoid",
+    "relu",
+    "clamp",
+    "maximum",
+    "minimum",
+    "where",
+    "matmul",
+    "sum",
+    "mean",
+    "var",
+    "std",
+    "amax",
+    "amin",
+    "argmax",
+    "logsumexp",
+    "softmax",
+    "log_softmax",
+    "reshape",
+    "flatten",
+    "transpose",
+    "permute",
+    "T",
+    "squeeze",
+    "unsqueeze",
+    "cat",
+    "stack",
+    "getitem",
+]
+ALIASES = {"clip", "concat"}
+NOT_OPS = {"ShapeError", "normalize_dim", "normalize_dims", "normalize_index", "logical_op"}
+
+
+def test_every_public_op_has_an_entry():
+    names = {info.name for info in OP_DB}
+    assert not set(CONTRACT_OPS) - names
+    public = set(cr.ops.__all__) - ALIASES - NOT_OPS
+    assert not public - names, f"ops without an op-table entry: {sorted(public - names)}"
+
+
+def test_every_primitive_is_exercised_by_the_table(monkeypatch):
+    """Run the whole table, forward, backward and double backward, recording which
+    primitives ran; every registered primitive must appear in both directions."""
+    ran_forward, ran_backward = set(), set()
+    for name, cls in Op.registry.items():
+        fwd, bwd = cls.forward, cls.backward
+
+        def forward(self, *a, _f=fwd, _n=name, **k):
+            ran_forward.add(_n)
+            return _f(self, *a, **k)
+
+        def backward(self, *a, _b=bwd, _n=name, **k):
+            ran_backward.add(_n)
+            return _b(self, *a, **k)
+
+        monkeypatch.setattr(cls, "forward", forward)
+        monkeypatch.setattr(cls, "backward", backward)
+    for info, sample in GRADGRAD:
+        fn, leaves = checks._bound(info, sample)
+        out = fn(*leaves)
+        (g,) = cr.autograd.grad(out, leaves[:1], cr.ones_like(out), create_graph=True)
+        if g.requires_grad:
+            g.sum().backward()
+    assert set(Op.registry) - ran_forward == set()
+    assert set(Op.registry) - ran_backward == set()
