@@ -64,7 +64,11 @@ class Tensor:
 
     # NumPy defers to Tensor's reflected operators (``array * tensor`` -> Tensor).
     __array_ufunc__ = None
-    n_out = 1  # a leaf is a graph node with one output
+    # As a graph node, a leaf has one output and no parents.
+    n_out = 1
+    _next = ()
+    # Identity hashing (``==`` is elementwise), at C speed: the engine keys dicts by node.
+    __hash__ = object.__hash__
 
     def __init__(self, data, dtype=None, requires_grad: bool = False) -> None:
         arr = _to_array(data, dtype, copy=True)
@@ -192,9 +196,6 @@ class Tensor:
             raise TypeError("iteration over a 0-d tensor")
         return (self[i] for i in range(self.data.shape[0]))
 
-    def __hash__(self) -> int:
-        return id(self)
-
     def __repr__(self) -> str:
         arr = to_numpy(self.data)
         body = np.array2string(arr, separator=", ", prefix="tensor(", precision=4)
@@ -214,9 +215,7 @@ class Tensor:
         ``gradient`` is the upstream gradient (same shape as self); it may be omitted only
         when self holds a single element.
         """
-        from chainrule.autograd import backward
-
-        backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
+        _autograd.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
 
     def detach(self) -> Tensor:
         """A tensor sharing this one's data, cut from the graph."""
@@ -822,4 +821,5 @@ def eye(n: int, m: int | None = None, dtype=None, requires_grad: bool = False) -
     return _factory(xp.eye(n, m, dtype=_dtype_or_default(dtype)), requires_grad)
 
 
-import chainrule.ops as _ops  # noqa: E402  (ops need Tensor; Tensor's methods need ops)
+import chainrule.autograd as _autograd  # noqa: E402  (both need Tensor; Tensor needs them)
+import chainrule.ops as _ops  # noqa: E402

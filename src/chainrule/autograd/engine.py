@@ -9,9 +9,9 @@ parent. A leaf adds what it receives into ``.grad``.
 
 from __future__ import annotations
 
-from chainrule._backend import ndarray, quiet, xp
+from chainrule._backend import ndarray, silence, unsilence, xp
 from chainrule.autograd.function import _FREED_MESSAGE
-from chainrule.autograd.grad_mode import STATE, set_grad_enabled
+from chainrule.autograd.grad_mode import STATE
 from chainrule.autograd.rulemath import ArrayMath, TensorMath
 
 __all__ = ["run_backward"]
@@ -22,9 +22,8 @@ STRICT_DTYPES = False
 
 
 def _toposort(roots) -> list:
-    """Nodes reachable from ``roots``, each one before its parents."""
-    from chainrule.tensor import Tensor
-
+    """Nodes reachable from ``roots``, each one before its parents (leaves have no
+    ``_next``, so the walk stops there)."""
     order = []
     seen = set()
     for root in roots:
@@ -40,10 +39,9 @@ def _toposort(roots) -> list:
                 continue
             seen.add(node)
             stack.append((node, True))
-            if not isinstance(node, Tensor):
-                for parent in node._next:
-                    if parent is not None and parent not in seen:
-                        stack.append((parent, False))
+            for parent in node._next:
+                if parent is not None and parent not in seen:
+                    stack.append((parent, False))
     order.reverse()
     return order
 
@@ -57,17 +55,6 @@ def _add_pending(pending: dict, node, oi: int, g) -> None:
         if slots is None:
             slots = pending[node] = [None] * node.n_out
         slots[oi] = g if slots[oi] is None else slots[oi] + g
-
-
-def _expected(node, oi: int):
-    """Shape and dtype that a gradient flowing into ``node`` (output ``oi``) must have."""
-    from chainrule.tensor import Tensor
-
-    if isinstance(node, Tensor):
-        return node.data.shape, node.data.dtype
-    if node.n_out == 1:
-        return node.shape, node.dtype
-    return node.shapes[oi], node.dtypes[oi]
 
 
 def _run_hooks(hooks, g, differentiable):
@@ -166,7 +153,9 @@ def run_backward(
             if not isinstance(node, Tensor) and any(p in needed for p in node._next):
                 needed.add(node)
 
-    with set_grad_enabled(create_graph), quiet():
+    grad_mode, token = STATE.grad, silence()
+    STATE.grad = create_graph  # only a differentiable backward records a graph
+    try:
         for node in order:
             g = pending.pop(node, None)
             if g is None:
@@ -209,12 +198,17 @@ def run_backward(
                     continue
                 if not create_graph and type(gi) is not ndarray:
                     gi = xp.asarray(gi)
-                oi = next_oi[i] if next_oi is not None else 0
-                shape, dtype = _expected(parent, oi)
-                if tuple(gi.shape) != shape:
+                oi = 0 if next_oi is None else next_oi[i]
+                if parent.n_out != 1:
+                    shape, dtype = parent.shapes[oi], parent.dtypes[oi]
+                elif parent._next:  # an op node
+                    shape, dtype = parent.shape, parent.dtype
+                else:  # a leaf tensor
+                    shape, dtype = parent.data.shape, parent.data.dtype
+                if gi.shape != shape:
                     raise RuntimeError(
                         f"the backward of op '{node.op_name}' returned a gradient of shape "
-                        f"{tuple(gi.shape)} for its input {i}, which has shape {shape}"
+                        f"{tuple(gi.shape)} for its input {i}, which has shape {tuple(shape)}"
                     )
                 if gi.dtype != dtype:
                     if STRICT_DTYPES and not hasattr(node, "fn"):
@@ -225,7 +219,14 @@ def run_backward(
                     gi = F.cast(gi, dtype)
                 if STATE.anomaly:
                     _check_finite(node, i, gi)
-                _add_pending(pending, parent, oi, gi)
+                if parent.n_out == 1:
+                    prev = pending.get(parent)
+                    pending[parent] = gi if prev is None else prev + gi
+                else:
+                    _add_pending(pending, parent, oi, gi)
+    finally:
+        STATE.grad = grad_mode
+        unsilence(token)
 
     if inputs is None:
         return None

@@ -29,10 +29,12 @@ from __future__ import annotations
 import traceback
 from typing import ClassVar
 
-from chainrule._backend import ndarray, quiet, xp
-from chainrule.autograd.grad_mode import STATE
+from chainrule._backend import ndarray, silence, unsilence, xp
+from chainrule.autograd.grad_mode import STATE, no_grad, set_grad_enabled
 
 __all__ = ["Function", "FunctionCtx", "Op"]
+
+_new = object.__new__
 
 _FREED_MESSAGE = (
     "Trying to backward through the graph a second time (or to read saved tensors after "
@@ -93,7 +95,6 @@ class Node:
 
     def unpack_saved(self) -> tuple:
         """The saved values as tensors, for a differentiable (create_graph) backward."""
-        from chainrule.tensor import _make
 
         if self.saved is None:
             raise RuntimeError(_FREED_MESSAGE)
@@ -146,22 +147,23 @@ class Op(Node):
     @classmethod
     def apply(cls, *args, **kwargs):
         """Run the op on tensors (or constants) and record a node when a gradient is needed."""
-        from chainrule.tensor import Tensor, _make
-
-        ctx = cls.__new__(cls)
+        ctx = _new(cls)
         datas = []
         record = False
         for a in args:
             if isinstance(a, Tensor):
                 datas.append(a.data)
-                record = record or a._rg
+                if a._rg:
+                    record = True
             else:
                 datas.append(a)
+        token = silence()
         try:
-            with quiet():
-                out = ctx.forward(*datas, **kwargs)
+            out = ctx.forward(*datas, **kwargs)
         except (ValueError, IndexError, TypeError) as err:
             raise ctx.explain(err, args) from None
+        finally:
+            unsilence(token)
         if type(out) is not ndarray:
             # NumPy returns a scalar, not a 0-d array, from ops on 0-d arrays.
             raw, out = out, xp.asarray(out)
@@ -171,15 +173,22 @@ class Op(Node):
             _check_forward(ctx, datas, out)
         if not (record and STATE.grad and out.dtype.kind == "f"):
             return _make(out, None, False)
-        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._rg for a in args)
-        ctx._next = tuple(
-            (a._ctx if a._ctx is not None else a) if need else None
-            for a, need in zip(args, ctx.needs_input_grad)
-        )
-        if any(need and a._oi for a, need in zip(args, ctx.needs_input_grad)):
-            ctx._next_oi = tuple(
-                a._oi if need else 0 for a, need in zip(args, ctx.needs_input_grad)
-            )
+        needs = []
+        parents = []
+        multi = False
+        for a in args:
+            if isinstance(a, Tensor) and a._rg:
+                needs.append(True)
+                parents.append(a if a._ctx is None else a._ctx)
+                if a._oi:
+                    multi = True
+            else:
+                needs.append(False)
+                parents.append(None)
+        ctx.needs_input_grad = tuple(needs)
+        ctx._next = tuple(parents)
+        if multi:
+            ctx._next_oi = tuple(a._oi if n else 0 for a, n in zip(args, needs))
         ctx.shape = out.shape
         ctx.dtype = out.dtype
         if ctx.saved:
@@ -232,7 +241,6 @@ class FunctionCtx(Node):
 
     def save_for_backward(self, *tensors) -> None:
         """Keep tensors for ``backward``; read them back with ``ctx.saved_tensors``."""
-        from chainrule.tensor import Tensor
 
         for t in tensors:
             if t is not None and not isinstance(t, Tensor):
@@ -253,9 +261,7 @@ class FunctionCtx(Node):
         return self.unpack_saved() if self.saved_src is not None else self.to_save
 
     def backward(self, F, g, *_saved):
-        from chainrule.autograd.grad_mode import set_grad_enabled
         from chainrule.autograd.rulemath import TensorMath
-        from chainrule.tensor import Tensor, _make
 
         differentiable = F is TensorMath
         grads = list(g) if self.n_out > 1 else [g]
@@ -321,8 +327,6 @@ class Function:
 
     @classmethod
     def apply(cls, *args):
-        from chainrule.autograd.grad_mode import no_grad
-        from chainrule.tensor import Tensor, _make
 
         ctx = FunctionCtx(cls)
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._rg for a in args)
@@ -372,3 +376,6 @@ class Function:
             ctx.saved_src = tuple(src)
             ctx.to_save = ()
         return wrapped[0] if single else tuple(wrapped)
+
+
+from chainrule.tensor import Tensor, _make  # noqa: E402  (tensor.py imports this module)
