@@ -13,6 +13,7 @@ import numpy as np
 from chainrule import dtypes as _dt
 from chainrule._backend import ndarray, xp
 from chainrule.autograd.function import Op
+from chainrule.autograd.rulemath import ArrayMath
 from chainrule.errors import ShapeError
 from chainrule.ops._common import normalize_dim
 from chainrule.tensor import Tensor, as_tensor
@@ -47,12 +48,7 @@ class IndexAdd(Op):
 
     def forward(self, values, shape, index, accumulate):
         self.index = index
-        out = xp.zeros(shape, dtype=values.dtype)
-        if accumulate:
-            xp.add.at(out, index, values)
-        else:
-            out[index] = values
-        return out
+        return ArrayMath.index_add(shape, index, values, accumulate)
 
     def backward(self, F, g):
         return g[self.index], None, None, None
