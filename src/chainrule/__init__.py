@@ -12,7 +12,12 @@ The API speaks PyTorch's dialect::
 
 __version__ = "0.1.0"
 
-from chainrule import autograd, dtypes, random
+from chainrule import (
+    autograd,
+    dtypes,
+    nn,
+    random,
+)
 from chainrule.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from chainrule.dtypes import (
     bool,
@@ -51,6 +56,7 @@ __all__ = [
     "int64",
     "is_grad_enabled",
     "manual_seed",
+    "nn",
     "no_grad",
     "random",
     "seed",

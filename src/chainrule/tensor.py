@@ -71,7 +71,10 @@ class Tensor:
     __hash__ = object.__hash__
 
     def __init__(self, data, dtype=None, requires_grad: bool = False) -> None:
-        arr = _to_array(data, dtype, copy=True)
+        self._init_leaf(_to_array(data, dtype, copy=True), requires_grad)
+
+    def _init_leaf(self, arr, requires_grad: bool) -> None:
+        """Fill the slots of a new leaf holding ``arr``."""
         self.data = arr
         self.grad = None
         self._ctx = None

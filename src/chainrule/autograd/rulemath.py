@@ -9,6 +9,7 @@ rule is therefore written once and serves both.
 
 from __future__ import annotations
 
+from chainrule import _kernels
 from chainrule._backend import xp
 
 __all__ = ["ArrayMath", "TensorMath"]
@@ -68,20 +69,14 @@ class ArrayMath:
     cos = staticmethod(xp.cos)
     sign = staticmethod(xp.sign)
     where = staticmethod(xp.where)
+    sigmoid = staticmethod(_kernels.sigmoid)
+    index_add = staticmethod(_kernels.index_add)
+    unfold = staticmethod(_kernels.unfold)
+    fold = staticmethod(_kernels.fold)
 
     @staticmethod
     def cast(x, dtype):
         return x.astype(dtype, copy=False)
-
-    @staticmethod
-    def index_add(shape, index, g, accumulate):
-        """Zeros of ``shape`` with ``g`` added at ``index`` (repeated indices add up)."""
-        out = xp.zeros(shape, dtype=g.dtype)
-        if accumulate:
-            xp.add.at(out, index, g)
-        else:
-            out[index] = g
-        return out
 
 
 class TensorMath:
@@ -147,8 +142,24 @@ class TensorMath:
         return _ops().cast(x, dtype)
 
     @staticmethod
+    def sigmoid(x):
+        return _ops().sigmoid(x)
+
+    @staticmethod
     def index_add(shape, index, g, accumulate):
         return _ops().index_add(shape, index, g, accumulate)
+
+    @staticmethod
+    def unfold(x, kernel, dilation, padding, stride, pad_value=0.0):
+        from chainrule.ops.conv import Unfold
+
+        return Unfold.apply(x, kernel, dilation, padding, stride, pad_value)
+
+    @staticmethod
+    def fold(cols, output_size, kernel, dilation, padding, stride):
+        from chainrule.ops.conv import Fold
+
+        return Fold.apply(cols, output_size, kernel, dilation, padding, stride)
 
 
 def _ops():

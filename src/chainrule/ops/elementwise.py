@@ -7,12 +7,31 @@ does; ``abs``, ``neg``, ``relu`` and ``clamp`` keep the input dtype.
 
 from __future__ import annotations
 
+import math
+
+from chainrule import _kernels
 from chainrule._backend import xp
 from chainrule.autograd.function import Op
 from chainrule.ops._common import float_input
 from chainrule.tensor import Tensor, as_tensor
 
-__all__ = ["abs", "clamp", "clip", "cos", "exp", "log", "relu", "sigmoid", "sin", "sqrt", "tanh"]
+__all__ = [
+    "abs",
+    "clamp",
+    "clip",
+    "cos",
+    "erf",
+    "exp",
+    "expm1",
+    "log",
+    "log1p",
+    "relu",
+    "sigmoid",
+    "sin",
+    "softplus",
+    "sqrt",
+    "tanh",
+]
 
 
 class Exp(Op):
@@ -28,6 +47,69 @@ class Exp(Op):
 
     def backward(self, F, g, out):
         return g * out
+
+
+class Expm1(Op):
+    r"""Forward: :math:`y = e^x - 1`, accurate for small :math:`|x|` (where
+    ``exp(x) - 1`` would lose every digit). Backward: :math:`\bar x = \bar y\,(y + 1)`."""
+
+    def forward(self, x):
+        out = xp.expm1(x)
+        self.save(out)
+        return out
+
+    def backward(self, F, g, out):
+        return g * (out + 1)
+
+
+class Log1p(Op):
+    r"""Forward: :math:`y = \ln(1 + x)`, accurate for small :math:`|x|`.
+    Backward: :math:`\bar x = \bar y / (1 + x)`. Conventions: -inf at -1, nan below."""
+
+    def forward(self, x):
+        self.save(x)
+        return xp.log1p(x)
+
+    def backward(self, F, g, x):
+        return g / (1 + x)
+
+
+class Erf(Op):
+    r"""Forward: the error function :math:`y = \frac{2}{\sqrt\pi}\int_0^x e^{-t^2}dt`
+    (SciPy's, accurate to float64 rounding). Backward:
+    :math:`\bar x = \bar y\, \frac{2}{\sqrt\pi} e^{-x^2}`, at most :math:`2/\sqrt\pi`."""
+
+    def forward(self, x):
+        from scipy.special import erf
+
+        self.save(x)
+        return erf(x)
+
+    def backward(self, F, g, x):
+        return g * (2 / math.sqrt(math.pi)) * F.exp(-(x * x))
+
+
+class Softplus(Op):
+    r"""Forward: :math:`y = \frac1\beta \ln(1 + e^{\beta x})`, and :math:`y = x` where
+    :math:`\beta x` exceeds ``threshold`` (PyTorch's switch to the linear function).
+
+    Backward: :math:`\bar x = \bar y\, \sigma(\beta x)` (1 above the threshold). The
+    derivative lies in (0, 1): softplus is a smooth ReLU whose gradient never dies.
+
+    Numerics: computed as :math:`(\ln(1 + e^{-|\beta x|}) + \max(\beta x, 0))/\beta`,
+    which never overflows.
+    """
+
+    def forward(self, x, beta, threshold):
+        self.beta, self.threshold = beta, threshold
+        self.save(x)
+        bx = x * beta
+        smooth = (xp.log1p(xp.exp(-xp.abs(bx))) + xp.maximum(bx, 0)) / beta
+        return xp.where(bx > threshold, x, smooth)
+
+    def backward(self, F, g, x):
+        bx = x * self.beta
+        return F.where(bx > self.threshold, g, g * F.sigmoid(bx)), None, None
 
 
 class Log(Op):
@@ -127,9 +209,7 @@ class Sigmoid(Op):
     """
 
     def forward(self, x):
-        e = xp.exp(-xp.abs(x))
-        r = 1 / (1 + e)
-        out = xp.where(x >= 0, r, e * r)
+        out = _kernels.sigmoid(x)
         self.save(out)
         return out
 
@@ -189,6 +269,28 @@ def exp(input):
     return Exp.apply(float_input(input, "exp"))
 
 
+def expm1(input):
+    """Elementwise :math:`e^x - 1`, accurate near 0."""
+    return Expm1.apply(float_input(input, "expm1"))
+
+
+def log1p(input):
+    r"""Elementwise :math:`\ln(1 + x)`, accurate near 0."""
+    return Log1p.apply(float_input(input, "log1p"))
+
+
+def erf(input):
+    """The error function."""
+    return Erf.apply(float_input(input, "erf"))
+
+
+def softplus(input, beta: float = 1.0, threshold: float = 20.0):
+    r""":math:`\ln(1 + e^{\beta x})/\beta`, linear above ``threshold`` (as in PyTorch)."""
+    if beta == 0:
+        raise ValueError("softplus: beta must be non-zero")
+    return Softplus.apply(float_input(input, "softplus"), float(beta), float(threshold))
+
+
 def log(input):
     """Elementwise natural logarithm."""
     return Log.apply(float_input(input, "log"))
@@ -222,7 +324,7 @@ def sigmoid(input):
 
 
 def relu(input):
-    """Rectified linear unit, :math:`\\max(x, 0)`."""
+    r"""Rectified linear unit, :math:`\max(x, 0)`."""
     return Relu.apply(input if isinstance(input, Tensor) else as_tensor(input))
 
 

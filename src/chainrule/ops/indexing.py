@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule import _kernels
 from chainrule import dtypes as _dt
 from chainrule._backend import ndarray, xp
 from chainrule.autograd.function import Op
-from chainrule.autograd.rulemath import ArrayMath
 from chainrule.errors import ShapeError
 from chainrule.ops._common import normalize_dim
 from chainrule.tensor import Tensor, as_tensor
@@ -48,7 +48,7 @@ class IndexAdd(Op):
 
     def forward(self, values, shape, index, accumulate):
         self.index = index
-        return ArrayMath.index_add(shape, index, values, accumulate)
+        return _kernels.index_add(shape, index, values, accumulate)
 
     def backward(self, F, g):
         return g[self.index], None, None, None

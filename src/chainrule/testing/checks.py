@@ -12,7 +12,15 @@ import numpy as np
 
 import chainrule as cr
 from chainrule.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
-from chainrule.testing.opinfo import Kink, OpInfo, Sample, float_leaves, to_chainrule, to_torch
+from chainrule.testing.opinfo import (
+    Kink,
+    OpInfo,
+    Sample,
+    float_leaves,
+    plain,
+    to_chainrule,
+    to_torch,
+)
 
 __all__ = [
     "CheckFailure",
@@ -79,14 +87,12 @@ def _call(info: OpInfo, sample, dtype=np.float64, requires_grad=None):
 
 
 def _ref(info: OpInfo, sample, dtype=np.float64):
-    args = [
-        a.astype(dtype)
-        if isinstance(a, np.ndarray) and a.dtype.kind == "f"
-        else [v.astype(dtype) for v in a]
-        if isinstance(a, list)
-        else a
-        for a in sample.args
-    ]
+    def cast(a):
+        if isinstance(a, np.ndarray) and a.dtype.kind == "f":
+            return a.astype(dtype)
+        return [cast(v) for v in a] if isinstance(a, list) else a
+
+    args = [cast(plain(a)) for a in sample.args]
     return np.asarray(info.ref(*args, **sample.kwargs))
 
 

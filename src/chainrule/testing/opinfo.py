@@ -8,8 +8,9 @@ arrays) chosen away from kinks, and exact values at the kinks. The test suite an
 primitive or a public op has no entry.
 
 Sample arguments are plain NumPy values: floating arrays become tensors that require
-grad (the differentiable inputs), integer and bool arrays become constant tensors, lists
-of arrays become lists of tensors, and everything else is passed as is.
+grad (the differentiable inputs), integer and bool arrays and floating arrays wrapped in
+:class:`Const` become constant tensors, lists of arrays become lists of tensors, and
+everything else is passed as is.
 """
 
 from __future__ import annotations
@@ -21,7 +22,23 @@ import numpy as np
 
 import chainrule as cr
 
-__all__ = ["OP_DB", "Kink", "OpInfo", "Sample", "to_chainrule", "to_torch"]
+__all__ = ["OP_DB", "Const", "Kink", "OpInfo", "Sample", "plain", "to_chainrule", "to_torch"]
+
+
+@dataclass(frozen=True)
+class Const:
+    """A floating array passed as a constant (a tensor that does not require grad)."""
+
+    value: np.ndarray
+
+
+def plain(value):
+    """A sample value for the NumPy reference: Const unwrapped."""
+    if isinstance(value, Const):
+        return value.value
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True)
@@ -65,6 +82,8 @@ def _is_float_array(v) -> bool:
 
 def to_chainrule(value, dtype=np.float64, requires_grad: bool = True):
     """A sample value as chainrule input (see the module docstring)."""
+    if isinstance(value, Const):
+        return to_chainrule(value.value, dtype, requires_grad=False)
     if isinstance(value, np.ndarray):
         if value.dtype.kind == "f":
             return cr.tensor(value.astype(dtype), requires_grad=requires_grad)
@@ -76,6 +95,8 @@ def to_chainrule(value, dtype=np.float64, requires_grad: bool = True):
 
 def to_torch(torch, value, dtype=None, requires_grad: bool = True):
     """A sample value as PyTorch input (the same conventions)."""
+    if isinstance(value, Const):
+        return to_torch(torch, value.value, dtype, requires_grad=False)
     if isinstance(value, np.ndarray):
         if value.dtype.kind == "f":
             t = torch.tensor(value.astype(np.float64) if dtype is None else value.astype(dtype))
@@ -980,3 +1001,7 @@ def _torch_index(t, index):
 
 
 OP_DB: list[OpInfo] = _entries()
+
+from chainrule.testing.nn_opinfo import NN_OPS  # noqa: E402  (built on the helpers above)
+
+OP_DB += NN_OPS

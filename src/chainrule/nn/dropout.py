@@ -1,0 +1,50 @@
+r"""Dropout: randomly silence units during training only.
+
+Inverted dropout, as in PyTorch: each element is kept with probability :math:`1 - p` and
+the kept ones are scaled by :math:`1/(1 - p)`, so the expected output equals the input and
+nothing needs rescaling at evaluation, where dropout is the identity. The gradient flows
+through the same mask: :math:`\bar x = \bar y \cdot mask/(1 - p)`. Masks come from the
+library's generator, so ``cr.manual_seed`` reproduces them.
+"""
+
+from __future__ import annotations
+
+from chainrule._backend import xp
+from chainrule.nn.module import Module
+from chainrule.random import default_generator
+from chainrule.tensor import Tensor, as_tensor
+
+__all__ = ["Dropout", "dropout"]
+
+
+def _check_p(p) -> float:
+    if not isinstance(p, int | float) or isinstance(p, bool) or not 0 <= p < 1:
+        raise ValueError(f"dropout probability must be in [0, 1), got {p!r}")
+    return float(p)
+
+
+def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False):
+    """Zero each element with probability ``p`` and scale the rest by 1/(1-p) (training);
+    return the input unchanged otherwise."""
+    p = _check_p(p)
+    x = input if isinstance(input, Tensor) else as_tensor(input)
+    if not training or p == 0:
+        return x
+    draw_dtype = x.data.dtype if x.data.dtype.kind == "f" and x.data.itemsize >= 4 else "float32"
+    keep = default_generator().random(x.shape, dtype=draw_dtype) >= p
+    mask = xp.asarray(keep).astype(x.data.dtype) * (1.0 / (1.0 - p))
+    return x * mask
+
+
+class Dropout(Module):
+    """Inverted dropout with drop probability ``p``; the identity in eval mode."""
+
+    def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
+        super().__init__()
+        self.p = _check_p(p)
+
+    def forward(self, x):
+        return dropout(x, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace=False"

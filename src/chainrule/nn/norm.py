@@ -1,0 +1,245 @@
+r"""Normalisation: ``batch_norm`` / ``BatchNorm1d`` / ``BatchNorm2d`` and ``layer_norm`` /
+``LayerNorm``.
+
+Batch normalisation (placed between a layer's linear map and its activation) normalises
+each feature over the batch, :math:`\hat x = (x - \mu_B)/\sqrt{\sigma_B^2 + \epsilon}`,
+then scales and shifts, :math:`y = \gamma\hat x + \beta`, so each layer sees inputs that
+stay roughly unit Gaussian as the layers below it change. Conventions (PyTorch's):
+
+* training: :math:`\mu_B` and the *biased* variance :math:`\sigma_B^2 = \frac1n\sum(x -
+  \mu_B)^2` normalise; the running estimates are updated with the *unbiased* variance,
+  :math:`r \leftarrow (1 - m) r + m\, s` with momentum :math:`m = 0.1` (``momentum=None``:
+  a cumulative average, :math:`m = 1/t`);
+* evaluation: the running estimates normalise, so the output of one sample does not
+  depend on the rest of its batch.
+
+Both are composed from primitives, so their gradients (through the batch statistics too)
+follow from the chain rule.
+"""
+
+from __future__ import annotations
+
+import math
+
+from chainrule import dtypes as _dt
+from chainrule.autograd.grad_mode import no_grad
+from chainrule.errors import ShapeError
+from chainrule.nn.layers import layer_input
+from chainrule.nn.module import Module, Parameter
+from chainrule.tensor import Tensor, as_tensor, ones, tensor, zeros
+
+__all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "batch_norm", "layer_norm"]
+
+
+def batch_norm(
+    input,
+    running_mean=None,
+    running_var=None,
+    weight=None,
+    bias=None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+):
+    """Normalise each channel (dimension 1) over the batch and any spatial dimensions.
+
+    With ``training`` the batch statistics are used and ``running_mean``/``running_var``
+    (if given) are updated in place; otherwise the running statistics are used.
+    """
+    x = input if isinstance(input, Tensor) else as_tensor(input)
+    if x.ndim < 2:
+        raise ShapeError(f"batch_norm: expected input of shape (N, C, ...), got {tuple(x.shape)}")
+    c = x.shape[1]
+    axes = (0, *range(2, x.ndim))
+    shape = (1, c) + (1,) * (x.ndim - 2)
+    if training:
+        n = x.data.size // c
+        if n <= 1:
+            raise ValueError(
+                f"batch_norm: expected more than 1 value per channel when training, got input of "
+                f"shape {tuple(x.shape)}"
+            )
+        mean = x.mean(axes, keepdim=True)
+        d = x - mean
+        var = (d * d).mean(axes, keepdim=True)
+        if running_mean is not None and running_var is not None:
+            with no_grad():
+                m = momentum
+                running_mean.data[...] = (1 - m) * running_mean.data + m * mean.data.reshape(c)
+                running_var.data[...] = (1 - m) * running_var.data + m * var.data.reshape(c) * (
+                    n / (n - 1)
+                )
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError("batch_norm: evaluation needs running_mean and running_var")
+        d = x - running_mean.reshape(shape)
+        var = running_var.reshape(shape)
+    out = d / (var + eps).sqrt()
+    if weight is not None:
+        out = out * weight.reshape(shape)
+    if bias is not None:
+        out = out + bias.reshape(shape)
+    return out
+
+
+def _floating(x) -> Tensor:
+    """Input of a layer without parameters: a floating tensor of its own dtype."""
+    x = x if isinstance(x, Tensor) else as_tensor(x)
+    return x if x.data.dtype.kind == "f" else x.to(_dt.get_default_dtype())
+
+
+class _BatchNorm(Module):
+    _dims: tuple = ()
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        dtype=None,
+        *,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        self._has_bias = affine and bias
+        dt = _dt.get_default_dtype() if dtype is None else _dt.to_dtype(dtype)
+        if affine:
+            self.weight = Parameter(ones(num_features, dtype=dt))
+            if bias:
+                self.bias = Parameter(zeros(num_features, dtype=dt))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", zeros(num_features, dtype=dt))
+            self.register_buffer("running_var", ones(num_features, dtype=dt))
+            self.register_buffer("num_batches_tracked", tensor(0, dtype=_dt.int64))
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
+
+    def forward(self, x):
+        state = self.weight if self.weight is not None else self.running_mean
+        x = layer_input(x, state.data.dtype, self) if state is not None else _floating(x)
+        if x.ndim not in self._dims:
+            raise ShapeError(
+                f"{self!r}: expected {' or '.join(f'{d}-D' for d in self._dims)} input, got shape {tuple(x.shape)}"
+            )
+        if x.shape[1] != self.num_features:
+            raise ShapeError(
+                f"{self!r}: expected {self.num_features} features/channels in dimension 1, "
+                f"got input of shape {tuple(x.shape)}"
+            )
+        momentum = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked.data[...] += 1
+            if self.momentum is None:
+                momentum = 1.0 / float(self.num_batches_tracked.data)
+        use_batch = self.training or self.running_mean is None
+        tracking = not self.training or self.track_running_stats
+        return batch_norm(
+            x,
+            self.running_mean if tracking else None,
+            self.running_var if tracking else None,
+            self.weight,
+            self.bias,
+            use_batch,
+            momentum,
+            self.eps,
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+            f"bias={self._has_bias}, track_running_stats={self.track_running_stats}"
+        )
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalisation of (N, C) or (N, C, L) input over N (and L)."""
+
+    _dims = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalisation of (N, C, H, W) input over N, H and W, per channel."""
+
+    _dims = (4,)
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-5):
+    """Normalise over the last ``len(normalized_shape)`` dimensions of each sample (biased
+    variance), then scale and shift: independent of the batch, same in training and eval."""
+    x = input if isinstance(input, Tensor) else as_tensor(input)
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    k = len(shape)
+    if k == 0 or tuple(x.shape[x.ndim - k :]) != shape or x.ndim < k:
+        raise ShapeError(
+            f"layer_norm: expected input whose last dimensions are {shape}, got shape {tuple(x.shape)}"
+        )
+    axes = tuple(range(x.ndim - k, x.ndim))
+    mean = x.mean(axes, keepdim=True)
+    d = x - mean
+    var = (d * d).mean(axes, keepdim=True)
+    out = d / (var + eps).sqrt()
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out
+
+
+class LayerNorm(Module):
+    """Layer normalisation over the trailing ``normalized_shape`` of each sample."""
+
+    def __init__(
+        self,
+        normalized_shape,
+        eps: float = 1e-5,
+        elementwise_affine: bool = True,
+        bias: bool = True,
+        dtype=None,
+    ) -> None:
+        super().__init__()
+        shape = (
+            (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        )
+        self.normalized_shape, self.eps, self.elementwise_affine = shape, eps, elementwise_affine
+        self._has_bias = bias
+        dt = _dt.get_default_dtype() if dtype is None else _dt.to_dtype(dtype)
+        if elementwise_affine:
+            self.weight = Parameter(ones(*shape, dtype=dt))
+            if bias:
+                self.bias = Parameter(zeros(*shape, dtype=dt))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        self._numel = math.prod(shape)
+
+    def forward(self, x):
+        x = (
+            layer_input(x, self.weight.data.dtype, self)
+            if self.weight is not None
+            else _floating(x)
+        )
+        if tuple(x.shape[x.ndim - len(self.normalized_shape) :]) != self.normalized_shape:
+            raise ShapeError(
+                f"{self!r}: expected input whose last dimensions are {self.normalized_shape}, "
+                f"got shape {tuple(x.shape)}"
+            )
+        return layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, "
+            f"elementwise_affine={self.elementwise_affine}, bias={self._has_bias}"
+        )

@@ -1,0 +1,54 @@
+"""Gradient clipping, applied between ``backward()`` and ``optimizer.step()``."""
+
+from __future__ import annotations
+
+import math
+
+from chainrule._backend import xp
+from chainrule.tensor import Tensor, _make
+
+__all__ = ["clip_grad_norm_", "clip_grad_value_"]
+
+
+def _grads(parameters) -> list:
+    params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
+    return [p.grad for p in params if p.grad is not None]
+
+
+def clip_grad_norm_(
+    parameters, max_norm: float, norm_type: float = 2.0, error_if_nonfinite: bool = False
+) -> Tensor:
+    r"""Rescale gradients in place so that their joint norm is at most ``max_norm``.
+
+    The total norm is the ``norm_type``-norm of the vector of every gradient's norm (the
+    norm of all gradients concatenated); each gradient is multiplied by
+    :math:`\min(1, \mathrm{max\_norm}/(\mathrm{total} + 10^{-6}))`, PyTorch's formula.
+    Returns the total norm from before clipping.
+    """
+    grads = _grads(parameters)
+    norm_type = float(norm_type)
+    if not grads:
+        return _make(xp.asarray(0.0, dtype="float32"), None, False)
+    if math.isinf(norm_type):
+        norms = [xp.abs(g.data).max() if g.data.size else xp.asarray(0.0) for g in grads]
+        total = xp.max(xp.stack([xp.asarray(n) for n in norms]))
+    else:
+        norms = [(xp.abs(g.data) ** norm_type).sum() ** (1 / norm_type) for g in grads]
+        total = (xp.stack([xp.asarray(n) for n in norms]) ** norm_type).sum() ** (1 / norm_type)
+    total = xp.asarray(total, dtype=grads[0].data.dtype)
+    if error_if_nonfinite and not bool(xp.isfinite(total)):
+        raise RuntimeError(
+            f"clip_grad_norm_: the total {norm_type}-norm of the gradients is {float(total)}; "
+            "the gradients contain nan or inf"
+        )
+    coef = min(float(max_norm) / (float(total) + 1e-6), 1.0)
+    for g in grads:
+        g.data *= xp.asarray(coef, dtype=g.data.dtype)
+    return _make(total, None, False)
+
+
+def clip_grad_value_(parameters, clip_value: float) -> None:
+    """Clamp every gradient element to [-clip_value, clip_value], in place."""
+    clip_value = float(clip_value)
+    for g in _grads(parameters):
+        xp.clip(g.data, -clip_value, clip_value, out=g.data)

@@ -1,0 +1,258 @@
+r"""Convolution and pooling over NCHW images, built on im2col.
+
+``unfold`` (im2col) copies every kh x kw window of the (padded) input into a column, so a
+convolution becomes one matrix product per image: :math:`Y = W_{(O, C k_h k_w)} \cdot
+\mathrm{cols}(X)`. ``fold`` (col2im) is its adjoint: it adds columns back onto the pixels
+they came from, so it is both unfold's backward and the input-gradient of a convolution.
+Unfold and fold are primitives, each the other's derivative; ``Conv2d`` is a primitive
+whose backward is written with them, so second derivatives of convolutions work too.
+Pooling is composed: windows from ``unfold``, then a max or a mean over each window.
+
+Sizes (PyTorch's): :math:`OH = \lfloor (H + 2p - d(k - 1) - 1)/s \rfloor + 1`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from chainrule import _kernels
+from chainrule.autograd.function import Op
+from chainrule.errors import ShapeError
+from chainrule.ops._common import prepare
+from chainrule.tensor import Tensor, as_tensor
+
+__all__ = ["avg_pool2d", "conv2d", "fold", "max_pool2d", "unfold"]
+
+
+def _pair(value, name: str, minimum: int) -> tuple:
+    pair = (value, value) if isinstance(value, int | np.integer) else tuple(value)
+    if len(pair) != 2 or not all(isinstance(v, int | np.integer) and v >= minimum for v in pair):
+        raise ValueError(f"{name} must be an integer >= {minimum} or a pair of them, got {value!r}")
+    return (int(pair[0]), int(pair[1]))
+
+
+def _output_hw(op: str, hw, kernel, stride, padding, dilation) -> tuple:
+    out = tuple(
+        _kernels.conv_output_size(hw[i], kernel[i], stride[i], padding[i], dilation[i])
+        for i in (0, 1)
+    )
+    if min(out) < 1:
+        raise ShapeError(
+            f"{op}: the input's spatial size {tuple(hw)} (padding {padding}) is smaller than the "
+            f"kernel {kernel} (dilation {dilation})"
+        )
+    return out
+
+
+class Unfold(Op):
+    r"""Forward: im2col, (N, C, H, W) -> (N, C k_h k_w, L): every window as a column.
+
+    Backward: :math:`\bar X = \mathrm{fold}(\bar Y)`, each pixel collecting the gradient of
+    every window it appears in.
+    """
+
+    def forward(self, x, kernel, dilation, padding, stride, pad_value):
+        self.geometry = (x.shape[2:], kernel, dilation, padding, stride)
+        return _kernels.unfold(x, kernel, dilation, padding, stride, pad_value)
+
+    def backward(self, F, g):
+        return F.fold(g, *self.geometry), None, None, None, None, None
+
+
+class Fold(Op):
+    r"""Forward: col2im, (N, C k_h k_w, L) -> (N, C, H, W), adding overlapping values.
+
+    Backward: :math:`\bar{\mathrm{cols}} = \mathrm{unfold}(\bar Y)`: fold is linear and
+    unfold is its transpose.
+    """
+
+    def forward(self, cols, output_size, kernel, dilation, padding, stride):
+        self.geometry = (kernel, dilation, padding, stride)
+        return _kernels.fold(cols, output_size, kernel, dilation, padding, stride)
+
+    def backward(self, F, g):
+        return F.unfold(g, *self.geometry), None, None, None, None, None
+
+
+class Conv2d(Op):
+    r"""Forward: :math:`Y_{n,o} = b_o + \sum_{c,i,j} W_{o,c,i,j}\, X_{n,c,\,s h + d i - p,\,
+    s w + d j - p}` (cross-correlation, as in every deep-learning library), computed as
+    :math:`W_{(O, K)} \cdot \mathrm{unfold}(X)`.
+
+    Backward, with :math:`\bar Y` as (N, O, L) and :math:`\mathrm{cols} = \mathrm{unfold}(X)`:
+    :math:`\bar X = \mathrm{fold}(W^\top \bar Y)`, :math:`\bar W = \sum_n \bar Y_n
+    \mathrm{cols}_n^\top`, :math:`\bar b = \sum_{n, L} \bar Y`. The columns are rebuilt in
+    backward rather than kept, as PyTorch does, so memory holds X, not k_h k_w copies of it.
+    """
+
+    def forward(self, x, w, b, stride, padding, dilation):
+        n, _, h, wd = x.shape
+        o = w.shape[0]
+        kernel = w.shape[2:]
+        self.geometry = (kernel, dilation, padding, stride)
+        oh, ow = (
+            _kernels.conv_output_size(s, k, st, p, d)
+            for s, k, st, p, d in zip((h, wd), kernel, stride, padding, dilation)
+        )
+        cols = _kernels.unfold(x, kernel, dilation, padding, stride)
+        out = w.reshape(o, -1) @ cols
+        if b is not None:
+            out += b[:, None]
+        self.save(x, w)
+        return out.reshape(n, o, oh, ow)
+
+    def backward(self, F, g, x, w):
+        nx, nw, nb = self.needs_input_grad[:3]
+        n, o = g.shape[0], g.shape[1]
+        g3 = F.reshape(g, (n, o, -1))
+        gx = gw = gb = None
+        if nx:
+            gx = F.fold(F.matmul(F.mT(F.reshape(w, (o, -1))), g3), x.shape[2:], *self.geometry)
+        if nw:
+            cols = F.unfold(x, *self.geometry)
+            gw = F.reshape(F.sum(F.matmul(g3, F.mT(cols)), 0), w.shape)
+        if nb:
+            gb = F.sum(g3, (0, 2))
+        return gx, gw, gb, None, None, None
+
+
+def _image(x, op: str, channels: int | None = None):
+    """``x`` as a 4-D tensor (a 3-D one is one unbatched image), and whether it was 3-D."""
+    x = x if isinstance(x, Tensor) else as_tensor(x)
+    if x.ndim not in (3, 4):
+        raise ShapeError(
+            f"{op}: expected a 4-D input (N, C, H, W) or a 3-D one (C, H, W), got shape {tuple(x.shape)}"
+        )
+    unbatched = x.ndim == 3
+    if unbatched:
+        x = x.unsqueeze(0)
+    if channels is not None and x.shape[1] != channels:
+        raise ShapeError(
+            f"{op}: expected input with {channels} channels (N, {channels}, H, W), "
+            f"got shape {tuple(x.shape if not unbatched else x.shape[1:])}"
+        )
+    return x, unbatched
+
+
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+    """im2col: the (N, C*kh*kw, L) matrix of all sliding windows, PyTorch's ``F.unfold``."""
+    x, _ = _image(input, "unfold")
+    k = _pair(kernel_size, "kernel_size", 1)
+    d, p, s = (
+        _pair(dilation, "dilation", 1),
+        _pair(padding, "padding", 0),
+        _pair(stride, "stride", 1),
+    )
+    _output_hw("unfold", x.shape[2:], k, s, p, d)
+    return Unfold.apply(x, k, d, p, s, 0.0)
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """col2im: sum (N, C*kh*kw, L) columns back into (N, C, H, W), PyTorch's ``F.fold``."""
+    cols = input if isinstance(input, Tensor) else as_tensor(input)
+    size = _pair(output_size, "output_size", 1)
+    k = _pair(kernel_size, "kernel_size", 1)
+    d, p, s = (
+        _pair(dilation, "dilation", 1),
+        _pair(padding, "padding", 0),
+        _pair(stride, "stride", 1),
+    )
+    oh, ow = _output_hw("fold", size, k, s, p, d)
+    if cols.ndim != 3 or cols.shape[1] % (k[0] * k[1]) or cols.shape[2] != oh * ow:
+        raise ShapeError(
+            f"fold: expected input of shape (N, C*{k[0]}*{k[1]}, {oh * ow}) for output size {size}, "
+            f"got {tuple(cols.shape)}"
+        )
+    return Fold.apply(cols, size, k, d, p, s)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D cross-correlation: ``input`` (N, C, H, W), ``weight`` (O, C, kh, kw), ``bias``
+    (O,); ``padding`` may be an int, a pair, ``"valid"`` (0) or ``"same"`` (stride 1)."""
+    if groups != 1:
+        raise ValueError(f"conv2d: groups={groups} is not supported (only groups=1)")
+    w = weight if isinstance(weight, Tensor) else as_tensor(weight)
+    if w.ndim != 4:
+        raise ShapeError(
+            f"conv2d: weight must be 4-D (out, in, kh, kw), got shape {tuple(w.shape)}"
+        )
+    x, unbatched = _image(input, "conv2d", channels=w.shape[1])
+    s, d = _pair(stride, "stride", 1), _pair(dilation, "dilation", 1)
+    kernel = tuple(w.shape[2:])
+    if padding == "valid":
+        p = (0, 0)
+    elif padding == "same":
+        if s != (1, 1):
+            raise ValueError("conv2d: padding='same' needs stride 1")
+        total = [d[i] * (kernel[i] - 1) for i in (0, 1)]
+        if any(t % 2 for t in total):
+            raise ValueError(f"conv2d: padding='same' needs an even total padding, got {total}")
+        p = (total[0] // 2, total[1] // 2)
+    else:
+        p = _pair(padding, "padding", 0)
+    _output_hw("conv2d", x.shape[2:], kernel, s, p, d)
+    b = None
+    if bias is not None:
+        b = bias if isinstance(bias, Tensor) else as_tensor(bias)
+        if tuple(b.shape) != (w.shape[0],):
+            raise ShapeError(f"conv2d: bias must have shape ({w.shape[0]},), got {tuple(b.shape)}")
+    if x.dtype != w.dtype:
+        x, w = prepare(x, w)
+    if b is not None and b.dtype != w.dtype:
+        _, b = prepare(w, b)
+    out = Conv2d.apply(x, w, b, s, p, d)
+    return out.squeeze(0) if unbatched else out
+
+
+def _windows(op, input, kernel_size, stride, padding, pad_value):
+    """Each pooling window as a row: (N, C, kh*kw, OH, OW), and the output geometry."""
+    x, unbatched = _image(input, op)
+    k = _pair(kernel_size, "kernel_size", 1)
+    s = k if stride is None or stride == [] else _pair(stride, "stride", 1)
+    p = _pair(padding, "padding", 0)
+    if p[0] > k[0] // 2 or p[1] > k[1] // 2:
+        raise ValueError(f"{op}: padding {p} must be at most half the kernel size {k}")
+    oh, ow = _output_hw(op, x.shape[2:], k, s, p, (1, 1))
+    n, c = x.shape[:2]
+    cols = Unfold.apply(x, k, (1, 1), p, s, pad_value)
+    return cols.reshape(n, c, k[0] * k[1], oh, ow), unbatched, (k, s, p, tuple(x.shape[2:]))
+
+
+def max_pool2d(
+    input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False
+):
+    """The maximum of each window. The gradient goes to the maximal element (the first one,
+    in row-major order, at ties), as in PyTorch; padding counts as -inf."""
+    if dilation not in (1, (1, 1)) or ceil_mode or return_indices:
+        raise ValueError("max_pool2d: dilation, ceil_mode and return_indices are not supported")
+    windows, unbatched, _ = _windows("max_pool2d", input, kernel_size, stride, padding, -np.inf)
+    out = windows.max(2).values
+    return out.squeeze(0) if unbatched else out
+
+
+def avg_pool2d(
+    input,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode=False,
+    count_include_pad=True,
+    divisor_override=None,
+):
+    """The mean of each window; with ``count_include_pad=False`` padded zeros are not
+    counted in the divisor."""
+    if ceil_mode:
+        raise ValueError("avg_pool2d: ceil_mode is not supported")
+    windows, unbatched, (k, s, p, hw) = _windows(
+        "avg_pool2d", input, kernel_size, stride, padding, 0.0
+    )
+    total = windows.sum(2)
+    if divisor_override:
+        out = total / divisor_override
+    elif count_include_pad or p == (0, 0):
+        out = total / (k[0] * k[1])
+    else:  # divide each window by the number of real (unpadded) pixels in it
+        ones = np.ones((1, 1, *hw), dtype=windows.dtype)
+        counts = _kernels.unfold(ones, k, (1, 1), p, s).sum(1).reshape(windows.shape[3:])
+        out = total / counts
+    return out.squeeze(0) if unbatched else out
