@@ -32,7 +32,7 @@ from chainrule.dtypes import (
     set_default_dtype,
     uint8,
 )
-from chainrule.errors import ShapeError
+from chainrule.errors import LabelError, ShapeError
 from chainrule.ops import *  # noqa: F403
 from chainrule.ops import __all__ as _ops_all
 from chainrule.random import manual_seed, seed
@@ -40,6 +40,7 @@ from chainrule.tensor import *  # noqa: F403
 from chainrule.tensor import __all__ as _tensor_all
 
 __all__ = [
+    "LabelError",
     "ShapeError",
     "__version__",
     "autograd",

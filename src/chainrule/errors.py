@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["ShapeError"]
+__all__ = ["LabelError", "ShapeError"]
 
 
 class ShapeError(ValueError, RuntimeError):
@@ -11,3 +11,9 @@ class ShapeError(ValueError, RuntimeError):
     It is both a ``ValueError`` (what NumPy users catch) and a ``RuntimeError`` (what
     PyTorch raises for the same mistakes), so code written for either library catches it.
     """
+
+
+class LabelError(ValueError, IndexError):
+    """A target label outside the values a loss accepts (a class index out of range, a
+    label that is not -1 or +1). An ``IndexError`` too, as PyTorch raises for bad class
+    indices."""

@@ -52,6 +52,9 @@ def _root_grads(roots, grad_outputs, create_graph: bool, where: str) -> list:
     for i, root in enumerate(roots):
         if not isinstance(root, Tensor):
             raise TypeError(f"{where}: output {i} is a {type(root).__name__}, not a tensor")
+        reason = getattr(root, "reason", None)  # a metric that explains why it has no gradient
+        if reason:
+            raise RuntimeError(reason)
         if not root._rg:
             raise RuntimeError(
                 f"{where}: output {i} does not require grad: it was not computed from any "

@@ -69,6 +69,7 @@ class ArrayMath:
     cos = staticmethod(xp.cos)
     sign = staticmethod(xp.sign)
     where = staticmethod(xp.where)
+    maximum = staticmethod(xp.maximum)
     sigmoid = staticmethod(_kernels.sigmoid)
     index_add = staticmethod(_kernels.index_add)
     unfold = staticmethod(_kernels.unfold)
@@ -140,6 +141,10 @@ class TensorMath:
     @staticmethod
     def cast(x, dtype):
         return _ops().cast(x, dtype)
+
+    @staticmethod
+    def maximum(a, b):
+        return _ops().maximum(a, b)
 
     @staticmethod
     def sigmoid(x):

@@ -83,7 +83,16 @@ def _compare(what: str, label: str, actual, expected, rtol: float, atol: float) 
 def _call(info: OpInfo, sample, dtype=np.float64, requires_grad=None):
     rg = info.differentiable if requires_grad is None else requires_grad
     args = [to_chainrule(a, dtype, rg) for a in sample.args]
-    return info.op(*args, **sample.kwargs), args
+    return info.op(*args, **_kwargs(sample, dtype)), args
+
+
+def _kwargs(sample, dtype=np.float64):
+    """Keyword arguments as chainrule values (arrays there are constants)."""
+    return {k: to_chainrule(v, dtype, requires_grad=False) for k, v in sample.kwargs.items()}
+
+
+def _torch_kwargs(torch, sample, dtype=None):
+    return {k: to_torch(torch, v, dtype, requires_grad=False) for k, v in sample.kwargs.items()}
 
 
 def _ref(info: OpInfo, sample, dtype=np.float64):
@@ -93,7 +102,8 @@ def _ref(info: OpInfo, sample, dtype=np.float64):
         return [cast(v) for v in a] if isinstance(a, list) else a
 
     args = [cast(plain(a)) for a in sample.args]
-    return np.asarray(info.ref(*args, **sample.kwargs))
+    kwargs = {k: cast(plain(v)) for k, v in sample.kwargs.items()}
+    return np.asarray(info.ref(*args, **kwargs))
 
 
 def check_forward(info: OpInfo, sample: Sample) -> float:
@@ -143,8 +153,10 @@ def _bound(info: OpInfo, sample: Sample):
                 out.append(a)
         return out
 
+    kwargs = _kwargs(sample)
+
     def fn(*new_leaves):
-        return info.op(*rebuild(args, iter(new_leaves)), **sample.kwargs)
+        return info.op(*rebuild(args, iter(new_leaves)), **kwargs)
 
     return fn, leaves
 
@@ -170,7 +182,7 @@ def check_gradgradcheck(info: OpInfo, sample: Sample) -> None:
 def check_method(info: OpInfo, sample: Sample) -> None:
     """``x.method(...)`` computes exactly what ``cr.function(x, ...)`` computes."""
     out, args = _call(info, sample, requires_grad=False)
-    via_method = getattr(args[0], info.method)(*args[1:], **sample.kwargs)
+    via_method = getattr(args[0], info.method)(*args[1:], **_kwargs(sample))
     if not np.array_equal(out.numpy(), via_method.numpy(), equal_nan=True):
         raise CheckFailure(
             f"{_label(info, sample)}: the method .{info.method} differs from the function"
@@ -187,7 +199,7 @@ def check_torch(info: OpInfo, sample: Sample, torch) -> tuple[float, float]:
     label = _label(info, sample)
     out, args = _call(info, sample)
     targs = [to_torch(torch, a, requires_grad=info.differentiable) for a in sample.args]
-    tout = info.torch(torch, *targs, **sample.kwargs)
+    tout = info.torch(torch, *targs, **_torch_kwargs(torch, sample))
     fwd = _compare(
         "the forward against PyTorch", label, out.numpy(), tout.detach().numpy(), RTOL64, ATOL64
     )
@@ -215,7 +227,7 @@ def check_torch(info: OpInfo, sample: Sample, torch) -> tuple[float, float]:
     # float32: the same dtypes as PyTorch, and values within float32 rounding.
     out32, args32 = _call(info, sample, np.float32)
     t32 = [to_torch(torch, a, np.float32, info.differentiable) for a in sample.args]
-    tout32 = info.torch(torch, *t32, **sample.kwargs)
+    tout32 = info.torch(torch, *t32, **_torch_kwargs(torch, sample, np.float32))
     if out32.dtype != _np_dtype(torch, tout32):
         raise CheckFailure(
             f"{label}: float32 inputs give dtype {out32.dtype}, PyTorch gives {tout32.dtype}"
@@ -254,7 +266,9 @@ def check_kink(info: OpInfo, kink: Kink, torch=None) -> None:
     """The exact gradient at a kink (upstream gradient of ones), and PyTorch's agreement."""
     label = f"{info.name} at {kink.desc}"
     args = [to_chainrule(a) for a in kink.args]
-    out = info.op(*args, **kink.kwargs)
+    out = info.op(
+        *args, **{k: to_chainrule(v, requires_grad=False) for k, v in kink.kwargs.items()}
+    )
     out.backward(cr.ones_like(out))
     leaves = float_leaves(args)
     if len(leaves) != len(kink.grads):
@@ -263,9 +277,13 @@ def check_kink(info: OpInfo, kink: Kink, torch=None) -> None:
         )
     for i, (leaf, expected) in enumerate(zip(leaves, kink.grads)):
         _compare(f"the gradient of input {i}", label, leaf.grad.numpy(), expected, 1e-15, 0.0)
-    if torch is not None:
+    if torch is not None and info.torch is not None:
         targs = [to_torch(torch, a) for a in kink.args]
-        tout = info.torch(torch, *targs, **kink.kwargs)
+        tout = info.torch(
+            torch,
+            *targs,
+            **{k: to_torch(torch, v, requires_grad=False) for k, v in kink.kwargs.items()},
+        )
         tout.backward(torch.ones_like(tout))
         for i, (tleaf, expected) in enumerate(zip(float_leaves(targs), kink.grads)):
             _compare(

@@ -101,7 +101,7 @@ def to_torch(torch, value, dtype=None, requires_grad: bool = True):
         if value.dtype.kind == "f":
             t = torch.tensor(value.astype(np.float64) if dtype is None else value.astype(dtype))
             return t.requires_grad_(requires_grad)
-        return torch.from_numpy(np.ascontiguousarray(value))
+        return torch.from_numpy(np.array(value, copy=True))
     if isinstance(value, list):
         return [to_torch(torch, v, dtype, requires_grad) for v in value]
     return value
@@ -1005,3 +1005,7 @@ OP_DB: list[OpInfo] = _entries()
 from chainrule.testing.nn_opinfo import NN_OPS  # noqa: E402  (built on the helpers above)
 
 OP_DB += NN_OPS
+
+from chainrule.testing.loss_opinfo import LOSS_OPS  # noqa: E402
+
+OP_DB += LOSS_OPS
