@@ -16,6 +16,7 @@ from chainrule import (
     autograd,
     dtypes,
     nn,
+    optim,
     random,
 )
 from chainrule.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
@@ -58,6 +59,7 @@ __all__ = [
     "is_grad_enabled",
     "manual_seed",
     "nn",
+    "optim",
     "no_grad",
     "random",
     "seed",

@@ -1,0 +1,95 @@
+r"""Adadelta: RMSprop whose step size is itself a running RMS of past updates."""
+
+from __future__ import annotations
+
+from chainrule._backend import xp
+from chainrule.optim.optimizer import Optimizer, check
+
+__all__ = ["Adadelta", "adadelta_update"]
+
+
+def adadelta_update(
+    param,
+    grad,
+    state: dict,
+    *,
+    lr: float,
+    rho: float,
+    eps: float,
+    weight_decay: float,
+    maximize: bool,
+) -> None:
+    r"""One Adadelta step on arrays, in place (PyTorch's algorithm):
+
+    .. code-block:: text
+
+        t ← t + 1
+        g ← -g                                    if maximize
+        g ← g + λ θ                               if weight_decay λ ≠ 0
+        v ← ρ v + (1 - ρ) g²
+        Δ ← √(u + ε) / √(v + ε) · g
+        u ← ρ u + (1 - ρ) Δ²
+        θ ← θ - γ Δ
+    """
+    if "square_avg" not in state:
+        state["step"] = 0.0
+        state["square_avg"] = xp.zeros_like(param)
+        state["acc_delta"] = xp.zeros_like(param)
+    state["step"] += 1
+    if maximize:
+        grad = -grad
+    if weight_decay != 0:
+        grad = grad + weight_decay * param
+    square_avg, acc_delta = state["square_avg"], state["acc_delta"]
+    square_avg *= rho
+    square_avg += (1 - rho) * (grad * grad)
+    delta = xp.sqrt(acc_delta + eps) / xp.sqrt(square_avg + eps) * grad
+    acc_delta *= rho
+    acc_delta += (1 - rho) * (delta * delta)
+    param -= lr * delta
+
+
+class Adadelta(Optimizer):
+    r"""Adadelta: the step is the ratio of two running RMS values, of past updates and of
+    past gradients, so it has the units of the parameter and needs no learning rate in
+    principle (``lr`` scales it, 1.0 by default).
+
+    Conventions: eps is added inside both square roots (it also sets the size of the very
+    first steps, when the update history is empty). Clipping goes between ``backward()``
+    and ``step()``.
+    """
+
+    def __init__(
+        self,
+        params,
+        lr: float = 1.0,
+        rho: float = 0.9,
+        eps: float = 1e-6,
+        weight_decay: float = 0.0,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        super().__init__(
+            params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize)
+        )
+
+    def _validate(self, group: dict) -> None:
+        super()._validate(group)
+        check(0 <= group["rho"] <= 1, f"Invalid rho value: {group['rho']} (must be in [0, 1])")
+        check(group["eps"] >= 0, f"Invalid epsilon value: {group['eps']} (must be >= 0)")
+        check(
+            group["weight_decay"] >= 0,
+            f"Invalid weight_decay value: {group['weight_decay']} (must be >= 0)",
+        )
+
+    def _update(self, param, grad, state, group) -> None:
+        adadelta_update(
+            param,
+            grad,
+            state,
+            lr=group["lr"],
+            rho=group["rho"],
+            eps=group["eps"],
+            weight_decay=group["weight_decay"],
+            maximize=group["maximize"],
+        )

@@ -1,0 +1,108 @@
+r"""Adagrad: a per-coordinate learning rate that shrinks where gradients have been large."""
+
+from __future__ import annotations
+
+from chainrule._backend import xp
+from chainrule.optim.optimizer import Optimizer, check
+
+__all__ = ["Adagrad", "adagrad_update"]
+
+
+def adagrad_update(
+    param,
+    grad,
+    state: dict,
+    *,
+    lr: float,
+    lr_decay: float,
+    weight_decay: float,
+    initial_accumulator_value: float,
+    eps: float,
+    maximize: bool,
+) -> None:
+    r"""One Adagrad step on arrays, in place (PyTorch's algorithm):
+
+    .. code-block:: text
+
+        t ← t + 1
+        g ← -g                                    if maximize
+        g ← g + λ θ                               if weight_decay λ ≠ 0
+        γ_t ← γ / (1 + (t - 1) η)                 (lr_decay η)
+        s ← s + g²                                (s starts at initial_accumulator_value)
+        θ ← θ - γ_t g / (√s + ε)
+    """
+    if "sum" not in state:
+        state["step"] = 0.0
+        state["sum"] = xp.full_like(param, initial_accumulator_value)
+    state["step"] += 1
+    step = state["step"]
+    if maximize:
+        grad = -grad
+    if weight_decay != 0:
+        grad = grad + weight_decay * param
+    clr = lr / (1 + (step - 1) * lr_decay)
+    acc = state["sum"]
+    acc += grad * grad
+    param -= clr * (grad / (xp.sqrt(acc) + eps))
+
+
+class Adagrad(Optimizer):
+    r"""Adagrad. The sheet's rule: ``cache += dx**2; x -= lr * dx / (sqrt(cache) + eps)``,
+    which is :func:`adagrad_update` with ``lr_decay=0`` and no weight decay (eps outside the
+    square root in both). Coordinates with a history of large gradients take small steps;
+    the accumulated sum only grows, so the effective rate decays toward 0 (what RMSprop and
+    Adam fix with a moving average).
+
+    Conventions: eps is added after the square root; the first step uses the full
+    learning rate (:math:`t - 1 = 0` in the decay). Clipping goes between ``backward()``
+    and ``step()``.
+    """
+
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-2,
+        lr_decay: float = 0.0,
+        weight_decay: float = 0.0,
+        initial_accumulator_value: float = 0.0,
+        eps: float = 1e-10,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                lr_decay=lr_decay,
+                weight_decay=weight_decay,
+                initial_accumulator_value=initial_accumulator_value,
+                eps=eps,
+                maximize=maximize,
+            ),
+        )
+
+    def _validate(self, group: dict) -> None:
+        super()._validate(group)
+        check(group["lr_decay"] >= 0, f"Invalid lr_decay value: {group['lr_decay']} (must be >= 0)")
+        check(
+            group["weight_decay"] >= 0,
+            f"Invalid weight_decay value: {group['weight_decay']} (must be >= 0)",
+        )
+        check(
+            group["initial_accumulator_value"] >= 0,
+            f"Invalid initial_accumulator_value: {group['initial_accumulator_value']} (must be >= 0)",
+        )
+        check(group["eps"] >= 0, f"Invalid epsilon value: {group['eps']} (must be >= 0)")
+
+    def _update(self, param, grad, state, group) -> None:
+        adagrad_update(
+            param,
+            grad,
+            state,
+            lr=group["lr"],
+            lr_decay=group["lr_decay"],
+            weight_decay=group["weight_decay"],
+            initial_accumulator_value=group["initial_accumulator_value"],
+            eps=group["eps"],
+            maximize=group["maximize"],
+        )

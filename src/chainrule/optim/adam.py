@@ -1,0 +1,185 @@
+r"""Adam and AdamW: momentum and RMSprop together, with bias correction."""
+
+from __future__ import annotations
+
+import math
+
+from chainrule._backend import xp
+from chainrule.optim.optimizer import Optimizer, check
+
+__all__ = ["Adam", "AdamW", "adam_update"]
+
+
+def adam_update(
+    param,
+    grad,
+    state: dict,
+    *,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float,
+    amsgrad: bool,
+    bias_correction: bool,
+    decoupled: bool,
+    maximize: bool,
+) -> None:
+    r"""One Adam (or AdamW) step on arrays, in place (PyTorch's algorithm):
+
+    .. code-block:: text
+
+        t ← t + 1
+        g ← -g                                    if maximize
+        θ ← θ (1 - γλ)                            if decoupled (AdamW)
+        g ← g + λ θ                               otherwise, if λ ≠ 0 (L2)
+        m ← m + (1 - β1)(g - m)                   i.e. β1 m + (1 - β1) g
+        v ← β2 v + (1 - β2) g²
+        c1 ← 1 - β1^t,  c2 ← 1 - β2^t            (both 1 without bias_correction)
+        v̂ ← max(v̂, v) if amsgrad else v
+        θ ← θ - (γ / c1) m / (√v̂ / √c2 + ε)
+    """
+    if "exp_avg" not in state:
+        state["step"] = 0.0
+        state["exp_avg"] = xp.zeros_like(param)
+        state["exp_avg_sq"] = xp.zeros_like(param)
+        if amsgrad:
+            state["max_exp_avg_sq"] = xp.zeros_like(param)
+    state["step"] += 1
+    step = state["step"]
+    if maximize:
+        grad = -grad
+    if weight_decay != 0:
+        if decoupled:
+            param *= 1 - lr * weight_decay
+        else:
+            grad = grad + weight_decay * param
+    exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+    exp_avg += (1 - beta1) * (grad - exp_avg)
+    exp_avg_sq *= beta2
+    exp_avg_sq += (1 - beta2) * (grad * grad)
+    if bias_correction:
+        bias_correction1 = 1 - beta1**step
+        bias_correction2_sqrt = math.sqrt(1 - beta2**step)
+    else:
+        bias_correction1 = bias_correction2_sqrt = 1.0
+    if amsgrad:
+        max_sq = state["max_exp_avg_sq"]
+        xp.maximum(max_sq, exp_avg_sq, out=max_sq)
+        denom = xp.sqrt(max_sq) / bias_correction2_sqrt + eps
+    else:
+        denom = xp.sqrt(exp_avg_sq) / bias_correction2_sqrt + eps
+    param -= (lr / bias_correction1) * (exp_avg / denom)
+
+
+class Adam(Optimizer):
+    r"""Adam: a momentum average of the gradient divided by the root of an average of its
+    square, with both averages corrected for starting at zero. The algorithm is in
+    :func:`adam_update`.
+
+    Conventions
+    -----------
+    *Bias correction.* :math:`m` and :math:`v` start at 0, so early averages are too small
+    by the factors :math:`1 - \beta^t`; the standard algorithm divides them out.
+    ``bias_correction=False`` gives the sheet's Adam exactly as written:
+    ``m = b1*m + (1-b1)*dx; v = b2*v + (1-b2)*dx**2; x -= lr * m / (sqrt(v) + eps)``.
+
+    *eps* is added after the square root of the corrected :math:`v`, i.e.
+    :math:`\sqrt{\hat v} + \epsilon` (PyTorch's placement; some libraries add it inside
+    the root).
+
+    *Weight decay* here is L2 regularisation: :math:`\lambda\theta` is added to the gradient
+    before the averages, so it too is divided by :math:`\sqrt{\hat v}`: coordinates with
+    large gradients are decayed less. :class:`AdamW` decouples it instead.
+
+    ``amsgrad`` divides by the running maximum of :math:`v`, so the step size never grows.
+    Clipping goes between ``backward()`` and ``step()``.
+    """
+
+    _decoupled = False
+
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-3,
+        betas: tuple = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        amsgrad: bool = False,
+        bias_correction: bool = True,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                betas=tuple(betas),
+                eps=eps,
+                weight_decay=weight_decay,
+                amsgrad=amsgrad,
+                bias_correction=bias_correction,
+                maximize=maximize,
+            ),
+        )
+
+    def _validate(self, group: dict) -> None:
+        super()._validate(group)
+        betas = group["betas"]
+        check(len(betas) == 2, f"betas must be a pair (beta1, beta2), got {betas}")
+        check(
+            0 <= betas[0] < 1, f"Invalid beta parameter at index 0: {betas[0]} (must be in [0, 1))"
+        )
+        check(
+            0 <= betas[1] < 1, f"Invalid beta parameter at index 1: {betas[1]} (must be in [0, 1))"
+        )
+        check(group["eps"] >= 0, f"Invalid epsilon value: {group['eps']} (must be >= 0)")
+        check(
+            group["weight_decay"] >= 0,
+            f"Invalid weight_decay value: {group['weight_decay']} (must be >= 0)",
+        )
+
+    def _update(self, param, grad, state, group) -> None:
+        beta1, beta2 = group["betas"]
+        adam_update(
+            param,
+            grad,
+            state,
+            lr=group["lr"],
+            beta1=beta1,
+            beta2=beta2,
+            eps=group["eps"],
+            weight_decay=group["weight_decay"],
+            amsgrad=group["amsgrad"],
+            bias_correction=group["bias_correction"],
+            decoupled=self._decoupled,
+            maximize=group["maximize"],
+        )
+
+
+class AdamW(Adam):
+    r"""Adam with decoupled weight decay: Adam's update, plus :math:`\theta \leftarrow
+    \theta(1 - \gamma\lambda)` applied directly to the weights (default :math:`\lambda =
+    10^{-2}`).
+
+    Conventions: with L2 in the gradient (``Adam(weight_decay=λ)``), the decay term passes
+    through the adaptive denominator, so weights whose gradients are large are barely
+    decayed; decoupled decay shrinks every weight by the same factor per step, independent
+    of the gradient history. For plain SGD the two coincide (up to rescaling :math:`\lambda`
+    by the learning rate); for adaptive methods they do not.
+    """
+
+    _decoupled = True
+
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-3,
+        betas: tuple = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+        amsgrad: bool = False,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)

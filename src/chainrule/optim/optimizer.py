@@ -1,0 +1,201 @@
+"""The ``Optimizer`` base: parameter groups, lazily created state, ``step(closure)``,
+``zero_grad`` and ``state_dict``, with PyTorch's behaviour and formats.
+
+Each optimizer subclass names its hyperparameters and their checks, and implements
+``_update(param, grad, state, group)`` by calling its pure update function on arrays.
+Where gradient clipping goes in a training loop::
+
+    loss.backward()
+    cr.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)  # after backward
+    optimizer.step()                                                 # before the update
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from chainrule._backend import silence, to_numpy, unsilence, xp
+from chainrule.autograd.grad_mode import enable_grad
+from chainrule.tensor import Tensor
+
+__all__ = ["Optimizer"]
+
+
+def check(condition: bool, message: str) -> None:
+    """Raise ValueError(message) unless ``condition``: the hyperparameter checks."""
+    if not condition:
+        raise ValueError(message)
+
+
+class Optimizer:
+    """Base class: holds ``param_groups`` (each a dict with ``"params"`` and its own
+    hyperparameters) and ``state`` (per-parameter buffers, created at the first step that
+    sees a gradient, under PyTorch's key names)."""
+
+    def __init__(self, params, defaults: dict) -> None:
+        self.defaults = dict(defaults)
+        self._validate(self.defaults)
+        self.state: dict = {}
+        self.param_groups: list[dict] = []
+        if isinstance(params, Tensor):
+            raise TypeError(
+                "params must be an iterable of tensors or of dicts, got a single tensor; "
+                "pass [tensor] or model.parameters()"
+            )
+        groups = list(params)
+        if not groups:
+            raise ValueError(f"{type(self).__name__} got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    def _validate(self, group: dict) -> None:
+        """Check a group's hyperparameters; subclasses extend it."""
+        check(group["lr"] >= 0, f"Invalid learning rate: {group['lr']} (must be >= 0)")
+
+    def add_param_group(self, param_group: dict) -> None:
+        """Add a group of parameters with its own hyperparameters (missing ones take the
+        optimizer's defaults)."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"a param group must be a dict, got {type(param_group).__name__}")
+        group = dict(param_group)
+        params = group["params"]
+        group["params"] = [params] if isinstance(params, Tensor) else list(params)
+        for p in group["params"]:
+            if not isinstance(p, Tensor):
+                raise TypeError(f"an optimizer can only optimize tensors, got {type(p).__name__}")
+            if p.grad_fn is not None:
+                raise ValueError(
+                    "an optimizer can only optimize leaf tensors (parameters), not results of ops"
+                )
+        for key, value in self.defaults.items():
+            group.setdefault(key, value)
+        self._validate(group)
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        if any(id(p) in seen for p in group["params"]):
+            raise ValueError("some parameters appear in more than one parameter group")
+        if len({id(p) for p in group["params"]}) != len(group["params"]):
+            raise ValueError("a parameter group lists the same parameter twice")
+        self.param_groups.append(group)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear the gradients of every parameter (None by default, as in PyTorch)."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    if set_to_none:
+                        p.grad = None
+                    else:
+                        p.grad.data[...] = 0
+
+    def step(self, closure=None):
+        """Update every parameter that has a gradient (parameters whose ``.grad`` is None
+        are skipped). ``closure``, if given, is called once (with grad mode on) to
+        re-evaluate the loss before the update; its return value is returned."""
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        token = silence()  # a diverging run gives inf/nan, as in PyTorch, without warnings
+        try:
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is None:
+                        continue
+                    state = self.state.get(p)
+                    if state is None:
+                        state = self.state[p] = {}
+                    self._update(p.data, p.grad.data, state, group)
+        finally:
+            unsilence(token)
+        return loss
+
+    def _update(self, param, grad, state: dict, group: dict) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    # ----------------------------------------------------------------- state
+    def state_dict(self) -> dict:
+        """``{"state": {index: {...}}, "param_groups": [{..., "params": [indices]}]}``, the
+        PyTorch format: parameters are numbered in group order. Buffers are copies."""
+        index = {}
+        groups = []
+        for group in self.param_groups:
+            packed = {k: v for k, v in group.items() if k != "params"}
+            packed["params"] = []
+            for p in group["params"]:
+                index.setdefault(id(p), len(index))
+                packed["params"].append(index[id(p)])
+            groups.append(packed)
+        state = {}
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p in self.state:
+                    state[index[id(p)]] = {
+                        k: to_numpy(v).copy() if hasattr(v, "shape") else v
+                        for k, v in self.state[p].items()
+                    }
+        return {"state": state, "param_groups": copy.deepcopy(groups)}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore hyperparameters and buffers saved by :meth:`state_dict` into an
+        optimizer built over the same parameters (same groups, same sizes). Everything is
+        checked before anything changes."""
+        try:
+            saved_groups, saved_state = state_dict["param_groups"], state_dict["state"]
+        except (KeyError, TypeError):
+            raise ValueError(
+                "load_state_dict: expected a dict with 'state' and 'param_groups'"
+            ) from None
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(
+                f"load_state_dict: the state has {len(saved_groups)} parameter groups, "
+                f"this optimizer has {len(self.param_groups)}"
+            )
+        for i, (saved, own) in enumerate(zip(saved_groups, self.param_groups)):
+            if len(saved["params"]) != len(own["params"]):
+                raise ValueError(
+                    f"load_state_dict: parameter group {i} has {len(saved['params'])} parameters in "
+                    f"the state but {len(own['params'])} in this optimizer"
+                )
+        by_index = {}
+        for saved, own in zip(saved_groups, self.param_groups):
+            for idx, p in zip(saved["params"], own["params"]):
+                by_index[idx] = p
+        new_state = {}
+        for idx, buffers in saved_state.items():
+            key = int(idx)
+            if key not in by_index:
+                raise ValueError(
+                    f"load_state_dict: state for parameter {idx}, which no group lists"
+                )
+            p = by_index[key]
+            restored = {}
+            for name, value in buffers.items():
+                if hasattr(value, "shape") and np.ndim(value) > 0:
+                    arr = np.asarray(value)
+                    if arr.shape != p.data.shape:
+                        raise ValueError(
+                            f"load_state_dict: buffer {name!r} of parameter {idx} has shape "
+                            f"{arr.shape}, the parameter has shape {tuple(p.data.shape)}"
+                        )
+                    restored[name] = xp.asarray(arr, dtype=p.data.dtype).copy()
+                else:
+                    restored[name] = value.item() if hasattr(value, "item") else value
+            new_state[p] = restored
+        for saved, own in zip(saved_groups, self.param_groups):
+            for k, v in saved.items():
+                if k != "params":
+                    own[k] = copy.deepcopy(v)
+        self.state = new_state
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            for key in sorted(k for k in group if k != "params"):
+                lines.append(f"    {key}: {group[key]}")
+        lines.append(")")
+        return "\n".join(lines)

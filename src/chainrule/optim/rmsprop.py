@@ -1,0 +1,126 @@
+r"""RMSprop: divide the gradient by a running root mean square of recent gradients."""
+
+from __future__ import annotations
+
+from chainrule._backend import xp
+from chainrule.optim.optimizer import Optimizer, check
+
+__all__ = ["RMSprop", "rmsprop_update"]
+
+
+def rmsprop_update(
+    param,
+    grad,
+    state: dict,
+    *,
+    lr: float,
+    alpha: float,
+    eps: float,
+    weight_decay: float,
+    momentum: float,
+    centered: bool,
+    maximize: bool,
+) -> None:
+    r"""One RMSprop step on arrays, in place (PyTorch's algorithm):
+
+    .. code-block:: text
+
+        t ← t + 1
+        g ← -g                                    if maximize
+        g ← g + λ θ                               if weight_decay λ ≠ 0
+        v ← α v + (1 - α) g²
+        if centered:  ḡ ← ḡ + (1 - α)(g - ḡ);   d ← √(v - ḡ²) + ε
+        else:         d ← √v + ε
+        if μ > 0:     b ← μ b + g / d;   θ ← θ - γ b
+        else:         θ ← θ - γ g / d
+    """
+    if "square_avg" not in state:
+        state["step"] = 0.0
+        state["square_avg"] = xp.zeros_like(param)
+        if momentum > 0:
+            state["momentum_buffer"] = xp.zeros_like(param)
+        if centered:
+            state["grad_avg"] = xp.zeros_like(param)
+    state["step"] += 1
+    if maximize:
+        grad = -grad
+    if weight_decay != 0:
+        grad = grad + weight_decay * param
+    square_avg = state["square_avg"]
+    square_avg *= alpha
+    square_avg += (1 - alpha) * (grad * grad)
+    if centered:
+        grad_avg = state["grad_avg"]
+        grad_avg += (1 - alpha) * (grad - grad_avg)
+        avg = xp.sqrt(square_avg - grad_avg * grad_avg) + eps
+    else:
+        avg = xp.sqrt(square_avg) + eps
+    if momentum > 0:
+        buf = state["momentum_buffer"]
+        buf *= momentum
+        buf += grad / avg
+        param -= lr * buf
+    else:
+        param -= lr * (grad / avg)
+
+
+class RMSprop(Optimizer):
+    r"""RMSprop: Adagrad with a leaky average (decay :math:`\alpha`) instead of an ever
+    growing sum, so the effective rate adapts instead of dying out.
+
+    Conventions: eps is added after the square root (PyTorch; TensorFlow adds it inside).
+    ``centered`` divides by an estimate of the gradient's standard deviation rather than
+    its root mean square. With ``momentum`` the normalised gradient is accumulated in a
+    buffer. Clipping goes between ``backward()`` and ``step()``.
+    """
+
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                alpha=alpha,
+                eps=eps,
+                weight_decay=weight_decay,
+                momentum=momentum,
+                centered=centered,
+                maximize=maximize,
+            ),
+        )
+
+    def _validate(self, group: dict) -> None:
+        super()._validate(group)
+        check(group["eps"] >= 0, f"Invalid epsilon value: {group['eps']} (must be >= 0)")
+        check(group["momentum"] >= 0, f"Invalid momentum value: {group['momentum']} (must be >= 0)")
+        check(
+            group["weight_decay"] >= 0,
+            f"Invalid weight_decay value: {group['weight_decay']} (must be >= 0)",
+        )
+        check(
+            0 <= group["alpha"] <= 1, f"Invalid alpha value: {group['alpha']} (must be in [0, 1])"
+        )
+
+    def _update(self, param, grad, state, group) -> None:
+        rmsprop_update(
+            param,
+            grad,
+            state,
+            lr=group["lr"],
+            alpha=group["alpha"],
+            eps=group["eps"],
+            weight_decay=group["weight_decay"],
+            momentum=group["momentum"],
+            centered=group["centered"],
+            maximize=group["maximize"],
+        )

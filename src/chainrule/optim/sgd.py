@@ -1,0 +1,125 @@
+r"""Stochastic gradient descent, with momentum and Nesterov momentum."""
+
+from __future__ import annotations
+
+from chainrule.optim.optimizer import Optimizer, check
+
+__all__ = ["SGD", "sgd_update"]
+
+
+def sgd_update(
+    param,
+    grad,
+    state: dict,
+    *,
+    lr: float,
+    momentum: float,
+    dampening: float,
+    weight_decay: float,
+    nesterov: bool,
+    maximize: bool,
+) -> None:
+    r"""One SGD step on arrays, in place (PyTorch's algorithm):
+
+    .. code-block:: text
+
+        g ← -g                                    if maximize
+        g ← g + λ θ                               if weight_decay λ ≠ 0
+        if μ ≠ 0:
+            b ← g                                 on the first step
+            b ← μ b + (1 - τ) g                   afterwards (dampening τ)
+            g ← g + μ b   if nesterov   else   g ← b
+        θ ← θ - γ g
+    """
+    if maximize:
+        grad = -grad
+    if weight_decay != 0:
+        grad = grad + weight_decay * param
+    if momentum != 0:
+        buf = state.get("momentum_buffer")
+        if buf is None:
+            buf = state["momentum_buffer"] = grad.copy()
+        else:
+            buf *= momentum
+            buf += (1 - dampening) * grad
+        grad = grad + momentum * buf if nesterov else buf
+    param -= lr * grad
+
+
+class SGD(Optimizer):
+    r"""Stochastic gradient descent: :math:`\theta \leftarrow \theta - \gamma g`, the sheet's
+    vanilla update :math:`x = x - lr \cdot dx`, optionally with momentum, dampening, L2
+    weight decay and Nesterov momentum. The algorithm is in :func:`sgd_update`.
+
+    Conventions
+    -----------
+    *Momentum.* PyTorch's form, used here, keeps a velocity free of the learning rate:
+    :math:`b = \mu b + g`, :math:`\theta = \theta - \gamma b`. The sheet's form folds the
+    rate in: :math:`v = \mu v - \gamma g`, :math:`x = x + v`. By induction :math:`v = -\gamma
+    b` at every step while :math:`\gamma` is constant, so the two produce the same iterates.
+    Once a schedule changes :math:`\gamma`, they differ: the sheet's :math:`v` still carries
+    the old rate, PyTorch's :math:`b` is rescaled by the new one at once. The first step sets
+    :math:`b = g` (no dampening), as PyTorch does.
+
+    *Nesterov.* The sheet evaluates the gradient at the look-ahead point:
+    :math:`x_{ahead} = x + \mu v`, :math:`v = \mu v - \gamma\nabla f(x_{ahead})`,
+    :math:`x = x + v`. Storing the look-ahead point itself as the parameter,
+    :math:`\theta = x + \mu v`, turns this into :math:`b = \mu b + g`, :math:`\theta = \theta -
+    \gamma(g + \mu b)` with :math:`g = \nabla f(\theta)`: the gradient the backward pass
+    already computed, so no extra evaluation is needed. (Same iterates for a constant rate;
+    the parameters are the look-ahead points.)
+
+    *Weight decay* adds :math:`\lambda\theta` to the gradient (L2 regularisation, the
+    gradient of :math:`\frac\lambda2\|\theta\|^2`).
+
+    Where clipping goes: ``loss.backward()``, then ``cr.nn.utils.clip_grad_norm_(...)``,
+    then ``optimizer.step()``.
+    """
+
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-3,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        super().__init__(
+            params,
+            dict(
+                lr=lr,
+                momentum=momentum,
+                dampening=dampening,
+                weight_decay=weight_decay,
+                nesterov=nesterov,
+                maximize=maximize,
+            ),
+        )
+
+    def _validate(self, group: dict) -> None:
+        super()._validate(group)
+        check(group["momentum"] >= 0, f"Invalid momentum value: {group['momentum']} (must be >= 0)")
+        check(
+            group["weight_decay"] >= 0,
+            f"Invalid weight_decay value: {group['weight_decay']} (must be >= 0)",
+        )
+        check(
+            not group["nesterov"] or (group["momentum"] > 0 and group["dampening"] == 0),
+            "Nesterov momentum requires a momentum > 0 and zero dampening",
+        )
+
+    def _update(self, param, grad, state, group) -> None:
+        sgd_update(
+            param,
+            grad,
+            state,
+            lr=group["lr"],
+            momentum=group["momentum"],
+            dampening=group["dampening"],
+            weight_decay=group["weight_decay"],
+            nesterov=group["nesterov"],
+            maximize=group["maximize"],
+        )

@@ -1,0 +1,461 @@
+"""Optimizers and schedules: trajectories against torch.optim, the sheet's own forms,
+state_dict round trips, closures, every hyperparameter, bad values, convergence."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import chainrule as cr
+from chainrule import optim
+
+RNG = np.random.default_rng(0)
+A, Y = RNG.standard_normal((5, 3)), RNG.standard_normal(5)
+W0, V0 = RNG.standard_normal(3), RNG.standard_normal((2, 2))
+
+
+def _loss(mod, w, v, a, y):
+    """A small non-quadratic problem: a Cauchy regression, a quartic, and sin(v) v."""
+    r = a @ w - y
+    return mod.log(1 + r * r).sum() + 0.05 * (w**4).sum() + (v.sin() * v).sum()
+
+
+def _trajectory(mod, name, kwargs, group_kwargs, steps=40, grad_none_for_v_until=0):
+    if mod is cr:
+        w, v = cr.tensor(W0, requires_grad=True), cr.tensor(V0, requires_grad=True)
+        a, y, extra, cls = cr.tensor(A), cr.tensor(Y), {}, getattr(optim, name)
+    else:
+        w, v = torch.tensor(W0, requires_grad=True), torch.tensor(V0, requires_grad=True)
+        a, y, extra, cls = (
+            torch.tensor(A),
+            torch.tensor(Y),
+            {"foreach": False},
+            getattr(torch.optim, name),
+        )
+    opt = cls([{"params": [w]}, {"params": [v], **group_kwargs}], **kwargs, **extra)
+    path = []
+    for i in range(steps):
+        opt.zero_grad()
+        _loss(mod, w, v, a, y).backward()
+        if i < grad_none_for_v_until:
+            v.grad = None  # a parameter without a gradient is skipped
+        opt.step()
+        path.append(np.concatenate([w.detach().numpy().ravel(), v.detach().numpy().ravel()]))
+    return np.array(path)
+
+
+GRID = {
+    "SGD": [
+        dict(lr=0.01),
+        dict(lr=0.01, momentum=0.9),
+        dict(lr=0.01, momentum=0.9, nesterov=True),
+        dict(lr=0.01, momentum=0.5, dampening=0.3, weight_decay=0.1),
+        dict(lr=0.01, maximize=True),
+    ],
+    "Adagrad": [
+        dict(lr=0.1),
+        dict(lr=0.1, lr_decay=0.05, weight_decay=0.1),
+        dict(lr=0.1, initial_accumulator_value=0.5, eps=1e-3),
+    ],
+    "RMSprop": [
+        dict(lr=0.01),
+        dict(lr=0.01, alpha=0.9, momentum=0.5),
+        dict(lr=0.01, centered=True),
+        dict(lr=0.01, centered=True, momentum=0.3, weight_decay=0.1, eps=1e-4),
+    ],
+    "Adam": [
+        dict(lr=0.01),
+        dict(lr=0.01, betas=(0.8, 0.99), eps=1e-6),
+        dict(lr=0.01, amsgrad=True),
+        dict(lr=0.01, weight_decay=0.1, amsgrad=True),
+    ],
+    "AdamW": [
+        dict(lr=0.01),
+        dict(lr=0.01, weight_decay=0.3, amsgrad=True),
+        dict(lr=0.01, betas=(0.5, 0.9)),
+    ],
+    "Adadelta": [dict(), dict(lr=0.5, rho=0.8, eps=1e-4), dict(lr=1.0, weight_decay=0.1)],
+}
+CASES = [(name, kw) for name, grid in GRID.items() for kw in grid]
+
+
+@pytest.mark.parametrize(("name", "kwargs"), CASES, ids=[f"{n}-{kw}" for n, kw in CASES])
+def test_trajectory_matches_torch_optim(name, kwargs):
+    group = {
+        "lr": kwargs.get("lr", 1.0) * 2,
+        "weight_decay": 0.05,
+    }  # a second group, its own values
+    mine = _trajectory(cr, name, kwargs, group, grad_none_for_v_until=3)
+    theirs = _trajectory(torch, name, kwargs, group, grad_none_for_v_until=3)
+    np.testing.assert_allclose(mine, theirs, rtol=1e-7, atol=1e-12)
+
+
+# ------------------------------------------------------------------ the sheet's forms
+def _quadratic_grad(x):
+    return np.array([2.0, 20.0]) * x + np.sin(x)  # gradient of x0^2 + 10 x1^2 - cos(x)
+
+
+def test_momentum_equals_the_sheets_form_while_the_rate_is_constant():
+    mu, lr, x_sheet, v = 0.9, 0.01, np.array([1.0, -2.0]), np.zeros(2)
+    p = cr.tensor(x_sheet.copy(), dtype=cr.float64, requires_grad=True)
+    opt = optim.SGD([p], lr=lr, momentum=mu)
+    for step in range(30):
+        g = _quadratic_grad(x_sheet)
+        v = mu * v - lr * g  # v = mu*v - lr*dx
+        x_sheet = x_sheet + v  # x = x + v
+        p.grad = cr.tensor(_quadratic_grad(p.numpy()))
+        opt.step()
+        np.testing.assert_allclose(p.numpy(), x_sheet, rtol=1e-12, err_msg=f"step {step}")
+    # after a change of rate the two forms part: PyTorch's buffer b = -v/lr is rescaled at once
+    opt.param_groups[0]["lr"] = lr / 10
+    v = mu * v - (lr / 10) * _quadratic_grad(x_sheet)
+    x_sheet = x_sheet + v
+    p.grad = cr.tensor(_quadratic_grad(p.numpy()))
+    opt.step()
+    assert np.abs(p.numpy() - x_sheet).max() > 1e-4
+
+
+def test_nesterov_iterates_are_the_sheets_look_ahead_points():
+    mu, lr, x, v = 0.9, 0.01, np.array([1.0, -2.0]), np.zeros(2)
+    p = cr.tensor(x.copy(), dtype=cr.float64, requires_grad=True)
+    opt = optim.SGD([p], lr=lr, momentum=mu, nesterov=True)
+    for _ in range(30):
+        x_ahead = x + mu * v  # x_ahead = x + mu * v
+        v = mu * v - lr * _quadratic_grad(x_ahead)  # v = mu * v - lr * dx_ahead
+        x = x + v  # x = x + v
+        p.grad = cr.tensor(_quadratic_grad(p.numpy()))
+        opt.step()
+        np.testing.assert_allclose(p.numpy(), x + mu * v, rtol=1e-12)  # theta = x + mu v
+
+
+def test_adagrad_is_the_sheets_rule():
+    lr, eps, x, cache = 0.1, 1e-10, np.array([1.0, -2.0]), np.zeros(2)
+    p = cr.tensor(x.copy(), dtype=cr.float64, requires_grad=True)
+    opt = optim.Adagrad([p], lr=lr, eps=eps)
+    for _ in range(20):
+        dx = _quadratic_grad(x)
+        cache += dx**2
+        x = x - lr * dx / (np.sqrt(cache) + eps)
+        p.grad = cr.tensor(_quadratic_grad(p.numpy()))
+        opt.step()
+    np.testing.assert_allclose(p.numpy(), x, rtol=1e-12)
+
+
+def test_adam_without_bias_correction_is_the_sheets_adam():
+    lr, b1, b2, eps = 0.01, 0.9, 0.999, 1e-8
+    x, m, v = np.array([1.0, -2.0]), np.zeros(2), np.zeros(2)
+    p = cr.tensor(x.copy(), dtype=cr.float64, requires_grad=True)
+    opt = optim.Adam([p], lr=lr, betas=(b1, b2), eps=eps, bias_correction=False)
+    for _ in range(25):
+        dx = _quadratic_grad(x)
+        m = b1 * m + (1 - b1) * dx
+        v = b2 * v + (1 - b2) * (dx**2)
+        x = x - lr * m / (np.sqrt(v) + eps)
+        p.grad = cr.tensor(_quadratic_grad(p.numpy()))
+        opt.step()
+    np.testing.assert_allclose(p.numpy(), x, rtol=1e-12)
+    with_correction = cr.tensor([1.0, -2.0], dtype=cr.float64, requires_grad=True)
+    opt = optim.Adam([with_correction], lr=lr)
+    with_correction.grad = cr.tensor(_quadratic_grad(np.array([1.0, -2.0])))
+    opt.step()
+    assert abs(with_correction.numpy()[0] - 1.0) == pytest.approx(lr, rel=1e-6)  # first step ~ lr
+
+
+# ------------------------------------------------------------------ behaviour
+def _model_and_data():
+    cr.manual_seed(0)
+    model = cr.nn.Sequential(cr.nn.Linear(3, 4), cr.nn.Tanh(), cr.nn.Linear(4, 1))
+    model.double()
+    return model, cr.tensor(A, dtype=cr.float64), cr.tensor(Y[:, None], dtype=cr.float64)
+
+
+@pytest.mark.parametrize("name", list(GRID))
+def test_state_dict_round_trip_continues_bit_exactly(name):
+    kwargs = GRID[name][-1]
+
+    def train(model, opt, x, y, steps):
+        for _ in range(steps):
+            opt.zero_grad()
+            cr.nn.functional.mse_loss(model(x), y).backward()
+            opt.step()
+
+    model, x, y = _model_and_data()
+    opt = getattr(optim, name)(model.parameters(), **kwargs)
+    train(model, opt, x, y, 20)
+    saved_model, saved_opt = copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict())
+    train(model, opt, x, y, 20)
+    straight = model.state_dict()
+
+    resumed, _, _ = _model_and_data()
+    resumed.load_state_dict(saved_model)
+    opt2 = getattr(optim, name)(resumed.parameters(), **kwargs)
+    opt2.load_state_dict(saved_opt)
+    train(resumed, opt2, x, y, 20)
+    for k, v in resumed.state_dict().items():
+        np.testing.assert_array_equal(v, straight[k])
+
+
+def test_state_dict_uses_pytorchs_layout_and_keys():
+    w, v = cr.zeros(2, requires_grad=True), cr.zeros(3, requires_grad=True)
+    opt = optim.Adam([{"params": [w]}, {"params": [v], "lr": 0.1}], amsgrad=True)
+    w.grad, v.grad = cr.ones(2), cr.ones(3)
+    opt.step()
+    sd = opt.state_dict()
+    assert [g["params"] for g in sd["param_groups"]] == [[0], [1]]
+    assert sd["param_groups"][1]["lr"] == 0.1
+    assert set(sd["state"][0]) == {"step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"}
+    tw, tv = torch.zeros(2, requires_grad=True), torch.zeros(3, requires_grad=True)
+    topt = torch.optim.Adam([{"params": [tw]}, {"params": [tv], "lr": 0.1}], amsgrad=True)
+    tw.grad, tv.grad = torch.ones(2), torch.ones(3)
+    topt.step()
+    assert set(sd["state"][0]) == set(topt.state_dict()["state"][0])
+    with pytest.raises(ValueError, match="2 parameter groups"):
+        optim.Adam([w]).load_state_dict(sd)
+
+
+def test_closure_is_called_once_and_its_loss_returned():
+    model, x, y = _model_and_data()
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    calls = []
+
+    def closure():
+        calls.append(1)
+        opt.zero_grad()
+        loss = cr.nn.functional.mse_loss(model(x), y)
+        loss.backward()
+        return loss
+
+    before = closure().item()
+    calls.clear()
+    returned = opt.step(closure)
+    assert len(calls) == 1 and returned.item() == pytest.approx(before)
+    assert cr.nn.functional.mse_loss(model(x), y).item() < before
+
+
+# Adam's baseline forgets fast (beta2 = 0.9) so that its second moment can shrink within
+# ten steps; with 0.999 it only grows at first, and amsgrad's running max would change nothing.
+DEFAULTS = {
+    "SGD": dict(lr=0.01, momentum=0.5),
+    "Adagrad": dict(lr=0.1),
+    "RMSprop": dict(lr=0.01),
+    "Adam": dict(lr=0.01, betas=(0.9, 0.9)),
+    "AdamW": dict(lr=0.01, betas=(0.9, 0.9)),
+    "Adadelta": dict(lr=1.0),
+}
+CHANGES = {
+    "SGD": dict(
+        lr=0.02, momentum=0.9, dampening=0.5, weight_decay=0.1, nesterov=True, maximize=True
+    ),
+    "Adagrad": dict(
+        lr=0.2,
+        lr_decay=0.1,
+        weight_decay=0.1,
+        initial_accumulator_value=1.0,
+        eps=0.1,
+        maximize=True,
+    ),
+    "RMSprop": dict(
+        lr=0.02, alpha=0.5, eps=0.1, weight_decay=0.1, momentum=0.5, centered=True, maximize=True
+    ),
+    "Adam": dict(
+        lr=0.02,
+        betas=(0.5, 0.9),
+        eps=0.1,
+        weight_decay=0.1,
+        amsgrad=True,
+        bias_correction=False,
+        maximize=True,
+    ),
+    "AdamW": dict(
+        lr=0.02, betas=(0.9, 0.999), eps=0.1, weight_decay=0.5, amsgrad=True, maximize=True
+    ),
+    "Adadelta": dict(lr=0.5, rho=0.5, eps=1e-2, weight_decay=0.1, maximize=True),
+}
+HYPER = [(name, key, value) for name, changes in CHANGES.items() for key, value in changes.items()]
+
+
+@pytest.mark.parametrize(("name", "key", "value"), HYPER, ids=[f"{n}-{k}" for n, k, _ in HYPER])
+def test_every_hyperparameter_changes_the_trajectory(name, key, value):
+    base = _trajectory(cr, name, DEFAULTS[name], {}, steps=10)
+    changed = _trajectory(cr, name, {**DEFAULTS[name], key: value}, {}, steps=10)
+    assert np.abs(base - changed).max() > 1e-8, (
+        f"{name}({key}={value}) left the trajectory unchanged"
+    )
+
+
+@pytest.mark.parametrize("name", list(GRID))
+def test_zero_gradient_under_weight_decay_matches_pytorch(name):
+    kwargs = {**DEFAULTS[name], "weight_decay": 0.1}
+    mine = cr.tensor([1.0, -2.0], dtype=cr.float64, requires_grad=True)
+    skipped = cr.tensor([3.0], dtype=cr.float64, requires_grad=True)
+    theirs = torch.tensor([1.0, -2.0], dtype=torch.float64, requires_grad=True)
+    opt = getattr(optim, name)([mine, skipped], **kwargs)
+    topt = getattr(torch.optim, name)([theirs], **kwargs, foreach=False)
+    for _ in range(5):
+        mine.grad, theirs.grad = cr.zeros(2, dtype=cr.float64), torch.zeros(2, dtype=torch.float64)
+        opt.step()
+        topt.step()
+    np.testing.assert_allclose(mine.numpy(), theirs.detach().numpy(), rtol=1e-12)
+    assert skipped.item() == 3.0 and skipped not in opt.state  # no gradient: untouched, no state
+
+
+BAD = [
+    (optim.SGD, dict(lr=-0.1), "Invalid learning rate: -0.1"),
+    (optim.SGD, dict(lr=0.1, momentum=-0.5), "Invalid momentum"),
+    (optim.SGD, dict(lr=0.1, weight_decay=-1), "Invalid weight_decay"),
+    (optim.SGD, dict(lr=0.1, nesterov=True), "Nesterov momentum requires a momentum"),
+    (optim.SGD, dict(lr=0.1, momentum=0.9, dampening=0.1, nesterov=True), "zero dampening"),
+    (optim.Adam, dict(betas=(1.0, 0.999)), r"beta parameter at index 0: 1\.0"),
+    (optim.Adam, dict(betas=(0.9, -0.1)), "beta parameter at index 1"),
+    (optim.AdamW, dict(eps=-1e-8), "Invalid epsilon"),
+    (optim.Adam, dict(lr=-1.0), "Invalid learning rate"),
+    (optim.Adagrad, dict(lr_decay=-1), "Invalid lr_decay"),
+    (optim.Adagrad, dict(initial_accumulator_value=-1), "initial_accumulator_value"),
+    (optim.Adagrad, dict(eps=-1), "Invalid epsilon"),
+    (optim.RMSprop, dict(alpha=-0.1), "Invalid alpha"),
+    (optim.RMSprop, dict(eps=-1), "Invalid epsilon"),
+    (optim.Adadelta, dict(rho=1.5), "Invalid rho"),
+    (optim.Adadelta, dict(lr=-1), "Invalid learning rate"),
+]
+
+
+@pytest.mark.parametrize(
+    ("cls", "kwargs", "message"), BAD, ids=[f"{c.__name__}-{k}" for c, k, _ in BAD]
+)
+def test_bad_hyperparameters_raise(cls, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        cls([cr.zeros(1, requires_grad=True)], **kwargs)
+
+
+def test_bad_parameter_lists_raise():
+    with pytest.raises(ValueError, match="empty parameter list"):
+        optim.SGD([], lr=0.1)
+    with pytest.raises(TypeError, match="single tensor"):
+        optim.SGD(cr.zeros(2, requires_grad=True), lr=0.1)
+    w = cr.zeros(2, requires_grad=True)
+    with pytest.raises(ValueError, match="more than one parameter group"):
+        optim.SGD([{"params": [w]}, {"params": [w]}], lr=0.1)
+    with pytest.raises(ValueError, match="Invalid learning rate"):
+        optim.SGD([{"params": [w], "lr": -1.0}], lr=0.1)
+    with pytest.raises(ValueError, match="leaf"):
+        optim.SGD([w * 2], lr=0.1)
+
+
+# ------------------------------------------------------------------ schedules
+SCHEDULES = [
+    ("StepLR", dict(step_size=3, gamma=0.5)),
+    ("ExponentialLR", dict(gamma=0.8)),
+    ("CosineAnnealingLR", dict(T_max=5, eta_min=0.01)),
+    ("CosineAnnealingLR", dict(T_max=12)),
+    ("LinearLR", dict(start_factor=0.25, total_iters=4)),
+    ("LinearLR", dict(start_factor=1.0, end_factor=0.1, total_iters=6)),
+]
+
+
+@pytest.mark.parametrize(("name", "kwargs"), SCHEDULES, ids=[f"{n}-{k}" for n, k in SCHEDULES])
+def test_schedule_matches_pytorch_over_12_epochs(name, kwargs):
+    w, tw = cr.zeros(1, requires_grad=True), torch.zeros(1, requires_grad=True)
+    opt = optim.SGD(
+        [{"params": [w]}, {"params": [cr.zeros(1, requires_grad=True)], "lr": 0.5}], lr=0.1
+    )
+    topt = torch.optim.SGD(
+        [{"params": [tw]}, {"params": [torch.zeros(1, requires_grad=True)], "lr": 0.5}], lr=0.1
+    )
+    sched = getattr(optim.lr_scheduler, name)(opt, **kwargs)
+    tsched = getattr(torch.optim.lr_scheduler, name)(topt, **kwargs)
+    assert sched.get_last_lr() == tsched.get_last_lr()
+    for _ in range(12):
+        opt.step()
+        topt.step()
+        sched.step()
+        tsched.step()
+        assert sched.get_last_lr() == tsched.get_last_lr()  # bit for bit
+        assert [g["lr"] for g in opt.param_groups] == sched.get_last_lr()
+
+
+def test_schedule_state_dict_round_trip():
+    opt = optim.SGD([cr.zeros(1, requires_grad=True)], lr=0.1)
+    sched = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=10)
+    for _ in range(4):
+        sched.step()
+    saved_opt, saved = opt.state_dict(), sched.state_dict()
+    expected = [sched.step() or sched.get_last_lr() for _ in range(3)]
+    opt2 = optim.SGD([cr.zeros(1, requires_grad=True)], lr=0.1)
+    opt2.load_state_dict(saved_opt)
+    sched2 = optim.lr_scheduler.CosineAnnealingLR(opt2, T_max=10)
+    sched2.load_state_dict(saved)
+    assert [sched2.step() or sched2.get_last_lr() for _ in range(3)] == expected
+
+
+def test_bad_schedule_arguments():
+    opt = optim.SGD([cr.zeros(1, requires_grad=True)], lr=0.1)
+    with pytest.raises(ValueError, match="step_size"):
+        optim.lr_scheduler.StepLR(opt, step_size=0)
+    with pytest.raises(ValueError, match="start_factor"):
+        optim.lr_scheduler.LinearLR(opt, start_factor=0)
+    with pytest.raises(TypeError, match="needs an Optimizer"):
+        optim.lr_scheduler.ExponentialLR(None, gamma=0.9)
+
+
+# ------------------------------------------------------------------ convergence
+def _rosenbrock(p):
+    return (1 - p[0]) ** 2 + 100 * (p[1] - p[0] * p[0]) ** 2
+
+
+def _ill_conditioned(p):
+    return 0.5 * (p[0] ** 2 + 100 * p[1] ** 2)  # condition number 100
+
+
+# (optimizer, settings, steps, optional StepLR(step_size, gamma)); Adadelta needs a decaying rate
+# to settle: at a constant one it keeps oscillating across the narrow valley.
+ROSENBROCK = {
+    "SGD": (optim.SGD, dict(lr=1e-3), 10_000, None),
+    "momentum": (optim.SGD, dict(lr=1e-3, momentum=0.9), 10_000, None),
+    "nesterov": (optim.SGD, dict(lr=1e-3, momentum=0.9, nesterov=True), 10_000, None),
+    "Adagrad": (optim.Adagrad, dict(lr=0.5), 10_000, None),
+    "RMSprop": (optim.RMSprop, dict(lr=1e-4, momentum=0.9), 10_000, None),
+    "Adam": (optim.Adam, dict(lr=0.02), 10_000, None),
+    "Adam (sheet)": (optim.Adam, dict(lr=0.02, bias_correction=False), 10_000, None),
+    "AdamW": (optim.AdamW, dict(lr=0.02, weight_decay=1e-4), 10_000, None),
+    "Adadelta": (optim.Adadelta, dict(lr=1.0), 20_000, (2000, 0.5)),
+}
+QUADRATIC = {
+    "SGD": (optim.SGD, dict(lr=0.015), 1000, None),
+    "momentum": (optim.SGD, dict(lr=1e-3, momentum=0.9), 2000, None),
+    "nesterov": (optim.SGD, dict(lr=1e-3, momentum=0.9, nesterov=True), 2000, None),
+    "Adagrad": (optim.Adagrad, dict(lr=0.5), 2000, None),
+    "RMSprop": (optim.RMSprop, dict(lr=1e-3, momentum=0.9), 3000, None),
+    "Adam": (optim.Adam, dict(lr=0.02), 2000, None),
+    "Adam (sheet)": (optim.Adam, dict(lr=0.02, bias_correction=False), 2000, None),
+    "AdamW": (optim.AdamW, dict(lr=0.02, weight_decay=1e-4), 2000, None),
+    "Adadelta": (optim.Adadelta, dict(lr=2.0), 8000, (1000, 0.5)),
+}
+
+
+def _minimise(f, start, cls, kwargs, steps, schedule):
+    p = cr.tensor(start, dtype=cr.float64, requires_grad=True)
+    opt = cls([p], **kwargs)
+    sched = optim.lr_scheduler.StepLR(opt, *schedule) if schedule else None
+    for _ in range(steps):
+        opt.zero_grad()
+        f(p).backward()
+        opt.step()
+        if sched:
+            sched.step()
+    return p.numpy(), f(p).item()
+
+
+@pytest.mark.parametrize("label", list(ROSENBROCK))
+def test_reaches_the_rosenbrock_minimum(label):
+    point, value = _minimise(_rosenbrock, [-1.5, 2.0], *ROSENBROCK[label])
+    assert np.abs(point - 1).max() < 0.05 and value < 1e-3, (point, value)
+
+
+@pytest.mark.parametrize("label", list(QUADRATIC))
+def test_reaches_the_ill_conditioned_quadratic_minimum(label):
+    point, value = _minimise(_ill_conditioned, [10.0, 1.0], *QUADRATIC[label])
+    assert value < 1e-4 and math.isfinite(value), (point, value)
