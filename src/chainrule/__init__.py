@@ -14,10 +14,12 @@ __version__ = "0.1.0"
 
 from chainrule import (
     autograd,
+    data,
     dtypes,
     nn,
     optim,
     random,
+    train,
 )
 from chainrule.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from chainrule.dtypes import (
@@ -34,6 +36,7 @@ from chainrule.dtypes import (
     uint8,
 )
 from chainrule.errors import LabelError, ShapeError
+from chainrule.io import load, save
 from chainrule.ops import *  # noqa: F403
 from chainrule.ops import __all__ as _ops_all
 from chainrule.random import manual_seed, seed
@@ -45,6 +48,7 @@ __all__ = [
     "ShapeError",
     "__version__",
     "autograd",
+    "data",
     "bool",
     "dtypes",
     "enable_grad",
@@ -56,6 +60,8 @@ __all__ = [
     "int16",
     "int32",
     "int64",
+    "load",
+    "save",
     "is_grad_enabled",
     "manual_seed",
     "nn",
@@ -65,6 +71,7 @@ __all__ = [
     "seed",
     "set_default_dtype",
     "set_grad_enabled",
+    "train",
     "uint8",
     *_ops_all,
     *_tensor_all,

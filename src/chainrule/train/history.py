@@ -1,0 +1,86 @@
+"""``History``: what ``fit`` measured, epoch by epoch, and its plot."""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+
+from chainrule.io import atomic_write_bytes
+
+__all__ = ["History"]
+
+
+class History:
+    """One record (a dict of numbers) per epoch: ``history["val_loss"]`` is the list of
+    that metric over the epochs; ``history.records`` the raw records."""
+
+    def __init__(self, records: list | None = None) -> None:
+        self.records: list[dict] = [dict(r) for r in records or []]
+
+    def append(self, record: dict) -> None:
+        self.records.append(dict(record))
+
+    def keys(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for r in self.records:
+            seen.update(dict.fromkeys(r))
+        return list(seen)
+
+    def __getitem__(self, name: str) -> list:
+        if name not in self.keys():
+            raise KeyError(
+                f"history has no {name!r}; it has {', '.join(self.keys()) or 'nothing yet'}"
+            )
+        return [r.get(name, math.nan) for r in self.records]
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def last(self) -> dict:
+        return dict(self.records[-1]) if self.records else {}
+
+    def as_dict(self) -> dict:
+        return {"records": [dict(r) for r in self.records]}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> History:
+        return cls(data.get("records", []))
+
+    def __repr__(self) -> str:
+        return f"History({len(self)} epochs: {', '.join(self.keys())})"
+
+    def plot(self, path, title: str | None = None) -> Path:
+        """Draw the loss curves (and accuracy, and the learning rate, when recorded) into a
+        PNG at ``path``, written atomically. Returns the path."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        keys = self.keys()
+        panels = [("loss", [k for k in ("loss", "risk", "penalty", "val_loss") if k in keys])]
+        if "accuracy" in keys or "val_accuracy" in keys:
+            panels.append(("accuracy", [k for k in ("accuracy", "val_accuracy") if k in keys]))
+        if "lr" in keys:
+            panels.append(("learning rate", ["lr"]))
+        fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3.6), squeeze=False)
+        epochs = self["epoch"] if "epoch" in keys else list(range(1, len(self) + 1))
+        for ax, (label, names) in zip(axes[0], panels):
+            for name in names:
+                ax.plot(epochs, self[name], marker="o", markersize=3, label=name)
+            ax.set_xlabel("epoch")
+            ax.set_ylabel(label)
+            ax.grid(alpha=0.3)
+            if label == "loss" and all(v > 0 for n in names for v in self[n] if not math.isnan(v)):
+                ax.set_yscale("log")
+            ax.legend()
+        if title:
+            fig.suptitle(title)
+        fig.tight_layout()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=110)
+        plt.close(fig)
+        path = Path(path)
+        atomic_write_bytes(path, buffer.getvalue())
+        return path
