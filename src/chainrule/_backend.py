@@ -52,16 +52,28 @@ def silence():
         state = numpy.errstate(all="ignore")
         state.__enter__()
         return state
-    current = _extobj_contextvar.get()
-    if current is not _cache[0] and current is not _cache[1]:
+    current = _get_state()
+    if current is _cache[1]:
+        return None  # already silent (nested): nothing to undo
+    if current is not _cache[0]:
         _cache[0] = current
         _cache[1] = _make_extobj(all="ignore")
-    return _extobj_contextvar.set(_cache[1])
+    return _set_state(_cache[1])
 
 
 def unsilence(token) -> None:
     """Restore the state that :func:`silence` replaced."""
+    if token is None:
+        return
     if _extobj_contextvar is None:
         token.__exit__(None, None, None)
     else:
-        _extobj_contextvar.reset(token)
+        _reset_state(token)
+
+
+if _extobj_contextvar is not None:
+    _get_state, _set_state, _reset_state = (
+        _extobj_contextvar.get,
+        _extobj_contextvar.set,
+        _extobj_contextvar.reset,
+    )

@@ -9,7 +9,48 @@ from __future__ import annotations
 
 from chainrule._backend import xp
 
-__all__ = ["conv_output_size", "fold", "index_add", "sigmoid", "unfold"]
+__all__ = ["conv_output_size", "fold", "index_add", "keep_where", "sigmoid", "unfold", "where"]
+
+_INT_OF_SIZE = {4: xp.int32, 8: xp.int64}
+
+
+def keep_where(mask, x):
+    """``x`` where ``mask`` is true, +0.0 elsewhere: ``where(mask, x, 0.0)`` exactly, bit
+    for bit, but without branches. NumPy's ``where`` branches per element, and a random
+    mask (a ReLU's, say) makes that ~15 times slower than this select on the bits:
+    the mask widened to all-ones or all-zeros integers, ANDed with the float's bits."""
+    itype = _INT_OF_SIZE[x.dtype.itemsize]
+    select = xp.negative(mask.view(xp.int8), dtype=itype)
+    return xp.bitwise_and(x.view(itype), select).view(x.dtype)
+
+
+def _is_plus_zero(v) -> bool:
+    return isinstance(v, int | float) and v == 0 and str(float(v))[0] != "-"
+
+
+def where(cond, a, b):
+    """``xp.where``, with the branch-free :func:`keep_where` when one side is +0.0 and the
+    other a float array of the condition's shape (the common case in backward rules)."""
+    if (
+        type(cond) is xp.ndarray and cond.dtype == xp.bool_ and cond.size >= 4096
+    ):  # below: where is cheaper
+        if (
+            _is_plus_zero(b)
+            and type(a) is xp.ndarray
+            and a.shape == cond.shape
+            and a.dtype.itemsize in _INT_OF_SIZE
+            and a.dtype.kind == "f"
+        ):
+            return keep_where(cond, a)
+        if (
+            _is_plus_zero(a)
+            and type(b) is xp.ndarray
+            and b.shape == cond.shape
+            and b.dtype.itemsize in _INT_OF_SIZE
+            and b.dtype.kind == "f"
+        ):
+            return keep_where(~cond, b)
+    return xp.where(cond, a, b)
 
 
 def sigmoid(x):

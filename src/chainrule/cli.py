@@ -1,4 +1,4 @@
-"""The ``chainrule`` command line: ``demo``, ``train`` and ``verify``.
+"""The ``chainrule`` command line: ``demo``, ``train``, ``bench`` and ``verify``.
 
 Every user mistake (an unknown dataset or option value, a bad path, a corrupted or
 foreign checkpoint) ends in one line, ``chainrule: error: ...``, and exit status 2, never
@@ -115,6 +115,14 @@ def _cmd_train(args) -> int:
     out = args.out or os.path.join("runs", f"{config.data}-{config.model}")
     result = run(config, out, resume=args.resume, verbose=1)
     _print_result(result, "train")
+    return 0
+
+
+def _cmd_bench(args) -> int:
+    from chainrule.bench import runner
+
+    names = [n.strip() for n in args.cases.split(",") if n.strip()] if args.cases else None
+    runner.run(quick=args.quick, names=names, use_torch=not args.no_torch, as_json=args.json)
     return 0
 
 
@@ -245,6 +253,20 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--out", help="output directory (default runs/<data>-<model>)")
     g.add_argument("--resume", help="continue from this checkpoint (same options, more --epochs)")
     train.set_defaults(func=_cmd_train)
+
+    bench = sub.add_parser(
+        "bench",
+        help="time training steps against PyTorch and hand-written NumPy",
+        description="Time each case (MLP steps with SGD and Adam at several batch sizes, a deep narrow "
+        "MLP, a LeNet-like CNN, a 5-op graph, inference) with chainrule, hand-written NumPy and PyTorch, "
+        "interleaved in one process; print ms/step, samples/s, the speed ratios, the share of the "
+        "sgemm rate, peak memory per step, and the BLAS in use.",
+    )
+    bench.add_argument("--quick", action="store_true", help="fewer repeats and the main cases only")
+    bench.add_argument("--json", action="store_true", help="print the results as JSON")
+    bench.add_argument("--cases", metavar="NAMES", help="comma-separated case names (default: all)")
+    bench.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
+    bench.set_defaults(func=_cmd_bench)
 
     verify = sub.add_parser(
         "verify",

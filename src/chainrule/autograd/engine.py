@@ -22,26 +22,26 @@ STRICT_DTYPES = False
 
 
 def _toposort(roots) -> list:
-    """Nodes reachable from ``roots``, each one before its parents (leaves have no
-    ``_next``, so the walk stops there)."""
+    """Nodes reachable from ``roots``, each one before its parents (a leaf's ``_next`` is
+    empty, so the walk stops there). Iterative, so any depth works; each node is pushed
+    once, with an iterator over its parents that resumes where it stopped."""
     order = []
     seen = set()
     for root in roots:
         if root in seen:
             continue
-        stack = [(root, False)]
+        seen.add(root)
+        stack = [(root, iter(root._next))]
         while stack:
-            node, expanded = stack.pop()
-            if expanded:
-                order.append(node)
-                continue
-            if node in seen:
-                continue
-            seen.add(node)
-            stack.append((node, True))
-            for parent in node._next:
+            node, parents = stack[-1]
+            for parent in parents:
                 if parent is not None and parent not in seen:
-                    stack.append((parent, False))
+                    seen.add(parent)
+                    stack.append((parent, iter(parent._next)))
+                    break
+            else:
+                stack.pop()
+                order.append(node)
     order.reverse()
     return order
 
@@ -58,7 +58,6 @@ def _add_pending(pending: dict, node, oi: int, g) -> None:
 
 
 def _run_hooks(hooks, g, differentiable):
-    from chainrule.tensor import Tensor, _make
 
     for hook in hooks:
         arg = g if differentiable else _make(g, None, False)
@@ -73,6 +72,16 @@ def _run_hooks(hooks, g, differentiable):
                 )
             g = result if differentiable else result.data
     return g
+
+
+def _node_hooks(node, g, differentiable):
+    """Run the hooks registered on a node's output tensors (one list per output)."""
+    if node.n_out == 1:
+        return _run_hooks(node._hooks.get(0, ()), g, differentiable)
+    return [
+        _run_hooks(node._hooks.get(i, ()), gi, differentiable) if gi is not None else gi
+        for i, gi in enumerate(g)
+    ]
 
 
 def _check_finite(node, i: int, g) -> None:
@@ -90,7 +99,6 @@ def _check_finite(node, i: int, g) -> None:
 
 def _accumulate_leaf(leaf, g, differentiable: bool, handed: set) -> None:
     """Add ``g`` into ``leaf.grad``, never leaving two gradients sharing one buffer."""
-    from chainrule.tensor import _make
 
     if differentiable:
         leaf.grad = g if leaf.grad is None else leaf.grad + g
@@ -126,7 +134,6 @@ def run_backward(
     ``create_graph``). With ``inputs`` (a list of tensors), return the gradient reaching
     each of them (None where none does); with ``accumulate``, add into leaves' ``.grad``.
     """
-    from chainrule.tensor import Tensor, _make
 
     F = TensorMath if create_graph else ArrayMath
     pending: dict = {}
@@ -155,6 +162,7 @@ def run_backward(
 
     grad_mode, token = STATE.grad, silence()
     STATE.grad = create_graph  # only a differentiable backward records a graph
+    anomaly = STATE.anomaly
     try:
         for node in order:
             g = pending.pop(node, None)
@@ -162,33 +170,32 @@ def run_backward(
                 continue
             if wanted is not None and node in wanted:
                 captured[node] = g
-            if isinstance(node, Tensor):  # a leaf
+            if not node._next:  # a leaf tensor
                 if node._hooks:
                     g = _run_hooks(node._hooks, g, create_graph)
                     if wanted is not None and node in wanted:
                         captured[node] = g
-                if accumulate:
+                if not accumulate:
+                    continue
+                if node.grad is None and not create_graph:  # the common case, inline
+                    if g.base is not None or id(g) in handed or not g.flags.writeable:
+                        g = g.copy()  # may be shared with another gradient; see _accumulate_leaf
+                    handed.add(id(g))
+                    node.grad = _make(g, None, False)
+                else:
                     _accumulate_leaf(node, g, create_graph, handed)
                 continue
             if wanted is not None and node not in needed:
                 continue
             if node._hooks:
-                if node.n_out == 1:
-                    g = _run_hooks(node._hooks.get(0, ()), g, create_graph)
-                else:
-                    g = [
-                        _run_hooks(node._hooks.get(i, ()), gi, create_graph)
-                        if gi is not None
-                        else gi
-                        for i, gi in enumerate(g)
-                    ]
+                g = _node_hooks(node, g, create_graph)
                 if wanted is not None and node in wanted:
                     captured[node] = g
-            if node.saved is None:
+            saved = node.saved
+            if saved is None:
                 raise RuntimeError(_FREED_MESSAGE)
-            saved = node.unpack_saved() if create_graph else node.saved
-            result = node.backward(F, g, *saved)
-            if not retain_graph and node.saved:
+            result = node.backward(F, g, *(node.unpack_saved() if create_graph else saved))
+            if saved and not retain_graph:
                 node.release()
             if type(result) is not tuple:
                 result = (result,)
@@ -196,7 +203,7 @@ def run_backward(
             for i, (parent, gi) in enumerate(zip(node._next, result)):
                 if parent is None or gi is None:
                     continue
-                if not create_graph and type(gi) is not ndarray:
+                if type(gi) is not ndarray and not create_graph:
                     gi = xp.asarray(gi)
                 oi = 0 if next_oi is None else next_oi[i]
                 if parent.n_out != 1:
@@ -217,7 +224,7 @@ def run_backward(
                             f"gradient for its input {i}, which is {dtype}"
                         )
                     gi = F.cast(gi, dtype)
-                if STATE.anomaly:
+                if anomaly:
                     _check_finite(node, i, gi)
                 if parent.n_out == 1:
                     prev = pending.get(parent)
@@ -240,3 +247,6 @@ def run_backward(
             g = _make(g, None, False)
         out.append(g)
     return out
+
+
+from chainrule.tensor import Tensor, _make  # noqa: E402  (tensor.py imports this module)

@@ -149,14 +149,18 @@ class Op(Node):
         """Run the op on tensors (or constants) and record a node when a gradient is needed."""
         ctx = _new(cls)
         datas = []
+        parents = []
         record = False
         for a in args:
             if isinstance(a, Tensor):
                 datas.append(a.data)
                 if a._rg:
                     record = True
+                    parents.append(a if a._ctx is None else a._ctx)
+                    continue
             else:
                 datas.append(a)
+            parents.append(None)
         token = silence()
         try:
             out = ctx.forward(*datas, **kwargs)
@@ -173,39 +177,31 @@ class Op(Node):
             _check_forward(ctx, datas, out)
         if not (record and STATE.grad and out.dtype.kind == "f"):
             return _make(out, None, False)
-        needs = []
-        parents = []
-        multi = False
-        for a in args:
-            if isinstance(a, Tensor) and a._rg:
-                needs.append(True)
-                parents.append(a if a._ctx is None else a._ctx)
-                if a._oi:
-                    multi = True
-            else:
-                needs.append(False)
-                parents.append(None)
-        ctx.needs_input_grad = tuple(needs)
-        ctx._next = tuple(parents)
-        if multi:
-            ctx._next_oi = tuple(a._oi if n else 0 for a, n in zip(args, needs))
+        ctx._next = parents = tuple(parents)
+        ctx.needs_input_grad = tuple([p is not None for p in parents])
+        for a, p in zip(args, parents):
+            if p is not None and a._oi:
+                ctx._next_oi = tuple(a._oi if p is not None else 0 for a, p in zip(args, parents))
+                break
         ctx.shape = out.shape
         ctx.dtype = out.dtype
-        if ctx.saved:
-            ctx.saved_src = tuple(_origin(s, args, datas, out) for s in ctx.saved)
+        saved = ctx.saved
+        if saved:
+            # Remember which saved arrays are inputs or the output, so that a differentiable
+            # backward can use the tensors (with their graph) instead of the bare arrays.
+            src = []
+            for s in saved:
+                origin = OUTPUT if s is out else None
+                if origin is None:
+                    for a, d in zip(args, datas):
+                        if s is d and d is not a:
+                            origin = a
+                            break
+                src.append(origin)
+            ctx.saved_src = tuple(src)
         if STATE.anomaly:
             ctx.trace = traceback.format_stack()[:-1]
         return _make(out, ctx, True)
-
-
-def _origin(value, args, datas, out):
-    """Where a saved array came from: an input tensor, the output, or nowhere (a constant)."""
-    for a, d in zip(args, datas):
-        if value is d and d is not a:
-            return a
-    if value is out:
-        return OUTPUT
-    return None
 
 
 def _check_forward(node, datas, out) -> None:

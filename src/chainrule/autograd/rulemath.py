@@ -37,15 +37,19 @@ class ArrayMath:
 
     @staticmethod
     def sum(x, axis=None, keepdims=False):
-        return x.sum(axis=axis, keepdims=keepdims)
+        return xp.add.reduce(x, axis=axis, keepdims=keepdims)
 
     @staticmethod
     def sum_to(g, shape):
-        return _sum_to(ArrayMath, g, tuple(shape))
+        return g if g.shape == shape else _sum_to(ArrayMath, g, tuple(shape))
 
     @staticmethod
     def broadcast_to(x, shape):
-        return xp.broadcast_to(x, shape)
+        # A fresh writable array rather than a read-only view: the gradient it becomes can
+        # then be kept by a leaf without a defensive copy.
+        out = xp.empty(shape, dtype=x.dtype)
+        out[...] = x
+        return out
 
     @staticmethod
     def reshape(x, shape):
@@ -68,12 +72,17 @@ class ArrayMath:
     sin = staticmethod(xp.sin)
     cos = staticmethod(xp.cos)
     sign = staticmethod(xp.sign)
-    where = staticmethod(xp.where)
+    where = staticmethod(_kernels.where)
     maximum = staticmethod(xp.maximum)
     sigmoid = staticmethod(_kernels.sigmoid)
     index_add = staticmethod(_kernels.index_add)
     unfold = staticmethod(_kernels.unfold)
     fold = staticmethod(_kernels.fold)
+
+    @staticmethod
+    def softmax(x, axis):
+        e = xp.exp(x - xp.max(x, axis=axis, keepdims=True))
+        return e / xp.add.reduce(e, axis=axis, keepdims=True)
 
     @staticmethod
     def cast(x, dtype):
@@ -149,6 +158,10 @@ class TensorMath:
     @staticmethod
     def sigmoid(x):
         return _ops().sigmoid(x)
+
+    @staticmethod
+    def softmax(x, axis):
+        return _ops().softmax(x, axis)
 
     @staticmethod
     def index_add(shape, index, g, accumulate):

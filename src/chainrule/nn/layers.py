@@ -11,6 +11,7 @@ from chainrule.errors import ShapeError
 from chainrule.nn import init
 from chainrule.nn.module import Module, Parameter
 from chainrule.ops import conv as _conv
+from chainrule.ops.linalg import Linear as _LinearOp
 from chainrule.tensor import Tensor, as_tensor, empty
 
 __all__ = ["AvgPool2d", "Conv2d", "Flatten", "Identity", "Linear", "MaxPool2d", "layer_input"]
@@ -66,13 +67,15 @@ class Linear(Module):
         _default_init(self.weight, self.bias, self.in_features)
 
     def forward(self, x):
-        x = layer_input(x, self.weight.data.dtype, self)
-        if x.ndim == 0 or x.shape[-1] != self.in_features:
+        weight = self.weight
+        x = layer_input(x, weight.data.dtype, self)
+        shape = x.data.shape
+        if not shape or shape[-1] != self.in_features:
             raise ShapeError(
                 f"{self!r}: expected input with last dimension {self.in_features} "
-                f"(in_features), got shape {tuple(x.shape)}"
+                f"(in_features), got shape {tuple(shape)}"
             )
-        return ops.linear(x, self.weight, self.bias)
+        return _LinearOp.apply(x, weight, self.bias)  # checked here, so straight to the primitive
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

@@ -311,6 +311,35 @@ def _batched(x: Tensor, target, name: str):
     return x, target, False
 
 
+class SoftmaxCrossEntropy(Op):
+    r"""Forward: :math:`l_n = -c_n \log\mathrm{softmax}(x_n)_{y_n}` with the class axis 1 and
+    :math:`c_n = w_{y_n}` (0 for ignored targets), reduced by ``none``/``sum``/``mean`` (the
+    mean divides by :math:`\sum_n c_n`).
+
+    Backward: :math:`ar x_n = ar l_n\, c_n\,(\mathrm{softmax}(x_n) - \mathrm{onehot}(y_n))`
+    (for ``mean``, :math:`ar l_n = ar l / \sum c`): the sheet's :math:`a - y`. One
+    primitive instead of log_softmax, a gather and a weighted mean: one pass to build the
+    loss, one for its gradient, and the softmax recomputed from the logits in backward
+    (cheaper than keeping it, and exact for second derivatives).
+    """
+
+    def forward(self, x, onehot, coef, reduction):
+        self.save(x, onehot, coef)
+        self.reduction = reduction
+        s = x - xp.max(x, axis=1, keepdims=True)
+        logp = s - xp.log(xp.add.reduce(xp.exp(s), axis=1, keepdims=True))
+        loss = -xp.add.reduce(logp * onehot, axis=1) * coef
+        if reduction == "none":
+            return loss
+        total = xp.add.reduce(loss, axis=None)
+        return total if reduction == "sum" else total / xp.add.reduce(coef, axis=None)
+
+    def backward(self, F, g, x, onehot, coef):
+        scale = (coef / F.sum(coef) if self.reduction == "mean" else coef) * g  # per sample
+        shape = (scale.shape[0], 1, *scale.shape[1:])  # room for the class axis
+        return (F.softmax(x, 1) - onehot) * F.reshape(scale, shape), None, None, None
+
+
 def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean"):
     r"""Negative log-likelihood of class-index targets, on log-probabilities:
     :math:`l_n = -w_{y_n}\, x_{n, y_n}` (0 where :math:`y_n` = ``ignore_index``).
@@ -362,7 +391,6 @@ def cross_entropy(
     x = _float(input, "cross_entropy")
     x, target, unbatched = _batched(x, target, "cross_entropy")
     c = x.shape[1]
-    logp = ops.log_softmax(x, 1)
     wshape = (1, c) + (1,) * (x.ndim - 2)
     w = None if weight is None else _float(weight, "cross_entropy")
     if w is not None and tuple(w.shape) != (c,):
@@ -381,12 +409,29 @@ def cross_entropy(
         t = t.to(x.data.dtype)
         if label_smoothing:
             t = t * (1 - label_smoothing) + label_smoothing / c
+        logp = ops.log_softmax(x, 1)
         terms = logp * t if w is None else logp * t * w.reshape(wshape)
         loss = -terms.sum(1)
         if reduction == "none":
             return loss.squeeze(0) if unbatched else loss
         return _reduce(loss, reduction, x.data.size // c)
 
+    if not label_smoothing:
+        t = _class_targets("cross_entropy", x, t_data, ignore_index)
+        classes = xp.arange(c).reshape(wshape)
+        onehot = (xp.expand_dims(t, 1) == classes).astype(x.data.dtype)  # all 0 for ignored
+        valid = t != ignore_index
+        if w is None:
+            coef = valid.astype(x.data.dtype)
+        else:
+            coef = xp.where(
+                valid, w.data.astype(x.data.dtype, copy=False)[xp.where(valid, t, 0)], 0
+            )
+        loss = SoftmaxCrossEntropy.apply(
+            x, onehot, coef.astype(x.data.dtype, copy=False), reduction
+        )
+        return loss.squeeze(0) if unbatched and reduction == "none" else loss
+    logp = ops.log_softmax(x, 1)
     loss = nll_loss(logp, t_data, weight, ignore_index, reduction)
     if label_smoothing:
         # PyTorch's smoothing term: the (weighted) mean of -log p over the classes,

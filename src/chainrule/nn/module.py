@@ -112,34 +112,40 @@ class Module:
             self.__dict__[store].pop(name, None)
         self._non_persistent.discard(name)
 
+    def _put(self, store: str, name: str, value) -> None:
+        """Register ``value`` in ``store`` and mirror it in the instance dict, so reading
+        ``self.name`` is an ordinary (fast) attribute lookup."""
+        self.__dict__[store][name] = value
+        self.__dict__[name] = value
+
     def __setattr__(self, name: str, value) -> None:
         d = self.__dict__
         params, buffers, modules = d.get("_parameters"), d.get("_buffers"), d.get("_modules")
         if isinstance(value, Parameter):
             self._store("_parameters")
             self._forget(name)
-            params[name] = value
+            self._put("_parameters", name, value)
         elif params is not None and name in params:
             if value is not None:
                 raise TypeError(
                     f"cannot assign a {type(value).__name__} to parameter '{name}' of "
                     f"{type(self).__name__} (a cr.nn.Parameter or None is expected)"
                 )
-            params[name] = None
+            self._put("_parameters", name, None)
         elif isinstance(value, Module):
             self._store("_modules")
             self._forget(name)
-            modules[name] = value
+            self._put("_modules", name, value)
         elif modules is not None and name in modules:
             if value is not None:
                 raise TypeError(f"cannot assign a {type(value).__name__} to child module '{name}'")
-            modules[name] = None
+            self._put("_modules", name, None)
         elif buffers is not None and name in buffers:
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(
                     f"cannot assign a {type(value).__name__} to buffer '{name}' (a tensor is expected)"
                 )
-            buffers[name] = value
+            self._put("_buffers", name, value)
         else:
             object.__setattr__(self, name, value)
 
@@ -156,6 +162,7 @@ class Module:
             s = self.__dict__.get(store)
             if s is not None and name in s:
                 del s[name]
+                self.__dict__.pop(name, None)
                 self._non_persistent.discard(name)
                 return
         object.__delattr__(self, name)
@@ -165,7 +172,7 @@ class Module:
             raise TypeError(f"register_parameter: '{name}' must be a cr.nn.Parameter or None")
         self._store("_parameters")
         self._forget(name)
-        self._parameters[name] = param
+        self._put("_parameters", name, param)
 
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
         """Keep ``tensor`` as state that moves with the module and (if persistent) is saved
@@ -174,7 +181,7 @@ class Module:
             raise TypeError(f"register_buffer: '{name}' must be a tensor or None")
         self._store("_buffers")
         self._forget(name)
-        self._buffers[name] = tensor
+        self._put("_buffers", name, tensor)
         if not persistent:
             self._non_persistent.add(name)
 
@@ -185,7 +192,7 @@ class Module:
             raise KeyError(f"module name {name!r} must be non-empty and contain no '.'")
         self._store("_modules")
         self._forget(name)
-        self._modules[name] = module
+        self._put("_modules", name, module)
 
     register_module = add_module
 
@@ -466,7 +473,7 @@ class Sequential(Module):
 
     def __delitem__(self, index) -> None:
         for name, _ in self._items()[index] if isinstance(index, slice) else [self._items()[index]]:
-            del self._modules[name]
+            delattr(self, name)
 
     def __len__(self) -> int:
         return len(self._modules)
@@ -514,7 +521,8 @@ class ModuleList(Module):
         return iter(self._modules.values())
 
     def _renumber(self, modules: list) -> None:
-        self._modules.clear()
+        for name in list(self._modules):
+            delattr(self, name)
         for i, m in enumerate(modules):
             self.add_module(str(i), m)
 

@@ -52,12 +52,29 @@ class Sum(Op):
     def forward(self, x, axes, keepdim, dtype):
         self.in_shape = x.shape
         self.axes, self.keepdim = axes, keepdim
-        return x.sum(axis=axes, keepdims=keepdim, dtype=dtype)
+        return xp.add.reduce(x, axis=axes, keepdims=keepdim, dtype=dtype)
 
     def backward(self, F, g):
         if not self.keepdim:
             g = F.reshape(g, kept_shape(self.in_shape, self.axes))
         return F.broadcast_to(g, self.in_shape), None, None, None
+
+
+class Mean(Op):
+    r"""Forward: :math:`y = rac1n\sum_{i \in dims} x_i`, with :math:`n` the number of
+    reduced elements (the sum, then one division, as NumPy computes it).
+
+    Backward: :math:`ar x = \mathrm{broadcast}(ar y / n)`.
+    """
+
+    def forward(self, x, axes, keepdim, count):
+        self.in_shape, self.axes, self.keepdim, self.count = x.shape, axes, keepdim, count
+        return xp.add.reduce(x, axis=axes, keepdims=keepdim) / count
+
+    def backward(self, F, g):
+        if not self.keepdim:
+            g = F.reshape(g, kept_shape(self.in_shape, self.axes))
+        return F.broadcast_to(g / self.count, self.in_shape), None, None, None
 
 
 class _Extremum(Op):
@@ -129,7 +146,7 @@ def mean(input, dim=None, keepdim: bool = False):
     x = _tensor(input)
     _require_float(x, "mean")
     axes = normalize_dims(dim, x.data.ndim, "mean")
-    return Sum.apply(x, axes, bool(keepdim), None) / _reduced_count(x, axes)
+    return Mean.apply(x, axes, bool(keepdim), _reduced_count(x, axes))
 
 
 def _correction(unbiased, correction) -> float:
@@ -151,7 +168,7 @@ def var(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=Non
     _require_float(x, "var")
     axes = normalize_dims(dim, x.data.ndim, "var")
     c = _correction(unbiased, correction)
-    d = x - Sum.apply(x, axes, True, None) / _reduced_count(x, axes)
+    d = x - Mean.apply(x, axes, True, _reduced_count(x, axes))
     dof = builtins.max(_reduced_count(x, axes) - c, 0)
     return Sum.apply(d * d, axes, bool(keepdim), None) / dof
 

@@ -3,7 +3,7 @@ r"""Adadelta: RMSprop whose step size is itself a running RMS of past updates.""
 from __future__ import annotations
 
 from chainrule._backend import xp
-from chainrule.optim.optimizer import Optimizer, check
+from chainrule.optim.optimizer import Optimizer, check, chunked
 
 __all__ = ["Adadelta", "adadelta_update"]
 
@@ -11,7 +11,8 @@ __all__ = ["Adadelta", "adadelta_update"]
 def adadelta_update(
     param,
     grad,
-    state: dict,
+    square_avg,
+    acc_delta,
     *,
     lr: float,
     rho: float,
@@ -23,7 +24,6 @@ def adadelta_update(
 
     .. code-block:: text
 
-        t ← t + 1
         g ← -g                                    if maximize
         g ← g + λ θ                               if weight_decay λ ≠ 0
         v ← ρ v + (1 - ρ) g²
@@ -31,16 +31,10 @@ def adadelta_update(
         u ← ρ u + (1 - ρ) Δ²
         θ ← θ - γ Δ
     """
-    if "square_avg" not in state:
-        state["step"] = 0.0
-        state["square_avg"] = xp.zeros_like(param)
-        state["acc_delta"] = xp.zeros_like(param)
-    state["step"] += 1
     if maximize:
         grad = -grad
     if weight_decay != 0:
         grad = grad + weight_decay * param
-    square_avg, acc_delta = state["square_avg"], state["acc_delta"]
     square_avg *= rho
     square_avg += (1 - rho) * (grad * grad)
     delta = xp.sqrt(acc_delta + eps) / xp.sqrt(square_avg + eps) * grad
@@ -83,13 +77,20 @@ class Adadelta(Optimizer):
         )
 
     def _update(self, param, grad, state, group) -> None:
-        adadelta_update(
-            param,
-            grad,
-            state,
-            lr=group["lr"],
-            rho=group["rho"],
-            eps=group["eps"],
-            weight_decay=group["weight_decay"],
-            maximize=group["maximize"],
-        )
+        if "square_avg" not in state:
+            state["step"] = 0.0
+            state["square_avg"] = xp.zeros_like(param)
+            state["acc_delta"] = xp.zeros_like(param)
+        state["step"] += 1
+        for p, g, v, u in chunked(param, grad, state["square_avg"], state["acc_delta"]):
+            adadelta_update(
+                p,
+                g,
+                v,
+                u,
+                lr=group["lr"],
+                rho=group["rho"],
+                eps=group["eps"],
+                weight_decay=group["weight_decay"],
+                maximize=group["maximize"],
+            )

@@ -3,7 +3,7 @@ r"""Adagrad: a per-coordinate learning rate that shrinks where gradients have be
 from __future__ import annotations
 
 from chainrule._backend import xp
-from chainrule.optim.optimizer import Optimizer, check
+from chainrule.optim.optimizer import Optimizer, check, chunked
 
 __all__ = ["Adagrad", "adagrad_update"]
 
@@ -11,39 +11,32 @@ __all__ = ["Adagrad", "adagrad_update"]
 def adagrad_update(
     param,
     grad,
-    state: dict,
+    state_sum,
     *,
+    step: float,
     lr: float,
     lr_decay: float,
     weight_decay: float,
-    initial_accumulator_value: float,
     eps: float,
     maximize: bool,
 ) -> None:
-    r"""One Adagrad step on arrays, in place (PyTorch's algorithm):
+    r"""One Adagrad step on arrays, in place (PyTorch's algorithm), at step ``t``:
 
     .. code-block:: text
 
-        t ← t + 1
         g ← -g                                    if maximize
         g ← g + λ θ                               if weight_decay λ ≠ 0
         γ_t ← γ / (1 + (t - 1) η)                 (lr_decay η)
         s ← s + g²                                (s starts at initial_accumulator_value)
         θ ← θ - γ_t g / (√s + ε)
     """
-    if "sum" not in state:
-        state["step"] = 0.0
-        state["sum"] = xp.full_like(param, initial_accumulator_value)
-    state["step"] += 1
-    step = state["step"]
     if maximize:
         grad = -grad
     if weight_decay != 0:
         grad = grad + weight_decay * param
     clr = lr / (1 + (step - 1) * lr_decay)
-    acc = state["sum"]
-    acc += grad * grad
-    param -= clr * (grad / (xp.sqrt(acc) + eps))
+    state_sum += grad * grad
+    param -= clr * (grad / (xp.sqrt(state_sum) + eps))
 
 
 class Adagrad(Optimizer):
@@ -95,14 +88,19 @@ class Adagrad(Optimizer):
         check(group["eps"] >= 0, f"Invalid epsilon value: {group['eps']} (must be >= 0)")
 
     def _update(self, param, grad, state, group) -> None:
-        adagrad_update(
-            param,
-            grad,
-            state,
-            lr=group["lr"],
-            lr_decay=group["lr_decay"],
-            weight_decay=group["weight_decay"],
-            initial_accumulator_value=group["initial_accumulator_value"],
-            eps=group["eps"],
-            maximize=group["maximize"],
-        )
+        if "sum" not in state:
+            state["step"] = 0.0
+            state["sum"] = xp.full_like(param, group["initial_accumulator_value"])
+        state["step"] += 1
+        for p, g, s in chunked(param, grad, state["sum"]):
+            adagrad_update(
+                p,
+                g,
+                s,
+                step=state["step"],
+                lr=group["lr"],
+                lr_decay=group["lr_decay"],
+                weight_decay=group["weight_decay"],
+                eps=group["eps"],
+                maximize=group["maximize"],
+            )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from chainrule._backend import xp
-from chainrule.optim.optimizer import Optimizer, check
+from chainrule.optim.optimizer import Optimizer, check, chunked
 
 __all__ = ["Adam", "AdamW", "adam_update"]
 
@@ -13,8 +13,11 @@ __all__ = ["Adam", "AdamW", "adam_update"]
 def adam_update(
     param,
     grad,
-    state: dict,
+    exp_avg,
+    exp_avg_sq,
+    max_exp_avg_sq,
     *,
+    step: float,
     lr: float,
     beta1: float,
     beta2: float,
@@ -25,11 +28,10 @@ def adam_update(
     decoupled: bool,
     maximize: bool,
 ) -> None:
-    r"""One Adam (or AdamW) step on arrays, in place (PyTorch's algorithm):
+    r"""One Adam (or AdamW) step on arrays, in place (PyTorch's algorithm), at step ``t``:
 
     .. code-block:: text
 
-        t ← t + 1
         g ← -g                                    if maximize
         θ ← θ (1 - γλ)                            if decoupled (AdamW)
         g ← g + λ θ                               otherwise, if λ ≠ 0 (L2)
@@ -39,14 +41,6 @@ def adam_update(
         v̂ ← max(v̂, v) if amsgrad else v
         θ ← θ - (γ / c1) m / (√v̂ / √c2 + ε)
     """
-    if "exp_avg" not in state:
-        state["step"] = 0.0
-        state["exp_avg"] = xp.zeros_like(param)
-        state["exp_avg_sq"] = xp.zeros_like(param)
-        if amsgrad:
-            state["max_exp_avg_sq"] = xp.zeros_like(param)
-    state["step"] += 1
-    step = state["step"]
     if maximize:
         grad = -grad
     if weight_decay != 0:
@@ -54,7 +48,6 @@ def adam_update(
             param *= 1 - lr * weight_decay
         else:
             grad = grad + weight_decay * param
-    exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
     exp_avg += (1 - beta1) * (grad - exp_avg)
     exp_avg_sq *= beta2
     exp_avg_sq += (1 - beta2) * (grad * grad)
@@ -64,9 +57,8 @@ def adam_update(
     else:
         bias_correction1 = bias_correction2_sqrt = 1.0
     if amsgrad:
-        max_sq = state["max_exp_avg_sq"]
-        xp.maximum(max_sq, exp_avg_sq, out=max_sq)
-        denom = xp.sqrt(max_sq) / bias_correction2_sqrt + eps
+        xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
+        denom = xp.sqrt(max_exp_avg_sq) / bias_correction2_sqrt + eps
     else:
         denom = xp.sqrt(exp_avg_sq) / bias_correction2_sqrt + eps
     param -= (lr / bias_correction1) * (exp_avg / denom)
@@ -140,21 +132,34 @@ class Adam(Optimizer):
         )
 
     def _update(self, param, grad, state, group) -> None:
+        if "exp_avg" not in state:
+            state["step"] = 0.0
+            state["exp_avg"] = xp.zeros_like(param)
+            state["exp_avg_sq"] = xp.zeros_like(param)
+            if group["amsgrad"]:
+                state["max_exp_avg_sq"] = xp.zeros_like(param)
+        state["step"] += 1
         beta1, beta2 = group["betas"]
-        adam_update(
-            param,
-            grad,
-            state,
-            lr=group["lr"],
-            beta1=beta1,
-            beta2=beta2,
-            eps=group["eps"],
-            weight_decay=group["weight_decay"],
-            amsgrad=group["amsgrad"],
-            bias_correction=group["bias_correction"],
-            decoupled=self._decoupled,
-            maximize=group["maximize"],
-        )
+        for p, g, m, v, vmax in chunked(
+            param, grad, state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq")
+        ):
+            adam_update(
+                p,
+                g,
+                m,
+                v,
+                vmax,
+                step=state["step"],
+                lr=group["lr"],
+                beta1=beta1,
+                beta2=beta2,
+                eps=group["eps"],
+                weight_decay=group["weight_decay"],
+                amsgrad=group["amsgrad"],
+                bias_correction=group["bias_correction"],
+                decoupled=self._decoupled,
+                maximize=group["maximize"],
+            )
 
 
 class AdamW(Adam):

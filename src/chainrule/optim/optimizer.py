@@ -1,8 +1,11 @@
 """The ``Optimizer`` base: parameter groups, lazily created state, ``step(closure)``,
 ``zero_grad`` and ``state_dict``, with PyTorch's behaviour and formats.
 
-Each optimizer subclass names its hyperparameters and their checks, and implements
-``_update(param, grad, state, group)`` by calling its pure update function on arrays.
+Each optimizer subclass names its hyperparameters and their checks, creates its state
+buffers, and implements ``_update(param, grad, state, group)`` by calling its pure update
+function on arrays. The update is elementwise, so it is applied to the flattened arrays
+a slice at a time (:func:`chunked`): its temporaries are then a slice long, not a
+parameter long, so a step allocates almost nothing beyond the gradients.
 Where gradient clipping goes in a training loop::
 
     loss.backward()
@@ -20,7 +23,20 @@ from chainrule._backend import silence, to_numpy, unsilence, xp
 from chainrule.autograd.grad_mode import enable_grad
 from chainrule.tensor import Tensor
 
-__all__ = ["Optimizer"]
+__all__ = ["CHUNK", "Optimizer", "chunked"]
+
+CHUNK = 1 << 16  # elements per slice: 256 KB of float32, small enough to stay in cache
+
+
+def chunked(*arrays):
+    """Matching slices of same-shaped arrays (None entries stay None): flat views of at
+    most CHUNK elements when every array is contiguous, otherwise the arrays whole."""
+    present = [a for a in arrays if a is not None]
+    if present[0].size <= CHUNK or not all(a.flags.c_contiguous for a in present):
+        return [arrays]
+    flat = [None if a is None else a.reshape(-1) for a in arrays]
+    n = present[0].size
+    return [[None if f is None else f[s : s + CHUNK] for f in flat] for s in range(0, n, CHUNK)]
 
 
 def check(condition: bool, message: str) -> None:

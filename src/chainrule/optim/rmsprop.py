@@ -3,7 +3,7 @@ r"""RMSprop: divide the gradient by a running root mean square of recent gradien
 from __future__ import annotations
 
 from chainrule._backend import xp
-from chainrule.optim.optimizer import Optimizer, check
+from chainrule.optim.optimizer import Optimizer, check, chunked
 
 __all__ = ["RMSprop", "rmsprop_update"]
 
@@ -11,7 +11,9 @@ __all__ = ["RMSprop", "rmsprop_update"]
 def rmsprop_update(
     param,
     grad,
-    state: dict,
+    square_avg,
+    momentum_buffer,
+    grad_avg,
     *,
     lr: float,
     alpha: float,
@@ -25,7 +27,6 @@ def rmsprop_update(
 
     .. code-block:: text
 
-        t ← t + 1
         g ← -g                                    if maximize
         g ← g + λ θ                               if weight_decay λ ≠ 0
         v ← α v + (1 - α) g²
@@ -34,32 +35,21 @@ def rmsprop_update(
         if μ > 0:     b ← μ b + g / d;   θ ← θ - γ b
         else:         θ ← θ - γ g / d
     """
-    if "square_avg" not in state:
-        state["step"] = 0.0
-        state["square_avg"] = xp.zeros_like(param)
-        if momentum > 0:
-            state["momentum_buffer"] = xp.zeros_like(param)
-        if centered:
-            state["grad_avg"] = xp.zeros_like(param)
-    state["step"] += 1
     if maximize:
         grad = -grad
     if weight_decay != 0:
         grad = grad + weight_decay * param
-    square_avg = state["square_avg"]
     square_avg *= alpha
     square_avg += (1 - alpha) * (grad * grad)
     if centered:
-        grad_avg = state["grad_avg"]
         grad_avg += (1 - alpha) * (grad - grad_avg)
         avg = xp.sqrt(square_avg - grad_avg * grad_avg) + eps
     else:
         avg = xp.sqrt(square_avg) + eps
     if momentum > 0:
-        buf = state["momentum_buffer"]
-        buf *= momentum
-        buf += grad / avg
-        param -= lr * buf
+        momentum_buffer *= momentum
+        momentum_buffer += grad / avg
+        param -= lr * momentum_buffer
     else:
         param -= lr * (grad / avg)
 
@@ -112,15 +102,28 @@ class RMSprop(Optimizer):
         )
 
     def _update(self, param, grad, state, group) -> None:
-        rmsprop_update(
-            param,
-            grad,
-            state,
-            lr=group["lr"],
-            alpha=group["alpha"],
-            eps=group["eps"],
-            weight_decay=group["weight_decay"],
-            momentum=group["momentum"],
-            centered=group["centered"],
-            maximize=group["maximize"],
-        )
+        if "square_avg" not in state:
+            state["step"] = 0.0
+            state["square_avg"] = xp.zeros_like(param)
+            if group["momentum"] > 0:
+                state["momentum_buffer"] = xp.zeros_like(param)
+            if group["centered"]:
+                state["grad_avg"] = xp.zeros_like(param)
+        state["step"] += 1
+        for p, g, v, b, a in chunked(
+            param, grad, state["square_avg"], state.get("momentum_buffer"), state.get("grad_avg")
+        ):
+            rmsprop_update(
+                p,
+                g,
+                v,
+                b,
+                a,
+                lr=group["lr"],
+                alpha=group["alpha"],
+                eps=group["eps"],
+                weight_decay=group["weight_decay"],
+                momentum=group["momentum"],
+                centered=group["centered"],
+                maximize=group["maximize"],
+            )

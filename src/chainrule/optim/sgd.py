@@ -2,7 +2,8 @@ r"""Stochastic gradient descent, with momentum and Nesterov momentum."""
 
 from __future__ import annotations
 
-from chainrule.optim.optimizer import Optimizer, check
+from chainrule._backend import xp
+from chainrule.optim.optimizer import Optimizer, check, chunked
 
 __all__ = ["SGD", "sgd_update"]
 
@@ -10,8 +11,9 @@ __all__ = ["SGD", "sgd_update"]
 def sgd_update(
     param,
     grad,
-    state: dict,
+    momentum_buffer,
     *,
+    first: bool,
     lr: float,
     momentum: float,
     dampening: float,
@@ -36,13 +38,12 @@ def sgd_update(
     if weight_decay != 0:
         grad = grad + weight_decay * param
     if momentum != 0:
-        buf = state.get("momentum_buffer")
-        if buf is None:
-            buf = state["momentum_buffer"] = grad.copy()
+        if first:
+            momentum_buffer[...] = grad
         else:
-            buf *= momentum
-            buf += (1 - dampening) * grad
-        grad = grad + momentum * buf if nesterov else buf
+            momentum_buffer *= momentum
+            momentum_buffer += grad if dampening == 0 else (1 - dampening) * grad
+        grad = grad + momentum * momentum_buffer if nesterov else momentum_buffer
     param -= lr * grad
 
 
@@ -112,14 +113,21 @@ class SGD(Optimizer):
         )
 
     def _update(self, param, grad, state, group) -> None:
-        sgd_update(
-            param,
-            grad,
-            state,
-            lr=group["lr"],
-            momentum=group["momentum"],
-            dampening=group["dampening"],
-            weight_decay=group["weight_decay"],
-            nesterov=group["nesterov"],
-            maximize=group["maximize"],
-        )
+        first, buf = False, None
+        if group["momentum"] != 0:
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                first, buf = True, state.setdefault("momentum_buffer", xp.empty_like(param))
+        for p, g, b in chunked(param, grad, buf):
+            sgd_update(
+                p,
+                g,
+                b,
+                first=first,
+                lr=group["lr"],
+                momentum=group["momentum"],
+                dampening=group["dampening"],
+                weight_decay=group["weight_decay"],
+                nesterov=group["nesterov"],
+                maximize=group["maximize"],
+            )
