@@ -181,8 +181,34 @@ def test_every_primitive_is_exercised_by_the_table(monkeypatch):
     for info, sample in GRADGRAD:
         fn, leaves = checks._bound(info, sample)
         out = fn(*leaves)
-        (g,) = cr.autograd.grad(out, leaves[:1], cr.ones_like(out), create_graph=True)
+        # The upstream gradient requires grad too, so that backward rules linear in it
+        # (max pooling's scatter, say) are themselves differentiated.
+        upstream = cr.ones_like(out).requires_grad_()
+        (g,) = cr.autograd.grad(out, leaves[:1], upstream, create_graph=True)
         if g.requires_grad:
             g.sum().backward()
     assert set(Op.registry) - ran_forward == set()
     assert set(Op.registry) - ran_backward == set()
+
+
+def test_max_pool_third_derivative_routes_through_the_same_windows():
+    """Differentiating max pooling's backward twice uses the composed gather, which must
+    agree with the array kernel and be differentiable itself."""
+    from chainrule import _kernels
+
+    rng = np.random.default_rng(0)
+    x = cr.tensor(rng.permutation(2 * 2 * 7 * 7).reshape(2, 2, 7, 7) / 10.0, requires_grad=True)
+    v = cr.tensor(rng.standard_normal((2, 2, 4, 4)), requires_grad=True)
+
+    def scatter_then_gather(u):
+        y = cr.nn.functional.max_pool2d(x, 3, 2, 1)
+        (gx,) = cr.autograd.grad(y, [x], v, create_graph=True)
+        (gv,) = cr.autograd.grad((gx * u).sum(), [v], create_graph=True)
+        return gv
+
+    u = cr.tensor(rng.standard_normal((2, 2, 7, 7)), requires_grad=True)
+    _, route = _kernels.max_pool(x.numpy(), (3, 3), (2, 2), (1, 1))
+    np.testing.assert_allclose(
+        scatter_then_gather(u).numpy(), _kernels.pool_gather(u.numpy(), route)
+    )
+    assert cr.autograd.gradcheck(scatter_then_gather, (u,))

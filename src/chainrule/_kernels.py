@@ -9,19 +9,34 @@ from __future__ import annotations
 
 from chainrule._backend import xp
 
-__all__ = ["conv_output_size", "fold", "index_add", "keep_where", "sigmoid", "unfold", "where"]
+__all__ = [
+    "PoolRoute",
+    "batch_innermost",
+    "col2im",
+    "conv_output_size",
+    "conv_output_size_2d",
+    "fold",
+    "im2col",
+    "index_add",
+    "keep_where",
+    "max_pool",
+    "pool_gather",
+    "pool_scatter",
+    "sigmoid",
+    "unfold",
+    "where",
+]
 
-_INT_OF_SIZE = {4: xp.int32, 8: xp.int64}
+_INT_OF_SIZE = {2: xp.int16, 4: xp.int32, 8: xp.int64}
 
 
 def keep_where(mask, x):
     """``x`` where ``mask`` is true, +0.0 elsewhere: ``where(mask, x, 0.0)`` exactly, bit
     for bit, but without branches. NumPy's ``where`` branches per element, and a random
-    mask (a ReLU's, say) makes that ~15 times slower than this select on the bits:
-    the mask widened to all-ones or all-zeros integers, ANDed with the float's bits."""
+    mask (a ReLU's, say) makes that ~15 times slower than this select on the bits: the
+    float's bit pattern, read as an integer, multiplied by the mask's 0 or 1."""
     itype = _INT_OF_SIZE[x.dtype.itemsize]
-    select = xp.negative(mask.view(xp.int8), dtype=itype)
-    return xp.bitwise_and(x.view(itype), select).view(x.dtype)
+    return xp.multiply(x.view(itype), mask, dtype=itype).view(x.dtype)
 
 
 def _is_plus_zero(v) -> bool:
@@ -76,40 +91,207 @@ def conv_output_size(size: int, kernel: int, stride: int, padding: int, dilation
     return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
 
 
-def unfold(x, kernel, dilation, padding, stride, pad_value=0.0):
-    """im2col: (N, C, H, W) -> (N, C*kh*kw, L), L = OH*OW, in PyTorch's ``unfold`` order
-    (channel-major, then kernel row, then kernel column)."""
+def conv_output_size_2d(hw, kernel, dilation, padding, stride) -> tuple:
+    """(OH, OW) of a sliding window over an (H, W) image."""
+    return (
+        conv_output_size(hw[0], kernel[0], stride[0], padding[0], dilation[0]),
+        conv_output_size(hw[1], kernel[1], stride[1], padding[1], dilation[1]),
+    )
+
+
+# Convolution and pooling keep their images "batch innermost": a logical (N, C, H, W)
+# array stored as (C, H, W, N). A window then moves over runs of N contiguous numbers, so
+# the strided copies and adds below run long inner loops instead of one per short image
+# row, and the matrix product of a convolution writes this layout with no reordering.
+
+
+def batch_innermost(x):
+    """``x`` (N, C, H, W) as a view of a (C, H, W, N) buffer (copied only if needed)."""
+    if x.strides[0] == x.itemsize and x.transpose(1, 2, 3, 0).flags.c_contiguous:
+        return x
+    buf = xp.empty((x.shape[1], x.shape[2], x.shape[3], x.shape[0]), dtype=x.dtype)
+    buf[...] = x.transpose(1, 2, 3, 0)
+    return buf.transpose(3, 0, 1, 2)
+
+
+def _padded(x, padding, value):
+    """``x`` with ``padding`` rows and columns of ``value`` around each image, batch
+    innermost (one copy at most, which also converts the layout)."""
+    ph, pw = padding
+    if not (ph or pw):
+        return batch_innermost(x)
     n, c, h, w = x.shape
-    (kh, kw), (dh, dw), (ph, pw), (sh, sw) = kernel, dilation, padding, stride
-    if ph or pw:
-        x = xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=pad_value)
-    oh = conv_output_size(h, kh, sh, ph, dh)
-    ow = conv_output_size(w, kw, sw, pw, dw)
+    buf = xp.full((c, h + 2 * ph, w + 2 * pw, n), value, dtype=x.dtype)
+    buf[:, ph : ph + h, pw : pw + w, :] = x.transpose(1, 2, 3, 0)
+    return buf.transpose(3, 0, 1, 2)
+
+
+def im2col(x, kernel, dilation, padding, stride, pad_value=0.0):
+    """(N, C, H, W) -> (C*kh*kw, OH*OW*N): every window of the padded input as a column.
+
+    Rows run over (channel, kernel row, kernel column), PyTorch's ``unfold`` order; columns
+    over (output row, output column, image). With all images side by side, a convolution
+    is one matrix product ``W (O, C*kh*kw) @ cols``.
+    """
+    n, c, h, w = x.shape
+    (kh, kw), (dh, dw), (sh, sw) = kernel, dilation, stride
+    oh = conv_output_size(h, kh, sh, padding[0], dh)
+    ow = conv_output_size(w, kw, sw, padding[1], dw)
     windows = xp.lib.stride_tricks.sliding_window_view(
-        x, (dh * (kh - 1) + 1, dw * (kw - 1) + 1), axis=(2, 3)
+        _padded(x, padding, pad_value), (dh * (kh - 1) + 1, dw * (kw - 1) + 1), axis=(2, 3)
     )
     windows = windows[:, :, : sh * (oh - 1) + 1 : sh, : sw * (ow - 1) + 1 : sw, ::dh, ::dw]
-    # (N, C, OH, OW, kh, kw) -> (N, C, kh, kw, OH, OW): one copy, into the final layout.
-    return windows.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, oh * ow)
+    return windows.transpose(1, 4, 5, 2, 3, 0).reshape(c * kh * kw, oh * ow * n)
 
 
-def fold(cols, output_size, kernel, dilation, padding, stride):
-    """col2im, the adjoint of :func:`unfold`: (N, C*kh*kw, L) -> (N, C, H, W), adding up
-    the values that overlapping windows put on the same pixel. One strided add per
-    kernel offset (kh*kw of them), never a loop over pixels."""
-    n, ck, _ = cols.shape
+def col2im(cols, output_size, kernel, dilation, padding, stride):
+    """The adjoint of :func:`im2col`: (C*kh*kw, OH*OW*N) -> (N, C, H, W), each pixel the
+    sum of the entries that windows took from it. One strided add per kernel offset
+    (kh*kw of them), never a loop over pixels; the result is batch innermost."""
     (h, w), (kh, kw), (dh, dw), (ph, pw), (sh, sw) = output_size, kernel, dilation, padding, stride
-    c = ck // (kh * kw)
     oh = conv_output_size(h, kh, sh, ph, dh)
     ow = conv_output_size(w, kw, sw, pw, dw)
-    out = xp.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
-    blocks = cols.reshape(n, c, kh, kw, oh, ow)
+    c = cols.shape[0] // (kh * kw)
+    n = cols.shape[1] // (oh * ow)
+    out = xp.zeros((c, h + 2 * ph, w + 2 * pw, n), dtype=cols.dtype)
+    blocks = cols.reshape(c, kh, kw, oh, ow, n)
     for i in range(kh):
         for j in range(kw):
             r, s = i * dh, j * dw
-            out[:, :, r : r + sh * (oh - 1) + 1 : sh, s : s + sw * (ow - 1) + 1 : sw] += blocks[
-                :, :, i, j
+            out[:, r : r + sh * (oh - 1) + 1 : sh, s : s + sw * (ow - 1) + 1 : sw] += blocks[
+                :, i, j
             ]
-    if ph or pw:
-        out = xp.ascontiguousarray(out[:, :, ph : ph + h, pw : pw + w])
+    return out[:, ph : ph + h, pw : pw + w].transpose(3, 0, 1, 2)
+
+
+def unfold(x, kernel, dilation, padding, stride, pad_value=0.0):
+    """PyTorch's ``unfold``: (N, C, H, W) -> (N, C*kh*kw, OH*OW), a view of :func:`im2col`."""
+    cols = im2col(x, kernel, dilation, padding, stride, pad_value)
+    return cols.reshape(cols.shape[0], -1, x.shape[0]).transpose(2, 0, 1)
+
+
+def fold(cols, output_size, kernel, dilation, padding, stride):
+    """PyTorch's ``fold``, the adjoint of :func:`unfold`: (N, C*kh*kw, L) -> (N, C, H, W)."""
+    n, ck, length = cols.shape
+    flat = cols.transpose(1, 2, 0).reshape(ck, length * n)
+    return col2im(flat, output_size, kernel, dilation, padding, stride)
+
+
+# --------------------------------------------------------------------------- max pooling
+class PoolRoute:
+    """Where each output of a max pooling came from, found in two passes.
+
+    A window's first maximum in row-major order is the first maximum among the first
+    maxima of its rows. So a column pass finds, for every input row and every output
+    column, which of the kw columns wins (``cols``, int8, shape (N, C, H', OW)); a row pass
+    then finds which of the kh rows wins (``rows``, (N, C, OH, OW)). That is kw + kh
+    comparisons per output instead of kh*kw, and the gradient is routed back the same way.
+    A NaN wins against any number and against an earlier NaN, as in PyTorch.
+    """
+
+    __slots__ = ("cols", "geometry", "rows")
+
+    def __init__(self, cols, rows, geometry) -> None:
+        self.cols, self.rows, self.geometry = cols, rows, geometry
+
+
+def _select_pass(x, count, step, dilation, length, axis):
+    """The running first maximum over ``count`` strided slices of ``x`` along ``axis``."""
+    sl = [slice(None)] * 4
+
+    def take(k):
+        start = k * dilation
+        sl[axis] = slice(start, start + step * (length - 1) + 1, step)
+        return x[tuple(sl)]
+
+    best = xp.array(take(0), order="K")
+    itype = xp.int8 if count < 128 else xp.int32
+    which = xp.zeros_like(best, dtype=itype)  # in best's memory layout, whatever it is
+    for k in range(1, count):
+        v = take(k)
+        wins = xp.greater(v, best)
+        wins |= xp.isnan(v)
+        xp.maximum(which, xp.multiply(wins, k, dtype=itype), out=which)  # later k win
+        xp.maximum(best, v, out=best)  # the winner's value (NaN propagates, as it wins)
+    return best, which
+
+
+def max_pool(x, kernel, stride, padding, dilation=(1, 1)):
+    """Max pooling of (N, C, H, W) with -inf padding: the output, and its :class:`PoolRoute`."""
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+    h, w = x.shape[2:]
+    oh = conv_output_size(h, kh, sh, padding[0], dh)
+    ow = conv_output_size(w, kw, sw, padding[1], dw)
+    xpad = _padded(x, padding, -xp.inf)
+    across, cols = _select_pass(xpad, kw, sw, dw, ow, 3)
+    out, rows = _select_pass(across, kh, sh, dh, oh, 2)
+    return out, PoolRoute(cols, rows, (tuple(x.shape), kernel, stride, padding, dilation))
+
+
+def _order(a) -> tuple:
+    """The axes of ``a`` from the slowest-varying in memory to the fastest."""
+    return tuple(sorted(range(a.ndim), key=lambda i: -a.strides[i]))
+
+
+def _in_order_of(like, a):
+    """``a``'s values in a buffer laid out like ``like`` (same shape)."""
+    out = xp.empty_like(like, dtype=a.dtype)
+    out[...] = a
+    return out
+
+
+def _spread_pass(g, which, shape, count, step, dilation, axis):
+    """The adjoint of one select pass: each value of ``g`` added at the slice it won from.
+    The result takes the memory layout of the forward pass (``which``'s), not ``g``'s.
+    Slices that cannot overlap are assigned rather than added, into an uninitialised
+    buffer when they also cover it."""
+    length = g.shape[axis]
+    disjoint = dilation == 1 and step >= count
+    if disjoint and step == count and shape[axis] == count * length:
+        out = xp.empty_like(which, dtype=g.dtype, shape=shape)
+    else:
+        out = xp.zeros_like(which, dtype=g.dtype, shape=shape)
+    sl = [slice(None)] * 4
+    for k in range(count):
+        start = k * dilation
+        sl[axis] = slice(start, start + step * (length - 1) + 1, step)
+        picked = keep_where(xp.equal(which, k), g)
+        if disjoint:
+            out[tuple(sl)] = picked
+        else:
+            out[tuple(sl)] += picked
+    return out
+
+
+def pool_scatter(g, route):
+    """Each output gradient added to the input element its window's maximum came from."""
+    shape, (kh, kw), (sh, sw), (ph, pw), (dh, dw) = route.geometry
+    n, c, h, w = shape
+    hp, wp = h + 2 * ph, w + 2 * pw
+    if _order(g) != _order(route.rows):
+        # The passes mix g with the routing; in one memory order they run several times
+        # faster, and reordering g (the smaller array) once is cheap.
+        g = _in_order_of(route.rows, g)
+    across = _spread_pass(g, route.rows, (n, c, hp, g.shape[3]), kh, sh, dh, 2)
+    out = _spread_pass(across, route.cols, (n, c, hp, wp), kw, sw, dw, 3)
+    return out[:, :, ph : ph + h, pw : pw + w] if ph or pw else out
+
+
+def pool_gather(x, route):
+    """The adjoint of :func:`pool_scatter`: for each window, the element of ``x`` at the
+    position its maximum came from."""
+    _, (kh, kw), (sh, sw), padding, (dh, dw) = route.geometry
+    oh, ow = route.rows.shape[2:]
+    xpad = _padded(x, padding, 0.0)
+    across = _pick_pass(xpad, route.cols, kw, sw, dw, ow, 3)
+    return _pick_pass(across, route.rows, kh, sh, dh, oh, 2)
+
+
+def _pick_pass(x, which, count, step, dilation, length, axis):
+    out = xp.zeros_like(which, dtype=x.dtype)
+    sl = [slice(None)] * 4
+    for k in range(count):
+        start = k * dilation
+        sl[axis] = slice(start, start + step * (length - 1) + 1, step)
+        out += keep_where(xp.equal(which, k), x[tuple(sl)])
     return out

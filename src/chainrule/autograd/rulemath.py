@@ -78,6 +78,10 @@ class ArrayMath:
     index_add = staticmethod(_kernels.index_add)
     unfold = staticmethod(_kernels.unfold)
     fold = staticmethod(_kernels.fold)
+    im2col = staticmethod(_kernels.im2col)
+    col2im = staticmethod(_kernels.col2im)
+    pool_scatter = staticmethod(_kernels.pool_scatter)
+    pool_gather = staticmethod(_kernels.pool_gather)
 
     @staticmethod
     def softmax(x, axis):
@@ -178,6 +182,33 @@ class TensorMath:
         from chainrule.ops.conv import Fold
 
         return Fold.apply(cols, output_size, kernel, dilation, padding, stride)
+
+    @staticmethod
+    def im2col(x, kernel, dilation, padding, stride, pad_value=0.0):
+        # (N, K, L) windows -> (K, L*N): the same numbers as the array kernel, via unfold.
+        cols = TensorMath.unfold(x, kernel, dilation, padding, stride, pad_value)
+        return _ops().reshape(_ops().permute(cols, (1, 2, 0)), (cols.shape[1], -1))
+
+    @staticmethod
+    def col2im(cols, output_size, kernel, dilation, padding, stride):
+        oh, ow = _kernels.conv_output_size_2d(output_size, kernel, dilation, padding, stride)
+        n = cols.shape[1] // (oh * ow)
+        per_image = _ops().permute(_ops().reshape(cols, (cols.shape[0], oh * ow, n)), (2, 0, 1))
+        return TensorMath.fold(per_image, output_size, kernel, dilation, padding, stride)
+
+    @staticmethod
+    def pool_scatter(g, route):
+        from chainrule.ops.conv import PoolScatter
+
+        return PoolScatter.apply(g, route)
+
+    @staticmethod
+    def pool_gather(x, route):
+        # Composed from differentiable pieces (slices and selects along the routing), so a
+        # third derivative of max pooling needs no further primitive.
+        from chainrule.ops.conv import pool_gather
+
+        return pool_gather(x, route)
 
 
 def _ops():

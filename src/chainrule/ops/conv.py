@@ -1,12 +1,14 @@
 r"""Convolution and pooling over NCHW images, built on im2col.
 
 ``unfold`` (im2col) copies every kh x kw window of the (padded) input into a column, so a
-convolution becomes one matrix product per image: :math:`Y = W_{(O, C k_h k_w)} \cdot
-\mathrm{cols}(X)`. ``fold`` (col2im) is its adjoint: it adds columns back onto the pixels
-they came from, so it is both unfold's backward and the input-gradient of a convolution.
-Unfold and fold are primitives, each the other's derivative; ``Conv2d`` is a primitive
-whose backward is written with them, so second derivatives of convolutions work too.
-Pooling is composed: windows from ``unfold``, then a max or a mean over each window.
+convolution becomes a matrix product, :math:`Y = W_{(O, C k_h k_w)} \cdot
+\mathrm{cols}(X)`, one for the whole batch. ``fold`` (col2im) is its adjoint: it adds
+columns back onto the pixels they came from, so it is both unfold's backward and the
+input-gradient of a convolution. Unfold and fold are primitives, each the other's
+derivative; ``Conv2d`` is a primitive whose backward is written with the same two
+kernels, so second derivatives of convolutions work too.
+Max pooling is a primitive that routes each gradient to its window's maximum; average
+pooling is composed: windows from ``unfold``, then a mean over each window.
 
 Sizes (PyTorch's): :math:`OH = \lfloor (H + 2p - d(k - 1) - 1)/s \rfloor + 1`.
 """
@@ -76,44 +78,110 @@ class Fold(Op):
 
 class Conv2d(Op):
     r"""Forward: :math:`Y_{n,o} = b_o + \sum_{c,i,j} W_{o,c,i,j}\, X_{n,c,\,s h + d i - p,\,
-    s w + d j - p}` (cross-correlation, as in every deep-learning library), computed as
-    :math:`W_{(O, K)} \cdot \mathrm{unfold}(X)`.
+    s w + d j - p}` (cross-correlation, as in every deep-learning library), computed as one
+    matrix product :math:`W_{(O, K)} \cdot \mathrm{cols}(X)` with the windows of all images
+    side by side in ``cols`` (K = C k_h k_w rows, OH OW N columns).
 
-    Backward, with :math:`\bar Y` as (N, O, L) and :math:`\mathrm{cols} = \mathrm{unfold}(X)`:
-    :math:`\bar X = \mathrm{fold}(W^\top \bar Y)`, :math:`\bar W = \sum_n \bar Y_n
-    \mathrm{cols}_n^\top`, :math:`\bar b = \sum_{n, L} \bar Y`. The columns are rebuilt in
+    Backward, with :math:`\bar Y` as an (O, OH OW N) matrix:
+    :math:`\bar X = \mathrm{col2im}(W^\top \bar Y)`, :math:`\bar W = \bar Y\,
+    \mathrm{cols}^\top`, :math:`\bar b = \sum_{n, L} \bar Y`. The columns are rebuilt in
     backward rather than kept, as PyTorch does, so memory holds X, not k_h k_w copies of it.
+
+    The output is stored (O, OH, OW, N), the product's own layout, and shown as
+    (N, O, OH, OW): a transposed view, so no copy reorders it, and the layers after it
+    (activations, pooling, the next convolution) work on batch-innermost data.
     """
 
     def forward(self, x, w, b, stride, padding, dilation):
-        n, _, h, wd = x.shape
+        n = x.shape[0]
         o = w.shape[0]
-        kernel = w.shape[2:]
-        self.geometry = (kernel, dilation, padding, stride)
-        oh, ow = (
-            _kernels.conv_output_size(s, k, st, p, d)
-            for s, k, st, p, d in zip((h, wd), kernel, stride, padding, dilation)
-        )
-        cols = _kernels.unfold(x, kernel, dilation, padding, stride)
+        self.geometry = (tuple(w.shape[2:]), dilation, padding, stride)
+        cols = _kernels.im2col(x, *self.geometry)
         out = w.reshape(o, -1) @ cols
         if b is not None:
             out += b[:, None]
         self.save(x, w)
-        return out.reshape(n, o, oh, ow)
+        oh, ow = _kernels.conv_output_size_2d(x.shape[2:], *self.geometry)
+        return out.reshape(o, oh, ow, n).transpose(3, 0, 1, 2)
 
     def backward(self, F, g, x, w):
         nx, nw, nb = self.needs_input_grad[:3]
-        n, o = g.shape[0], g.shape[1]
-        g3 = F.reshape(g, (n, o, -1))
+        o = g.shape[1]
+        g2 = F.reshape(F.permute(g, (1, 2, 3, 0)), (o, -1))  # (O, OH*OW*N)
         gx = gw = gb = None
         if nx:
-            gx = F.fold(F.matmul(F.mT(F.reshape(w, (o, -1))), g3), x.shape[2:], *self.geometry)
+            gx = F.col2im(F.matmul(F.mT(F.reshape(w, (o, -1))), g2), x.shape[2:], *self.geometry)
         if nw:
-            cols = F.unfold(x, *self.geometry)
-            gw = F.reshape(F.sum(F.matmul(g3, F.mT(cols)), 0), w.shape)
+            gw = F.reshape(F.matmul(g2, F.mT(F.im2col(x, *self.geometry))), w.shape)
         if nb:
-            gb = F.sum(g3, (0, 2))
+            gb = F.sum(g2, 1)
         return gx, gw, gb, None, None, None
+
+
+class MaxPool2d(Op):
+    r"""Forward: :math:`y_{n,c,a,b} = \max_{i,j} x_{n,c,\,s a + d i - p,\, s b + d j - p}`
+    over each (dilated) window, padding counting as :math:`-\infty`.
+
+    Backward: the whole gradient :math:`\bar y_{n,c,a,b}` goes to the one input element
+    the window's maximum came from; overlapping windows add up.
+
+    Conventions (PyTorch's): at ties the first maximal element in row-major order takes
+    the gradient; a NaN counts as the maximum (the last NaN of a window, if several).
+    The routing (``_kernels.PoolRoute``) is found in a column pass and a row pass.
+    """
+
+    def forward(self, x, kernel, stride, padding, dilation):
+        out, self.route = _kernels.max_pool(x, kernel, stride, padding, dilation)
+        return out
+
+    def backward(self, F, g):
+        return F.pool_scatter(g, self.route), None, None, None, None
+
+
+class PoolScatter(Op):
+    r"""Forward: each value added at the input position its max-pooling window chose
+    (the backward of :class:`MaxPool2d`, as an op so it can be differentiated again).
+
+    Backward: :math:`\bar g = \mathrm{gather}(\bar y)`, the value at each chosen
+    position: scatter and gather along one routing are each other's transposes.
+    """
+
+    def forward(self, g, route):
+        self.route = route
+        return _kernels.pool_scatter(g, route)
+
+    def backward(self, F, gg):
+        return F.pool_gather(gg, self.route), None
+
+
+def pool_gather(x, route):
+    """For each max-pooling window, the element of ``x`` at the position its maximum came
+    from, composed from slices and selects so that it is differentiable (the backward of
+    :class:`PoolScatter` when a third derivative is asked for)."""
+    from chainrule.ops.indexing import getitem
+    from chainrule.ops.selection import where
+    from chainrule.ops.shape import cat
+
+    _, (kh, kw), (sh, sw), (ph, pw), (dh, dw) = route.geometry
+    oh, ow = route.rows.shape[2:]
+    if ph or pw:
+        n, c, h, w = x.shape
+        side = Tensor(np.zeros((n, c, h, pw), dtype=x.dtype))
+        x = cat([side, x, side], 3)
+        rim = Tensor(np.zeros((n, c, ph, w + 2 * pw), dtype=x.dtype))
+        x = cat([rim, x, rim], 2)
+
+    def pick(t, which, count, step, dilation, length, axis):
+        out = None
+        for k in range(count):
+            index = [slice(None)] * 4
+            index[axis] = slice(k * dilation, k * dilation + step * (length - 1) + 1, step)
+            term = where(Tensor(which == k), getitem(t, tuple(index)), 0.0)
+            out = term if out is None else out + term
+        return out
+
+    across = pick(x, route.cols, kw, sw, dw, ow, 3)
+    return pick(across, route.rows, kh, sh, dh, oh, 2)
 
 
 def _image(x, op: str, channels: int | None = None):
@@ -223,10 +291,16 @@ def max_pool2d(
 ):
     """The maximum of each window. The gradient goes to the maximal element (the first one,
     in row-major order, at ties), as in PyTorch; padding counts as -inf."""
-    if dilation not in (1, (1, 1)) or ceil_mode or return_indices:
-        raise ValueError("max_pool2d: dilation, ceil_mode and return_indices are not supported")
-    windows, unbatched, _ = _windows("max_pool2d", input, kernel_size, stride, padding, -np.inf)
-    out = windows.max(2).values
+    if ceil_mode or return_indices:
+        raise ValueError("max_pool2d: ceil_mode and return_indices are not supported")
+    x, unbatched = _image(input, "max_pool2d")
+    k = _pair(kernel_size, "kernel_size", 1)
+    s = k if stride is None or stride == [] else _pair(stride, "stride", 1)
+    p, d = _pair(padding, "padding", 0), _pair(dilation, "dilation", 1)
+    if p[0] > k[0] // 2 or p[1] > k[1] // 2:
+        raise ValueError(f"max_pool2d: padding {p} must be at most half the kernel size {k}")
+    _output_hw("max_pool2d", x.shape[2:], k, s, p, d)
+    out = MaxPool2d.apply(x, k, s, p, d)
     return out.squeeze(0) if unbatched else out
 
 

@@ -221,11 +221,12 @@ class Relu(Op):
     r"""Forward: :math:`y = \max(x, 0)`. Backward: :math:`\bar x = \bar y\,[x > 0]`.
 
     Convention at the kink: the gradient at :math:`x = 0` is 0, as in PyTorch. NaN input
-    stays NaN.
+    stays NaN, and -0.0 stays -0.0 (PyTorch keeps every x that is not below 0).
     """
 
     def forward(self, x):
-        out = xp.maximum(x, 0)
+        keep = xp.logical_not(xp.less(x, 0))
+        out = _kernels.keep_where(keep, x) if x.dtype.itemsize in (2, 4, 8) else xp.maximum(x, 0)
         self.save(out)
         return out
 
