@@ -11,8 +11,8 @@ from chainrule.autograd.grad_mode import STATE
 
 @pytest.fixture(autouse=True)
 def _strict_and_isolated(monkeypatch):
-    # A built-in rule returning a gradient of the wrong dtype is a bug, not a cast.
-    monkeypatch.setattr(engine, "STRICT_DTYPES", True)
+    # A built-in rule returning a gradient of the wrong shape or dtype is a bug: it raises.
+    monkeypatch.setattr(engine, "CHECK_BUILTIN_RULES", True)
     default = cr.get_default_dtype()
     cr.manual_seed(0)
     yield

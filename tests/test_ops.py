@@ -212,3 +212,13 @@ def test_max_pool_third_derivative_routes_through_the_same_windows():
         scatter_then_gather(u).numpy(), _kernels.pool_gather(u.numpy(), route)
     )
     assert cr.autograd.gradcheck(scatter_then_gather, (u,))
+
+
+@pytest.mark.parametrize("repeat", [1, 3000], ids=["small", "large"])
+def test_relu_special_values_match_pytorch_bit_for_bit(repeat):
+    """Both of relu's forward paths (small arrays, large ones) keep -0.0 and NaN as PyTorch."""
+    special = np.array([-0.0, 0.0, np.nan, -np.nan, -1.0, -np.inf, np.inf, 2.5], np.float32)
+    x = np.tile(special, repeat)
+    mine = cr.relu(cr.tensor(x)).numpy()
+    theirs = torch.relu(torch.from_numpy(x)).numpy()
+    np.testing.assert_array_equal(mine.view(np.int32), theirs.view(np.int32))

@@ -43,7 +43,7 @@ from chainrule.random import manual_seed, seed
 from chainrule.tensor import *  # noqa: F403
 from chainrule.tensor import __all__ as _tensor_all
 
-__all__ = [
+__all__ = [  # noqa: PLE0604 (the tensor names are spliced in below)
     "LabelError",
     "ShapeError",
     "__version__",

@@ -47,7 +47,7 @@ def where(cond, a, b):
     """``xp.where``, with the branch-free :func:`keep_where` when one side is +0.0 and the
     other a float array of the condition's shape (the common case in backward rules)."""
     if (
-        type(cond) is xp.ndarray and cond.dtype == xp.bool_ and cond.size >= 4096
+        type(cond) is xp.ndarray and cond.dtype == xp.bool_ and cond.size >= 1024
     ):  # below: where is cheaper
         if (
             _is_plus_zero(b)

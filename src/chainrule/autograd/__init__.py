@@ -68,7 +68,9 @@ def _root_grads(roots, grad_outputs, create_graph: bool, where: str) -> list:
                     f"output, but output {i} has shape {tuple(root.shape)}; pass gradient= "
                     "(a tensor of that shape)"
                 )
-            g = xp.ones(root.data.shape, root.data.dtype)
+            g = xp.array(1, root.data.dtype)  # faster than ones() for one element
+            if root.data.ndim:
+                g = g.reshape(root.data.shape)
             out.append(_make(g, None, False) if create_graph else g)
             continue
         tensor_g = g if isinstance(g, Tensor) else _make(xp.asarray(g), None, False)

@@ -62,15 +62,17 @@ class Node:
     ``_next``: one entry per input, the parent node, the leaf tensor, or None when that
     input needs no gradient. ``_next_oi``: the output index within a multi-output parent
     (None when every parent has one output). ``saved``: the values backward reads; set to
-    None once freed. ``shape``/``dtype``: the metadata of the output, checked against every
-    gradient that flows in.
+    None once freed. ``shape``/``dtype``: the metadata of the output, which the gradients
+    flowing in must match (the engine checks it for custom Functions always, and for the
+    built-in primitives when ``engine.CHECK_BUILTIN_RULES`` is set, as the tests do).
     """
 
     n_out = 1
+    checked = False  # the engine validates this node's gradients even in normal runs
     saved: tuple | None = ()
-    saved_src: tuple | None = None
-    _next: tuple = ()
-    _next_oi: tuple | None = None
+    saved_src: list | tuple | None = None
+    _next: list | tuple = ()
+    _next_oi: list | tuple | None = None
     _hooks: dict | None = None
     trace: list | None = None
 
@@ -86,7 +88,7 @@ class Node:
     @property
     def next_functions(self) -> tuple:
         """The parents of this node (leaf tensors appear as themselves)."""
-        return self._next
+        return tuple(self._next)
 
     def release(self) -> None:
         """Free what backward needed; a later backward through this node raises."""
@@ -150,17 +152,22 @@ class Op(Node):
         ctx = _new(cls)
         datas = []
         parents = []
-        record = False
+        needs = []
+        record = multi = False
         for a in args:
             if isinstance(a, Tensor):
                 datas.append(a.data)
                 if a._rg:
                     record = True
                     parents.append(a if a._ctx is None else a._ctx)
+                    needs.append(True)
+                    if a._oi:
+                        multi = True
                     continue
             else:
                 datas.append(a)
             parents.append(None)
+            needs.append(False)
         token = silence()
         try:
             out = ctx.forward(*datas, **kwargs)
@@ -177,12 +184,10 @@ class Op(Node):
             _check_forward(ctx, datas, out)
         if not (record and STATE.grad and out.dtype.kind == "f"):
             return _make(out, None, False)
-        ctx._next = parents = tuple(parents)
-        ctx.needs_input_grad = tuple([p is not None for p in parents])
-        for a, p in zip(args, parents):
-            if p is not None and a._oi:
-                ctx._next_oi = tuple(a._oi if p is not None else 0 for a, p in zip(args, parents))
-                break
+        ctx._next = parents
+        ctx.needs_input_grad = needs
+        if multi:
+            ctx._next_oi = [a._oi if p is not None else 0 for a, p in zip(args, parents)]
         ctx.shape = out.shape
         ctx.dtype = out.dtype
         saved = ctx.saved
@@ -191,14 +196,16 @@ class Op(Node):
             # backward can use the tensors (with their graph) instead of the bare arrays.
             src = []
             for s in saved:
-                origin = OUTPUT if s is out else None
-                if origin is None:
-                    for a, d in zip(args, datas):
-                        if s is d and d is not a:
-                            origin = a
-                            break
-                src.append(origin)
-            ctx.saved_src = tuple(src)
+                if s is out:
+                    src.append(OUTPUT)
+                    continue
+                for a, d in zip(args, datas):
+                    if s is d and d is not a:
+                        src.append(a)
+                        break
+                else:
+                    src.append(None)
+            ctx.saved_src = src
         if STATE.anomaly:
             ctx.trace = traceback.format_stack()[:-1]
         return _make(out, ctx, True)
@@ -222,6 +229,8 @@ def _check_forward(node, datas, out) -> None:
 
 class FunctionCtx(Node):
     """The ``ctx`` a custom :class:`Function` receives; it is also that call's graph node."""
+
+    checked = True  # user code: every gradient it returns is checked
 
     def __init__(self, fn: type) -> None:
         self.fn = fn

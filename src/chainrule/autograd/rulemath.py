@@ -61,11 +61,9 @@ class ArrayMath:
 
     @staticmethod
     def mT(x):
-        return xp.swapaxes(x, -1, -2)
+        return x.T if x.ndim == 2 else xp.swapaxes(x, -1, -2)
 
-    @staticmethod
-    def matmul(a, b):
-        return xp.matmul(a, b)
+    matmul = staticmethod(xp.matmul)
 
     exp = staticmethod(xp.exp)
     log = staticmethod(xp.log)

@@ -316,8 +316,8 @@ class SoftmaxCrossEntropy(Op):
     :math:`c_n = w_{y_n}` (0 for ignored targets), reduced by ``none``/``sum``/``mean`` (the
     mean divides by :math:`\sum_n c_n`).
 
-    Backward: :math:`ar x_n = ar l_n\, c_n\,(\mathrm{softmax}(x_n) - \mathrm{onehot}(y_n))`
-    (for ``mean``, :math:`ar l_n = ar l / \sum c`): the sheet's :math:`a - y`. One
+    Backward: :math:`\bar x_n = \bar l_n\, c_n\,(\mathrm{softmax}(x_n) - \mathrm{onehot}(y_n))`
+    (for ``mean``, :math:`\bar l_n = \bar l / \sum c`): the sheet's :math:`a - y`. One
     primitive instead of log_softmax, a gather and a weighted mean: one pass to build the
     loss, one for its gradient, and the softmax recomputed from the logits in backward
     (cheaper than keeping it, and exact for second derivatives).

@@ -225,8 +225,10 @@ class Relu(Op):
     """
 
     def forward(self, x):
-        keep = xp.logical_not(xp.less(x, 0))
-        out = _kernels.keep_where(keep, x) if x.dtype.itemsize in (2, 4, 8) else xp.maximum(x, 0)
+        if x.size >= 8192 and x.dtype.itemsize in (2, 4, 8):
+            out = _kernels.keep_where(xp.logical_not(xp.less(x, 0)), x)  # faster when large
+        else:
+            out = xp.maximum(0, x)  # ties return x: -0.0 and the NaN's sign survive
         self.save(out)
         return out
 

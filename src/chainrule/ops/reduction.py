@@ -61,10 +61,10 @@ class Sum(Op):
 
 
 class Mean(Op):
-    r"""Forward: :math:`y = rac1n\sum_{i \in dims} x_i`, with :math:`n` the number of
+    r"""Forward: :math:`y = \frac1n\sum_{i \in dims} x_i`, with :math:`n` the number of
     reduced elements (the sum, then one division, as NumPy computes it).
 
-    Backward: :math:`ar x = \mathrm{broadcast}(ar y / n)`.
+    Backward: :math:`\bar x = \mathrm{broadcast}(\bar y / n)`.
     """
 
     def forward(self, x, axes, keepdim, count):

@@ -29,11 +29,14 @@ CHUNK = 1 << 16  # elements per slice: 256 KB of float32, small enough to stay i
 
 
 def chunked(*arrays):
-    """Matching slices of same-shaped arrays (None entries stay None): flat views of at
-    most CHUNK elements when every array is contiguous, otherwise the arrays whole."""
+    """Matching slices of same-shaped arrays (None entries stay None; the first, the
+    parameter, is never None): flat views of at most CHUNK elements when every array is
+    contiguous, otherwise the arrays whole."""
+    if arrays[0].size <= CHUNK:  # the parameter: the common, small case
+        return (arrays,)
     present = [a for a in arrays if a is not None]
-    if present[0].size <= CHUNK or not all(a.flags.c_contiguous for a in present):
-        return [arrays]
+    if not all(a.flags.c_contiguous for a in present):
+        return (arrays,)
     flat = [None if a is None else a.reshape(-1) for a in arrays]
     n = present[0].size
     return [[None if f is None else f[s : s + CHUNK] for f in flat] for s in range(0, n, CHUNK)]

@@ -113,21 +113,23 @@ class SGD(Optimizer):
         )
 
     def _update(self, param, grad, state, group) -> None:
-        first, buf = False, None
-        if group["momentum"] != 0:
+        first, buf, momentum = False, None, group["momentum"]
+        if momentum != 0:
             buf = state.get("momentum_buffer")
             if buf is None:
                 first, buf = True, state.setdefault("momentum_buffer", xp.empty_like(param))
+        lr, dampening, decay = group["lr"], group["dampening"], group["weight_decay"]
+        nesterov, maximize = group["nesterov"], group["maximize"]
         for p, g, b in chunked(param, grad, buf):
             sgd_update(
                 p,
                 g,
                 b,
                 first=first,
-                lr=group["lr"],
-                momentum=group["momentum"],
-                dampening=group["dampening"],
-                weight_decay=group["weight_decay"],
-                nesterov=group["nesterov"],
-                maximize=group["maximize"],
+                lr=lr,
+                momentum=momentum,
+                dampening=dampening,
+                weight_decay=decay,
+                nesterov=nesterov,
+                maximize=maximize,
             )
