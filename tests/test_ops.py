@@ -222,3 +222,54 @@ def test_relu_special_values_match_pytorch_bit_for_bit(repeat):
     mine = cr.relu(cr.tensor(x)).numpy()
     theirs = torch.relu(torch.from_numpy(x)).numpy()
     np.testing.assert_array_equal(mine.view(np.int32), theirs.view(np.int32))
+
+
+def _relu_grads(shape, share):
+    """relu's input gradient for a large input (the sliced path), with the incoming
+    gradient either owned by the engine alone or also held elsewhere."""
+    rng = np.random.default_rng(1)
+    h = rng.standard_normal(shape).astype(np.float32)
+    h.flat[::97] = np.nan
+    up = rng.standard_normal(shape).astype(np.float32)
+    x = cr.tensor(h, requires_grad=True)
+    y = cr.relu(x * 1.0)
+    held = []
+    if share:  # a hook keeps the very array the rule receives
+        y.register_hook(lambda g: held.append(g))
+    (y * cr.tensor(up)).sum().backward()
+    t = torch.from_numpy(h).requires_grad_()
+    (torch.relu(t * 1.0) * torch.from_numpy(up)).sum().backward()
+    return x.grad.numpy(), t.grad.numpy(), held
+
+
+@pytest.mark.parametrize("shape", [(3, 40), (300, 400)], ids=["small", "large"])
+@pytest.mark.parametrize("share", [False, True], ids=["owned", "shared"])
+def test_relu_backward_matches_pytorch_bit_for_bit(shape, share):
+    """NaN inputs let the gradient through, as in PyTorch, on both paths."""
+    mine, theirs, held = _relu_grads(shape, share)
+    np.testing.assert_array_equal(mine.view(np.int32), theirs.view(np.int32))
+    if share:  # the array a hook kept was not overwritten by the rule
+        rng = np.random.default_rng(1)
+        rng.standard_normal(shape)
+        up = rng.standard_normal(shape).astype(np.float32)
+        np.testing.assert_array_equal(held[0].numpy(), up)
+
+
+@pytest.mark.parametrize("relu_first", [True, False])
+@pytest.mark.parametrize("through_mul", [False, True])
+def test_a_shared_gradient_is_never_overwritten(relu_first, through_mul):
+    """Add passes its gradient through unchanged, so the same array reaches a ReLU and a
+    leaf (or another op): the ReLU must not write into it, whichever runs first."""
+    rng = np.random.default_rng(2)
+    h = cr.tensor(rng.standard_normal((256, 300)).astype(np.float32), requires_grad=True)
+    c = cr.tensor(rng.standard_normal((256, 300)).astype(np.float32), requires_grad=True)
+    up = rng.standard_normal((256, 300)).astype(np.float32)
+    a, b = cr.relu(h * 1.0), (c * 1.0 if through_mul else c)
+    ((a + b) if relu_first else (b + a)).backward(cr.tensor(up.copy()))
+    np.testing.assert_array_equal(c.grad.numpy(), up)
+    np.testing.assert_array_equal(h.grad.numpy(), np.where(h.numpy() > 0, up, 0.0))
+    h.grad = c.grad = None
+    a, b = cr.relu(h * 1.0), (c * 1.0 if through_mul else c)
+    ((a + b) if relu_first else (b + a)).sum().backward()  # a gradient made by the engine
+    np.testing.assert_array_equal(c.grad.numpy(), np.ones_like(up))
+    np.testing.assert_array_equal(h.grad.numpy(), (h.numpy() > 0).astype(np.float32))

@@ -459,3 +459,29 @@ def test_reaches_the_rosenbrock_minimum(label):
 def test_reaches_the_ill_conditioned_quadratic_minimum(label):
     point, value = _minimise(_ill_conditioned, [10.0, 1.0], *QUADRATIC[label])
     assert value < 1e-4 and math.isfinite(value), (point, value)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda ps: cr.optim.SGD(ps, lr=0.1, momentum=0.9),
+        lambda ps: cr.optim.Adam(ps, lr=0.1),
+    ],
+    ids=["sgd-momentum", "adam"],
+)
+def test_a_step_allocates_no_parameter_sized_temporary(make):
+    """After the first step (which creates the state), a step on a 1.6 MB parameter
+    allocates far less than the parameter: updates run in slices with reused scratch."""
+    import tracemalloc
+
+    p = cr.zeros(400_000, requires_grad=True)
+    opt = make([p])
+    p.grad = cr.ones(400_000)
+    opt.step()
+    tracemalloc.start()
+    try:
+        opt.step()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 * 1024, f"a step allocated {peak} bytes"

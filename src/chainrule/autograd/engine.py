@@ -9,6 +9,8 @@ parent. A leaf adds what it receives into ``.grad``.
 
 from __future__ import annotations
 
+import sys
+
 from chainrule._backend import ndarray, silence, unsilence, xp
 from chainrule.autograd.function import _FREED_MESSAGE
 from chainrule.autograd.grad_mode import STATE
@@ -21,6 +23,10 @@ __all__ = ["run_backward"]
 # wrong shape or dtype from any rule raises. In normal runs the built-in rules, verified
 # by those tests, skip the checks (they cost more than many rules themselves).
 CHECK_BUILTIN_RULES = False
+
+# Counting references tells whether a gradient array is held by anything but the engine.
+# Where the interpreter cannot count them, no gradient is ever offered for reuse.
+_refcount = getattr(sys, "getrefcount", lambda _: 0)
 
 
 def _toposort(roots) -> list:
@@ -197,9 +203,19 @@ def run_backward(
             saved = node.saved
             if saved is None:
                 raise RuntimeError(_FREED_MESSAGE)
+            if not create_graph:
+                # Nothing but this loop holds g (two references: the name and the call's
+                # argument): the rule may write its result into it (see Node.grad_owned).
+                node.grad_owned = (
+                    type(g) is ndarray
+                    and g.base is None
+                    and _refcount(g) == 2
+                    and g.flags.writeable
+                )
             result = node.backward(F, g, *(node.unpack_saved() if create_graph else saved))
             if saved and not retain_graph:
                 node.release()
+            saved = g = None  # let what was released be freed before the next rule runs
             if type(result) is not tuple:
                 result = (result,)
             if not (check_all or node.checked or node._next_oi is not None):
@@ -214,6 +230,7 @@ def run_backward(
                         continue
                     prev = pending.get(parent)
                     pending[parent] = gi if prev is None else prev + gi
+                result = gi = prev = None  # pending holds the gradients now, and only it
                 continue
             next_oi = node._next_oi
             for i, (parent, gi) in enumerate(zip(node._next, result)):
@@ -247,6 +264,7 @@ def run_backward(
                     pending[parent] = gi if prev is None else prev + gi
                 else:
                     _add_pending(pending, parent, oi, gi)
+            result = gi = prev = None
     finally:
         STATE.grad = grad_mode
         unsilence(token)

@@ -69,6 +69,10 @@ class Node:
 
     n_out = 1
     checked = False  # the engine validates this node's gradients even in normal runs
+    # Set by the engine just before an ordinary (array) backward: True when the incoming
+    # gradient array is referenced by nothing else, so the rule may overwrite it with its
+    # result instead of allocating one (ReLU's does; as NumPy elides temporaries).
+    grad_owned = False
     saved: tuple | None = ()
     saved_src: list | tuple | None = None
     _next: list | tuple = ()

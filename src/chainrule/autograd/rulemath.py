@@ -71,6 +71,7 @@ class ArrayMath:
     cos = staticmethod(xp.cos)
     sign = staticmethod(xp.sign)
     where = staticmethod(_kernels.where)
+    threshold_grad = staticmethod(_kernels.threshold_grad)
     maximum = staticmethod(xp.maximum)
     sigmoid = staticmethod(_kernels.sigmoid)
     index_add = staticmethod(_kernels.index_add)
@@ -148,6 +149,10 @@ class TensorMath:
     @staticmethod
     def where(cond, a, b):
         return _ops().where(cond, a, b)
+
+    @staticmethod
+    def threshold_grad(g, x, overwrite=False):
+        return _ops().where(x <= 0, 0.0, g)
 
     @staticmethod
     def cast(x, dtype):

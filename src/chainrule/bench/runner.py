@@ -48,30 +48,14 @@ def _timed(fn) -> float:
 
 
 def measure_memory(impl: str, step, torch=None) -> float | None:
-    """Peak bytes allocated during one step, beyond what was allocated before it: with
-    tracemalloc for chainrule and NumPy (NumPy reports its buffers to it), with PyTorch's
-    profiler for PyTorch."""
+    """Peak bytes allocated during one step, beyond what was allocated before it (memory
+    freed during the step that was allocated before it is not subtracted, by either
+    tool): with tracemalloc for chainrule and NumPy (NumPy reports its buffers to it),
+    and for PyTorch from its profiler's timeline of every allocation and free."""
     if impl == "torch":
         if torch is None:
             return None
-        from torch.profiler import ProfilerActivity, profile
-
-        with (
-            _quiet_stderr(),
-            profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof,
-        ):
-            step()
-        # Each event's own allocations (positive) and frees (negative), in time order.
-        deltas = []
-        for e in prof.events():
-            own = e.cpu_memory_usage if e.name == "[memory]" else e.self_cpu_memory_usage
-            if own:
-                deltas.append((e.time_range.start, own))
-        level = peak = 0
-        for _, delta in sorted(deltas, key=lambda d: d[0]):
-            level += delta
-            peak = max(peak, level)
-        return float(peak)
+        return _torch_peak(step, torch)
     tracemalloc.start()
     try:
         tracemalloc.reset_peak()
@@ -80,6 +64,34 @@ def measure_memory(impl: str, step, torch=None) -> float | None:
         return float(tracemalloc.get_traced_memory()[1] - base)
     finally:
         tracemalloc.stop()
+
+
+def _torch_peak(step, torch) -> float:
+    """The running total of PyTorch's CPU allocations and frees during ``step``, at its
+    highest. The profiler's trace has one instant event per allocation or free, with its
+    time; per-op totals would misplace frees that happen inside an op (they are counted
+    at the op's start), which understates the peak."""
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from torch.profiler import ProfilerActivity, profile
+
+    with _quiet_stderr(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        step()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "trace.json"
+        with _quiet_stderr():
+            prof.export_chrome_trace(str(path))
+        events = json.loads(path.read_text())["traceEvents"]
+    changes = sorted(
+        (float(e["ts"]), e["args"]["Bytes"]) for e in events if e.get("name") == "[memory]"
+    )
+    level = peak = 0
+    for _, delta in changes:
+        level += delta
+        peak = max(peak, level)
+    return float(peak)
 
 
 class _quiet_stderr:

@@ -131,11 +131,12 @@ class MaxPool2d(Op):
     """
 
     def forward(self, x, kernel, stride, padding, dilation):
-        out, self.route = _kernels.max_pool(x, kernel, stride, padding, dilation)
+        out, route = _kernels.max_pool(x, kernel, stride, padding, dilation)
+        self.save(route)  # saved, so that it is freed with the rest after backward
         return out
 
-    def backward(self, F, g):
-        return F.pool_scatter(g, self.route), None, None, None, None
+    def backward(self, F, g, route):
+        return F.pool_scatter(g, route), None, None, None, None
 
 
 class PoolScatter(Op):
@@ -147,11 +148,11 @@ class PoolScatter(Op):
     """
 
     def forward(self, g, route):
-        self.route = route
+        self.save(route)
         return _kernels.pool_scatter(g, route)
 
-    def backward(self, F, gg):
-        return F.pool_gather(gg, self.route), None
+    def backward(self, F, gg, route):
+        return F.pool_gather(gg, route), None
 
 
 def pool_gather(x, route):

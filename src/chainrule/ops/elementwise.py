@@ -220,8 +220,9 @@ class Sigmoid(Op):
 class Relu(Op):
     r"""Forward: :math:`y = \max(x, 0)`. Backward: :math:`\bar x = \bar y\,[x > 0]`.
 
-    Convention at the kink: the gradient at :math:`x = 0` is 0, as in PyTorch. NaN input
-    stays NaN, and -0.0 stays -0.0 (PyTorch keeps every x that is not below 0).
+    Conventions (PyTorch's): the gradient at the kink :math:`x = 0` is 0. A NaN input
+    stays NaN and lets its gradient through (the mask is "not :math:`y \le 0`"); -0.0
+    stays -0.0 (every x that is not below 0 is kept).
     """
 
     def forward(self, x):
@@ -233,7 +234,7 @@ class Relu(Op):
         return out
 
     def backward(self, F, g, out):
-        return F.where(out > 0, g, 0.0)
+        return F.threshold_grad(g, out, self.grad_owned)
 
 
 class Clamp(Op):

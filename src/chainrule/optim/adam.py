@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from chainrule._backend import xp
-from chainrule.optim.optimizer import Optimizer, check, chunked
+from chainrule.optim.optimizer import Optimizer, check
 
 __all__ = ["Adam", "AdamW", "adam_update"]
 
@@ -27,6 +27,7 @@ def adam_update(
     bias_correction: bool,
     decoupled: bool,
     maximize: bool,
+    scratch: tuple = (),
 ) -> None:
     r"""One Adam (or AdamW) step on arrays, in place (PyTorch's algorithm), at step ``t``:
 
@@ -40,6 +41,9 @@ def adam_update(
         c1 ← 1 - β1^t,  c2 ← 1 - β2^t            (both 1 without bias_correction)
         v̂ ← max(v̂, v) if amsgrad else v
         θ ← θ - (γ / c1) m / (√v̂ / √c2 + ε)
+
+    ``scratch``: optionally two work arrays shaped like ``param``; the step then
+    allocates no temporaries (beyond those ``maximize`` and L2 decay need).
     """
     if maximize:
         grad = -grad
@@ -48,20 +52,25 @@ def adam_update(
             param *= 1 - lr * weight_decay
         else:
             grad = grad + weight_decay * param
-    exp_avg += (1 - beta1) * (grad - exp_avg)
-    exp_avg_sq *= beta2
-    exp_avg_sq += (1 - beta2) * (grad * grad)
     if bias_correction:
         bias_correction1 = 1 - beta1**step
         bias_correction2_sqrt = math.sqrt(1 - beta2**step)
     else:
         bias_correction1 = bias_correction2_sqrt = 1.0
+    if not scratch:
+        scratch = (xp.empty_like(param), xp.empty_like(param))
+    work, ratio = scratch
+    exp_avg += xp.multiply(xp.subtract(grad, exp_avg, out=work), 1 - beta1, out=work)
+    exp_avg_sq *= beta2
+    exp_avg_sq += xp.multiply(xp.multiply(grad, grad, out=work), 1 - beta2, out=work)
     if amsgrad:
         xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
-        denom = xp.sqrt(max_exp_avg_sq) / bias_correction2_sqrt + eps
+        denom = xp.sqrt(max_exp_avg_sq, out=work)
     else:
-        denom = xp.sqrt(exp_avg_sq) / bias_correction2_sqrt + eps
-    param -= (lr / bias_correction1) * (exp_avg / denom)
+        denom = xp.sqrt(exp_avg_sq, out=work)
+    denom /= bias_correction2_sqrt
+    denom += eps
+    param -= xp.multiply(xp.divide(exp_avg, denom, out=ratio), lr / bias_correction1, out=ratio)
 
 
 class Adam(Optimizer):
@@ -140,8 +149,13 @@ class Adam(Optimizer):
                 state["max_exp_avg_sq"] = xp.zeros_like(param)
         state["step"] += 1
         beta1, beta2 = group["betas"]
-        for p, g, m, v, vmax in chunked(
-            param, grad, state["exp_avg"], state["exp_avg_sq"], state.get("max_exp_avg_sq")
+        for p, g, m, v, vmax, work in self.slices(
+            param,
+            grad,
+            state["exp_avg"],
+            state["exp_avg_sq"],
+            state.get("max_exp_avg_sq"),
+            scratch=2,
         ):
             adam_update(
                 p,
@@ -159,6 +173,7 @@ class Adam(Optimizer):
                 bias_correction=group["bias_correction"],
                 decoupled=self._decoupled,
                 maximize=group["maximize"],
+                scratch=work,
             )
 
 

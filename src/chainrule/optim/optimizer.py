@@ -4,8 +4,9 @@
 Each optimizer subclass names its hyperparameters and their checks, creates its state
 buffers, and implements ``_update(param, grad, state, group)`` by calling its pure update
 function on arrays. The update is elementwise, so it is applied to the flattened arrays
-a slice at a time (:func:`chunked`): its temporaries are then a slice long, not a
-parameter long, so a step allocates almost nothing beyond the gradients.
+a slice at a time (:meth:`Optimizer.slices`), and the update rules that need scratch
+space write it into slices of one workspace the optimizer keeps (``scratch=`` of the
+update functions): a step then allocates nothing beyond what the rule's options demand.
 Where gradient clipping goes in a training loop::
 
     loss.backward()
@@ -56,6 +57,7 @@ class Optimizer:
     def __init__(self, params, defaults: dict) -> None:
         self.defaults = dict(defaults)
         self._validate(self.defaults)
+        self._scratch: dict = {}  # (shape, dtype, count) -> scratch arrays, reused every step
         self.state: dict = {}
         self.param_groups: list[dict] = []
         if isinstance(params, Tensor):
@@ -134,6 +136,32 @@ class Optimizer:
 
     def _update(self, param, grad, state: dict, group: dict) -> None:  # pragma: no cover
         raise NotImplementedError
+
+    def slices(self, *arrays, scratch: int = 0):
+        """The (parameter, gradient, buffers...) slices an update runs on (see
+        :func:`chunked`), each followed by a tuple of ``scratch`` work arrays of the slice's
+        shape. The work arrays are views of one buffer this optimizer keeps, so steps do
+        not allocate them again; an update must not keep them."""
+        for part in chunked(*arrays):
+            like = part[0]
+            if not scratch:
+                yield (*part, ())
+                continue
+            if like.size > CHUNK:  # a large non-contiguous parameter: plain temporaries
+                yield (*part, tuple(xp.empty_like(like) for _ in range(scratch)))
+                continue
+            key = (like.shape, like.dtype, scratch)
+            work = self._scratch.get(key)
+            if work is None:
+                buffer = self._scratch.get((like.dtype, scratch))
+                if buffer is None:
+                    buffer = self._scratch[(like.dtype, scratch)] = xp.empty(
+                        (scratch, CHUNK), like.dtype
+                    )
+                work = self._scratch[key] = tuple(
+                    buffer[i, : like.size].reshape(like.shape) for i in range(scratch)
+                )
+            yield (*part, work)
 
     # ----------------------------------------------------------------- state
     def state_dict(self) -> dict:

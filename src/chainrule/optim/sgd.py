@@ -3,7 +3,7 @@ r"""Stochastic gradient descent, with momentum and Nesterov momentum."""
 from __future__ import annotations
 
 from chainrule._backend import xp
-from chainrule.optim.optimizer import Optimizer, check, chunked
+from chainrule.optim.optimizer import Optimizer, check
 
 __all__ = ["SGD", "sgd_update"]
 
@@ -20,6 +20,7 @@ def sgd_update(
     weight_decay: float,
     nesterov: bool,
     maximize: bool,
+    scratch: tuple = (),
 ) -> None:
     r"""One SGD step on arrays, in place (PyTorch's algorithm):
 
@@ -32,6 +33,9 @@ def sgd_update(
             b ← μ b + (1 - τ) g                   afterwards (dampening τ)
             g ← g + μ b   if nesterov   else   g ← b
         θ ← θ - γ g
+
+    ``scratch``: optionally one work array shaped like ``param``, so that the step
+    allocates no temporary for γ g.
     """
     if maximize:
         grad = -grad
@@ -44,7 +48,10 @@ def sgd_update(
             momentum_buffer *= momentum
             momentum_buffer += grad if dampening == 0 else (1 - dampening) * grad
         grad = grad + momentum * momentum_buffer if nesterov else momentum_buffer
-    param -= lr * grad
+    if scratch:
+        param -= xp.multiply(grad, lr, out=scratch[0])
+    else:
+        param -= lr * grad
 
 
 class SGD(Optimizer):
@@ -120,7 +127,7 @@ class SGD(Optimizer):
                 first, buf = True, state.setdefault("momentum_buffer", xp.empty_like(param))
         lr, dampening, decay = group["lr"], group["dampening"], group["weight_decay"]
         nesterov, maximize = group["nesterov"], group["maximize"]
-        for p, g, b in chunked(param, grad, buf):
+        for p, g, b, work in self.slices(param, grad, buf, scratch=1):
             sgd_update(
                 p,
                 g,
@@ -132,4 +139,5 @@ class SGD(Optimizer):
                 weight_decay=decay,
                 nesterov=nesterov,
                 maximize=maximize,
+                scratch=work,
             )
