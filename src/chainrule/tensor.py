@@ -61,6 +61,7 @@ class Tensor:
     """
 
     __slots__ = ("__weakref__", "_ctx", "_hooks", "_oi", "_rg", "data", "grad")
+    _seq = 0  # a leaf, as a graph node, comes after every op (see autograd.engine)
 
     # NumPy defers to Tensor's reflected operators (``array * tensor`` -> Tensor).
     __array_ufunc__ = None

@@ -10,6 +10,7 @@ parent. A leaf adds what it receives into ``.grad``.
 from __future__ import annotations
 
 import sys
+from operator import attrgetter
 
 from chainrule._backend import ndarray, silence, unsilence, xp
 from chainrule.autograd.function import _FREED_MESSAGE
@@ -27,31 +28,23 @@ CHECK_BUILTIN_RULES = False
 # Counting references tells whether a gradient array is held by anything but the engine.
 # Where the interpreter cannot count them, no gradient is ever offered for reuse.
 _refcount = getattr(sys, "getrefcount", lambda _: 0)
+_seq_of = attrgetter("_seq")
 
 
 def _toposort(roots) -> list:
     """Nodes reachable from ``roots``, each one before its parents (a leaf's ``_next`` is
-    empty, so the walk stops there). Iterative, so any depth works; each node is pushed
-    once, with an iterator over its parents that resumes where it stopped."""
-    order = []
-    seen = set()
-    for root in roots:
-        if root in seen:
-            continue
-        seen.add(root)
-        stack = [(root, iter(root._next))]
-        while stack:
-            node, parents = stack[-1]
-            for parent in parents:
-                if parent is not None and parent not in seen:
-                    seen.add(parent)
-                    stack.append((parent, iter(parent._next)))
-                    break
-            else:
-                stack.pop()
-                order.append(node)
-    order.reverse()
-    return order
+    empty, so the walk stops there). Every node is numbered when it is created, after its
+    parents, so the reachable set sorted by decreasing number is such an order; finding
+    the set needs no recursion (any depth works), and the order is deterministic."""
+    seen = set(roots)
+    stack = list(seen)
+    pop, push, add = stack.pop, stack.append, seen.add
+    while stack:
+        for parent in pop()._next:
+            if parent is not None and parent not in seen:
+                add(parent)
+                push(parent)
+    return sorted(seen, key=_seq_of, reverse=True)
 
 
 def _add_pending(pending: dict, node, oi: int, g) -> None:
@@ -203,7 +196,7 @@ def run_backward(
             saved = node.saved
             if saved is None:
                 raise RuntimeError(_FREED_MESSAGE)
-            if not create_graph:
+            if node.reuses_grad and not create_graph:
                 # Nothing but this loop holds g (two references: the name and the call's
                 # argument): the rule may write its result into it (see Node.grad_owned).
                 node.grad_owned = (

@@ -26,6 +26,7 @@ be differentiable (``create_graph=True``), so the same rule yields second deriva
 
 from __future__ import annotations
 
+import itertools
 import traceback
 from typing import ClassVar
 
@@ -35,6 +36,7 @@ from chainrule.autograd.grad_mode import STATE, no_grad, set_grad_enabled
 __all__ = ["Function", "FunctionCtx", "Op"]
 
 _new = object.__new__
+_SEQUENCE = itertools.count(1)  # numbers the nodes in the order they are recorded
 
 _FREED_MESSAGE = (
     "Trying to backward through the graph a second time (or to read saved tensors after "
@@ -68,10 +70,13 @@ class Node:
     """
 
     n_out = 1
+    _seq = 0  # creation number (set when recorded): larger than every parent's
     checked = False  # the engine validates this node's gradients even in normal runs
-    # Set by the engine just before an ordinary (array) backward: True when the incoming
-    # gradient array is referenced by nothing else, so the rule may overwrite it with its
-    # result instead of allocating one (ReLU's does; as NumPy elides temporaries).
+    # For a node whose class sets ``reuses_grad``, the engine sets ``grad_owned`` just
+    # before an ordinary (array) backward: True when the incoming gradient array is
+    # referenced by nothing else, so the rule may overwrite it with its result instead of
+    # allocating one (ReLU's does; NumPy elides its temporaries on the same grounds).
+    reuses_grad = False
     grad_owned = False
     saved: tuple | None = ()
     saved_src: list | tuple | None = None
@@ -189,6 +194,7 @@ class Op(Node):
         if not (record and STATE.grad and out.dtype.kind == "f"):
             return _make(out, None, False)
         ctx._next = parents
+        ctx._seq = next(_SEQUENCE)
         ctx.needs_input_grad = needs
         if multi:
             ctx._next_oi = [a._oi if p is not None else 0 for a, p in zip(args, parents)]
@@ -355,6 +361,7 @@ class Function:
             (a._ctx if a._ctx is not None else a) if need else None
             for a, need in zip(args, ctx.needs_input_grad)
         )
+        ctx._seq = next(_SEQUENCE)
         if any(need and a._oi for a, need in zip(args, ctx.needs_input_grad)):
             ctx._next_oi = tuple(
                 a._oi if need else 0 for a, need in zip(args, ctx.needs_input_grad)

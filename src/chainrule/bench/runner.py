@@ -2,8 +2,8 @@
 
 For each case the three implementations are built from the same weights and timed in one
 process, interleaved by rounds (each round times a block of steps of each implementation,
-in a rotated order) so that a drifting machine affects all three alike; each figure is the
-median over the rounds. Between blocks the run pauses long enough for the previous
+in a rotated order) so that a drifting machine affects all three alike; each time is the
+median over the rounds, each speed ratio the median of the ratios within rounds. Between blocks the run pauses long enough for the previous
 library's worker threads to stop spinning (OpenBLAS spins for about 0.1 s after a call,
 PyTorch's OpenMP threads briefly too): without the pause, two thread pools fight for two
 cores and every figure is distorted, PyTorch's by up to six times. Each block starts
@@ -114,7 +114,7 @@ class _quiet_stderr:
 
 
 SETTLE_S = 0.15  # longer than OpenBLAS's spin after a call
-BLOCK_S = 0.03  # aim for blocks at least this long
+BLOCK_S = 0.1  # aim for blocks at least this long
 
 
 def _time_case(steps: dict, rounds: int) -> dict:
@@ -136,7 +136,14 @@ def _time_case(steps: dict, rounds: int) -> dict:
             for _ in range(inner[name]):
                 fn()
             samples[name].append((time.perf_counter() - start) / inner[name])
-    return {name: statistics.median(ts) for name, ts in samples.items()}
+    return samples
+
+
+def _ratio(samples: dict, other: str) -> float:
+    """How many times faster chainrule is than ``other``: the median over rounds of the
+    ratio within each round (a round's blocks run back to back, so a slow spell of the
+    machine that spans a round cancels out)."""
+    return statistics.median(o / c for o, c in zip(samples[other], samples["chainrule"]))
 
 
 def _blas_info() -> list[dict]:
@@ -173,13 +180,14 @@ def run(
     if torch is not None and threads:
         torch.set_num_threads(int(threads))
     rate = sgemm_rate()
-    rounds = 3 if quick else 7
+    rounds = 3 if quick else 9
     results = []
     for case in cases:
         steps = {"chainrule": case.chainrule_step(), "numpy": case.numpy_step()}
         if torch is not None:
             steps["torch"] = case.torch_step(torch)
-        times = _time_case(steps, rounds)
+        samples = _time_case(steps, rounds)
+        times = {name: statistics.median(ts) for name, ts in samples.items()}
         memory = {name: measure_memory(name, fn, torch) for name, fn in steps.items()}
         mine = times["chainrule"]
         row = {
@@ -187,8 +195,8 @@ def run(
             "batch": case.batch,
             "ms": {k: v * 1e3 for k, v in times.items()},
             "samples_per_s": case.batch / mine,
-            "x_torch": times["torch"] / mine if "torch" in times else None,
-            "x_numpy": times["numpy"] / mine,
+            "x_torch": _ratio(samples, "torch") if "torch" in samples else None,
+            "x_numpy": _ratio(samples, "numpy"),
             "sgemm_share": case.flops() / mine / 1e9 / rate if case.flops() else None,
             "peak_mb": {k: (v / 2**20 if v is not None else None) for k, v in memory.items()},
         }

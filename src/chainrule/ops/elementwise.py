@@ -225,6 +225,8 @@ class Relu(Op):
     stays -0.0 (every x that is not below 0 is kept).
     """
 
+    reuses_grad = True  # the backward may write into the incoming gradient (see Node)
+
     def forward(self, x):
         if x.size >= 8192 and x.dtype.itemsize in (2, 4, 8):
             out = _kernels.keep_where(xp.logical_not(xp.less(x, 0)), x)  # faster when large
