@@ -3,14 +3,16 @@
 For each case the three implementations are built from the same weights and timed in one
 process, interleaved by rounds (each round times a block of steps of each implementation,
 in a rotated order) so that a drifting machine affects all three alike; each time is the
-median over the rounds, each speed ratio the median of the ratios within rounds. Between blocks the run pauses long enough for the previous
-library's worker threads to stop spinning (OpenBLAS spins for about 0.1 s after a call,
-PyTorch's OpenMP threads briefly too): without the pause, two thread pools fight for two
-cores and every figure is distorted, PyTorch's by up to six times. Each block starts
-with two untimed steps. Reported: ms per step, samples per second, the
-speed ratios to PyTorch and to NumPy (above 1: chainrule is faster), the share of the
-machine's sgemm rate (measured in the same run) that the step's matrix products reach,
-and the peak memory a step allocates.
+median over the rounds, each speed ratio the median of the ratios within rounds.
+
+Between blocks the run pauses long enough for the previous library's worker threads to
+stop spinning (OpenBLAS spins for about 0.1 s after a call, PyTorch's OpenMP threads
+briefly too): without the pause, two thread pools fight for two cores and every figure
+is distorted, PyTorch's by up to six times. Each block starts with two untimed steps.
+
+Reported: ms per step, samples per second, the speed ratios to PyTorch and to NumPy
+(above 1: chainrule is faster), the share of the machine's sgemm rate (measured in the
+same run) that the step's matrix products reach, and the peak memory a step allocates.
 """
 
 from __future__ import annotations
