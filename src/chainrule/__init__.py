@@ -21,6 +21,7 @@ from chainrule import (
     random,
     train,
 )
+from chainrule._backend import tune_allocator
 from chainrule.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from chainrule.dtypes import (
     bool,
@@ -70,6 +71,7 @@ __all__ = [  # noqa: PLE0604 (the tensor names are spliced in below)
     "random",
     "seed",
     "set_default_dtype",
+    "tune_allocator",
     "set_grad_enabled",
     "train",
     "uint8",

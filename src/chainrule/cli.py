@@ -289,6 +289,9 @@ def main(argv=None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    # The command owns its process: keep freed memory for the next training step instead
+    # of faulting it in again (see chainrule.tune_allocator).
+    chainrule.tune_allocator()
     try:
         return args.func(args)
     except KeyboardInterrupt:

@@ -10,6 +10,10 @@ stop spinning (OpenBLAS spins for about 0.1 s after a call, PyTorch's OpenMP thr
 briefly too): without the pause, two thread pools fight for two cores and every figure
 is distorted, PyTorch's by up to six times. Each block starts with two untimed steps.
 
+The run first calls :func:`chainrule.tune_allocator`, as every ``chainrule`` command does,
+so that no library (chainrule, NumPy or PyTorch, which all allocate through the C
+allocator) pays page faults for memory it freed a step earlier.
+
 Reported: ms per step, samples per second, the speed ratios to PyTorch and to NumPy
 (above 1: chainrule is faster), the share of the machine's sgemm rate (measured in the
 same run) that the step's matrix products reach, and the peak memory a step allocates.
@@ -26,6 +30,7 @@ import tracemalloc
 
 import numpy as np
 
+from chainrule._backend import tune_allocator
 from chainrule.bench.cases import CASES
 
 __all__ = ["measure_memory", "run", "sgemm_rate"]
@@ -178,6 +183,7 @@ def run(
                 f"unknown case(s): {', '.join(sorted(unknown))}; known: "
                 f"{', '.join(c.name for c in CASES)}"
             )
+    allocator_kept = tune_allocator()  # as the chainrule commands run; all three benefit
     threads = next((lib["num_threads"] for lib in _blas_info() if lib["internal_api"]), None)
     if torch is not None and threads:
         torch.set_num_threads(int(threads))
@@ -209,6 +215,7 @@ def run(
         "torch": getattr(torch, "__version__", None),
         "torch_threads": torch.get_num_threads() if torch is not None else None,
         "numpy": np.__version__,
+        "allocator_keeps_freed_memory": allocator_kept,
         "quick": quick,
         "cases": results,
     }
@@ -232,6 +239,7 @@ def format_table(report: dict) -> str:
         f"sgemm {report['sgemm_gflops']:.0f} GFLOP/s; BLAS: {blas or 'unknown'}; "
         f"NumPy {report['numpy']}; PyTorch {report['torch'] or 'not installed'}"
         + (f" ({report['torch_threads']} threads)" if report["torch_threads"] else "")
+        + ("; freed memory kept (glibc)" if report.get("allocator_keeps_freed_memory") else "")
     )
     header = (
         f"{'case':<17}{'chainrule ms':>13}{'numpy ms':>10}{'torch ms':>10}{'samples/s':>11}"
