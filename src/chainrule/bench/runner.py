@@ -122,13 +122,17 @@ class _quiet_stderr:
 
 SETTLE_S = 0.15  # longer than OpenBLAS's spin after a call
 BLOCK_S = 0.1  # aim for blocks at least this long
+WARMUP_S = 0.3  # untimed steps of each implementation before the first round
 
 
 def _time_case(steps: dict, rounds: int) -> dict:
     names = list(steps)
     inner = {}
-    for name, fn in steps.items():  # warm up and size the blocks
+    for name, fn in steps.items():  # warm up (caches, allocator, thread pools), size blocks
+        start = time.perf_counter()
         for _ in range(3):
+            fn()
+        while time.perf_counter() - start < WARMUP_S:
             fn()
         one = _timed(fn)
         inner[name] = max(3, min(200, int(BLOCK_S / max(one, 1e-7))))
