@@ -49,17 +49,14 @@ def threshold_grad(g, x, overwrite=False):
     like :func:`where`, but the comparison is made a slice at a time, so the mask costs
     at most 64 KB, not one byte per element. With ``overwrite`` the result is written
     into ``g`` itself (the caller owns it), and nothing of g's size is allocated."""
-    if (
-        g.size <= _SLICE
-        or g.dtype.itemsize not in _INT_OF_SIZE
-        or g.shape != x.shape
-        or g.strides != x.strides
-    ):
+    if g.dtype.itemsize not in _INT_OF_SIZE or g.shape != x.shape:
         return where(xp.less_equal(x, 0), 0.0, g)
+    if g.size <= _SLICE or g.strides != x.strides:
+        return keep_where(~xp.less_equal(x, 0), g)
     out = g if overwrite else xp.empty_like(g)  # g's layout, so the three flatten alike
     gf, xf, of = g.ravel(order="K"), x.ravel(order="K"), out.ravel(order="K")
     if gf.base is None or xf.base is None or of.base is None:  # not dense: ravel copied
-        return where(xp.less_equal(x, 0), 0.0, g)
+        return keep_where(~xp.less_equal(x, 0), g)
     itype = _INT_OF_SIZE[g.dtype.itemsize]
     gi, oi = gf.view(itype), of.view(itype)
     mask = xp.empty(_SLICE, dtype=bool)
