@@ -7,6 +7,8 @@ zeros, and the window extraction behind convolution and pooling (im2col, PyTorch
 
 from __future__ import annotations
 
+import math
+
 from chainrule._backend import xp
 
 __all__ = [
@@ -20,6 +22,7 @@ __all__ = [
     "index_add",
     "keep_where",
     "max_pool",
+    "pass_index",
     "pool_gather",
     "pool_scatter",
     "sigmoid",
@@ -68,30 +71,29 @@ def threshold_grad(g, x, overwrite=False):
 
 
 def _is_plus_zero(v) -> bool:
-    return isinstance(v, int | float) and v == 0 and str(float(v))[0] != "-"
+    return isinstance(v, int | float) and v == 0 and math.copysign(1.0, v) > 0
+
+
+def _selectable(zero, values, cond) -> bool:
+    """Whether ``where`` can keep ``values`` with the bit select: the other side is +0.0
+    and ``values`` a float array of the condition's shape."""
+    return (
+        _is_plus_zero(zero)
+        and type(values) is xp.ndarray
+        and values.shape == cond.shape
+        and values.dtype.kind == "f"
+        and values.dtype.itemsize in _INT_OF_SIZE
+    )
 
 
 def where(cond, a, b):
     """``xp.where``, with the branch-free :func:`keep_where` when one side is +0.0 and the
     other a float array of the condition's shape (the common case in backward rules)."""
-    if (
-        type(cond) is xp.ndarray and cond.dtype == xp.bool_ and cond.size >= 1024
-    ):  # below: where is cheaper
-        if (
-            _is_plus_zero(b)
-            and type(a) is xp.ndarray
-            and a.shape == cond.shape
-            and a.dtype.itemsize in _INT_OF_SIZE
-            and a.dtype.kind == "f"
-        ):
+    if type(cond) is xp.ndarray and cond.dtype == xp.bool_ and cond.size >= 1024:
+        # (below that size NumPy's where is the cheaper of the two)
+        if _selectable(b, a, cond):
             return keep_where(cond, a)
-        if (
-            _is_plus_zero(a)
-            and type(b) is xp.ndarray
-            and b.shape == cond.shape
-            and b.dtype.itemsize in _INT_OF_SIZE
-            and b.dtype.kind == "f"
-        ):
+        if _selectable(a, b, cond):
             return keep_where(~cond, b)
     return xp.where(cond, a, b)
 
@@ -161,10 +163,9 @@ def im2col(x, kernel, dilation, padding, stride, pad_value=0.0):
     over (output row, output column, image). With all images side by side, a convolution
     is one matrix product ``W (O, C*kh*kw) @ cols``.
     """
-    n, c, h, w = x.shape
+    n, c = x.shape[:2]
     (kh, kw), (dh, dw), (sh, sw) = kernel, dilation, stride
-    oh = conv_output_size(h, kh, sh, padding[0], dh)
-    ow = conv_output_size(w, kw, sw, padding[1], dw)
+    oh, ow = conv_output_size_2d(x.shape[2:], kernel, dilation, padding, stride)
     windows = xp.lib.stride_tricks.sliding_window_view(
         _padded(x, padding, pad_value), (dh * (kh - 1) + 1, dw * (kw - 1) + 1), axis=(2, 3)
     )
@@ -177,8 +178,7 @@ def col2im(cols, output_size, kernel, dilation, padding, stride):
     sum of the entries that windows took from it. One strided add per kernel offset
     (kh*kw of them), never a loop over pixels; the result is batch innermost."""
     (h, w), (kh, kw), (dh, dw), (ph, pw), (sh, sw) = output_size, kernel, dilation, padding, stride
-    oh = conv_output_size(h, kh, sh, ph, dh)
-    ow = conv_output_size(w, kw, sw, pw, dw)
+    oh, ow = conv_output_size_2d(output_size, kernel, dilation, padding, stride)
     c = cols.shape[0] // (kh * kw)
     n = cols.shape[1] // (oh * ow)
     out = xp.zeros((c, h + 2 * ph, w + 2 * pw, n), dtype=cols.dtype)
@@ -223,20 +223,22 @@ class PoolRoute:
         self.cols, self.rows, self.geometry = cols, rows, geometry
 
 
+def pass_index(axis: int, k: int, step: int, dilation: int, length: int) -> tuple:
+    """The index of the ``k``-th offset's slice along ``axis`` of a 4-D array: every
+    ``step``-th element from ``k * dilation``, ``length`` of them."""
+    index = [slice(None)] * 4
+    start = k * dilation
+    index[axis] = slice(start, start + step * (length - 1) + 1, step)
+    return tuple(index)
+
+
 def _select_pass(x, count, step, dilation, length, axis):
     """The running first maximum over ``count`` strided slices of ``x`` along ``axis``."""
-    sl = [slice(None)] * 4
-
-    def take(k):
-        start = k * dilation
-        sl[axis] = slice(start, start + step * (length - 1) + 1, step)
-        return x[tuple(sl)]
-
-    best = xp.array(take(0), order="K")
+    best = xp.array(x[pass_index(axis, 0, step, dilation, length)], order="K")
     itype = xp.int8 if count < 128 else xp.int32
     which = xp.zeros_like(best, dtype=itype)  # in best's memory layout, whatever it is
     for k in range(1, count):
-        v = take(k)
+        v = x[pass_index(axis, k, step, dilation, length)]
         wins = xp.greater(v, best)
         wins |= xp.isnan(v)
         xp.maximum(which, xp.multiply(wins, k, dtype=itype), out=which)  # later k win
@@ -247,9 +249,7 @@ def _select_pass(x, count, step, dilation, length, axis):
 def max_pool(x, kernel, stride, padding, dilation=(1, 1)):
     """Max pooling of (N, C, H, W) with -inf padding: the output, and its :class:`PoolRoute`."""
     (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
-    h, w = x.shape[2:]
-    oh = conv_output_size(h, kh, sh, padding[0], dh)
-    ow = conv_output_size(w, kw, sw, padding[1], dw)
+    oh, ow = conv_output_size_2d(x.shape[2:], kernel, dilation, padding, stride)
     xpad = _padded(x, padding, -xp.inf)
     across, cols = _select_pass(xpad, kw, sw, dw, ow, 3)
     out, rows = _select_pass(across, kh, sh, dh, oh, 2)
@@ -279,15 +279,13 @@ def _spread_pass(g, which, shape, count, step, dilation, axis):
         out = xp.empty_like(which, dtype=g.dtype, shape=shape)
     else:
         out = xp.zeros_like(which, dtype=g.dtype, shape=shape)
-    sl = [slice(None)] * 4
     for k in range(count):
-        start = k * dilation
-        sl[axis] = slice(start, start + step * (length - 1) + 1, step)
+        index = pass_index(axis, k, step, dilation, length)
         picked = keep_where(xp.equal(which, k), g)
         if disjoint:
-            out[tuple(sl)] = picked
+            out[index] = picked
         else:
-            out[tuple(sl)] += picked
+            out[index] += picked
     return out
 
 
@@ -317,9 +315,6 @@ def pool_gather(x, route):
 
 def _pick_pass(x, which, count, step, dilation, length, axis):
     out = xp.zeros_like(which, dtype=x.dtype)
-    sl = [slice(None)] * 4
     for k in range(count):
-        start = k * dilation
-        sl[axis] = slice(start, start + step * (length - 1) + 1, step)
-        out += keep_where(xp.equal(which, k), x[tuple(sl)])
+        out += keep_where(xp.equal(which, k), x[pass_index(axis, k, step, dilation, length)])
     return out

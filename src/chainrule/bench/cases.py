@@ -11,7 +11,6 @@ from dataclasses import dataclass
 import numpy as np
 
 import chainrule as cr
-from chainrule import nn
 from chainrule.bench import reference
 
 __all__ = ["CASES", "Case"]
@@ -74,7 +73,10 @@ class Case:
         return 2.0 * b * (2 * sum(layers) + sum(layers[1:]))  # forward, weight grads, input grads
 
     # ----------------------------------------------------------------- the three builds
-    def chainrule_model(self):
+    def model(self, lib):
+        """The case's network in ``lib`` (chainrule or torch: the same code builds both),
+        with the weights of :meth:`weights`."""
+        nn = lib.nn
         if self.kind == "cnn":
             model = nn.Sequential(
                 nn.Conv2d(1, 8, 3),
@@ -91,14 +93,16 @@ class Case:
             for fan_in, fan_out in zip(self.sizes, self.sizes[1:]):
                 layers += [nn.Linear(fan_in, fan_out), nn.ReLU()]
             model = nn.Sequential(*layers[:-1])
-        params = list(model.parameters())
-        for p, w in zip(params, self.weights()):
-            p.data[...] = w
+        with lib.no_grad():
+            for p, w in zip(model.parameters(), self.weights()):
+                p.copy_(lib.tensor(w))
         return model
 
-    def chainrule_step(self):
+    def step(self, lib):
+        """One step in ``lib``, chainrule or torch: the same code runs in both, since
+        chainrule speaks PyTorch's API."""
         if self.kind == "graph":
-            x, w, b, c = (cr.tensor(v, requires_grad=True) for v in self.data()[0])
+            x, w, b, c = (lib.tensor(v, requires_grad=True) for v in self.data()[0])
 
             def graph():  # five ops: a tiny layer, (x @ W + b).tanh() * c, averaged
                 ((x @ w + b).tanh() * c).mean().backward()
@@ -107,22 +111,21 @@ class Case:
                 return grads
 
             return graph
-        model = self.chainrule_model()
-        x, y = self.data()
-        x, y = cr.tensor(x), cr.tensor(y)
+        model = self.model(lib)
+        x, y = (lib.tensor(a) for a in self.data())
         if self.kind == "mlp-infer":
 
             def infer():
-                with cr.no_grad():
+                with lib.no_grad():
                     return model(x)
 
             return infer
         opt = (
-            cr.optim.SGD(model.parameters(), lr=self.lr, momentum=0.9)
+            lib.optim.SGD(model.parameters(), lr=self.lr, momentum=0.9)
             if self.optimizer == "sgd"
-            else cr.optim.Adam(model.parameters(), lr=self.lr)
+            else lib.optim.Adam(model.parameters(), lr=self.lr)
         )
-        loss_fn = nn.CrossEntropyLoss()
+        loss_fn = lib.nn.CrossEntropyLoss()
 
         def step():
             opt.zero_grad()
@@ -133,6 +136,12 @@ class Case:
 
         step.model = model
         return step
+
+    def chainrule_step(self):
+        return self.step(cr)
+
+    def torch_step(self, torch):
+        return self.step(torch)
 
     def numpy_step(self):
         if self.kind == "graph":
@@ -159,62 +168,6 @@ class Case:
         fn = lambda: mlp(x, y)  # noqa: E731
         fn.params = mlp.w + mlp.b
         return fn
-
-    def torch_step(self, torch):
-        if self.kind == "graph":
-            x, w, b, c = (torch.tensor(v, requires_grad=True) for v in self.data()[0])
-
-            def graph():
-                ((x @ w + b).tanh() * c).mean().backward()
-                grads = (x.grad, w.grad, b.grad, c.grad)
-                x.grad = w.grad = b.grad = c.grad = None
-                return grads
-
-            return graph
-        tnn = torch.nn
-        if self.kind == "cnn":
-            model = tnn.Sequential(
-                tnn.Conv2d(1, 8, 3),
-                tnn.ReLU(),
-                tnn.MaxPool2d(2),
-                tnn.Conv2d(8, 16, 3),
-                tnn.ReLU(),
-                tnn.MaxPool2d(2),
-                tnn.Flatten(),
-                tnn.Linear(400, 10),
-            )
-        else:
-            layers = []
-            for fan_in, fan_out in zip(self.sizes, self.sizes[1:]):
-                layers += [tnn.Linear(fan_in, fan_out), tnn.ReLU()]
-            model = tnn.Sequential(*layers[:-1])
-        with torch.no_grad():
-            for p, w in zip(model.parameters(), self.weights()):
-                p.copy_(torch.from_numpy(w))
-        x, y = self.data()
-        x, y = torch.from_numpy(x), torch.from_numpy(y)
-        if self.kind == "mlp-infer":
-
-            def infer():
-                with torch.no_grad():
-                    return model(x)
-
-            return infer
-        opt = (
-            torch.optim.SGD(model.parameters(), lr=self.lr, momentum=0.9)
-            if self.optimizer == "sgd"
-            else torch.optim.Adam(model.parameters(), lr=self.lr)
-        )
-        loss_fn = tnn.CrossEntropyLoss()
-
-        def step():
-            opt.zero_grad()
-            loss = loss_fn(model(x), y)
-            loss.backward()
-            opt.step()
-            return loss
-
-        return step
 
 
 MLP = (784, 512, 256, 10)

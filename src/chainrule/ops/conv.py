@@ -34,10 +34,7 @@ def _pair(value, name: str, minimum: int) -> tuple:
 
 
 def _output_hw(op: str, hw, kernel, stride, padding, dilation) -> tuple:
-    out = tuple(
-        _kernels.conv_output_size(hw[i], kernel[i], stride[i], padding[i], dilation[i])
-        for i in (0, 1)
-    )
+    out = _kernels.conv_output_size_2d(hw, kernel, dilation, padding, stride)
     if min(out) < 1:
         raise ShapeError(
             f"{op}: the input's spatial size {tuple(hw)} (padding {padding}) is smaller than the "
@@ -175,9 +172,8 @@ def pool_gather(x, route):
     def pick(t, which, count, step, dilation, length, axis):
         out = None
         for k in range(count):
-            index = [slice(None)] * 4
-            index[axis] = slice(k * dilation, k * dilation + step * (length - 1) + 1, step)
-            term = where(Tensor(which == k), getitem(t, tuple(index)), 0.0)
+            index = _kernels.pass_index(axis, k, step, dilation, length)
+            term = where(Tensor(which == k), getitem(t, index), 0.0)
             out = term if out is None else out + term
         return out
 

@@ -3,7 +3,7 @@ r"""Adadelta: RMSprop whose step size is itself a running RMS of past updates.""
 from __future__ import annotations
 
 from chainrule._backend import xp
-from chainrule.optim.optimizer import Optimizer, check, chunked
+from chainrule.optim.optimizer import Optimizer, check, check_nonnegative, regularized
 
 __all__ = ["Adadelta", "adadelta_update"]
 
@@ -31,10 +31,7 @@ def adadelta_update(
         u ← ρ u + (1 - ρ) Δ²
         θ ← θ - γ Δ
     """
-    if maximize:
-        grad = -grad
-    if weight_decay != 0:
-        grad = grad + weight_decay * param
+    grad = regularized(grad, param, weight_decay, maximize)
     square_avg *= rho
     square_avg += (1 - rho) * (grad * grad)
     delta = xp.sqrt(acc_delta + eps) / xp.sqrt(square_avg + eps) * grad
@@ -70,27 +67,14 @@ class Adadelta(Optimizer):
     def _validate(self, group: dict) -> None:
         super()._validate(group)
         check(0 <= group["rho"] <= 1, f"Invalid rho value: {group['rho']} (must be in [0, 1])")
-        check(group["eps"] >= 0, f"Invalid epsilon value: {group['eps']} (must be >= 0)")
-        check(
-            group["weight_decay"] >= 0,
-            f"Invalid weight_decay value: {group['weight_decay']} (must be >= 0)",
-        )
+        check_nonnegative(group, "eps", "weight_decay")
 
-    def _update(self, param, grad, state, group) -> None:
+    hyper = ("lr", "rho", "eps", "weight_decay", "maximize")
+
+    def _update(self, param, grad, state, group, hyper) -> None:
         if "square_avg" not in state:
             state["step"] = 0.0
             state["square_avg"] = xp.zeros_like(param)
             state["acc_delta"] = xp.zeros_like(param)
         state["step"] += 1
-        for p, g, v, u in chunked(param, grad, state["square_avg"], state["acc_delta"]):
-            adadelta_update(
-                p,
-                g,
-                v,
-                u,
-                lr=group["lr"],
-                rho=group["rho"],
-                eps=group["eps"],
-                weight_decay=group["weight_decay"],
-                maximize=group["maximize"],
-            )
+        self._run(adadelta_update, hyper, param, grad, state["square_avg"], state["acc_delta"])

@@ -3,7 +3,7 @@ r"""Adagrad: a per-coordinate learning rate that shrinks where gradients have be
 from __future__ import annotations
 
 from chainrule._backend import xp
-from chainrule.optim.optimizer import Optimizer, check, chunked
+from chainrule.optim.optimizer import Optimizer, check_nonnegative, regularized
 
 __all__ = ["Adagrad", "adagrad_update"]
 
@@ -30,10 +30,7 @@ def adagrad_update(
         s ← s + g²                                (s starts at initial_accumulator_value)
         θ ← θ - γ_t g / (√s + ε)
     """
-    if maximize:
-        grad = -grad
-    if weight_decay != 0:
-        grad = grad + weight_decay * param
+    grad = regularized(grad, param, weight_decay, maximize)
     clr = lr / (1 + (step - 1) * lr_decay)
     state_sum += grad * grad
     param -= clr * (grad / (xp.sqrt(state_sum) + eps))
@@ -76,31 +73,13 @@ class Adagrad(Optimizer):
 
     def _validate(self, group: dict) -> None:
         super()._validate(group)
-        check(group["lr_decay"] >= 0, f"Invalid lr_decay value: {group['lr_decay']} (must be >= 0)")
-        check(
-            group["weight_decay"] >= 0,
-            f"Invalid weight_decay value: {group['weight_decay']} (must be >= 0)",
-        )
-        check(
-            group["initial_accumulator_value"] >= 0,
-            f"Invalid initial_accumulator_value: {group['initial_accumulator_value']} (must be >= 0)",
-        )
-        check(group["eps"] >= 0, f"Invalid epsilon value: {group['eps']} (must be >= 0)")
+        check_nonnegative(group, "lr_decay", "weight_decay", "initial_accumulator_value", "eps")
 
-    def _update(self, param, grad, state, group) -> None:
+    hyper = ("lr", "lr_decay", "weight_decay", "eps", "maximize")
+
+    def _update(self, param, grad, state, group, hyper) -> None:
         if "sum" not in state:
             state["step"] = 0.0
             state["sum"] = xp.full_like(param, group["initial_accumulator_value"])
         state["step"] += 1
-        for p, g, s in chunked(param, grad, state["sum"]):
-            adagrad_update(
-                p,
-                g,
-                s,
-                step=state["step"],
-                lr=group["lr"],
-                lr_decay=group["lr_decay"],
-                weight_decay=group["weight_decay"],
-                eps=group["eps"],
-                maximize=group["maximize"],
-            )
+        self._run(adagrad_update, hyper, param, grad, state["sum"], step=state["step"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from chainrule._backend import xp
-from chainrule.optim.optimizer import Optimizer, check
+from chainrule.optim.optimizer import Optimizer, check, check_nonnegative, regularized
 
 __all__ = ["Adam", "AdamW", "adam_update"]
 
@@ -45,13 +45,9 @@ def adam_update(
     ``scratch``: optionally two work arrays shaped like ``param``; the step then
     allocates no temporaries (beyond those ``maximize`` and L2 decay need).
     """
-    if maximize:
-        grad = -grad
-    if weight_decay != 0:
-        if decoupled:
-            param *= 1 - lr * weight_decay
-        else:
-            grad = grad + weight_decay * param
+    if decoupled and weight_decay != 0:
+        param *= 1 - lr * weight_decay
+    grad = regularized(grad, param, 0 if decoupled else weight_decay, maximize)
     if bias_correction:
         bias_correction1 = 1 - beta1**step
         bias_correction2_sqrt = math.sqrt(1 - beta2**step)
@@ -98,6 +94,7 @@ class Adam(Optimizer):
     """
 
     _decoupled = False
+    hyper = ("lr", "eps", "weight_decay", "amsgrad", "bias_correction", "maximize")
 
     def __init__(
         self,
@@ -134,13 +131,9 @@ class Adam(Optimizer):
         check(
             0 <= betas[1] < 1, f"Invalid beta parameter at index 1: {betas[1]} (must be in [0, 1))"
         )
-        check(group["eps"] >= 0, f"Invalid epsilon value: {group['eps']} (must be >= 0)")
-        check(
-            group["weight_decay"] >= 0,
-            f"Invalid weight_decay value: {group['weight_decay']} (must be >= 0)",
-        )
+        check_nonnegative(group, "eps", "weight_decay")
 
-    def _update(self, param, grad, state, group) -> None:
+    def _update(self, param, grad, state, group, hyper) -> None:
         if "exp_avg" not in state:
             state["step"] = 0.0
             state["exp_avg"] = xp.zeros_like(param)
@@ -149,32 +142,20 @@ class Adam(Optimizer):
                 state["max_exp_avg_sq"] = xp.zeros_like(param)
         state["step"] += 1
         beta1, beta2 = group["betas"]
-        for p, g, m, v, vmax, work in self.slices(
+        self._run(
+            adam_update,
+            hyper,
             param,
             grad,
             state["exp_avg"],
             state["exp_avg_sq"],
             state.get("max_exp_avg_sq"),
             scratch=2,
-        ):
-            adam_update(
-                p,
-                g,
-                m,
-                v,
-                vmax,
-                step=state["step"],
-                lr=group["lr"],
-                beta1=beta1,
-                beta2=beta2,
-                eps=group["eps"],
-                weight_decay=group["weight_decay"],
-                amsgrad=group["amsgrad"],
-                bias_correction=group["bias_correction"],
-                decoupled=self._decoupled,
-                maximize=group["maximize"],
-                scratch=work,
-            )
+            step=state["step"],
+            beta1=beta1,
+            beta2=beta2,
+            decoupled=self._decoupled,
+        )
 
 
 class AdamW(Adam):

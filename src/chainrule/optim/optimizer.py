@@ -2,9 +2,9 @@
 ``zero_grad`` and ``state_dict``, with PyTorch's behaviour and formats.
 
 Each optimizer subclass names its hyperparameters and their checks, creates its state
-buffers, and implements ``_update(param, grad, state, group)`` by calling its pure update
-function on arrays. The update is elementwise, so it is applied to the flattened arrays
-a slice at a time (:meth:`Optimizer.slices`), and the update rules that need scratch
+buffers, and implements ``_update`` by handing its pure update function on arrays to
+``_run``, with the hyperparameters it lists in ``hyper``. The update is elementwise, so it is applied to the flattened arrays
+a slice at a time (:meth:`Optimizer._run`), and the update rules that need scratch
 space write it into slices of one workspace the optimizer keeps (``scratch=`` of the
 update functions): a step then allocates nothing beyond what the rule's options demand.
 Where gradient clipping goes in a training loop::
@@ -24,7 +24,7 @@ from chainrule._backend import silence, to_numpy, unsilence, xp
 from chainrule.autograd.grad_mode import enable_grad
 from chainrule.tensor import Tensor
 
-__all__ = ["CHUNK", "Optimizer", "chunked"]
+__all__ = ["CHUNK", "Optimizer", "check", "check_nonnegative", "chunked", "regularized"]
 
 CHUNK = 1 << 16  # elements per slice: 256 KB of float32, small enough to stay in cache
 
@@ -47,6 +47,30 @@ def check(condition: bool, message: str) -> None:
     """Raise ValueError(message) unless ``condition``: the hyperparameter checks."""
     if not condition:
         raise ValueError(message)
+
+
+_LABELS = {
+    "lr": "learning rate",
+    "eps": "epsilon value",
+    "initial_accumulator_value": "initial_accumulator_value",
+}
+
+
+def check_nonnegative(group: dict, *keys: str) -> None:
+    """Raise ValueError, in PyTorch's words, for the first of ``keys`` that is negative."""
+    for key in keys:
+        label = _LABELS.get(key, f"{key} value")
+        check(group[key] >= 0, f"Invalid {label}: {group[key]} (must be >= 0)")
+
+
+def regularized(grad, param, weight_decay: float, maximize: bool):
+    """The gradient an update rule follows: negated to maximize, plus the L2 term
+    :math:`\\lambda\theta` (a new array whenever it changes, never ``grad`` in place)."""
+    if maximize:
+        grad = -grad
+    if weight_decay != 0:
+        grad = grad + weight_decay * param
+    return grad
 
 
 class Optimizer:
@@ -75,7 +99,7 @@ class Optimizer:
 
     def _validate(self, group: dict) -> None:
         """Check a group's hyperparameters; subclasses extend it."""
-        check(group["lr"] >= 0, f"Invalid learning rate: {group['lr']} (must be >= 0)")
+        check_nonnegative(group, "lr")
 
     def add_param_group(self, param_group: dict) -> None:
         """Add a group of parameters with its own hyperparameters (missing ones take the
@@ -123,45 +147,54 @@ class Optimizer:
         token = silence()  # a diverging run gives inf/nan, as in PyTorch, without warnings
         try:
             for group in self.param_groups:
+                hyper = {key: group[key] for key in self.hyper}  # read once per group
                 for p in group["params"]:
                     if p.grad is None:
                         continue
                     state = self.state.get(p)
                     if state is None:
                         state = self.state[p] = {}
-                    self._update(p.data, p.grad.data, state, group)
+                    self._update(p.data, p.grad.data, state, group, hyper)
         finally:
             unsilence(token)
         return loss
 
-    def _update(self, param, grad, state: dict, group: dict) -> None:  # pragma: no cover
-        raise NotImplementedError
+    hyper: tuple = ()  # the group entries the update function takes, by keyword
 
-    def slices(self, *arrays, scratch: int = 0):
-        """The (parameter, gradient, buffers...) slices an update runs on (see
-        :func:`chunked`), each followed by a tuple of ``scratch`` work arrays of the slice's
-        shape. The work arrays are views of one buffer this optimizer keeps, so steps do
-        not allocate them again; an update must not keep them."""
+    def _update(self, param, grad, state: dict, group: dict, hyper: dict) -> None:
+        """Create ``state``'s buffers if new, then ``_run`` the update function; ``hyper``
+        holds the group's entries named in ``hyper``, read once per step."""
+        raise NotImplementedError  # pragma: no cover
+
+    def _run(self, update, hyper: dict, *arrays, scratch: int = 0, **extra) -> None:
+        """Call the pure ``update`` on matching slices of ``arrays`` (parameter, gradient,
+        buffers; see :func:`chunked`) with the hyperparameters and ``extra`` as keywords,
+        and ``scratch`` work arrays of the slice's shape if it asks for them."""
+        if arrays[0].size <= CHUNK:  # the common case: one slice, the arrays themselves
+            if scratch:
+                extra["scratch"] = self._work(arrays[0], scratch)
+            update(*arrays, **hyper, **extra)
+            return
         for part in chunked(*arrays):
-            like = part[0]
-            if not scratch:
-                yield (*part, ())
-                continue
-            if like.size > CHUNK:  # a large non-contiguous parameter: plain temporaries
-                yield (*part, tuple(xp.empty_like(like) for _ in range(scratch)))
-                continue
-            key = (like.shape, like.dtype, scratch)
-            work = self._scratch.get(key)
-            if work is None:
-                buffer = self._scratch.get((like.dtype, scratch))
-                if buffer is None:
-                    buffer = self._scratch[(like.dtype, scratch)] = xp.empty(
-                        (scratch, CHUNK), like.dtype
-                    )
-                work = self._scratch[key] = tuple(
-                    buffer[i, : like.size].reshape(like.shape) for i in range(scratch)
-                )
-            yield (*part, work)
+            if scratch:
+                extra["scratch"] = self._work(part[0], scratch)
+            update(*part, **hyper, **extra)
+
+    def _work(self, like, count: int) -> tuple:
+        """``count`` work arrays shaped like ``like``: views of one buffer this optimizer
+        keeps, so steps do not allocate them again (an update must not keep them)."""
+        if like.size > CHUNK:  # a large non-contiguous parameter: plain temporaries
+            return tuple(xp.empty_like(like) for _ in range(count))
+        key = (like.shape, like.dtype, count)
+        work = self._scratch.get(key)
+        if work is None:
+            buffer = self._scratch.get((like.dtype, count))
+            if buffer is None:
+                buffer = self._scratch[(like.dtype, count)] = xp.empty((count, CHUNK), like.dtype)
+            work = self._scratch[key] = tuple(
+                buffer[i, : like.size].reshape(like.shape) for i in range(count)
+            )
+        return work
 
     # ----------------------------------------------------------------- state
     def state_dict(self) -> dict:

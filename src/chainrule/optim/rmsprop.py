@@ -3,7 +3,7 @@ r"""RMSprop: divide the gradient by a running root mean square of recent gradien
 from __future__ import annotations
 
 from chainrule._backend import xp
-from chainrule.optim.optimizer import Optimizer, check, chunked
+from chainrule.optim.optimizer import Optimizer, check, check_nonnegative, regularized
 
 __all__ = ["RMSprop", "rmsprop_update"]
 
@@ -35,10 +35,7 @@ def rmsprop_update(
         if μ > 0:     b ← μ b + g / d;   θ ← θ - γ b
         else:         θ ← θ - γ g / d
     """
-    if maximize:
-        grad = -grad
-    if weight_decay != 0:
-        grad = grad + weight_decay * param
+    grad = regularized(grad, param, weight_decay, maximize)
     square_avg *= alpha
     square_avg += (1 - alpha) * (grad * grad)
     if centered:
@@ -91,17 +88,14 @@ class RMSprop(Optimizer):
 
     def _validate(self, group: dict) -> None:
         super()._validate(group)
-        check(group["eps"] >= 0, f"Invalid epsilon value: {group['eps']} (must be >= 0)")
-        check(group["momentum"] >= 0, f"Invalid momentum value: {group['momentum']} (must be >= 0)")
-        check(
-            group["weight_decay"] >= 0,
-            f"Invalid weight_decay value: {group['weight_decay']} (must be >= 0)",
-        )
+        check_nonnegative(group, "eps", "momentum", "weight_decay")
         check(
             0 <= group["alpha"] <= 1, f"Invalid alpha value: {group['alpha']} (must be in [0, 1])"
         )
 
-    def _update(self, param, grad, state, group) -> None:
+    hyper = ("lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize")
+
+    def _update(self, param, grad, state, group, hyper) -> None:
         if "square_avg" not in state:
             state["step"] = 0.0
             state["square_avg"] = xp.zeros_like(param)
@@ -110,20 +104,12 @@ class RMSprop(Optimizer):
             if group["centered"]:
                 state["grad_avg"] = xp.zeros_like(param)
         state["step"] += 1
-        for p, g, v, b, a in chunked(
-            param, grad, state["square_avg"], state.get("momentum_buffer"), state.get("grad_avg")
-        ):
-            rmsprop_update(
-                p,
-                g,
-                v,
-                b,
-                a,
-                lr=group["lr"],
-                alpha=group["alpha"],
-                eps=group["eps"],
-                weight_decay=group["weight_decay"],
-                momentum=group["momentum"],
-                centered=group["centered"],
-                maximize=group["maximize"],
-            )
+        self._run(
+            rmsprop_update,
+            hyper,
+            param,
+            grad,
+            state["square_avg"],
+            state.get("momentum_buffer"),
+            state.get("grad_avg"),
+        )

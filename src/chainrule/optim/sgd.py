@@ -3,7 +3,7 @@ r"""Stochastic gradient descent, with momentum and Nesterov momentum."""
 from __future__ import annotations
 
 from chainrule._backend import xp
-from chainrule.optim.optimizer import Optimizer, check
+from chainrule.optim.optimizer import Optimizer, check, check_nonnegative, regularized
 
 __all__ = ["SGD", "sgd_update"]
 
@@ -37,10 +37,7 @@ def sgd_update(
     ``scratch``: optionally one work array shaped like ``param``, so that the step
     allocates no temporary for γ g.
     """
-    if maximize:
-        grad = -grad
-    if weight_decay != 0:
-        grad = grad + weight_decay * param
+    grad = regularized(grad, param, weight_decay, maximize)
     if momentum != 0:
         if first:
             momentum_buffer[...] = grad
@@ -109,35 +106,18 @@ class SGD(Optimizer):
 
     def _validate(self, group: dict) -> None:
         super()._validate(group)
-        check(group["momentum"] >= 0, f"Invalid momentum value: {group['momentum']} (must be >= 0)")
-        check(
-            group["weight_decay"] >= 0,
-            f"Invalid weight_decay value: {group['weight_decay']} (must be >= 0)",
-        )
+        check_nonnegative(group, "momentum", "weight_decay")
         check(
             not group["nesterov"] or (group["momentum"] > 0 and group["dampening"] == 0),
             "Nesterov momentum requires a momentum > 0 and zero dampening",
         )
 
-    def _update(self, param, grad, state, group) -> None:
-        first, buf, momentum = False, None, group["momentum"]
-        if momentum != 0:
+    hyper = ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize")
+
+    def _update(self, param, grad, state, group, hyper) -> None:
+        first, buf = False, None
+        if group["momentum"] != 0:
             buf = state.get("momentum_buffer")
             if buf is None:
                 first, buf = True, state.setdefault("momentum_buffer", xp.empty_like(param))
-        lr, dampening, decay = group["lr"], group["dampening"], group["weight_decay"]
-        nesterov, maximize = group["nesterov"], group["maximize"]
-        for p, g, b, work in self.slices(param, grad, buf, scratch=1):
-            sgd_update(
-                p,
-                g,
-                b,
-                first=first,
-                lr=lr,
-                momentum=momentum,
-                dampening=dampening,
-                weight_decay=decay,
-                nesterov=nesterov,
-                maximize=maximize,
-                scratch=work,
-            )
+        self._run(sgd_update, hyper, param, grad, buf, scratch=1, first=first)
