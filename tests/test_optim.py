@@ -471,7 +471,8 @@ def test_reaches_the_ill_conditioned_quadratic_minimum(label):
 )
 def test_a_step_allocates_no_parameter_sized_temporary(make):
     """After the first step (which creates the state), a step on a 1.6 MB parameter
-    allocates far less than the parameter: updates run in slices with reused scratch."""
+    allocates far less than the parameter: updates work in the optimizer's reused
+    scratch."""
     import tracemalloc
 
     p = cr.zeros(400_000, requires_grad=True)
@@ -485,3 +486,114 @@ def test_a_step_allocates_no_parameter_sized_temporary(make):
     finally:
         tracemalloc.stop()
     assert peak < 64 * 1024, f"a step allocated {peak} bytes"
+
+
+# ------------------------------------------------------------------ small parameters together
+def _many_small(lib, name, kwargs, *, together=True, steps=24):
+    """Several small parameters in two groups, through the events that rebuild the flat
+    batches of small parameters: a parameter without a gradient for a few steps, then
+    again later, a state_dict reload into a new optimizer, and a state buffer replaced by
+    the user. Returns the path of every parameter and the final state_dict."""
+    rng = np.random.default_rng(5)
+    shapes = [(3,), (2, 2), (4,), (2,), (3, 1)]
+    ps = [lib.tensor(rng.standard_normal(s), requires_grad=True) for s in shapes]
+    targets = [lib.tensor(rng.standard_normal(s)) for s in shapes]
+    extra = {"foreach": False} if lib is torch else {}
+    cls = getattr(lib.optim, name)
+
+    def make():
+        opt = cls(
+            [{"params": ps[:3]}, {"params": ps[3:], "lr": kwargs.get("lr", 1.0) * 0.5}],
+            **kwargs,
+            **extra,
+        )
+        if lib is cr and not together:
+            opt.elementwise = False  # one by one: the reference path
+        return opt
+
+    opt = make()
+    path = []
+    for i in range(steps):
+        opt.zero_grad()
+        loss = sum(
+            ((p - t) ** 2 * (k + 1)).sum() + (p.sin() * p).sum()
+            for k, (p, t) in enumerate(zip(ps, targets))
+        )
+        loss.backward()
+        if i < 3 or 14 <= i < 16:
+            ps[1].grad = None
+        opt.step()
+        if i == 8:
+            saved = copy.deepcopy(opt.state_dict())
+            opt = make()
+            opt.load_state_dict(saved)
+        if i == 11:  # a new buffer, with other values: the next steps must use it
+            for key, value in opt.state[ps[0]].items():
+                if hasattr(value, "shape") and value.ndim:
+                    opt.state[ps[0]][key] = value * 0.5
+        path.append(np.concatenate([p.detach().numpy().ravel() for p in ps]))
+    state = {
+        i: {k: np.asarray(v) if hasattr(v, "shape") else v for k, v in s.items()}
+        for i, s in opt.state_dict()["state"].items()
+    }
+    return np.array(path), state
+
+
+@pytest.mark.parametrize(("name", "kwargs"), CASES, ids=[f"{n}-{kw}" for n, kw in CASES])
+def test_small_parameters_together_give_the_same_bits_as_one_by_one(name, kwargs):
+    together, state = _many_small(cr, name, kwargs)
+    alone, state_alone = _many_small(cr, name, kwargs, together=False)
+    np.testing.assert_array_equal(together, alone)
+    assert state.keys() == state_alone.keys()
+    for i in state:
+        assert state[i].keys() == state_alone[i].keys()
+        for key in state[i]:
+            np.testing.assert_array_equal(state[i][key], state_alone[i][key])
+    theirs, _ = _many_small(torch, name, kwargs)
+    np.testing.assert_allclose(together, theirs, rtol=1e-7, atol=1e-12)
+
+
+def test_small_parameters_share_flat_buffers_and_keep_their_shapes():
+    ps = [cr.zeros(3, 2, requires_grad=True), cr.zeros(4, requires_grad=True)]
+    opt = optim.Adam(ps, lr=0.1)
+    for p in ps:
+        p.grad = cr.ones(*p.shape)
+    opt.step()
+    opt.step()
+    for p in ps:
+        state = opt.state[p]
+        assert state["step"] == 2.0
+        assert state["exp_avg"].shape == p.shape and state["exp_avg_sq"].shape == p.shape
+    # the two buffers are views of one flat buffer: the point of the batch
+    assert opt.state[ps[0]]["exp_avg"].base is opt.state[ps[1]]["exp_avg"].base is not None
+    np.testing.assert_allclose(ps[1].numpy(), -0.2 * np.ones(4), rtol=1e-6)
+
+
+def test_parameters_of_different_dtypes_are_updated_one_by_one():
+    a = cr.ones(3, dtype=cr.float64, requires_grad=True)
+    b = cr.ones(3, dtype=cr.float32, requires_grad=True)
+    opt = optim.SGD([a, b], lr=0.5, momentum=0.9)
+    for _ in range(2):
+        a.grad, b.grad = cr.ones(3, dtype=cr.float64), cr.ones(3, dtype=cr.float32)
+        opt.step()
+    assert a.dtype == cr.float64 and b.dtype == cr.float32
+    np.testing.assert_array_equal(a.numpy(), [1 - 0.5 - 0.5 * 1.9] * 3)
+    np.testing.assert_allclose(b.numpy(), [1 - 0.5 - 0.5 * 1.9] * 3, rtol=1e-6)
+
+
+@pytest.mark.parametrize(("name", "kwargs"), [c for c in CASES if c[0] in ("SGD", "Adam")])
+def test_large_parameters_updated_a_slice_at_a_time_give_the_same_bits(name, kwargs, monkeypatch):
+    from chainrule.optim import optimizer as base
+
+    def run():
+        rng = np.random.default_rng(2)
+        p = cr.tensor(rng.standard_normal((50, 101)), requires_grad=True)
+        opt = getattr(optim, name)([p], **kwargs)
+        for _ in range(5):
+            p.grad = cr.tensor(rng.standard_normal((50, 101)))
+            opt.step()
+        return p.numpy().copy()
+
+    whole = run()
+    monkeypatch.setattr(base, "CHUNK", 1000)  # 5050 elements: six slices, the last short
+    np.testing.assert_array_equal(run(), whole)
