@@ -35,6 +35,8 @@ def _sum_to(F, g, shape: tuple):
 class ArrayMath:
     """Backward vocabulary on raw arrays."""
 
+    differentiable = False
+
     @staticmethod
     def sum(x, axis=None, keepdims=False):
         return xp.add.reduce(x, axis=axis, keepdims=keepdims)
@@ -94,6 +96,8 @@ class ArrayMath:
 
 class TensorMath:
     """Backward vocabulary as chainrule ops, so the result is differentiable."""
+
+    differentiable = True
 
     @staticmethod
     def sum(x, axis=None, keepdims=False):

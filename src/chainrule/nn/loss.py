@@ -281,6 +281,9 @@ def _class_targets(name: str, x: Tensor, target, ignore_index: int | None) -> np
             f"{expected}, got {tuple(t.shape)}"
         )
     c = x.shape[1]
+    t = t.astype(_dt.int64, copy=False)
+    if _in_range(t, c):
+        return t
     bad = (t < 0) | (t >= c)
     if ignore_index is not None:
         bad &= t != ignore_index
@@ -295,7 +298,13 @@ def _class_targets(name: str, x: Tensor, target, ignore_index: int | None) -> np
             f"{name}: target contains class {found[0] if len(found) == 1 else found}, but the input "
             f"has {c} classes (valid labels are 0..{c - 1}{ignored})"
         )
-    return t.astype(_dt.int64, copy=False)
+    return t
+
+
+def _in_range(t, c: int) -> bool:
+    """Whether every int64 label lies in [0, c): one comparison, since a negative label
+    read as unsigned is larger than any class count."""
+    return t.size == 0 or int(xp.maximum.reduce(t.view(xp.uint64), axis=None)) < c
 
 
 def _batched(x: Tensor, target, name: str):
@@ -313,31 +322,44 @@ def _batched(x: Tensor, target, name: str):
 
 class SoftmaxCrossEntropy(Op):
     r"""Forward: :math:`l_n = -c_n \log\mathrm{softmax}(x_n)_{y_n}` with the class axis 1 and
-    :math:`c_n = w_{y_n}` (0 for ignored targets), reduced by ``none``/``sum``/``mean`` (the
-    mean divides by :math:`\sum_n c_n`).
+    :math:`c_n = w_{y_n}` (0 for ignored targets; ``coef`` None when every :math:`c_n` is
+    1), reduced by ``none``/``sum``/``mean`` (the mean divides by :math:`\sum_n c_n`).
 
     Backward: :math:`\bar x_n = \bar l_n\, c_n\,(\mathrm{softmax}(x_n) - \mathrm{onehot}(y_n))`
     (for ``mean``, :math:`\bar l_n = \bar l / \sum c`): the sheet's :math:`a - y`. One
-    primitive instead of log_softmax, a gather and a weighted mean: one pass to build the
-    loss, one for its gradient, and the softmax recomputed from the logits in backward
-    (cheaper than keeping it, and exact for second derivatives).
+    primitive instead of log_softmax, a gather and a weighted mean. The forward keeps the
+    softmax it computes along the way for an ordinary backward; a differentiable one
+    (``create_graph``) recomputes it from the logits, so that it has a graph.
     """
 
     def forward(self, x, onehot, coef, reduction):
-        self.save(x, onehot, coef)
         self.reduction = reduction
-        s = x - xp.max(x, axis=1, keepdims=True)
-        logp = s - xp.log(xp.add.reduce(xp.exp(s), axis=1, keepdims=True))
-        loss = -xp.add.reduce(logp * onehot, axis=1) * coef
+        s = x - xp.maximum.reduce(x, axis=1, keepdims=True)
+        e = xp.exp(s)
+        total = xp.add.reduce(e, axis=1, keepdims=True)
+        loss = xp.log(total)
+        loss -= xp.add.reduce(s * onehot, axis=1, keepdims=True)
+        loss = loss[:, 0]
+        e /= total  # the softmax
+        self.save(x, onehot, coef, e)
+        if coef is not None:
+            loss *= coef
+        self.count = loss.size if coef is None else xp.add.reduce(coef, axis=None)
         if reduction == "none":
             return loss
         total = xp.add.reduce(loss, axis=None)
-        return total if reduction == "sum" else total / xp.add.reduce(coef, axis=None)
+        return total if reduction == "sum" else total / self.count
 
-    def backward(self, F, g, x, onehot, coef):
-        scale = (coef / F.sum(coef) if self.reduction == "mean" else coef) * g  # per sample
-        shape = (scale.shape[0], 1, *scale.shape[1:])  # room for the class axis
-        return (F.softmax(x, 1) - onehot) * F.reshape(scale, shape), None, None, None
+    def backward(self, F, g, x, onehot, coef, softmax):
+        p = F.softmax(x, 1) if F.differentiable else softmax
+        if self.reduction == "mean":
+            g = g / self.count
+        if coef is not None:
+            g = coef * g
+        elif self.reduction != "none":  # one scale for every sample
+            return (p - onehot) * g, None, None, None
+        shape = (g.shape[0], 1, *g.shape[1:])  # per sample, with room for the class axis
+        return (p - onehot) * F.reshape(g, shape), None, None, None
 
 
 def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean"):
@@ -419,17 +441,15 @@ def cross_entropy(
     if not label_smoothing:
         t = _class_targets("cross_entropy", x, t_data, ignore_index)
         classes = xp.arange(c).reshape(wshape)
-        onehot = (xp.expand_dims(t, 1) == classes).astype(x.data.dtype)  # all 0 for ignored
-        valid = t != ignore_index
-        if w is None:
-            coef = valid.astype(x.data.dtype)
+        onehot = (t[:, None] == classes).astype(x.data.dtype)  # all 0 for ignored
+        in_classes = ignore_index is not None and 0 <= ignore_index < c
+        if w is None and not in_classes and _in_range(t, c):
+            coef = None  # every sample counts, with weight 1
         else:
-            coef = xp.where(
-                valid, w.data.astype(x.data.dtype, copy=False)[xp.where(valid, t, 0)], 0
-            )
-        loss = SoftmaxCrossEntropy.apply(
-            x, onehot, coef.astype(x.data.dtype, copy=False), reduction
-        )
+            valid = t != ignore_index
+            w_t = 1 if w is None else w.data.astype(x.data.dtype, copy=False)[xp.where(valid, t, 0)]
+            coef = xp.where(valid, w_t, 0).astype(x.data.dtype, copy=False)
+        loss = SoftmaxCrossEntropy.apply(x, onehot, coef, reduction)
         return loss.squeeze(0) if unbatched and reduction == "none" else loss
     logp = ops.log_softmax(x, 1)
     loss = nll_loss(logp, t_data, weight, ignore_index, reduction)
