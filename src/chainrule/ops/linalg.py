@@ -57,9 +57,10 @@ class Linear(Op):
     def backward(self, F, g, x, w):
         nx, nw, nb = self.needs_input_grad
         gx = F.matmul(g, w) if nx else None
-        rows = F.reshape(g, (-1, w.shape[0])) if (nw or nb) else None
-        gw = F.matmul(F.mT(rows), F.reshape(x, (-1, w.shape[1]))) if nw else None
-        gb = F.sum(rows, 0) if nb else None
+        if x.ndim != 2:  # leading dimensions flattened into rows
+            g, x = F.reshape(g, (-1, w.shape[0])), F.reshape(x, (-1, w.shape[1]))
+        gw = F.matmul(F.mT(g), x) if nw else None
+        gb = F.sum(g, 0) if nb else None
         return gx, gw, gb
 
 
