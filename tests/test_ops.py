@@ -229,7 +229,8 @@ def _relu_grads(shape, share):
     gradient either owned by the engine alone or also held elsewhere."""
     rng = np.random.default_rng(1)
     h = rng.standard_normal(shape).astype(np.float32)
-    h.flat[::97] = np.nan
+    for k, value in enumerate([np.nan, -np.nan, -0.0, 0.0, np.inf, -np.inf]):
+        h.flat[k::97] = value
     up = rng.standard_normal(shape).astype(np.float32)
     x = cr.tensor(h, requires_grad=True)
     y = cr.relu(x * 1.0)
@@ -245,7 +246,8 @@ def _relu_grads(shape, share):
 @pytest.mark.parametrize("shape", [(3, 40), (300, 400)], ids=["small", "large"])
 @pytest.mark.parametrize("share", [False, True], ids=["owned", "shared"])
 def test_relu_backward_matches_pytorch_bit_for_bit(shape, share):
-    """NaN inputs let the gradient through, as in PyTorch, on both paths."""
+    """NaN inputs (either sign) let the gradient through and zeros of either sign stop it,
+    as in PyTorch, on both paths."""
     mine, theirs, held = _relu_grads(shape, share)
     np.testing.assert_array_equal(mine.view(np.int32), theirs.view(np.int32))
     if share:  # the array a hook kept was not overwritten by the rule

@@ -46,28 +46,28 @@ def keep_where(mask, x):
 _SLICE = 1 << 16
 
 
-def threshold_grad(g, x, overwrite=False):
-    """``g`` except where ``x <= 0``, which gets +0.0 (a ReLU's backward; a NaN in ``x``
-    lets the gradient through, as PyTorch's ``threshold_backward`` does). Bit for bit
-    like :func:`where`, but the comparison is made a slice at a time, so the mask costs
-    at most 64 KB, not one byte per element. With ``overwrite`` the result is written
-    into ``g`` itself (the caller owns it), and nothing of g's size is allocated."""
-    if g.dtype.itemsize not in _INT_OF_SIZE or g.shape != x.shape:
-        return where(xp.less_equal(x, 0), 0.0, g)
-    if g.size <= _SLICE or g.strides != x.strides:
-        return keep_where(~xp.less_equal(x, 0), g)
-    out = g if overwrite else xp.empty_like(g)  # g's layout, so the three flatten alike
-    gf, xf, of = g.ravel(order="K"), x.ravel(order="K"), out.ravel(order="K")
+def threshold_grad(g, out, overwrite=False):
+    """``g`` except where ``out`` is 0, which gets +0.0: a ReLU's backward from its output
+    ``out``, which is never negative, so ``out == 0`` is PyTorch's ``out <= 0`` (a NaN
+    lets the gradient through, as in PyTorch's ``threshold_backward``). Bit for bit like
+    :func:`where`, but the comparison is made a slice at a time, so the mask costs at
+    most 64 KB, not one byte per element. With ``overwrite`` the result is written into
+    ``g`` itself (the caller owns it), and nothing of g's size is allocated."""
+    if g.dtype.itemsize not in _INT_OF_SIZE or g.shape != out.shape:
+        return where(xp.equal(out, 0), 0.0, g)
+    if g.size <= _SLICE or g.strides != out.strides:
+        return keep_where(xp.not_equal(out, 0), g)
+    res = g if overwrite else xp.empty_like(g)  # g's layout, so the three flatten alike
+    gf, xf, of = g.ravel(order="K"), out.ravel(order="K"), res.ravel(order="K")
     if gf.base is None or xf.base is None or of.base is None:  # not dense: ravel copied
-        return keep_where(~xp.less_equal(x, 0), g)
+        return keep_where(xp.not_equal(out, 0), g)
     itype = _INT_OF_SIZE[g.dtype.itemsize]
     gi, oi = gf.view(itype), of.view(itype)
     mask = xp.empty(_SLICE, dtype=bool)
     for s in range(0, g.size, _SLICE):
-        m = xp.less_equal(xf[s : s + _SLICE], 0, out=mask[: min(_SLICE, g.size - s)])
-        xp.logical_not(m, out=m)
+        m = xp.not_equal(xf[s : s + _SLICE], 0, out=mask[: min(_SLICE, g.size - s)])
         xp.multiply(gi[s : s + _SLICE], m, out=oi[s : s + _SLICE], dtype=itype)
-    return out
+    return res
 
 
 def _is_plus_zero(v) -> bool:

@@ -155,8 +155,8 @@ class TensorMath:
         return _ops().where(cond, a, b)
 
     @staticmethod
-    def threshold_grad(g, x, overwrite=False):
-        return _ops().where(x <= 0, 0.0, g)
+    def threshold_grad(g, out, overwrite=False):
+        return _ops().where(out <= 0, 0.0, g)
 
     @staticmethod
     def cast(x, dtype):
