@@ -74,6 +74,30 @@ def test_case_flops_and_memory_measures():
     assert measure_memory("torch", mlp.torch_step(torch), torch) > 2e6
 
 
+def test_memory_measures_agree_when_a_step_frees_what_came_before():
+    """A step that frees a block allocated before it, then allocates 1 MiB and 4 MiB:
+    both tools report 5 MiB, every time (PyTorch's profiler reports the free of a block
+    it saw allocated in an earlier profile; that free must not count)."""
+    mib = 1 << 20
+    held = {"numpy": np.ones(mib), "torch": torch.ones(mib // 4)}  # 8 MiB / 4 MiB
+
+    def numpy_step():
+        held["numpy"] = None
+        small = np.ones(mib // 8)
+        held["numpy"] = np.ones(mib // 2)
+        return small
+
+    def torch_step():
+        held["torch"] = None
+        small = torch.ones(mib // 4)
+        held["torch"] = torch.ones(mib)
+        return small
+
+    for _ in range(3):
+        assert measure_memory("numpy", numpy_step) == pytest.approx(5 * mib, rel=0.01)
+        assert measure_memory("torch", torch_step, torch) == pytest.approx(5 * mib, rel=0.01)
+
+
 def test_bench_command_prints_json(capsys):
     assert cli.main(["bench", "--quick", "--cases", "graph-5op", "--no-torch", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)

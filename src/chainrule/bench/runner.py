@@ -74,10 +74,13 @@ def measure_memory(impl: str, step, torch=None) -> float | None:
 
 
 def _torch_peak(step, torch) -> float:
-    """The running total of PyTorch's CPU allocations and frees during ``step``, at its
-    highest. The profiler's trace has one instant event per allocation or free, with its
-    time; per-op totals would misplace frees that happen inside an op (they are counted
-    at the op's start), which understates the peak."""
+    """The running total of PyTorch's CPU allocations during ``step``, less the frees of
+    those allocations, at its highest: what tracemalloc measures for the other two. The
+    profiler's trace has one instant event per allocation or free, with its time and
+    address; per-op totals would misplace frees that happen inside an op (they are
+    counted at the op's start). Frees of blocks allocated before the step (the previous
+    step's gradients, say) are left out: the profiler reports them whenever it saw the
+    allocation in an earlier profile, and counting them would understate the peak."""
     import json
     import tempfile
     from pathlib import Path
@@ -91,12 +94,17 @@ def _torch_peak(step, torch) -> float:
         with _quiet_stderr():
             prof.export_chrome_trace(str(path))
         events = json.loads(path.read_text())["traceEvents"]
-    changes = sorted(
-        (float(e["ts"]), e["args"]["Bytes"]) for e in events if e.get("name") == "[memory]"
-    )
+    changes = [e for e in events if e.get("name") == "[memory]"]
+    changes.sort(key=lambda e: (float(e["ts"]), e["args"].get("Ev Idx", 0)))  # time order
+    live: dict = {}
     level = peak = 0
-    for _, delta in changes:
-        level += delta
+    for e in changes:
+        size, addr = e["args"]["Bytes"], e["args"]["Addr"]
+        if size > 0:
+            live[addr] = live.get(addr, 0) + size
+            level += size
+        elif addr in live:
+            level -= live.pop(addr)
         peak = max(peak, level)
     return float(peak)
 
