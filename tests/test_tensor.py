@@ -170,6 +170,24 @@ def test_shape_attributes():
 
 
 # ------------------------------------------------------------------ in place
+def test_assigned_grad_must_match_the_tensor_as_in_pytorch():
+    p = cr.zeros(2, 3, requires_grad=True)
+    tp = torch.zeros(2, 3, requires_grad=True)
+    for bad in (cr.ones(3, 2), cr.ones(6)):  # same size, other shape: never silently used
+        with pytest.raises(cr.ShapeError, match=r"shape \(3, 2\)|shape \(6,\)"):
+            p.grad = bad
+        with pytest.raises(RuntimeError):
+            tp.grad = torch.ones(*bad.shape)
+    with pytest.raises(TypeError, match=r"float64.*float32"):
+        p.grad = cr.ones(2, 3, dtype=cr.float64)
+    with pytest.raises(TypeError, match="ndarray"):
+        p.grad = np.ones((2, 3), np.float32)
+    p.grad = cr.ones(2, 3)
+    assert p.grad.shape == (2, 3)
+    p.grad = None
+    assert p.grad is None
+
+
 def test_in_place_on_a_leaf_that_requires_grad_needs_no_grad():
     w = cr.ones(3, requires_grad=True)
     with pytest.raises(RuntimeError, match="no_grad"):

@@ -17,6 +17,7 @@ import numpy as np
 from chainrule import dtypes as _dt
 from chainrule._backend import ndarray, to_numpy, xp
 from chainrule.autograd.grad_mode import STATE
+from chainrule.errors import ShapeError
 
 __all__ = [
     "Tensor",
@@ -60,7 +61,7 @@ class Tensor:
     ``shape``, ``dtype``, ``ndim``, ``is_leaf``, ``grad_fn``.
     """
 
-    __slots__ = ("__weakref__", "_ctx", "_hooks", "_oi", "_rg", "data", "grad")
+    __slots__ = ("__weakref__", "_ctx", "_grad", "_hooks", "_oi", "_rg", "data")
     _seq = 0  # a leaf, as a graph node, comes after every op (see autograd.engine)
 
     # NumPy defers to Tensor's reflected operators (``array * tensor`` -> Tensor).
@@ -77,7 +78,7 @@ class Tensor:
     def _init_leaf(self, arr, requires_grad: bool) -> None:
         """Fill the slots of a new leaf holding ``arr``."""
         self.data = arr
-        self.grad = None
+        self._grad = None
         self._ctx = None
         self._oi = 0
         self._hooks = None
@@ -86,6 +87,32 @@ class Tensor:
             self.requires_grad_(True)
 
     # ----------------------------------------------------------------- attributes
+    @property
+    def grad(self):
+        """The gradient that ``backward`` accumulated here (None until then). Assigning
+        checks, as PyTorch does, that the value is a tensor of this tensor's shape and
+        dtype (or None), so that an optimizer never updates with a mismatched one."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(
+                    f"assigned grad must be a tensor or None, got {type(value).__name__}"
+                )
+            if value.data.shape != self.data.shape:
+                raise ShapeError(
+                    f"assigned grad has shape {tuple(value.data.shape)}, but the tensor has "
+                    f"shape {tuple(self.data.shape)}"
+                )
+            if value.data.dtype != self.data.dtype:
+                raise TypeError(
+                    f"assigned grad has dtype {value.data.dtype}, but the tensor has dtype "
+                    f"{self.data.dtype}"
+                )
+        self._grad = value
+
     @property
     def requires_grad(self) -> bool:
         return self._rg
@@ -654,7 +681,7 @@ def _make(data, ctx, requires_grad: bool) -> Tensor:
     """Wrap an ndarray without copying or checking: the constructor ops use."""
     t = _new(Tensor)
     t.data = data
-    t.grad = None
+    t._grad = None
     t._ctx = ctx
     t._oi = 0
     t._hooks = None

@@ -102,22 +102,22 @@ def _accumulate_leaf(leaf, g, differentiable: bool, handed: set) -> None:
     """Add ``g`` into ``leaf.grad``, never leaving two gradients sharing one buffer."""
 
     if differentiable:
-        leaf.grad = g if leaf.grad is None else leaf.grad + g
+        leaf._grad = g if leaf._grad is None else leaf._grad + g
         return
-    if leaf.grad is None:
+    if leaf._grad is None:
         # A rule may pass its incoming gradient through unchanged (add, reshape, ...), so
         # the same buffer can reach two leaves. Copy anything that may be shared, so that
         # an in-place update of one .grad (clipping, zero_) never touches another.
         if g.base is not None or id(g) in handed or not g.flags.writeable:
             g = g.copy()
         handed.add(id(g))
-        leaf.grad = _make(g, None, False)
+        leaf._grad = _make(g, None, False)
         return
-    current = leaf.grad.data
+    current = leaf._grad.data
     if current.flags.writeable and current.shape == g.shape and current.dtype == g.dtype:
         current += g
     else:
-        leaf.grad = _make(current + g, None, False)
+        leaf._grad = _make(current + g, None, False)
 
 
 def run_backward(
@@ -179,11 +179,11 @@ def run_backward(
                         captured[node] = g
                 if not accumulate:
                     continue
-                if node.grad is None and not create_graph:  # the common case, inline
+                if node._grad is None and not create_graph:  # the common case, inline
                     if g.base is not None or id(g) in handed or not g.flags.writeable:
                         g = g.copy()  # may be shared with another gradient; see _accumulate_leaf
                     handed.add(id(g))
-                    node.grad = _make(g, None, False)
+                    node._grad = _make(g, None, False)
                 else:
                     _accumulate_leaf(node, g, create_graph, handed)
                 continue

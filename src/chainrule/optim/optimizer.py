@@ -165,7 +165,7 @@ class _Together:
 
     def step(self, optimizer: Optimizer, group: dict, hyper: dict) -> None:
         params = self.params
-        xp.concatenate([p.grad.data for p in params], axis=None, out=self.grad)
+        xp.concatenate([p._grad.data for p in params], axis=None, out=self.grad)
         xp.concatenate([p.data for p in params], axis=None, out=self.param)
         fresh = not self.state
         optimizer._update(self.param, self.grad, self.state, group, hyper)
@@ -237,11 +237,11 @@ class Optimizer:
         """Clear the gradients of every parameter (None by default, as in PyTorch)."""
         for group in self.param_groups:
             for p in group["params"]:
-                if p.grad is not None:
+                if p._grad is not None:
                     if set_to_none:
-                        p.grad = None
+                        p._grad = None
                     else:
-                        p.grad.data[...] = 0
+                        p._grad.data[...] = 0
 
     def step(self, closure=None):
         """Update every parameter that has a gradient (parameters whose ``.grad`` is None
@@ -257,7 +257,7 @@ class Optimizer:
                 hyper = {key: group[key] for key in self.hyper}  # read once per group
                 small, size, batch = [], 0, 0
                 for p in group["params"]:
-                    grad = p.grad
+                    grad = p._grad
                     if grad is None:
                         continue
                     n = p.data.size
@@ -281,7 +281,7 @@ class Optimizer:
         state = self.state.get(p)
         if state is None:
             state = self.state[p] = {}
-        self._update(p.data, p.grad.data, state, group, hyper)
+        self._update(p.data, p._grad.data, state, group, hyper)
 
     def _update_together(self, key, params: list, group: dict, hyper: dict) -> None:
         """Update ``params`` (small, of one group) as one flat array when their states
