@@ -597,3 +597,16 @@ def test_large_parameters_updated_a_slice_at_a_time_give_the_same_bits(name, kwa
     whole = run()
     monkeypatch.setattr(base, "CHUNK", 1000)  # 5050 elements: six slices, the last short
     np.testing.assert_array_equal(run(), whole)
+
+
+@pytest.mark.parametrize("n", [1, 3], ids=["alone", "with-others"])
+def test_a_parameter_resized_after_steps_is_named_not_broadcast(n):
+    ps = [cr.zeros(4, requires_grad=True) for _ in range(n)]
+    opt = optim.SGD(ps, lr=0.1, momentum=0.9)
+    for p in ps:
+        p.grad = cr.ones(4)
+    opt.step()
+    ps[0].data = np.zeros((1, 4), np.float32)  # the momentum buffer is still (4,)
+    ps[0].grad = cr.ones(1, 4)
+    with pytest.raises(cr.ShapeError, match=r"momentum_buffer.*\(4,\).*\(1, 4\)"):
+        opt.step()

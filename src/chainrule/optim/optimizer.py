@@ -30,12 +30,13 @@ Where gradient clipping goes in a training loop::
 from __future__ import annotations
 
 import copy
-from operator import is_
+from operator import attrgetter, is_
 
 import numpy as np
 
 from chainrule._backend import silence, to_numpy, unsilence, xp
 from chainrule.autograd.grad_mode import enable_grad
+from chainrule.errors import ShapeError
 from chainrule.tensor import Tensor
 
 __all__ = ["CHUNK", "SMALL", "Optimizer", "check", "check_nonnegative", "chunked", "regularized"]
@@ -88,6 +89,9 @@ def regularized(grad, param, weight_decay: float, maximize: bool):
     return grad
 
 
+_data = attrgetter("data")
+
+
 def _is_buffer(value, param) -> bool:
     return hasattr(value, "shape") and tuple(value.shape) == tuple(param.data.shape)
 
@@ -106,6 +110,7 @@ class _Together:
 
     def __init__(self, params: list, state: dict) -> None:
         self.params = params
+        self.datas = [p.data for p in params]
         ends = np.cumsum([p.data.size for p in params]).tolist()
         self.parts = [slice(a, b) for a, b in zip([0, *ends], ends)]
         dtype = params[0].data.dtype
@@ -137,11 +142,10 @@ class _Together:
             if p.data.dtype != dtype or own.keys() != first.keys():
                 return False
             for key, value in own.items():
-                if _is_buffer(value, p) != _is_buffer(first[key], params[0]):
-                    return False
-                if not _is_buffer(value, p) and not (
-                    type(value) is type(first[key]) and value == first[key]
-                ):
+                if hasattr(value, "shape") or hasattr(first[key], "shape"):
+                    if not (_is_buffer(value, p) and _is_buffer(first[key], params[0])):
+                        return False
+                elif not (type(value) is type(first[key]) and value == first[key]):
                     return False
         return True
 
@@ -149,6 +153,7 @@ class _Together:
         return (
             len(params) == len(self.params)
             and all(map(is_, params, self.params))
+            and all(map(is_, map(_data, params), self.datas))  # not replaced, so same shape
             and all(map(is_, map(state.get, params), self.dicts))
             and all(d.get(key) is view for d, key, view in self.checks)
         )
@@ -281,6 +286,13 @@ class Optimizer:
         state = self.state.get(p)
         if state is None:
             state = self.state[p] = {}
+        for key, value in state.items():
+            if hasattr(value, "shape") and value.shape != p.data.shape:
+                raise ShapeError(
+                    f"{type(self).__name__}: the state {key!r} of a parameter has shape "
+                    f"{tuple(value.shape)}, but the parameter now has shape "
+                    f"{tuple(p.data.shape)} (was it replaced after the optimizer saw it?)"
+                )
         self._update(p.data, p._grad.data, state, group, hyper)
 
     def _update_together(self, key, params: list, group: dict, hyper: dict) -> None:
