@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import chainrule as cr
+from chainrule import _kernels
 from chainrule.autograd.function import Op
 from chainrule.testing import checks
 from chainrule.testing.opinfo import OP_DB
@@ -194,8 +195,6 @@ def test_every_primitive_is_exercised_by_the_table(monkeypatch):
 def test_max_pool_third_derivative_routes_through_the_same_windows():
     """Differentiating max pooling's backward twice uses the composed gather, which must
     agree with the array kernel and be differentiable itself."""
-    from chainrule import _kernels
-
     rng = np.random.default_rng(0)
     x = cr.tensor(rng.permutation(2 * 2 * 7 * 7).reshape(2, 2, 7, 7) / 10.0, requires_grad=True)
     v = cr.tensor(rng.standard_normal((2, 2, 4, 4)), requires_grad=True)
@@ -214,14 +213,25 @@ def test_max_pool_third_derivative_routes_through_the_same_windows():
     assert cr.autograd.gradcheck(scatter_then_gather, (u,))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("repeat", [1, 3000], ids=["small", "large"])
-def test_relu_special_values_match_pytorch_bit_for_bit(repeat):
-    """Both of relu's forward paths (small arrays, large ones) keep -0.0 and NaN as PyTorch."""
-    special = np.array([-0.0, 0.0, np.nan, -np.nan, -1.0, -np.inf, np.inf, 2.5], np.float32)
-    x = np.tile(special, repeat)
-    mine = cr.relu(cr.tensor(x)).numpy()
+@pytest.mark.parametrize("kernel", ["relu", "_relu_by_select"], ids=["active", "fallback"])
+def test_relu_special_values_match_pytorch_bit_for_bit(kernel, repeat, dtype):
+    """relu keeps -0.0 and NaN of either sign as PyTorch does: the kernel in use (NumPy's
+    clip where it passed its check at import) and the spelled-out fallback."""
+    special = np.array([-0.0, 0.0, np.nan, -np.nan, -1.0, -np.inf, np.inf, 2.5, 1e-45], dtype)
+    x = np.tile(special, repeat)[1:]
+    mine = getattr(_kernels, kernel)(x)
     theirs = torch.relu(torch.from_numpy(x)).numpy()
-    np.testing.assert_array_equal(mine.view(np.int32), theirs.view(np.int32))
+    ints = np.int32 if dtype == np.float32 else np.int64
+    np.testing.assert_array_equal(mine.view(ints), theirs.view(ints))
+    np.testing.assert_array_equal(cr.relu(cr.tensor(x)).numpy().view(ints), theirs.view(ints))
+
+
+def test_relu_uses_clip_only_where_it_keeps_the_sign_of_zero():
+    assert _kernels._clip_is_relu(np.clip) == (_kernels._RELU_CLIP is not None)
+    assert not _kernels._clip_is_relu(lambda x, lo, hi: np.maximum(x, lo))  # -0.0 -> +0.0
+    assert not _kernels._clip_is_relu(lambda x, lo, hi: np.fmax(x, lo))  # NaN -> 0
 
 
 def _relu_grads(shape, share):

@@ -228,10 +228,7 @@ class Relu(Op):
     reuses_grad = True  # the backward may write into the incoming gradient (see Node)
 
     def forward(self, x):
-        if x.size >= 8192 and x.dtype.itemsize in (2, 4, 8):
-            out = _kernels.keep_where(xp.logical_not(xp.less(x, 0)), x)  # faster when large
-        else:
-            out = xp.maximum(0, x)  # ties return x: -0.0 and the NaN's sign survive
+        out = _kernels.relu(x)
         self.save(out)
         return out
 
