@@ -280,10 +280,18 @@ def pass_index(axis: int, k: int, step: int, dilation: int, length: int) -> tupl
 
 def _select_pass(x, count, step, dilation, length, axis):
     """The running first maximum over ``count`` strided slices of ``x`` along ``axis``."""
-    best = xp.array(x[pass_index(axis, 0, step, dilation, length)], order="K")
+    best = x[pass_index(axis, 0, step, dilation, length)]
     itype = xp.int8 if count < 128 else xp.int32
-    which = xp.zeros_like(best, dtype=itype)  # in best's memory layout, whatever it is
-    for k in range(1, count):
+    if count == 1:
+        best = xp.array(best, order="K")
+        return best, xp.zeros_like(best, dtype=itype)  # in best's memory layout
+    v = x[pass_index(axis, 1, step, dilation, length)]
+    wins = xp.greater(v, best)
+    wins |= xp.isnan(v)
+    best = xp.maximum(best, v)  # (NaN propagates, as it wins)
+    # The second slice wins where wins is 1: as int8, wins is already the index.
+    which = wins.view(itype) if itype is xp.int8 else wins.astype(itype)
+    for k in range(2, count):
         v = x[pass_index(axis, k, step, dilation, length)]
         wins = xp.greater(v, best)
         wins |= xp.isnan(v)
