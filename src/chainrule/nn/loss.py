@@ -265,9 +265,10 @@ def binary_cross_entropy_with_logits(
 
 
 # --------------------------------------------------------------------------- multi-class log loss
-def _class_targets(name: str, x: Tensor, target, ignore_index: int | None) -> np.ndarray:
+def _class_targets(name: str, x: Tensor, target, ignore_index: int | None) -> tuple:
     """Validated class-index targets as an int64 array of shape (N, d1, ...); labels equal
-    to ``ignore_index`` (None: no label is ignored) are exempt from the range check."""
+    to ``ignore_index`` (None: no label is ignored) are exempt from the range check. Also
+    returns whether every label is a class (so that none is ignored)."""
     t = target.data if isinstance(target, Tensor) else xp.asarray(target)
     expected = (x.shape[0], *x.shape[2:])
     if t.dtype.kind not in "iu":
@@ -283,7 +284,7 @@ def _class_targets(name: str, x: Tensor, target, ignore_index: int | None) -> np
     c = x.shape[1]
     t = t.astype(_dt.int64, copy=False)
     if _in_range(t, c):
-        return t
+        return t, True
     bad = (t < 0) | (t >= c)
     if ignore_index is not None:
         bad &= t != ignore_index
@@ -298,7 +299,7 @@ def _class_targets(name: str, x: Tensor, target, ignore_index: int | None) -> np
             f"{name}: target contains class {found[0] if len(found) == 1 else found}, but the input "
             f"has {c} classes (valid labels are 0..{c - 1}{ignored})"
         )
-    return t
+    return t, False
 
 
 def _in_range(t, c: int) -> bool:
@@ -374,7 +375,7 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
     _check_reduction("nll_loss", reduction)
     x = _float(input, "nll_loss")
     x, target, unbatched = _batched(x, target, "nll_loss")
-    t = _class_targets("nll_loss", x, target, ignore_index)
+    t, _ = _class_targets("nll_loss", x, target, ignore_index)
     valid = t != ignore_index
     safe = xp.where(valid, t, 0)
     picked = ops.gather(x, 1, xp.expand_dims(safe, 1)).squeeze(1)
@@ -439,11 +440,11 @@ def cross_entropy(
         return _reduce(loss, reduction, x.data.size // c)
 
     if not label_smoothing:
-        t = _class_targets("cross_entropy", x, t_data, ignore_index)
+        t, all_classes = _class_targets("cross_entropy", x, t_data, ignore_index)
         classes = xp.arange(c).reshape(wshape)
         onehot = (t[:, None] == classes).astype(x.data.dtype)  # all 0 for ignored
         in_classes = ignore_index is not None and 0 <= ignore_index < c
-        if w is None and not in_classes and _in_range(t, c):
+        if w is None and not in_classes and all_classes:
             coef = None  # every sample counts, with weight 1
         else:
             valid = t != ignore_index
@@ -456,7 +457,7 @@ def cross_entropy(
     if label_smoothing:
         # PyTorch's smoothing term: the (weighted) mean of -log p over the classes,
         # normalised exactly as the nll term is.
-        t = _class_targets("cross_entropy", x, t_data, ignore_index)
+        t, _ = _class_targets("cross_entropy", x, t_data, ignore_index)
         valid = t != ignore_index
         smooth = -(logp if w is None else logp * w.reshape(wshape)).sum(1) * valid.astype(
             x.data.dtype
@@ -529,7 +530,7 @@ def multi_margin_loss(
     x, target, unbatched = _batched(x, target, "multi_margin_loss")
     if x.ndim != 2:
         raise ShapeError(f"multi_margin_loss: expected input (N, C) or (C,), got {tuple(x.shape)}")
-    t = _class_targets("multi_margin_loss", x, target, None)
+    t, _ = _class_targets("multi_margin_loss", x, target, None)
     n, c = x.shape
     picked = ops.gather(x, 1, t[:, None])
     z = (x - picked + margin).relu()
@@ -615,7 +616,7 @@ def zero_one_loss(input, target, tolerance: float | None = None, reduction: str 
         wrong = xp.abs(y.data - t.data) >= tolerance
         surrogate = "mse_loss, l1_loss or huber_loss"
     elif y.ndim == 2:
-        t = _class_targets("zero_one_loss", y, target, None)
+        t, _ = _class_targets("zero_one_loss", y, target, None)
         wrong = xp.argmax(y.data, axis=1) != t
         surrogate = "cross_entropy (log loss) or multi_margin_loss (hinge)"
     else:

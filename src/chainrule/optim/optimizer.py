@@ -287,7 +287,7 @@ class Optimizer:
         if state is None:
             state = self.state[p] = {}
         for key, value in state.items():
-            if hasattr(value, "shape") and value.shape != p.data.shape:
+            if hasattr(value, "shape") and not _is_buffer(value, p):
                 raise ShapeError(
                     f"{type(self).__name__}: the state {key!r} of a parameter has shape "
                     f"{tuple(value.shape)}, but the parameter now has shape "
