@@ -25,7 +25,7 @@ def test_diamond_graph_sums_both_paths():
     y = x * x
     z = (y + y.exp()).sum()  # dz/dx = 2x + exp(x^2) * 2x
     z.backward()
-    xv = x.data
+    xv = x.numpy()
     np.testing.assert_allclose(x.grad.numpy(), 2 * xv + np.exp(xv**2) * 2 * xv, rtol=1e-14)
 
 
@@ -33,7 +33,7 @@ def test_tensor_used_many_times_accumulates():
     x = leaf([1.5, -2.0])
     y = (x * x * x + x * 3 - x).sum()  # 3x^2 + 2
     y.backward()
-    np.testing.assert_allclose(x.grad.numpy(), 3 * x.data**2 + 2, rtol=1e-14)
+    np.testing.assert_allclose(x.grad.numpy(), 3 * x.numpy() ** 2 + 2, rtol=1e-14)
 
 
 def test_same_leaf_twice_in_one_op():
@@ -129,7 +129,7 @@ def test_intermediate_tensors_are_not_kept_alive_by_the_graph():
     gc.collect()
     assert ref() is None
     out.sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), 2 * np.exp(2 * x.data), rtol=1e-14)
+    np.testing.assert_allclose(x.grad.numpy(), 2 * np.exp(2 * x.numpy()), rtol=1e-14)
 
 
 # ------------------------------------------------------------------ root gradients
@@ -169,7 +169,7 @@ def test_user_gradient_array_is_never_written_to():
 def test_leaf_gradients_never_share_a_buffer():
     a, b = leaf([1.0, 2.0]), leaf([3.0, 4.0])
     (a + b).sum().backward()
-    assert not np.shares_memory(a.grad.data, b.grad.data)
+    assert not np.shares_memory(a.grad.numpy(), b.grad.numpy())
     a.grad.zero_()
     np.testing.assert_array_equal(b.grad.numpy(), [1.0, 1.0])
     w = leaf([[1.0, 2.0]])
@@ -221,8 +221,8 @@ def test_non_leaf_hook_sees_and_changes_the_flowing_gradient():
     seen = []
     h.register_hook(lambda g: seen.append(g.numpy().copy()) or g * 0.5)
     (h * h).sum().backward()
-    np.testing.assert_allclose(seen[0], 2 * h.data)
-    np.testing.assert_allclose(x.grad.numpy(), 2 * (2 * h.data * 0.5))
+    np.testing.assert_allclose(seen[0], 2 * h.numpy())
+    np.testing.assert_allclose(x.grad.numpy(), 2 * (2 * h.numpy() * 0.5))
 
 
 def test_retain_grad_keeps_a_non_leaf_gradient():
@@ -230,7 +230,7 @@ def test_retain_grad_keeps_a_non_leaf_gradient():
     h = x * 2
     h.retain_grad()
     (h * h).sum().backward()
-    np.testing.assert_allclose(h.grad.numpy(), 2 * h.data)
+    np.testing.assert_allclose(h.grad.numpy(), 2 * h.numpy())
     assert x.grad is not None
 
 
@@ -274,7 +274,7 @@ def test_detach_cuts_the_graph():
     x = leaf([2.0])
     y = x * 3
     d = y.detach()
-    assert not d.requires_grad and np.shares_memory(d.data, y.data)
+    assert not d.requires_grad and np.shares_memory(d.numpy(), y.numpy())
     (y * d).backward()
     assert x.grad.item() == 3.0 * 6.0
 
@@ -291,7 +291,7 @@ def test_grad_with_respect_to_a_non_leaf():
     x = leaf([1.0, 2.0])
     h = x * 3
     (gh,) = grad((h**2).sum(), h)
-    np.testing.assert_allclose(gh.numpy(), 2 * h.data)
+    np.testing.assert_allclose(gh.numpy(), 2 * h.numpy())
 
 
 def test_grad_unused_input():
@@ -326,7 +326,7 @@ def test_second_derivatives_match_closed_forms(f, d2):
     (g,) = grad(f(x).sum(), x, create_graph=True)
     assert g.requires_grad
     (h,) = grad(g.sum(), x)
-    np.testing.assert_allclose(h.numpy(), d2(x.data), rtol=1e-12)
+    np.testing.assert_allclose(h.numpy(), d2(x.numpy()), rtol=1e-12)
 
 
 def test_hessian_vector_product_of_a_quadratic_form():
@@ -377,7 +377,7 @@ def test_custom_function_forward_and_backward():
     y = Cube.apply(x)
     assert y.grad_fn is not None and y.grad_fn.name() == "CubeBackward"
     y.sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), 3 * x.data**2)
+    np.testing.assert_allclose(x.grad.numpy(), 3 * x.numpy() ** 2)
     assert gradcheck(Cube.apply, (leaf([0.5, 1.5]),))
 
 
@@ -385,7 +385,7 @@ def test_custom_function_is_twice_differentiable():
     x = leaf([0.5, 1.5])
     (g,) = grad(Cube.apply(x).sum(), x, create_graph=True)
     (h,) = grad(g.sum(), x)
-    np.testing.assert_allclose(h.numpy(), 6 * x.data)
+    np.testing.assert_allclose(h.numpy(), 6 * x.numpy())
 
 
 def test_custom_function_with_two_outputs_and_needs_input_grad():
@@ -428,7 +428,7 @@ def test_custom_function_saving_its_output():
     x = leaf([0.2, 0.4])
     (g,) = grad(Exp.apply(x).sum(), x, create_graph=True)
     (h,) = grad(g.sum(), x)
-    np.testing.assert_allclose(h.numpy(), np.exp(x.data), rtol=1e-14)
+    np.testing.assert_allclose(h.numpy(), np.exp(x.numpy()), rtol=1e-14)
 
 
 def test_custom_function_errors_are_clear():
@@ -470,7 +470,7 @@ def test_detect_anomaly_names_the_forward_op():
     x = leaf([-1.0, 4.0])
     with detect_anomaly(), pytest.raises(RuntimeError, match="'sqrt' produced nan"):
         x.sqrt()
-    assert np.isnan(x.sqrt().data[0])  # outside the context: nan, silently, as in PyTorch
+    assert np.isnan(x.sqrt().numpy()[0])  # outside the context: nan, silently, as in PyTorch
 
 
 def test_detect_anomaly_blames_the_producer_not_the_carriers():
@@ -536,4 +536,4 @@ def test_gradcheck_needs_an_input_that_requires_grad():
 def test_gradcheck_promotes_inputs_to_float64():
     x = cr.tensor([0.3, 0.8], requires_grad=True)  # float32
     assert gradcheck(lambda t: (t * t).sin(), (x,))
-    assert math.isclose(float(x.data[0]), 0.3, rel_tol=1e-7)
+    assert math.isclose(float(x.numpy()[0]), 0.3, rel_tol=1e-7)

@@ -3,6 +3,7 @@ BatchNorm over several steps, dropout's statistics, initialisers, clipping, erro
 
 from __future__ import annotations
 
+import copy
 import math
 from collections import OrderedDict
 
@@ -273,7 +274,7 @@ def test_shared_parameters_are_listed_once():
 
 def test_load_state_dict_names_what_is_wrong_and_writes_nothing():
     model = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
-    before = {k: v.copy() for k, v in model.state_dict().items()}
+    before = {k: v.numpy().copy() for k, v in model.state_dict().items()}
     good = {k: np.ones_like(v) for k, v in before.items()}
 
     bad_shape = dict(good, **{"0.weight": np.ones((3, 3))})
@@ -293,12 +294,28 @@ def test_load_state_dict_names_what_is_wrong_and_writes_nothing():
     assert model.state_dict()["0.bias"].tolist() == [1.0, 1.0]
 
 
-def test_state_dict_values_are_snapshots():
+def test_state_dict_values_share_the_modules_memory_as_in_pytorch():
     model = nn.Linear(2, 2)
-    saved = model.state_dict()
+    sd = model.state_dict()
+    assert isinstance(sd["weight"], cr.Tensor) and not sd["weight"].requires_grad
     with cr.no_grad():
         model.weight.add_(1)
-    assert not np.array_equal(saved["weight"], model.weight.numpy())
+    np.testing.assert_array_equal(sd["weight"].numpy(), model.weight.numpy())  # not a snapshot
+    theirs = torch.nn.Linear(2, 2)
+    tsd = theirs.state_dict()
+    ours_before, theirs_before = model.weight._version, theirs.weight._version
+    sd["weight"][:] = 0  # writing into the state_dict writes the model
+    sd["bias"].copy_(cr.tensor([1.0, 2.0]))
+    tsd["weight"][:] = 0
+    tsd["bias"].copy_(torch.tensor([1.0, 2.0]))
+    np.testing.assert_array_equal(model.weight.numpy(), theirs.weight.detach().numpy())
+    np.testing.assert_array_equal(model.bias.numpy(), theirs.bias.detach().numpy())
+    # The write is counted in the parameter's version, as PyTorch counts it.
+    assert model.weight._version - ours_before == theirs.weight._version - theirs_before == 1
+    snapshot = copy.deepcopy(model.state_dict())  # the way to keep one
+    with cr.no_grad():
+        model.weight.add_(1)
+    assert snapshot["weight"].numpy().max() == 0
 
 
 def test_train_and_eval_reach_every_child():
@@ -515,7 +532,7 @@ def test_initialisers_need_two_dimensions_and_known_names():
 @pytest.mark.parametrize("make", [lambda M: M.Linear(250, 120), lambda M: M.Conv2d(20, 30, (3, 5))])
 def test_default_initialisation_follows_pytorch(make):
     mine = make(nn)
-    fan_in = mine.weight.data[0].size
+    fan_in = mine.weight.numpy()[0].size
     bound = 1 / math.sqrt(fan_in)
     for p in (mine.weight, mine.bias):
         values = p.numpy()

@@ -606,7 +606,7 @@ def test_a_parameter_resized_after_steps_is_named_not_broadcast(n):
     for p in ps:
         p.grad = cr.ones(4)
     opt.step()
-    ps[0].data = np.zeros((1, 4), np.float32)  # the momentum buffer is still (4,)
+    ps[0].data = cr.zeros(1, 4)  # the momentum buffer is still (4,)
     ps[0].grad = cr.ones(1, 4)
     with pytest.raises(cr.ShapeError, match=r"momentum_buffer.*\(4,\).*\(1, 4\)"):
         opt.step()

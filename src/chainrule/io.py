@@ -68,7 +68,7 @@ class _Writer:
         if obj is None or isinstance(obj, bool | str):
             return obj
         if isinstance(obj, Tensor):
-            return self._array(to_numpy(obj.data), where, tensor=True)
+            return self._array(to_numpy(obj._array), where, tensor=True)
         # NumPy scalars (np.float64 is a float) keep their dtype: stored as 0-d arrays.
         if isinstance(obj, np.ndarray | np.generic) or (
             xp is not np and isinstance(obj, xp.ndarray)

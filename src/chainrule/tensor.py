@@ -1,9 +1,14 @@
 """``Tensor``: an array that remembers how it was computed, and the functions that make one.
 
-A tensor holds its values in ``.data`` (an ndarray). When it was computed by an op from
-tensors that require grad, it points to that op's graph node, and ``backward()`` applies
-the chain rule from it back to every leaf (a tensor created by the user with
-``requires_grad=True``), which receives the gradient in ``.grad``.
+A tensor holds its values in an ndarray (``t.numpy()`` shows it). When it was computed
+by an op from tensors that require grad, it points to that op's graph node, and
+``backward()`` applies the chain rule from it back to every leaf (a tensor created by
+the user with ``requires_grad=True``), which receives the gradient in ``.grad``.
+
+Several tensors may share one piece of memory: a view (``x[0]``, ``x.T``, ``x.view(...)``),
+``x.detach()`` and ``x.data``. Changing one in place changes them all, and a version
+counter that they share (``x._version``) lets autograd notice when a value it saved for
+backward was overwritten; ``autograd/inplace.py`` explains the rules.
 """
 
 from __future__ import annotations
@@ -16,7 +21,6 @@ import numpy as np
 
 from chainrule import dtypes as _dt
 from chainrule._backend import ndarray, to_numpy, xp
-from chainrule.autograd.grad_mode import STATE
 from chainrule.errors import ShapeError
 
 __all__ = [
@@ -53,15 +57,43 @@ class _HookHandle:
             self._hooks.remove(self._fn)
 
 
+class VersionCounter:
+    """How many in-place writes a piece of memory has had. A tensor, its views and its
+    ``detach()`` share one; a value saved for backward remembers the count it saw."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
+
+
 class Tensor:
     """An n-dimensional array with reverse-mode automatic differentiation.
 
     Create one with :func:`chainrule.tensor` (or ``Tensor(data)``, the same thing). The
-    attributes follow PyTorch: ``data`` (the ndarray itself), ``grad``, ``requires_grad``,
-    ``shape``, ``dtype``, ``ndim``, ``is_leaf``, ``grad_fn``.
+    attributes follow PyTorch: ``data`` (a tensor sharing this one's memory, cut from the
+    graph), ``grad``, ``requires_grad``, ``shape``, ``dtype``, ``ndim``, ``is_leaf``,
+    ``grad_fn``, ``_version``.
+
+    The slots: ``_array`` holds the values; ``_node`` is the graph node that computed
+    them (None for a leaf) and ``_output_index`` which of its outputs this is;
+    ``_requires_grad``, ``_grad`` and ``_hooks`` back the public attributes;
+    ``_version_counter`` is shared with every tensor that shares the memory (None until
+    first needed); ``_view`` is None, or what a view knows of its base (see
+    ``autograd/inplace.py``).
     """
 
-    __slots__ = ("__weakref__", "_ctx", "_grad", "_hooks", "_oi", "_rg", "data")
+    __slots__ = (
+        "__weakref__",
+        "_array",
+        "_grad",
+        "_hooks",
+        "_node",
+        "_output_index",
+        "_requires_grad",
+        "_version_counter",
+        "_view",
+    )
     _seq = 0  # a leaf, as a graph node, comes after every op (see autograd.engine)
 
     # NumPy defers to Tensor's reflected operators (``array * tensor`` -> Tensor).
@@ -77,12 +109,14 @@ class Tensor:
 
     def _init_leaf(self, arr, requires_grad: bool) -> None:
         """Fill the slots of a new leaf holding ``arr``."""
-        self.data = arr
+        self._array = arr
         self._grad = None
-        self._ctx = None
-        self._oi = 0
+        self._node = None
+        self._output_index = 0
         self._hooks = None
-        self._rg = False
+        self._requires_grad = False
+        self._version_counter = None
+        self._view = None
         if requires_grad:
             self.requires_grad_(True)
 
@@ -101,21 +135,23 @@ class Tensor:
                 raise TypeError(
                     f"assigned grad must be a tensor or None, got {type(value).__name__}"
                 )
-            if value.data.shape != self.data.shape:
+            if value._array.shape != self._array.shape:
                 raise ShapeError(
-                    f"assigned grad has shape {tuple(value.data.shape)}, but the tensor has "
-                    f"shape {tuple(self.data.shape)}"
+                    f"assigned grad has shape {tuple(value._array.shape)}, but the tensor has "
+                    f"shape {tuple(self._array.shape)}"
                 )
-            if value.data.dtype != self.data.dtype:
+            if value._array.dtype != self._array.dtype:
                 raise TypeError(
-                    f"assigned grad has dtype {value.data.dtype}, but the tensor has dtype "
-                    f"{self.data.dtype}"
+                    f"assigned grad has dtype {value._array.dtype}, but the tensor has dtype "
+                    f"{self._array.dtype}"
                 )
         self._grad = value
 
     @property
     def requires_grad(self) -> bool:
-        return self._rg
+        if self._view is not None:
+            _inplace.refresh_if_stale(self)
+        return self._requires_grad
 
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
@@ -123,39 +159,89 @@ class Tensor:
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Make this leaf track gradients (in place); only floating tensors can."""
-        if requires_grad and self.data.dtype.kind != "f":
+        if requires_grad and self._array.dtype.kind != "f":
             raise RuntimeError(
-                f"only floating-point tensors can require gradients, got dtype {self.data.dtype}"
+                f"only floating-point tensors can require gradients, got dtype {self._array.dtype}"
             )
-        if not requires_grad and self._ctx is not None:
+        if not requires_grad and self._node is not None:
             raise RuntimeError(
                 "requires_grad can only be switched off on a leaf tensor; use .detach() to "
                 "get a tensor that is cut from the graph"
             )
-        self._rg = bool(requires_grad)
+        self._requires_grad = bool(requires_grad)
         return self
 
     @property
     def shape(self) -> tuple:
-        return self.data.shape
+        return self._array.shape
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self._array.dtype
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._array.ndim
 
     @property
     def is_leaf(self) -> bool:
         """True for tensors not computed by a recorded op (user-created tensors)."""
-        return self._ctx is None
+        return self.grad_fn is None
 
     @property
     def grad_fn(self):
         """The graph node that computed this tensor, or None for a leaf."""
-        return self._ctx
+        if self._view is not None:
+            _inplace.refresh_if_stale(self)
+        return self._node
+
+    @property
+    def data(self) -> Tensor:
+        """A tensor sharing this one's memory, cut from the graph, as PyTorch's ``.data``.
+
+        Writes through it (``p.data -= lr * p.grad``, ``p.data.copy_(w)``) change this
+        tensor but are not counted in its version, so autograd cannot see them: prefer
+        ``with cr.no_grad():`` and the tensor itself, which autograd checks. Assigning a
+        tensor (``p.data = t``) makes this tensor use ``t``'s memory.
+        """
+        return _make(self._array, None, False)
+
+    @data.setter
+    def data(self, value) -> None:
+        if not isinstance(value, Tensor):
+            raise TypeError(
+                f"data must be assigned a tensor, got {type(value).__name__}; wrap an array "
+                "with cr.from_numpy(...) (shares its memory) or cr.tensor(...) (copies it)"
+            )
+        self._array = value._array
+
+    @property
+    def _version(self) -> int:
+        """How many times this tensor's memory has been written in place."""
+        counter = self._version_counter
+        return 0 if counter is None else counter.value
+
+    def _counter(self) -> VersionCounter:
+        """This tensor's version counter, made on first need."""
+        counter = self._version_counter
+        if counter is None:
+            counter = self._version_counter = VersionCounter()
+        return counter
+
+    def _bump_version(self) -> None:
+        """Count one in-place write into this tensor's memory."""
+        counter = self._version_counter
+        if counter is None:
+            counter = self._version_counter = VersionCounter()
+        counter.value += 1
+
+    @property
+    def _base(self):
+        """The tensor whose memory this view shares, or None when this is not a view."""
+        return None if self._view is None else self._view.base
+
+    def _is_view(self) -> bool:
+        return self._view is not None
 
     @property
     def device(self) -> str:
@@ -163,40 +249,40 @@ class Tensor:
 
     def size(self, dim: int | None = None):
         if dim is None:
-            return self.data.shape
-        return self.data.shape[_ops.normalize_dim(dim, self.data.ndim, "size")]
+            return self._array.shape
+        return self._array.shape[_ops.normalize_dim(dim, self._array.ndim, "size")]
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self._array.ndim
 
     def numel(self) -> int:
-        return int(self.data.size)
+        return int(self._array.size)
 
     def element_size(self) -> int:
-        return self.data.itemsize
+        return self._array.itemsize
 
     # ----------------------------------------------------------------- conversion
     def numpy(self) -> np.ndarray:
         """The values as a NumPy array (shares memory with ``.data``)."""
-        return to_numpy(self.data)
+        return to_numpy(self._array)
 
     def __array__(self, dtype=None, copy=None):
-        arr = to_numpy(self.data)
+        arr = to_numpy(self._array)
         if dtype is not None and arr.dtype != dtype:
             return arr.astype(dtype)
         return arr.copy() if copy else arr
 
     def tolist(self):
-        return to_numpy(self.data).tolist()
+        return to_numpy(self._array).tolist()
 
     def item(self):
         """The single value of a one-element tensor, as a Python number."""
-        if self.data.size != 1:
+        if self._array.size != 1:
             raise ValueError(
                 f"item(): only a one-element tensor can be converted to a Python number, "
-                f"got shape {tuple(self.data.shape)}"
+                f"got shape {tuple(self._array.shape)}"
             )
-        return self.data.reshape(()).item()
+        return self._array.reshape(()).item()
 
     def __float__(self) -> float:
         return float(self.item())
@@ -205,37 +291,37 @@ class Tensor:
         return int(self.item())
 
     def __index__(self) -> int:
-        if self.data.dtype.kind not in "iub" or self.data.size != 1:
+        if self._array.dtype.kind not in "iub" or self._array.size != 1:
             raise TypeError("only integer tensors of a single element can be used as an index")
         return int(self.item())
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
+        if self._array.size != 1:
             raise RuntimeError(
-                f"the truth value of a tensor of shape {tuple(self.data.shape)} is ambiguous; "
+                f"the truth value of a tensor of shape {tuple(self._array.shape)} is ambiguous; "
                 "use .any() or .all()"
             )
         return bool(self.item())
 
     def __len__(self) -> int:
-        if self.data.ndim == 0:
+        if self._array.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self._array.shape[0]
 
     def __iter__(self):
-        if self.data.ndim == 0:
+        if self._array.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self.data.shape[0]))
+        return (self[i] for i in range(self._array.shape[0]))
 
     def __repr__(self) -> str:
-        arr = to_numpy(self.data)
+        arr = to_numpy(self._array)
         body = np.array2string(arr, separator=", ", prefix="tensor(", precision=4)
         extras = []
         if arr.dtype not in (_dt.get_default_dtype(), _dt.int64, _dt.bool) or arr.size == 0:
             extras.append(f"dtype={arr.dtype}")
-        if self._ctx is not None:
-            extras.append(f"grad_fn={self._ctx!r}")
-        elif self._rg:
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn=<{self._node.name()}>")
+        elif self._requires_grad:
             extras.append("requires_grad=True")
         return "tensor(" + ", ".join([body, *extras]) + ")"
 
@@ -249,33 +335,56 @@ class Tensor:
         _autograd.backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
 
     def detach(self) -> Tensor:
-        """A tensor sharing this one's data, cut from the graph."""
-        return _make(self.data, None, False)
+        """A tensor sharing this one's memory and version counter, cut from the graph."""
+        t = _make(self._array, None, False)
+        t._version_counter = self._counter()
+        return t
 
     def detach_(self) -> Tensor:
-        self._ctx = None
-        self._rg = False
+        """Cut this tensor from the graph, in place (it becomes a leaf)."""
+        if self._view is not None:
+            raise RuntimeError(
+                "detach_(): cannot detach a view in place; use detach(), which returns a new tensor"
+            )
+        self._node = None
+        self._requires_grad = False
         return self
+
+    def __deepcopy__(self, memo) -> Tensor:
+        """A copy with its own memory: leaves only, as in PyTorch (``copy.deepcopy`` of a
+        ``state_dict`` or a model)."""
+        if self._node is not None:
+            raise RuntimeError(
+                "only tensors created explicitly by the user (graph leaves) support "
+                "copy.deepcopy; call .detach() first, or .clone() to copy within the graph"
+            )
+        new = _new(type(self))
+        new._init_leaf(self._array.copy(), False)
+        new._requires_grad = self._requires_grad
+        if self._grad is not None:
+            new._grad = _make(self._grad._array.copy(), None, False)
+        memo[id(self)] = new
+        return new
 
     def register_hook(self, hook) -> _HookHandle:
         """Call ``hook(grad)`` when this tensor's gradient is computed; if it returns a
         tensor, that tensor is used as the gradient instead."""
-        if not self._rg:
+        if not self._requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that does not require grad")
-        if self._ctx is None:
+        if self._node is None:
             if self._hooks is None:
                 self._hooks = []
             hooks = self._hooks
         else:
-            if self._ctx._hooks is None:
-                self._ctx._hooks = {}
-            hooks = self._ctx._hooks.setdefault(self._oi, [])
+            if self._node._hooks is None:
+                self._node._hooks = {}
+            hooks = self._node._hooks.setdefault(self._output_index, [])
         hooks.append(hook)
         return _HookHandle(hooks, hook)
 
     def retain_grad(self) -> None:
         """Keep the gradient of this non-leaf tensor in ``.grad`` after backward."""
-        if self._ctx is None:
+        if self._node is None:
             return
         ref = weakref.ref(self)
 
@@ -288,102 +397,129 @@ class Tensor:
         self.register_hook(keep)
 
     # ----------------------------------------------------------------- in place
-    def _check_inplace(self, what: str) -> None:
-        if STATE.grad and self._rg:
-            if self._ctx is None:
-                raise RuntimeError(
-                    f"{what}: a leaf tensor that requires grad cannot be modified in place "
-                    "while grad mode is on; wrap the update in `with cr.no_grad():`"
-                )
-            raise RuntimeError(
-                f"{what}: in-place changes to a tensor that is part of a graph are not "
-                "supported (its backward may need the old values); use the out-of-place op"
-            )
+    # Each of these changes this tensor's memory. ``autograd/inplace.py`` has the rules
+    # that keep gradients right: versions, in-place ops recorded in the graph, views.
+    def add_(self, other, *, alpha=1) -> Tensor:
+        return _inplace.apply_inplace(self, "add_", _ops.add, other, alpha=alpha)
 
-    def _write(self, values) -> Tensor:
-        if not self.data.flags.writeable:
-            self.data = self.data.copy()
-        self.data[...] = values
-        return self
-
-    def zero_(self) -> Tensor:
-        self._check_inplace("zero_")
-        return self._write(0)
-
-    def fill_(self, value) -> Tensor:
-        self._check_inplace("fill_")
-        return self._write(value.data if isinstance(value, Tensor) else value)
-
-    def copy_(self, src) -> Tensor:
-        self._check_inplace("copy_")
-        src = src.data if isinstance(src, Tensor) else xp.asarray(src)
-        try:
-            xp.broadcast_to(src, self.data.shape)
-        except ValueError:
-            raise _ops.ShapeError(
-                f"copy_: cannot copy a tensor of shape {tuple(src.shape)} into one of shape "
-                f"{tuple(self.data.shape)}"
-            ) from None
-        return self._write(src)
-
-    def _inplace(self, name: str, op, other) -> Tensor:
-        self._check_inplace(name)
-        result = op(self.detach(), other).data
-        if result.shape != self.data.shape:
-            raise _ops.ShapeError(
-                f"{name}: the result has shape {tuple(result.shape)}, which cannot be written "
-                f"into a tensor of shape {tuple(self.data.shape)}"
-            )
-        return self._write(result)
-
-    def add_(self, other, alpha=1) -> Tensor:
-        return self._inplace("add_", _ops.add, other if alpha == 1 else other * alpha)
-
-    def sub_(self, other, alpha=1) -> Tensor:
-        return self._inplace("sub_", _ops.sub, other if alpha == 1 else other * alpha)
+    def sub_(self, other, *, alpha=1) -> Tensor:
+        return _inplace.apply_inplace(self, "sub_", _ops.sub, other, alpha=alpha)
 
     def mul_(self, other) -> Tensor:
-        return self._inplace("mul_", _ops.mul, other)
+        return _inplace.apply_inplace(self, "mul_", _ops.mul, other)
 
     def div_(self, other) -> Tensor:
-        return self._inplace("div_", _ops.div, other)
+        return _inplace.apply_inplace(self, "div_", _ops.div, other)
+
+    def pow_(self, exponent) -> Tensor:
+        return _inplace.apply_inplace(self, "pow_", _ops.pow, exponent)
+
+    def neg_(self) -> Tensor:
+        return _inplace.apply_inplace(self, "neg_", _ops.neg)
+
+    def abs_(self) -> Tensor:
+        return _inplace.apply_inplace(self, "abs_", _ops.abs)
+
+    def exp_(self) -> Tensor:
+        return _inplace.apply_inplace(self, "exp_", _ops.exp)
+
+    def log_(self) -> Tensor:
+        return _inplace.apply_inplace(self, "log_", _ops.log)
+
+    def sqrt_(self) -> Tensor:
+        return _inplace.apply_inplace(self, "sqrt_", _ops.sqrt)
+
+    def sigmoid_(self) -> Tensor:
+        return _inplace.apply_inplace(self, "sigmoid_", _ops.sigmoid)
+
+    def tanh_(self) -> Tensor:
+        return _inplace.apply_inplace(self, "tanh_", _ops.tanh)
+
+    def relu_(self) -> Tensor:
+        return _inplace.apply_inplace(self, "relu_", _ops.relu)
 
     def clamp_(self, min=None, max=None) -> Tensor:
-        self._check_inplace("clamp_")
-        return self._write(_ops.clamp(self.detach(), min, max).data)
+        return _inplace.apply_inplace(self, "clamp_", _ops.clamp, min, max)
 
-    def uniform_(self, a: float = 0.0, b: float = 1.0) -> Tensor:
+    clip_ = clamp_
+
+    def masked_fill_(self, mask, value) -> Tensor:
+        return _inplace.apply_inplace(self, "masked_fill_", _ops.masked_fill, mask, value)
+
+    def copy_(self, src) -> Tensor:
+        """Copy ``src`` (broadcast to this shape, cast to this dtype) into this tensor."""
+        if not _inplace.records(self, src):
+            return _inplace.write(self, src._array if isinstance(src, Tensor) else src, "copy_")
+        return _inplace.apply_inplace(self, "copy_", _ops.assign, src)
+
+    def fill_(self, value) -> Tensor:
+        """Set every element to ``value`` (a number or a one-element tensor)."""
+        if isinstance(value, Tensor) and value.ndim:
+            raise RuntimeError(
+                f"fill_ only supports a 0-dimensional value tensor, but got a tensor with "
+                f"{value.ndim} dimension(s)"
+            )
+        return self.copy_(value)
+
+    def zero_(self) -> Tensor:
+        return self.copy_(0)
+
+    def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator=None) -> Tensor:
         """Fill with draws from U(a, b), from the library's generator."""
         from chainrule.random import default_generator
 
-        self._check_inplace("uniform_")
-        return self._write(default_generator().uniform(a, b, self.data.shape))
+        g = generator or default_generator()
+        return self.copy_(_make(xp.asarray(g.uniform(a, b, self._array.shape)), None, False))
 
-    def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
+    def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator=None) -> Tensor:
         """Fill with draws from N(mean, std^2), from the library's generator."""
         from chainrule.random import default_generator
 
-        self._check_inplace("normal_")
-        return self._write(default_generator().normal(mean, std, self.data.shape))
+        g = generator or default_generator()
+        return self.copy_(_make(xp.asarray(g.normal(mean, std, self._array.shape)), None, False))
 
     def __setitem__(self, index, value) -> None:
-        self._check_inplace("__setitem__")
-        if isinstance(value, Tensor):
-            if STATE.grad and value._rg:
-                raise RuntimeError(
-                    "__setitem__: assigning a tensor that requires grad into another tensor is "
-                    "not supported; build the result with cat, stack or where instead"
-                )
-            value = value.data
-        index = _ops.normalize_index(index, self.data.shape)
-        if not self.data.flags.writeable:
-            self.data = self.data.copy()
-        try:
-            self.data[index] = value
-        except (IndexError, ValueError) as err:
-            raise type(err)(
-                f"__setitem__ on a tensor of shape {tuple(self.data.shape)}: {err}"
-            ) from None
+        if not _inplace.records(self, value):
+            index = _ops.normalize_index(index, self._array.shape)
+            if isinstance(value, Tensor):
+                value = value._array
+            if not self._array.flags.writeable:
+                _inplace.write(self, 0, "__setitem__")  # raises the read-only error
+            try:
+                self._array[index] = value
+            except (IndexError, ValueError) as err:
+                raise type(err)(
+                    f"__setitem__ on a tensor of shape {tuple(self._array.shape)}: {err}"
+                ) from None
+            self._bump_version()
+            return
+        _inplace.apply_inplace(self, "__setitem__", _ops.assign_at, index, value)
+
+    # Python's augmented assignments are the in-place ops, as in PyTorch (``x += 1``
+    # changes x, and every name and view that shares its memory).
+    def __iadd__(self, other):
+        return self.add_(other)
+
+    def __isub__(self, other):
+        return self.sub_(other)
+
+    def __imul__(self, other):
+        return self.mul_(other)
+
+    def __itruediv__(self, other):
+        return self.div_(other)
+
+    def __ipow__(self, other):
+        return self.pow_(other)
+
+    def __iand__(self, other):
+        return _inplace.apply_inplace(self, "__iand__", _logical_and, other)
+
+    def __ior__(self, other):
+        return _inplace.apply_inplace(self, "__ior__", _logical_or, other)
+
+    def __ixor__(self, other):
+        return _inplace.apply_inplace(self, "__ixor__", _logical_xor, other)
 
     # ----------------------------------------------------------------- operators
     def __add__(self, other):
@@ -593,18 +729,18 @@ class Tensor:
         return _ops.transpose(self, dim0, dim1)
 
     def t(self):
-        if self.data.ndim > 2:
+        if self._array.ndim > 2:
             raise ValueError(
                 f"t() expects a tensor with at most 2 dimensions, got shape {self.shape}"
             )
-        return _ops.permute(self, tuple(reversed(range(self.data.ndim))))
+        return _ops.permute(self, tuple(reversed(range(self._array.ndim))))
 
     def permute(self, *dims):
         return _ops.permute(self, *dims)
 
     @property
     def T(self):
-        return _ops.permute(self, tuple(reversed(range(self.data.ndim))))
+        return _ops.permute(self, tuple(reversed(range(self._array.ndim))))
 
     @property
     def mT(self):
@@ -625,6 +761,9 @@ class Tensor:
     def broadcast_to(self, shape):
         return _ops.broadcast_to(self, shape)
 
+    def masked_fill(self, mask, value):
+        return _ops.masked_fill(self, mask, value)
+
     def gather(self, dim: int, index):
         return _ops.gather(self, dim, index)
 
@@ -633,14 +772,14 @@ class Tensor:
 
     def clone(self):
         """A copy of this tensor that stays in the graph (gradient flows through)."""
-        return _ops.cast(self, self.data.dtype)
+        return _ops.cast(self, self._array.dtype)
 
     def to(self, dtype):
         """This tensor in ``dtype`` (differentiable between floating dtypes)."""
         if isinstance(dtype, str) and dtype in ("cpu", "cuda"):
             return self
         d = _dt.to_dtype(dtype)
-        return self if d == self.data.dtype else _ops.cast(self, d)
+        return self if d == self._array.dtype else _ops.cast(self, d)
 
     def type(self, dtype):
         return self.to(dtype)
@@ -673,6 +812,18 @@ class Tensor:
         return _ops.isfinite(self)
 
 
+def _logical_and(a, b):
+    return _ops.logical_op("and", a, b)
+
+
+def _logical_or(a, b):
+    return _ops.logical_op("or", a, b)
+
+
+def _logical_xor(a, b):
+    return _ops.logical_op("xor", a, b)
+
+
 # -------------------------------------------------------------------------- construction
 _new = object.__new__
 
@@ -680,12 +831,14 @@ _new = object.__new__
 def _make(data, ctx, requires_grad: bool) -> Tensor:
     """Wrap an ndarray without copying or checking: the constructor ops use."""
     t = _new(Tensor)
-    t.data = data
+    t._array = data
     t._grad = None
-    t._ctx = ctx
-    t._oi = 0
+    t._node = ctx
+    t._output_index = 0
     t._hooks = None
-    t._rg = requires_grad
+    t._requires_grad = requires_grad
+    t._version_counter = None
+    t._view = None
     return t
 
 
@@ -693,7 +846,7 @@ def _to_array(data, dtype=None, copy: bool = True):
     """Convert user data to an array: arrays keep their dtype, Python floats get the
     default dtype, Python ints int64, Python bools bool."""
     if isinstance(data, Tensor):
-        arr = data.data
+        arr = data._array
     elif isinstance(data, ndarray | np.ndarray | np.generic):
         arr = xp.asarray(data)
     else:
@@ -853,4 +1006,5 @@ def eye(n: int, m: int | None = None, dtype=None, requires_grad: bool = False) -
 
 
 import chainrule.autograd as _autograd  # noqa: E402  (both need Tensor; Tensor needs them)
+import chainrule.autograd.inplace as _inplace  # noqa: E402
 import chainrule.ops as _ops  # noqa: E402

@@ -55,22 +55,22 @@ def _root_grads(roots, grad_outputs, create_graph: bool, where: str) -> list:
         reason = getattr(root, "reason", None)  # a metric that explains why it has no gradient
         if reason:
             raise RuntimeError(reason)
-        if not root._rg:
+        if not root.requires_grad:  # (the property: a view may have a new history)
             raise RuntimeError(
                 f"{where}: output {i} does not require grad: it was not computed from any "
                 "tensor with requires_grad=True, or it was computed under no_grad()"
             )
         g = given[i] if given else None
         if g is None:
-            if root.data.size != 1:
+            if root._array.size != 1:
                 raise RuntimeError(
                     f"{where}: a gradient can only be created implicitly for a single-element "
                     f"output, but output {i} has shape {tuple(root.shape)}; pass gradient= "
                     "(a tensor of that shape)"
                 )
-            g = xp.array(1, root.data.dtype)  # faster than ones() for one element
-            if root.data.ndim:
-                g = g.reshape(root.data.shape)
+            g = xp.array(1, root._array.dtype)  # faster than ones() for one element
+            if root._array.ndim:
+                g = g.reshape(root._array.shape)
             out.append(_make(g, None, False) if create_graph else g)
             continue
         tensor_g = g if isinstance(g, Tensor) else _make(xp.asarray(g), None, False)
@@ -81,7 +81,7 @@ def _root_grads(roots, grad_outputs, create_graph: bool, where: str) -> list:
             )
         if tensor_g.dtype != root.dtype:
             tensor_g = tensor_g.to(root.dtype)
-        out.append(tensor_g if create_graph else tensor_g.data)
+        out.append(tensor_g if create_graph else tensor_g._array)
     return out
 
 
@@ -123,7 +123,7 @@ def grad(
     for i, t in enumerate(targets):
         if not isinstance(t, Tensor):
             raise TypeError(f"grad: input {i} is a {type(t).__name__}, not a tensor")
-        if not t._rg:
+        if not t.requires_grad:
             raise RuntimeError(f"grad: input {i} does not require grad, so it has no gradient")
     grads = _root_grads(roots, grad_outputs, create_graph, "grad")
     if retain_graph is None:

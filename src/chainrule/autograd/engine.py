@@ -13,7 +13,7 @@ import sys
 from operator import attrgetter
 
 from chainrule._backend import ndarray, silence, unsilence, xp
-from chainrule.autograd.function import _FREED_MESSAGE
+from chainrule.autograd.function import _FREED_MESSAGE, check_saved_versions
 from chainrule.autograd.grad_mode import STATE
 from chainrule.autograd.rulemath import ArrayMath, TensorMath
 
@@ -71,7 +71,7 @@ def _run_hooks(hooks, g, differentiable):
                     f"a tensor hook returned a gradient of shape {tuple(result.shape)} "
                     f"for a tensor of shape {tuple(g.shape)}"
                 )
-            g = result if differentiable else result.data
+            g = result if differentiable else result._array
     return g
 
 
@@ -86,7 +86,7 @@ def _node_hooks(node, g, differentiable):
 
 
 def _check_finite(node, i: int, g) -> None:
-    data = g.data if not isinstance(g, ndarray) else g
+    data = g._array if not isinstance(g, ndarray) else g
     if data.dtype.kind == "f" and not xp.isfinite(data).all():
         bad = "nan" if xp.isnan(data).any() else "inf"
         where = ""
@@ -102,7 +102,9 @@ def _accumulate_leaf(leaf, g, differentiable: bool, handed: set) -> None:
     """Add ``g`` into ``leaf.grad``, never leaving two gradients sharing one buffer."""
 
     if differentiable:
-        leaf._grad = g if leaf._grad is None else leaf._grad + g
+        # A leaf's gradient is its own tensor, never one that the caller or another leaf
+        # holds too (PyTorch's AccumulateGrad clones it the same way).
+        leaf._grad = g.clone() if leaf._grad is None else leaf._grad + g
         return
     if leaf._grad is None:
         # A rule may pass its incoming gradient through unchanged (add, reshape, ...), so
@@ -113,9 +115,10 @@ def _accumulate_leaf(leaf, g, differentiable: bool, handed: set) -> None:
         handed.add(id(g))
         leaf._grad = _make(g, None, False)
         return
-    current = leaf._grad.data
+    current = leaf._grad._array
     if current.flags.writeable and current.shape == g.shape and current.dtype == g.dtype:
         current += g
+        leaf._grad._bump_version()
     else:
         leaf._grad = _make(current + g, None, False)
 
@@ -141,11 +144,11 @@ def run_backward(
     handed: set = set()
     root_nodes = []
     for t, g in zip(roots, grads):
-        node = t._ctx if t._ctx is not None else t
+        node = t._node if t._node is not None else t
         root_nodes.append(node)
         if not create_graph:
             handed.add(id(g))
-        _add_pending(pending, node, t._oi, g)
+        _add_pending(pending, node, t._output_index, g)
 
     order = _toposort(root_nodes)
 
@@ -154,7 +157,7 @@ def run_backward(
     if inputs is not None:
         wanted = {}
         for t in inputs:
-            wanted.setdefault(t._ctx if t._ctx is not None else t, []).append(t)
+            wanted.setdefault(t._node if t._node is not None else t, []).append(t)
         # Only nodes from which a wanted input can be reached need to run.
         needed = set(wanted)
         for node in reversed(order):
@@ -196,6 +199,8 @@ def run_backward(
             saved = node.saved
             if saved is None:
                 raise RuntimeError(_FREED_MESSAGE)
+            if node.saved_versions:
+                check_saved_versions(node)  # raises if a saved value was changed in place
             if node.reuses_grad and not create_graph:
                 # Nothing but this loop holds g (two references: the name and the call's
                 # argument): the rule may write its result into it (see Node.grad_owned).
@@ -237,7 +242,7 @@ def run_backward(
                 elif parent._next:  # an op node
                     shape, dtype = parent.shape, parent.dtype
                 else:  # a leaf tensor
-                    shape, dtype = parent.data.shape, parent.data.dtype
+                    shape, dtype = parent._array.shape, parent._array.dtype
                 if gi.shape != shape:
                     raise RuntimeError(
                         f"the backward of op '{node.op_name}' returned a gradient of shape "
@@ -266,10 +271,10 @@ def run_backward(
         return None
     out = []
     for t in inputs:
-        node = t._ctx if t._ctx is not None else t
+        node = t._node if t._node is not None else t
         g = captured.get(node)
         if g is not None and node.n_out != 1 and not isinstance(node, Tensor):
-            g = g[t._oi]
+            g = g[t._output_index]
         if g is not None and not create_graph:
             g = _make(g, None, False)
         out.append(g)

@@ -28,12 +28,13 @@ from __future__ import annotations
 
 import itertools
 import traceback
+import weakref
 from typing import ClassVar
 
 from chainrule._backend import ndarray, silence, unsilence, xp
 from chainrule.autograd.grad_mode import STATE, no_grad, set_grad_enabled
 
-__all__ = ["Function", "FunctionCtx", "Op"]
+__all__ = ["AccumulateGrad", "Function", "FunctionCtx", "Op", "check_saved_versions"]
 
 _new = object.__new__
 _SEQUENCE = itertools.count(1)  # numbers the nodes in the order they are recorded
@@ -80,6 +81,10 @@ class Node:
     grad_owned = False
     saved: tuple | None = ()
     saved_src: list | tuple | None = None
+    # One record per saved value that a tensor's memory holds: (position in ``saved``,
+    # that memory's version counter, the count when saved, the tensor or None for an
+    # output). Backward refuses a value whose count has moved (see check_saved_versions).
+    saved_versions: tuple | list = ()
     _next: list | tuple = ()
     _next_oi: list | tuple | None = None
     _hooks: dict | None = None
@@ -91,13 +96,23 @@ class Node:
         return type(self).__name__.lower()
 
     def name(self) -> str:
-        """PyTorch's spelling, e.g. ``MulBackward``."""
-        return f"{type(self).__name__}Backward"
+        """PyTorch's spelling, e.g. ``MulBackward0``."""
+        return f"{type(self).__name__}Backward0"
 
     @property
     def next_functions(self) -> tuple:
-        """The parents of this node (leaf tensors appear as themselves)."""
-        return tuple(self._next)
+        """PyTorch's view of the parents: one ``(node, output index)`` pair per input,
+        with an :class:`AccumulateGrad` node for a leaf that requires grad and
+        ``(None, 0)`` for an input that needs no gradient."""
+        out = []
+        for i, parent in enumerate(self._next):
+            if parent is None:
+                out.append((None, 0))
+            elif isinstance(parent, Tensor):
+                out.append((AccumulateGrad.of(parent), 0))
+            else:
+                out.append((parent, 0 if self._next_oi is None else self._next_oi[i]))
+        return tuple(out)
 
     def release(self) -> None:
         """Free what backward needed; a later backward through this node raises."""
@@ -116,14 +131,64 @@ class Node:
                 out.append(value)
             elif isinstance(origin, OutputRef):
                 t = _make(value, self, True)
-                t._oi = origin.index
+                t._output_index = origin.index
                 out.append(t)
             else:
                 out.append(origin)
         return tuple(out)
 
     def __repr__(self) -> str:
-        return f"<{self.name()}>"
+        return f"<{self.name()} object at {id(self):#x}>"
+
+
+class AccumulateGrad:
+    """Where a leaf's gradient ends up, as it appears in ``next_functions``: the node
+    whose ``variable`` is the leaf. The engine adds into ``variable.grad`` directly; this
+    object exists so that code walking PyTorch's graph finds what it expects."""
+
+    _by_leaf: ClassVar[weakref.WeakKeyDictionary] = weakref.WeakKeyDictionary()
+    next_functions = ()
+
+    def __init__(self, variable) -> None:
+        self.variable = variable
+
+    @classmethod
+    def of(cls, leaf) -> AccumulateGrad:
+        """The one AccumulateGrad of ``leaf`` (the same object every time)."""
+        node = cls._by_leaf.get(leaf)
+        if node is None:
+            node = cls._by_leaf[leaf] = cls(leaf)
+        return node
+
+    def name(self) -> str:
+        return "AccumulateGrad"
+
+    def __repr__(self) -> str:
+        return f"<AccumulateGrad object at {id(self):#x}>"
+
+
+def check_saved_versions(node) -> None:
+    """Raise when a value ``node`` saved for backward was changed in place since."""
+    for i, counter, expected, tensor in node.saved_versions:
+        if counter.value == expected:
+            continue
+        value = node.saved[i]
+        desc = f"[{value.dtype} {list(value.shape)}]"
+        if tensor is None:
+            desc += f", which is output 0 of {_label(node)},"
+        elif tensor._node is not None:
+            desc += f", which is output {tensor._output_index} of {_label(tensor._node)},"
+        raise RuntimeError(
+            "one of the variables needed for gradient computation has been modified by an "
+            f"inplace operation: {desc} is at version {counter.value}; expected version "
+            f"{expected} instead. Hint: the op that saved it is '{node.op_name}'; run the "
+            "forward under cr.autograd.detect_anomaly() to see where it was created."
+        )
+
+
+def _label(node) -> str:
+    """A node's name as PyTorch's version message shows it (``Sigmoid``, ``Mul``)."""
+    return node.name().removesuffix("Backward0").removesuffix("Backward")
 
 
 class Op(Node):
@@ -165,12 +230,14 @@ class Op(Node):
         record = multi = False
         for a in args:
             if isinstance(a, Tensor):
-                datas.append(a.data)
-                if a._rg:
+                if a._view is not None and a._view.base_node is not a._view.base._node:
+                    refresh_view(a)  # its base was changed in place: a new history
+                datas.append(a._array)
+                if a._requires_grad:
                     record = True
-                    parents.append(a if a._ctx is None else a._ctx)
+                    parents.append(a if a._node is None else a._node)
                     needs.append(True)
-                    if a._oi:
+                    if a._output_index:
                         multi = True
                     continue
             else:
@@ -197,28 +264,40 @@ class Op(Node):
         ctx._seq = next(_SEQUENCE)
         ctx.needs_input_grad = needs
         if multi:
-            ctx._next_oi = [a._oi if p is not None else 0 for a, p in zip(args, parents)]
+            ctx._next_oi = [a._output_index if p is not None else 0 for a, p in zip(args, parents)]
         ctx.shape = out.shape
         ctx.dtype = out.dtype
         saved = ctx.saved
+        out_counter = None
         if saved:
             # Remember which saved arrays are inputs or the output, so that a differentiable
-            # backward can use the tensors (with their graph) instead of the bare arrays.
+            # backward can use the tensors (with their graph) instead of the bare arrays,
+            # and the version each had, so that backward notices an in-place change.
             src = []
-            for s in saved:
+            versions = []
+            for i, s in enumerate(saved):
                 if s is out:
                     src.append(OUTPUT)
+                    if out_counter is None:
+                        out_counter = VersionCounter()
+                    versions.append((i, out_counter, 0, None))
                     continue
                 for a, d in zip(args, datas):
                     if s is d and d is not a:
                         src.append(a)
+                        counter = a._version_counter or a._counter()
+                        versions.append((i, counter, counter.value, a))
                         break
                 else:
                     src.append(None)
             ctx.saved_src = src
+            ctx.saved_versions = versions
         if STATE.anomaly:
             ctx.trace = traceback.format_stack()[:-1]
-        return _make(out, ctx, True)
+        t = _make(out, ctx, True)
+        if out_counter is not None:
+            t._version_counter = out_counter
+        return t
 
 
 def _check_forward(node, datas, out) -> None:
@@ -273,6 +352,7 @@ class FunctionCtx(Node):
     def saved_tensors(self) -> tuple:
         if self.saved is None:
             raise RuntimeError(_FREED_MESSAGE)
+        check_saved_versions(self)
         return self.unpack_saved() if self.saved_src is not None else self.to_save
 
     def backward(self, F, g, *_saved):
@@ -300,7 +380,7 @@ class FunctionCtx(Node):
             if r is None:
                 out.append(None)
             elif isinstance(r, Tensor):
-                out.append(r if differentiable else r.data)
+                out.append(r if differentiable else r._array)
             else:
                 arr = xp.asarray(r)
                 out.append(_make(arr, None, False) if differentiable else arr)
@@ -344,7 +424,7 @@ class Function:
     def apply(cls, *args):
 
         ctx = FunctionCtx(cls)
-        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._rg for a in args)
+        ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
         with no_grad():
             result = cls.forward(ctx, *args)
         single = not isinstance(result, tuple)
@@ -358,31 +438,37 @@ class Function:
         if not (STATE.grad and any(ctx.needs_input_grad)):
             return result
         ctx._next = tuple(
-            (a._ctx if a._ctx is not None else a) if need else None
+            (a._node if a._node is not None else a) if need else None
             for a, need in zip(args, ctx.needs_input_grad)
         )
         ctx._seq = next(_SEQUENCE)
-        if any(need and a._oi for a, need in zip(args, ctx.needs_input_grad)):
+        if any(need and a._output_index for a, need in zip(args, ctx.needs_input_grad)):
             ctx._next_oi = tuple(
-                a._oi if need else 0 for a, need in zip(args, ctx.needs_input_grad)
+                a._output_index if need else 0 for a, need in zip(args, ctx.needs_input_grad)
             )
         ctx.n_out = len(outs)
-        ctx.shapes = [o.data.shape for o in outs]
-        ctx.dtypes = [o.data.dtype for o in outs]
+        ctx.shapes = [o._array.shape for o in outs]
+        ctx.dtypes = [o._array.dtype for o in outs]
         ctx.shape, ctx.dtype = ctx.shapes[0], ctx.dtypes[0]
         if STATE.anomaly:
             ctx.trace = traceback.format_stack()[:-1]
         # New tensors carry the node, so an input returned unchanged is never rewired.
         wrapped = []
         for i, o in enumerate(outs):
-            if o.data.dtype.kind == "f":
-                w = _make(o.data, ctx, True)
-                w._oi = i
+            if o._array.dtype.kind == "f":
+                w = _make(o._array, ctx, True)
+                w._output_index = i
             else:
-                w = _make(o.data, None, False)
+                w = _make(o._array, None, False)
+            w._version_counter = o._counter()  # one memory: a write to w is a write to o
             wrapped.append(w)
         saved = ctx.to_save
-        ctx.saved = tuple(t.data if t is not None else None for t in saved)
+        ctx.saved = tuple(t._array if t is not None else None for t in saved)
+        ctx.saved_versions = tuple(
+            (i, t._counter(), t._version, None if any(t is o for o in outs) else t)
+            for i, t in enumerate(saved)
+            if t is not None
+        )
         if any(t is o for t in saved for o in outs):
             # A saved output must be rebuilt from the node, never held by it.
             src = []
@@ -394,4 +480,5 @@ class Function:
         return wrapped[0] if single else tuple(wrapped)
 
 
-from chainrule.tensor import Tensor, _make  # noqa: E402  (tensor.py imports this module)
+from chainrule.autograd.inplace import refresh_view  # noqa: E402
+from chainrule.tensor import Tensor, VersionCounter, _make  # noqa: E402  (tensor.py imports this)

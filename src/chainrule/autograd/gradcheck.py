@@ -31,7 +31,7 @@ def _outputs(result) -> list:
     for o in outs:
         if not isinstance(o, Tensor):
             raise TypeError(f"gradcheck: the function must return tensors, got {type(o).__name__}")
-    return [o for o in outs if o.data.dtype.kind == "f"]
+    return [o for o in outs if o._array.dtype.kind == "f"]
 
 
 def _prepare(inputs) -> list:
@@ -40,15 +40,15 @@ def _prepare(inputs) -> list:
 
     out = []
     for x in inputs:
-        if isinstance(x, Tensor) and x.data.dtype.kind == "f":
-            out.append(tensor(x.data, dtype="float64", requires_grad=x.requires_grad))
+        if isinstance(x, Tensor) and x._array.dtype.kind == "f":
+            out.append(tensor(x._array, dtype="float64", requires_grad=x.requires_grad))
         else:
             out.append(x)
     return out
 
 
 def _evaluate(func, args) -> list:
-    return [to_numpy(o.data).astype(np.float64).copy() for o in _outputs(func(*args))]
+    return [to_numpy(o._array).astype(np.float64).copy() for o in _outputs(func(*args))]
 
 
 def _fail(message: str, raise_exception: bool) -> bool:
@@ -99,7 +99,7 @@ def gradcheck(
     # Numeric Jacobian, one column per input element: J[i] has shape (total_out, numel_i).
     numeric = []
     for i in checked:
-        flat = args[i].data.reshape(-1)
+        flat = args[i]._array.reshape(-1)
         cols = np.zeros((total_out, flat.size))
         for j in range(flat.size):
             orig = flat[j]
@@ -119,24 +119,24 @@ def gradcheck(
         outs = _outputs(func(*args))
         pairs = [(o, u) for o, u in zip(outs, upstream) if o.requires_grad]
         if not pairs:
-            return [np.zeros(args[i].data.size) for i in checked]
+            return [np.zeros(args[i]._array.size) for i in checked]
         grads = grad(
             [o for o, _ in pairs],
             diff_inputs,
-            grad_outputs=[xp.asarray(u.astype(o.data.dtype)) for o, u in pairs],
+            grad_outputs=[xp.asarray(u.astype(o._array.dtype)) for o, u in pairs],
             allow_unused=True,
         )
         result = []
         for x, g in zip(diff_inputs, grads):
             if g is None:
-                result.append(np.zeros(x.data.size))
+                result.append(np.zeros(x._array.size))
                 continue
             if tuple(g.shape) != tuple(x.shape) or g.dtype != x.dtype:
                 raise GradcheckError(
                     f"gradcheck: the gradient has shape {tuple(g.shape)} and dtype {g.dtype}, "
                     f"but its input has shape {tuple(x.shape)} and dtype {x.dtype}"
                 )
-            result.append(to_numpy(g.data).astype(np.float64).ravel())
+            result.append(to_numpy(g._array).astype(np.float64).ravel())
         return result
 
     def compare(analytic, expected, what: str) -> bool:
@@ -144,7 +144,7 @@ def gradcheck(
             failed, k = _worst(a, n, atol, rtol)
             if failed:
                 i = checked[pos]
-                index = np.unravel_index(k, args[i].data.shape) if args[i].data.ndim else ()
+                index = np.unravel_index(k, args[i]._array.shape) if args[i]._array.ndim else ()
                 where = tuple(int(v) for v in index)
                 return _fail(
                     f"gradcheck: {what} disagrees for input {i} at index {where}: "

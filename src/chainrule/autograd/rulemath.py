@@ -66,6 +66,7 @@ class ArrayMath:
         return x.T if x.ndim == 2 else xp.swapaxes(x, -1, -2)
 
     matmul = staticmethod(xp.matmul)
+    zeros_like = staticmethod(xp.zeros_like)
 
     exp = staticmethod(xp.exp)
     log = staticmethod(xp.log)
@@ -148,11 +149,18 @@ class TensorMath:
         # The derivative of sign is zero wherever it exists, so a constant is exact.
         from chainrule.tensor import Tensor, _make
 
-        return _make(xp.sign(x.data if isinstance(x, Tensor) else x), None, False)
+        return _make(xp.sign(x._array if isinstance(x, Tensor) else x), None, False)
 
     @staticmethod
     def where(cond, a, b):
         return _ops().where(cond, a, b)
+
+    @staticmethod
+    def zeros_like(x):
+        # A constant: zeros do not depend on x.
+        from chainrule.tensor import _make
+
+        return _make(xp.zeros_like(x._array), None, False)
 
     @staticmethod
     def threshold_grad(g, out, overwrite=False):

@@ -49,7 +49,7 @@ class TensorDataset(Dataset):
         return self.tensors[0].shape[0]
 
     def __getitem__(self, index):
-        return tuple(_make(t.data[index], None, False) for t in self.tensors)
+        return tuple(_make(t._array[index], None, False) for t in self.tensors)
 
 
 def _collate(samples: list):
@@ -57,7 +57,7 @@ def _collate(samples: list):
     columns = zip(*[s if isinstance(s, tuple | list) else (s,) for s in samples])
     out = []
     for column in columns:
-        arrays = [c.data if isinstance(c, Tensor) else np.asarray(c) for c in column]
+        arrays = [c._array if isinstance(c, Tensor) else np.asarray(c) for c in column]
         out.append(as_tensor(xp.stack(arrays)))
     return tuple(out)
 

@@ -30,9 +30,11 @@ def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False)
     x = input if isinstance(input, Tensor) else as_tensor(input)
     if not training or p == 0:
         return x
-    draw_dtype = x.data.dtype if x.data.dtype.kind == "f" and x.data.itemsize >= 4 else "float32"
+    draw_dtype = (
+        x._array.dtype if x._array.dtype.kind == "f" and x._array.itemsize >= 4 else "float32"
+    )
     keep = default_generator().random(x.shape, dtype=draw_dtype) >= p
-    mask = xp.asarray(keep).astype(x.data.dtype) * (1.0 / (1.0 - p))
+    mask = xp.asarray(keep).astype(x._array.dtype) * (1.0 / (1.0 - p))
     return x * mask
 
 

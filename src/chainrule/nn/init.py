@@ -93,7 +93,7 @@ def _fan(tensor: Tensor, mode: str) -> int:
 
 def _fill(tensor: Tensor, values) -> Tensor:
     with no_grad():
-        tensor.data[...] = xp.asarray(values)
+        tensor.copy_(xp.asarray(values))
     return tensor
 
 
@@ -171,7 +171,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
             f"orthogonal_ needs a tensor with at least 2 dimensions, got shape {tuple(tensor.shape)}"
         )
     rows = tensor.shape[0]
-    cols = tensor.data.size // rows
+    cols = tensor._array.size // rows
     flat = _gen(generator).standard_normal((rows, cols))
     if rows < cols:
         flat = flat.T

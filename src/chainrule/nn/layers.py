@@ -23,11 +23,11 @@ def layer_input(x, dtype, layer: Module) -> Tensor:
     is refused, since silently treating labels or pixels as features hides bugs."""
     if not isinstance(x, Tensor):
         x = as_tensor(x)
-    if x.data.dtype == dtype:
+    if x._array.dtype == dtype:
         return x
-    if x.data.dtype.kind != "f":
+    if x._array.dtype.kind != "f":
         raise TypeError(
-            f"{type(layer).__name__} expects floating-point input, got dtype {x.data.dtype}; "
+            f"{type(layer).__name__} expects floating-point input, got dtype {x._array.dtype}; "
             "convert it first (e.g. x.float() / 255)"
         )
     return x.to(dtype)
@@ -68,8 +68,8 @@ class Linear(Module):
 
     def forward(self, x):
         weight = self.weight
-        x = layer_input(x, weight.data.dtype, self)
-        shape = x.data.shape
+        x = layer_input(x, weight._array.dtype, self)
+        shape = x._array.shape
         if not shape or shape[-1] != self.in_features:
             raise ShapeError(
                 f"{self!r}: expected input with last dimension {self.in_features} "
@@ -125,7 +125,7 @@ class Conv2d(Module):
         _default_init(self.weight, self.bias, self.in_channels * math.prod(self.kernel_size))
 
     def forward(self, x):
-        x = layer_input(x, self.weight.data.dtype, self)
+        x = layer_input(x, self.weight._array.dtype, self)
         if x.ndim not in (3, 4) or x.shape[-3] != self.in_channels:
             raise ShapeError(
                 f"{self!r}: expected input of shape (N, {self.in_channels}, H, W) or "

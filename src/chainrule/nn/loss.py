@@ -79,12 +79,12 @@ def _reduce(loss: Tensor, reduction: str, divisor=None):
     total = loss.sum()
     if reduction == "sum":
         return total
-    return total / (loss.data.size if divisor is None else divisor)
+    return total / (loss._array.size if divisor is None else divisor)
 
 
 def _float(x, name: str) -> Tensor:
     x = x if isinstance(x, Tensor) else as_tensor(x)
-    if x.data.dtype.kind != "f":
+    if x._array.dtype.kind != "f":
         x = x.to(_dt.get_default_dtype())
     return x
 
@@ -99,14 +99,14 @@ def _pair(name: str, input, target, reduction: str) -> tuple[Tensor, Tensor]:
             f"{name}: input shape {tuple(x.shape)} and target shape {tuple(t.shape)} differ; "
             "they must be equal (no broadcasting between a prediction and its target)"
         )
-    if t.data.dtype != x.data.dtype:
-        t = t.to(x.data.dtype)
+    if t._array.dtype != x._array.dtype:
+        t = t.to(x._array.dtype)
     return x, t
 
 
 def _plus_minus_one(name: str, input, target, reduction: str) -> tuple[Tensor, Tensor]:
     x, t = _pair(name, input, target, reduction)
-    values = to_numpy(t.data)
+    values = to_numpy(t._array)
     bad = ~np.isin(values, (-1.0, 1.0))
     if bad.any():
         found = np.unique(values[bad])[:5].tolist()
@@ -220,7 +220,7 @@ def binary_cross_entropy(input, target, weight=None, reduction: str = "mean"):
     """
     x, t = _pair("binary_cross_entropy", input, target, reduction)
     for what, v in (("input", x), ("target", t)):
-        values = v.data
+        values = v._array
         if values.size and (values.min() < 0 or values.max() > 1 or xp.isnan(values).any()):
             raise ValueError(
                 f"binary_cross_entropy: every {what} value must be a probability in [0, 1], "
@@ -269,7 +269,7 @@ def _class_targets(name: str, x: Tensor, target, ignore_index: int | None) -> tu
     """Validated class-index targets as an int64 array of shape (N, d1, ...); labels equal
     to ``ignore_index`` (None: no label is ignored) are exempt from the range check. Also
     returns whether every label is a class (so that none is ignored)."""
-    t = target.data if isinstance(target, Tensor) else xp.asarray(target)
+    t = target._array if isinstance(target, Tensor) else xp.asarray(target)
     expected = (x.shape[0], *x.shape[2:])
     if t.dtype.kind not in "iu":
         raise TypeError(
@@ -313,7 +313,7 @@ def _batched(x: Tensor, target, name: str):
     if x.ndim == 0:
         raise ShapeError(f"{name}: input must have a class dimension, got a 0-d tensor")
     if x.ndim == 1:
-        t = target.data if isinstance(target, Tensor) else xp.asarray(target)
+        t = target._array if isinstance(target, Tensor) else xp.asarray(target)
         if t.ndim == 0:
             return x.unsqueeze(0), xp.reshape(t, (1,)), True
         if t.dtype.kind == "f" and t.ndim == 1:
@@ -379,8 +379,8 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
     valid = t != ignore_index
     safe = xp.where(valid, t, 0)
     picked = ops.gather(x, 1, xp.expand_dims(safe, 1)).squeeze(1)
-    w = xp.ones(x.shape[1], x.data.dtype) if weight is None else _float(weight, "nll_loss").data
-    coef = xp.where(valid, w[safe], 0).astype(x.data.dtype)
+    w = xp.ones(x.shape[1], x._array.dtype) if weight is None else _float(weight, "nll_loss")._array
+    coef = xp.where(valid, w[safe], 0).astype(x._array.dtype)
     loss = -picked * coef
     if reduction == "none":
         return loss.squeeze(0) if unbatched else loss
@@ -418,7 +418,7 @@ def cross_entropy(
     w = None if weight is None else _float(weight, "cross_entropy")
     if w is not None and tuple(w.shape) != (c,):
         raise ShapeError(f"cross_entropy: weight must have shape ({c},), got {tuple(w.shape)}")
-    t_data = target.data if isinstance(target, Tensor) else xp.asarray(target)
+    t_data = target._array if isinstance(target, Tensor) else xp.asarray(target)
     probabilities = t_data.dtype.kind == "f" and t_data.ndim == x.ndim
     if probabilities:
         if ignore_index != -100:
@@ -429,7 +429,7 @@ def cross_entropy(
                 f"cross_entropy: probability targets must have the input's shape {tuple(x.shape)}, "
                 f"got {tuple(t.shape)}"
             )
-        t = t.to(x.data.dtype)
+        t = t.to(x._array.dtype)
         if label_smoothing:
             t = t * (1 - label_smoothing) + label_smoothing / c
         logp = ops.log_softmax(x, 1)
@@ -437,19 +437,23 @@ def cross_entropy(
         loss = -terms.sum(1)
         if reduction == "none":
             return loss.squeeze(0) if unbatched else loss
-        return _reduce(loss, reduction, x.data.size // c)
+        return _reduce(loss, reduction, x._array.size // c)
 
     if not label_smoothing:
         t, all_classes = _class_targets("cross_entropy", x, t_data, ignore_index)
         classes = xp.arange(c).reshape(wshape)
-        onehot = (t[:, None] == classes).astype(x.data.dtype)  # all 0 for ignored
+        onehot = (t[:, None] == classes).astype(x._array.dtype)  # all 0 for ignored
         in_classes = ignore_index is not None and 0 <= ignore_index < c
         if w is None and not in_classes and all_classes:
             coef = None  # every sample counts, with weight 1
         else:
             valid = t != ignore_index
-            w_t = 1 if w is None else w.data.astype(x.data.dtype, copy=False)[xp.where(valid, t, 0)]
-            coef = xp.where(valid, w_t, 0).astype(x.data.dtype, copy=False)
+            w_t = (
+                1
+                if w is None
+                else w._array.astype(x._array.dtype, copy=False)[xp.where(valid, t, 0)]
+            )
+            coef = xp.where(valid, w_t, 0).astype(x._array.dtype, copy=False)
         loss = SoftmaxCrossEntropy.apply(x, onehot, coef, reduction)
         return loss.squeeze(0) if unbatched and reduction == "none" else loss
     logp = ops.log_softmax(x, 1)
@@ -460,12 +464,12 @@ def cross_entropy(
         t, _ = _class_targets("cross_entropy", x, t_data, ignore_index)
         valid = t != ignore_index
         smooth = -(logp if w is None else logp * w.reshape(wshape)).sum(1) * valid.astype(
-            x.data.dtype
+            x._array.dtype
         )
         if reduction == "sum":
             smooth = smooth.sum()
         elif reduction == "mean":
-            denom = float(valid.sum()) if w is None else float(w.data[t[valid]].sum())
+            denom = float(valid.sum()) if w is None else float(w._array[t[valid]].sum())
             smooth = smooth.sum() / denom
         loss = loss * (1 - label_smoothing) + smooth * (label_smoothing / c)
     return loss.squeeze(0) if unbatched and reduction == "none" else loss
@@ -490,7 +494,7 @@ def categorical_cross_entropy(probs, target, eps: float = 1e-10, reduction: str 
     """
     _check_reduction("categorical_cross_entropy", reduction)
     p = _float(probs, "categorical_cross_entropy")
-    t_data = target.data if isinstance(target, Tensor) else xp.asarray(target)
+    t_data = target._array if isinstance(target, Tensor) else xp.asarray(target)
     if t_data.dtype.kind in "iu":
         c = p.shape[-1]
         if tuple(t_data.shape) != tuple(p.shape[:-1]):
@@ -504,7 +508,7 @@ def categorical_cross_entropy(probs, target, eps: float = 1e-10, reduction: str 
                 f"categorical_cross_entropy: target contains class {int(t_data[bad].flat[0])}, but "
                 f"probs have {c} classes (valid labels are 0..{c - 1})"
             )
-        t = as_tensor(xp.eye(c, dtype=p.data.dtype)[t_data])
+        t = as_tensor(xp.eye(c, dtype=p._array.dtype)[t_data])
     else:
         p, t = _pair("categorical_cross_entropy", p, target, reduction)
     loss = -(t * ops.clamp(p, eps, 1.0).log()).sum(-1)
@@ -536,10 +540,10 @@ def multi_margin_loss(
     z = (x - picked + margin).relu()
     if p == 2:
         z = z * z
-    others = xp.ones((n, c), x.data.dtype)
+    others = xp.ones((n, c), x._array.dtype)
     others[xp.arange(n), t] = 0
     if weight is not None:
-        others = others * _float(weight, "multi_margin_loss").data[t][:, None]
+        others = others * _float(weight, "multi_margin_loss")._array[t][:, None]
     loss = (z * others).sum(1) / c
     if reduction == "none":
         return loss.squeeze(0) if unbatched else loss
@@ -594,7 +598,7 @@ def exponential_loss(input, target, reduction: str = "mean"):
     if reduction == "none":
         return z.exp()
     lse = z.logsumexp()
-    return (lse - math.log(z.data.size)).exp() if reduction == "mean" else lse.exp()
+    return (lse - math.log(z._array.size)).exp() if reduction == "mean" else lse.exp()
 
 
 def zero_one_loss(input, target, tolerance: float | None = None, reduction: str = "mean"):
@@ -613,15 +617,15 @@ def zero_one_loss(input, target, tolerance: float | None = None, reduction: str 
     y = input if isinstance(input, Tensor) else as_tensor(input)
     if tolerance is not None:
         y, t = _pair("zero_one_loss", y, target, reduction)
-        wrong = xp.abs(y.data - t.data) >= tolerance
+        wrong = xp.abs(y._array - t._array) >= tolerance
         surrogate = "mse_loss, l1_loss or huber_loss"
     elif y.ndim == 2:
         t, _ = _class_targets("zero_one_loss", y, target, None)
-        wrong = xp.argmax(y.data, axis=1) != t
+        wrong = xp.argmax(y._array, axis=1) != t
         surrogate = "cross_entropy (log loss) or multi_margin_loss (hinge)"
     else:
         y, t = _plus_minus_one("zero_one_loss", y, target, reduction)
-        wrong = y.data * t.data <= 0
+        wrong = y._array * t._array <= 0
         surrogate = "hinge_loss, binary_cross_entropy_with_logits (log loss) or perceptron_loss"
     errors = wrong.astype(_dt.get_default_dtype())
     value = errors if reduction == "none" else errors.sum() if reduction == "sum" else errors.mean()
@@ -660,7 +664,7 @@ def l2_penalty(params):
 def l0_count(params, tol: float = 0.0):
     r"""The L0 "norm": the number of weights with :math:`|w_i| > \mathrm{tol}`. A count, not
     differentiable (the result never requires grad); :func:`l1_penalty` is its convex surrogate."""
-    count = sum(int((xp.abs(p.data) > tol).sum()) for p in _params(params))
+    count = sum(int((xp.abs(p._array) > tol).sum()) for p in _params(params))
     return _metric(
         xp.asarray(count, dtype=_dt.int64),
         "l0_count is a count and has no gradient; use l1_penalty, its convex surrogate",

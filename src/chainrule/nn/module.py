@@ -17,7 +17,8 @@ import numpy as np
 
 from chainrule import dtypes as _dt
 from chainrule._backend import to_numpy, xp
-from chainrule.tensor import Tensor, _to_array
+from chainrule.autograd.grad_mode import no_grad
+from chainrule.tensor import Tensor, _make, _to_array
 
 __all__ = ["Module", "ModuleList", "Parameter", "Sequential"]
 
@@ -34,7 +35,7 @@ class Parameter(Tensor):
         if data is None:
             arr = xp.empty((0,), _dt.get_default_dtype())
         elif isinstance(data, Tensor):
-            arr = data.data
+            arr = data._array
         else:
             arr = _to_array(data, copy=False)
         self._init_leaf(arr, requires_grad)
@@ -65,7 +66,7 @@ class IncompatibleKeys(NamedTuple):
 def _as_numpy(value) -> np.ndarray:
     """A state_dict value as an array: our tensors, PyTorch tensors, arrays, numbers."""
     if isinstance(value, Tensor):
-        return to_numpy(value.data)
+        return to_numpy(value._array)
     if hasattr(value, "detach") and hasattr(value, "numpy"):  # a PyTorch tensor
         return value.detach().cpu().numpy()
     return np.asarray(value)
@@ -323,7 +324,7 @@ class Module:
             if set_to_none:
                 p.grad = None
             else:
-                p.grad.data[...] = 0
+                p.grad.zero_()
 
     def to(self, dtype) -> Module:
         """Convert every floating parameter and buffer (and gradient) to ``dtype``, in place,
@@ -334,10 +335,10 @@ class Module:
         if target.kind != "f":
             raise TypeError(f"Module.to: only floating dtypes are allowed, got {target}")
         for t in [*self.parameters(), *self.buffers()]:
-            if t.data.dtype.kind == "f" and t.data.dtype != target:
-                t.data = t.data.astype(target)
+            if t._array.dtype.kind == "f" and t._array.dtype != target:
+                t._array = t._array.astype(target)
                 if t.grad is not None:
-                    t.grad.data = t.grad.data.astype(target)
+                    t.grad._array = t.grad._array.astype(target)
         return self
 
     def float(self) -> Module:
@@ -368,12 +369,14 @@ class Module:
     def state_dict(
         self, destination=None, prefix: str = "", keep_vars: bool = False
     ) -> OrderedDict:
-        """Parameters and persistent buffers by PyTorch's dotted keys, as arrays (copies,
-        so later training does not change a saved state); ``keep_vars`` gives the tensors."""
+        """Parameters and persistent buffers by PyTorch's dotted keys, as tensors that share
+        the module's memory (detached, as PyTorch's are): writing into one changes the
+        model, and later training changes them. ``copy.deepcopy(model.state_dict())``
+        keeps a snapshot; ``keep_vars`` gives the parameters themselves."""
         if destination is None:
             destination = OrderedDict()
         for name, t in self._local_state():
-            destination[prefix + name] = t if keep_vars else to_numpy(t.data).copy()
+            destination[prefix + name] = t if keep_vars else t.detach()
         for name, module in self._modules.items():
             if module is not None:
                 module.state_dict(destination, prefix + name + ".", keep_vars)
@@ -416,9 +419,8 @@ class Module:
             )
         for key, value in values.items():
             target = own[key]
-            if not target.data.flags.writeable:
-                target.data = target.data.copy()
-            target.data[...] = xp.asarray(value).astype(target.data.dtype, copy=False)
+            with no_grad():
+                target.copy_(_make(xp.asarray(value), None, False))
         return IncompatibleKeys(missing, unexpected)
 
     # ----------------------------------------------------------------- display

@@ -53,7 +53,7 @@ def batch_norm(
     axes = (0, *range(2, x.ndim))
     shape = (1, c) + (1,) * (x.ndim - 2)
     if training:
-        n = x.data.size // c
+        n = x._array.size // c
         if n <= 1:
             raise ValueError(
                 f"batch_norm: expected more than 1 value per channel when training, got input of "
@@ -65,9 +65,9 @@ def batch_norm(
         if running_mean is not None and running_var is not None:
             with no_grad():
                 m = momentum
-                running_mean.data[...] = (1 - m) * running_mean.data + m * mean.data.reshape(c)
-                running_var.data[...] = (1 - m) * running_var.data + m * var.data.reshape(c) * (
-                    n / (n - 1)
+                running_mean.copy_((1 - m) * running_mean._array + m * mean._array.reshape(c))
+                running_var.copy_(
+                    (1 - m) * running_var._array + m * var._array.reshape(c) * (n / (n - 1))
                 )
     else:
         if running_mean is None or running_var is None:
@@ -85,7 +85,7 @@ def batch_norm(
 def _floating(x) -> Tensor:
     """Input of a layer without parameters: a floating tensor of its own dtype."""
     x = x if isinstance(x, Tensor) else as_tensor(x)
-    return x if x.data.dtype.kind == "f" else x.to(_dt.get_default_dtype())
+    return x if x._array.dtype.kind == "f" else x.to(_dt.get_default_dtype())
 
 
 class _BatchNorm(Module):
@@ -127,7 +127,7 @@ class _BatchNorm(Module):
 
     def forward(self, x):
         state = self.weight if self.weight is not None else self.running_mean
-        x = layer_input(x, state.data.dtype, self) if state is not None else _floating(x)
+        x = layer_input(x, state._array.dtype, self) if state is not None else _floating(x)
         if x.ndim not in self._dims:
             raise ShapeError(
                 f"{self!r}: expected {' or '.join(f'{d}-D' for d in self._dims)} input, got shape {tuple(x.shape)}"
@@ -139,9 +139,10 @@ class _BatchNorm(Module):
             )
         momentum = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
-            self.num_batches_tracked.data[...] += 1
+            with no_grad():
+                self.num_batches_tracked.add_(1)
             if self.momentum is None:
-                momentum = 1.0 / float(self.num_batches_tracked.data)
+                momentum = 1.0 / float(self.num_batches_tracked._array)
         use_batch = self.training or self.running_mean is None
         tracking = not self.training or self.track_running_stats
         return batch_norm(
@@ -227,7 +228,7 @@ class LayerNorm(Module):
 
     def forward(self, x):
         x = (
-            layer_input(x, self.weight.data.dtype, self)
+            layer_input(x, self.weight._array.dtype, self)
             if self.weight is not None
             else _floating(x)
         )

@@ -30,12 +30,12 @@ def clip_grad_norm_(
     if not grads:
         return _make(xp.asarray(0.0, dtype="float32"), None, False)
     if math.isinf(norm_type):
-        norms = [xp.abs(g.data).max() if g.data.size else xp.asarray(0.0) for g in grads]
+        norms = [xp.abs(g._array).max() if g._array.size else xp.asarray(0.0) for g in grads]
         total = xp.max(xp.stack([xp.asarray(n) for n in norms]))
     else:
-        norms = [(xp.abs(g.data) ** norm_type).sum() ** (1 / norm_type) for g in grads]
+        norms = [(xp.abs(g._array) ** norm_type).sum() ** (1 / norm_type) for g in grads]
         total = (xp.stack([xp.asarray(n) for n in norms]) ** norm_type).sum() ** (1 / norm_type)
-    total = xp.asarray(total, dtype=grads[0].data.dtype)
+    total = xp.asarray(total, dtype=grads[0]._array.dtype)
     if error_if_nonfinite and not bool(xp.isfinite(total)):
         raise RuntimeError(
             f"clip_grad_norm_: the total {norm_type}-norm of the gradients is {float(total)}; "
@@ -43,7 +43,8 @@ def clip_grad_norm_(
         )
     coef = min(float(max_norm) / (float(total) + 1e-6), 1.0)
     for g in grads:
-        g.data *= xp.asarray(coef, dtype=g.data.dtype)
+        g._array *= xp.asarray(coef, dtype=g._array.dtype)
+        g._bump_version()
     return _make(total, None, False)
 
 
@@ -51,4 +52,5 @@ def clip_grad_value_(parameters, clip_value: float) -> None:
     """Clamp every gradient element to [-clip_value, clip_value], in place."""
     clip_value = float(clip_value)
     for g in _grads(parameters):
-        xp.clip(g.data, -clip_value, clip_value, out=g.data)
+        xp.clip(g._array, -clip_value, clip_value, out=g._array)
+        g._bump_version()

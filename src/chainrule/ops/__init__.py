@@ -48,6 +48,7 @@ from chainrule.ops.selection import (
     logical_not,
     logical_op,
     lt,
+    masked_fill,
     maximum,
     minimum,
     ne,
@@ -68,6 +69,10 @@ from chainrule.ops.shape import (
     unsqueeze,
 )
 from chainrule.ops.softmax import log_softmax, logsumexp, softmax
+
+# The recorded forms of in-place writes, used by autograd.inplace (not public names).
+from chainrule.ops.writes import assign as assign
+from chainrule.ops.writes import assign_at as assign_at
 
 __all__ = [
     "ShapeError",
@@ -109,6 +114,7 @@ __all__ = [
     "logical_op",
     "logsumexp",
     "lt",
+    "masked_fill",
     "matmul",
     "max",
     "maximum",

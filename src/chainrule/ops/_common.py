@@ -55,7 +55,7 @@ def normalize_dims(dim, ndim: int, op: str):
 
 def _fits(scalar, t: Tensor) -> bool:
     """Whether a Python number combines with ``t`` without changing its dtype."""
-    kind = t.data.dtype.kind
+    kind = t._array.dtype.kind
     if type(scalar) is float:
         return kind == "f"
     return type(scalar) is int and kind in "fiu"
@@ -71,7 +71,7 @@ def prepare(a, b):
     ta = isinstance(a, Tensor)
     tb = isinstance(b, Tensor)
     if ta and tb:
-        if a.data.dtype == b.data.dtype:
+        if a._array.dtype == b._array.dtype:
             return a, b
     elif ta and type(b) in _PY_NUMBERS:
         if _fits(b, a):
@@ -86,7 +86,7 @@ def prepare(a, b):
 
 def _cast_to(x, dt):
     if isinstance(x, Tensor):
-        if x.data.dtype != dt:
+        if x._array.dtype != dt:
             from chainrule.ops.shape import cast
 
             return cast(x, dt)
@@ -103,7 +103,7 @@ def float_input(x, op: str) -> Tensor:
     PyTorch does for ``exp``, ``log``, ``sqrt`` and friends."""
     if not isinstance(x, Tensor):
         x = as_tensor(x)
-    if x.data.dtype.kind != "f":
+    if x._array.dtype.kind != "f":
         from chainrule.ops.shape import cast
 
         x = cast(x, _dt.get_default_dtype())

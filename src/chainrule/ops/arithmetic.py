@@ -21,7 +21,7 @@ class _Binary(Op):
 
     def explain(self, err, args):
         if isinstance(err, ValueError) and "broadcast" in str(err):
-            return broadcast_error(self.op_name, *(shape_of(getattr(a, "data", a)) for a in args))
+            return broadcast_error(self.op_name, *(shape_of(getattr(a, "_array", a)) for a in args))
         return super().explain(err, args)
 
 
@@ -172,7 +172,7 @@ def pow(input, exponent):
     if not isinstance(a, Tensor):
         # A number raised to a tensor: the base becomes a constant array of the result
         # dtype, so the exponent's rule (which takes log(a)) sees an array.
-        a = xp.asarray(a, dtype=b.data.dtype)
+        a = xp.asarray(a, dtype=b._array.dtype)
     return Pow.apply(a, b)
 
 
@@ -184,7 +184,7 @@ def neg(input):
 def _result_kind(a, b) -> str:
     for x in (a, b):
         if isinstance(x, Tensor):
-            return x.data.dtype.kind
+            return x._array.dtype.kind
     return "f" if isinstance(a, float) or isinstance(b, float) else "i"
 
 

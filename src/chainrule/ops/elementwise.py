@@ -339,7 +339,7 @@ def clamp(input, min=None, max=None):
         if bound is not None and not isinstance(bound, int | float):
             raise TypeError(f"clamp: {name} must be a number or None, got {type(bound).__name__}")
     x = input if isinstance(input, Tensor) else as_tensor(input)
-    if x.data.dtype.kind != "f" and any(isinstance(b, float) for b in (min, max)):
+    if x._array.dtype.kind != "f" and any(isinstance(b, float) for b in (min, max)):
         x = float_input(x, "clamp")
     return Clamp.apply(x, min, max)
 

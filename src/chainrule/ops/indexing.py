@@ -14,6 +14,7 @@ from chainrule import _kernels
 from chainrule import dtypes as _dt
 from chainrule._backend import ndarray, xp
 from chainrule.autograd.function import Op
+from chainrule.autograd.inplace import make_view
 from chainrule.errors import ShapeError
 from chainrule.ops._common import normalize_dim
 from chainrule.tensor import Tensor, as_tensor
@@ -64,8 +65,8 @@ def normalize_index(index, shape: tuple):
     out = []
     for p in parts:
         if isinstance(p, Tensor):
-            p = p.data
-        elif isinstance(p, list):
+            p = p._array
+        elif isinstance(p, list | range):
             p = xp.asarray(p)
             if p.size == 0:
                 p = p.astype(_dt.int64)
@@ -83,12 +84,28 @@ def normalize_index(index, shape: tuple):
 
 
 def getitem(input, index):
-    """``input[index]``: basic slicing gives a view, integer arrays and masks a copy."""
+    """``input[index]``: basic indexing (integers, slices, None, ``...``) gives a view,
+    integer arrays and masks a copy."""
     x = input if isinstance(input, Tensor) else as_tensor(input)
-    index = normalize_index(index, x.data.shape)
+    index = normalize_index(index, x._array.shape)
     parts = index if isinstance(index, tuple) else (index,)
+    if all(_is_basic(p) for p in parts):
+        if not any(p is Ellipsis for p in parts):
+            # A trailing ``...`` makes NumPy return a view even where every dimension is
+            # indexed by an integer (a 0-d view, not a detached scalar), as PyTorch does.
+            parts = (*parts, Ellipsis)
+        return make_view(GetItem.apply(x, parts, False), x, (GetItem, (parts, False)))
     advanced = any(_is_advanced(p) for p in parts)
     return GetItem.apply(x, index, advanced)
+
+
+def _is_basic(part) -> bool:
+    return (
+        part is None
+        or part is Ellipsis
+        or isinstance(part, slice)
+        or (isinstance(part, int | np.integer) and not isinstance(part, bool | np.bool_))
+    )
 
 
 def index_add(shape, index, values, accumulate: bool = True):
@@ -102,22 +119,22 @@ def gather(input, dim: int, index):
     ``dim=1``. ``index`` has the same number of dimensions as ``input``; the gradient goes
     back to the picked positions (adding up where an index repeats)."""
     x = input if isinstance(input, Tensor) else as_tensor(input)
-    idx = index.data if isinstance(index, Tensor) else xp.asarray(index)
+    idx = index._array if isinstance(index, Tensor) else xp.asarray(index)
     if idx.dtype.kind not in "iu":
         raise IndexError(f"gather: index must be an integer tensor, got dtype {idx.dtype}")
-    if idx.ndim != x.data.ndim:
+    if idx.ndim != x._array.ndim:
         raise ShapeError(
-            f"gather: index has {idx.ndim} dimensions but input has {x.data.ndim} "
+            f"gather: index has {idx.ndim} dimensions but input has {x._array.ndim} "
             f"(shapes {tuple(idx.shape)} and {tuple(x.shape)})"
         )
-    axis = normalize_dim(dim, x.data.ndim, "gather")
-    for d in range(x.data.ndim):
-        if d != axis and idx.shape[d] > x.data.shape[d]:
+    axis = normalize_dim(dim, x._array.ndim, "gather")
+    for d in range(x._array.ndim):
+        if d != axis and idx.shape[d] > x._array.shape[d]:
             raise ShapeError(
                 f"gather: index shape {tuple(idx.shape)} exceeds input shape {tuple(x.shape)} "
                 f"in dimension {d}"
             )
-    n = x.data.shape[axis] if x.data.ndim else 1
+    n = x._array.shape[axis] if x._array.ndim else 1
     if idx.size and (idx.min() < 0 or idx.max() >= n):
         raise IndexError(
             f"gather: index values must lie in [0, {n}) for dimension {axis}, "

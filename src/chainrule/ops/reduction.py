@@ -121,22 +121,22 @@ def _tensor(x) -> Tensor:
 def sum(input, dim=None, keepdim: bool = False, *, dtype=None):
     """Sum over ``dim``; bool and integer input sum to int64, as in PyTorch."""
     x = _tensor(input)
-    axes = normalize_dims(dim, x.data.ndim, "sum")
-    if dtype is None and x.data.dtype.kind in "biu":
+    axes = normalize_dims(dim, x._array.ndim, "sum")
+    if dtype is None and x._array.dtype.kind in "biu":
         dtype = _dt.int64
     return Sum.apply(x, axes, bool(keepdim), None if dtype is None else _dt.to_dtype(dtype))
 
 
 def _reduced_count(x: Tensor, axes) -> int:
     if axes is None:
-        return x.data.size
-    return math.prod(x.data.shape[a] for a in axes)
+        return x._array.size
+    return math.prod(x._array.shape[a] for a in axes)
 
 
 def _require_float(x: Tensor, op: str) -> None:
-    if x.data.dtype.kind != "f":
+    if x._array.dtype.kind != "f":
         raise TypeError(
-            f"{op}: needs a floating-point tensor to infer the output dtype, got {x.data.dtype}; "
+            f"{op}: needs a floating-point tensor to infer the output dtype, got {x._array.dtype}; "
             "convert with .float() first"
         )
 
@@ -145,7 +145,7 @@ def mean(input, dim=None, keepdim: bool = False):
     """Arithmetic mean over ``dim``: the sum divided by the number of reduced elements."""
     x = _tensor(input)
     _require_float(x, "mean")
-    axes = normalize_dims(dim, x.data.ndim, "mean")
+    axes = normalize_dims(dim, x._array.ndim, "mean")
     return Mean.apply(x, axes, bool(keepdim), _reduced_count(x, axes))
 
 
@@ -166,7 +166,7 @@ def var(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=Non
     """
     x = _tensor(input)
     _require_float(x, "var")
-    axes = normalize_dims(dim, x.data.ndim, "var")
+    axes = normalize_dims(dim, x._array.ndim, "var")
     c = _correction(unbiased, correction)
     d = x - Mean.apply(x, axes, True, _reduced_count(x, axes))
     dof = builtins.max(_reduced_count(x, axes) - c, 0)
@@ -182,8 +182,8 @@ def std(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=Non
 
 def _extremum(cls, name, input, dim, keepdim):
     x = _tensor(input)
-    axes = normalize_dims(dim, x.data.ndim, name)
-    if x.data.size == 0:
+    axes = normalize_dims(dim, x._array.ndim, name)
+    if x._array.size == 0:
         raise ValueError(f"{name}: cannot reduce an empty tensor of shape {tuple(x.shape)}")
     return cls.apply(x, axes, bool(keepdim))
 
@@ -200,15 +200,15 @@ def amin(input, dim=None, keepdim: bool = False):
 
 def _arg(fn, name, input, dim, keepdim) -> Tensor:
     x = _tensor(input)
-    if x.data.size == 0:
+    if x._array.size == 0:
         raise ValueError(f"{name}: cannot reduce an empty tensor of shape {tuple(x.shape)}")
     if dim is None:
-        out = fn(x.data.reshape(-1))
+        out = fn(x._array.reshape(-1))
         if keepdim:
-            out = xp.reshape(out, (1,) * x.data.ndim)
+            out = xp.reshape(out, (1,) * x._array.ndim)
     else:
-        axis = normalize_dim(dim, x.data.ndim, name)
-        out = fn(x.data, axis=axis, keepdims=keepdim) if x.data.ndim else fn(x.data)
+        axis = normalize_dim(dim, x._array.ndim, name)
+        out = fn(x._array, axis=axis, keepdims=keepdim) if x._array.ndim else fn(x._array)
     return _make(xp.asarray(out, dtype=_dt.int64), None, False)
 
 
@@ -254,11 +254,11 @@ def min(input, dim=None, keepdim: bool = False):
 
 def any(input, dim=None, keepdim: bool = False) -> Tensor:
     x = _tensor(input)
-    axes = normalize_dims(dim, x.data.ndim, "any")
-    return _make(xp.asarray(xp.any(x.data, axis=axes, keepdims=keepdim)), None, False)
+    axes = normalize_dims(dim, x._array.ndim, "any")
+    return _make(xp.asarray(xp.any(x._array, axis=axes, keepdims=keepdim)), None, False)
 
 
 def all(input, dim=None, keepdim: bool = False) -> Tensor:
     x = _tensor(input)
-    axes = normalize_dims(dim, x.data.ndim, "all")
-    return _make(xp.asarray(xp.all(x.data, axis=axes, keepdims=keepdim)), None, False)
+    axes = normalize_dims(dim, x._array.ndim, "all")
+    return _make(xp.asarray(xp.all(x._array, axis=axes, keepdims=keepdim)), None, False)

@@ -18,6 +18,7 @@ __all__ = [
     "logical_not",
     "logical_op",
     "lt",
+    "masked_fill",
     "maximum",
     "minimum",
     "ne",
@@ -102,7 +103,7 @@ def minimum(input, other):
 
 def where(condition, input, other):
     """``input`` where ``condition`` holds, else ``other``; the three broadcast together."""
-    cond = condition.data if isinstance(condition, Tensor) else xp.asarray(condition)
+    cond = condition._array if isinstance(condition, Tensor) else xp.asarray(condition)
     if cond.dtype.kind != "b":
         raise TypeError(f"where: the condition must be a bool tensor, got dtype {cond.dtype}")
     a, b = prepare(input, other)
@@ -111,10 +112,30 @@ def where(condition, input, other):
     return Where.apply(cond, a, b)
 
 
+def masked_fill(input, mask, value):
+    """``input`` with ``value`` wherever the bool ``mask`` (broadcast to the input's
+    shape) is true; the value is a number or a 0-d tensor, cast to the input's dtype."""
+    x = input if isinstance(input, Tensor) else as_tensor(input)
+    m = mask._array if isinstance(mask, Tensor) else xp.asarray(mask)
+    if m.dtype.kind != "b":
+        raise TypeError(f"masked_fill: the mask must be a bool tensor, got dtype {m.dtype}")
+    if isinstance(value, Tensor):
+        if value.ndim:
+            raise RuntimeError(
+                "masked_fill only supports a 0-dimensional value tensor, but got a tensor "
+                f"with {value.ndim} dimension(s)"
+            )
+        if value.dtype != x.dtype:
+            value = value.to(x.dtype)
+    else:
+        value = as_tensor(xp.asarray(value, dtype=x.dtype))
+    return Where.apply(m, value, x)
+
+
 def _compare(ufunc, name: str, a, b) -> Tensor:
     a, b = prepare(a, b)
-    da = a.data if isinstance(a, Tensor) else a
-    db = b.data if isinstance(b, Tensor) else b
+    da = a._array if isinstance(a, Tensor) else a
+    db = b._array if isinstance(b, Tensor) else b
     try:
         out = ufunc(da, db)
     except ValueError:
@@ -152,8 +173,8 @@ _LOGICAL = {"and": xp.bitwise_and, "or": xp.bitwise_or, "xor": xp.bitwise_xor}
 
 def logical_op(kind: str, input, other) -> Tensor:
     """``&``, ``|`` and ``^`` on bool (or integer) tensors."""
-    a = input.data if isinstance(input, Tensor) else xp.asarray(input)
-    b = other.data if isinstance(other, Tensor) else xp.asarray(other)
+    a = input._array if isinstance(input, Tensor) else xp.asarray(input)
+    b = other._array if isinstance(other, Tensor) else xp.asarray(other)
     for x in (a, b):
         if x.dtype.kind not in "biu":
             raise TypeError(f"'{kind}' needs bool or integer tensors, got dtype {x.dtype}")
@@ -165,15 +186,15 @@ def logical_op(kind: str, input, other) -> Tensor:
 
 def logical_not(input) -> Tensor:
     """``~x`` on a bool tensor (bitwise not on an integer one)."""
-    a = input.data if isinstance(input, Tensor) else xp.asarray(input)
+    a = input._array if isinstance(input, Tensor) else xp.asarray(input)
     if a.dtype.kind not in "biu":
         raise TypeError(f"'~' needs a bool or integer tensor, got dtype {a.dtype}")
     return _make(xp.invert(a), None, False)
 
 
 def isnan(input) -> Tensor:
-    return _make(xp.isnan(as_tensor(input).data), None, False)
+    return _make(xp.isnan(as_tensor(input)._array), None, False)
 
 
 def isfinite(input) -> Tensor:
-    return _make(xp.isfinite(as_tensor(input).data), None, False)
+    return _make(xp.isfinite(as_tensor(input)._array), None, False)

@@ -16,6 +16,7 @@ import numpy as np
 from chainrule import dtypes as _dt
 from chainrule._backend import xp
 from chainrule.autograd.function import Op
+from chainrule.autograd.inplace import make_view
 from chainrule.errors import ShapeError
 from chainrule.ops._common import normalize_dim
 from chainrule.tensor import Tensor, as_tensor
@@ -119,7 +120,7 @@ def reshape(input, *shape):
     """The same values in ``shape``; one size may be -1 and is then inferred."""
     x = _tensor(input)
     shape = _shape_arg(shape, "reshape")
-    size = x.data.size
+    size = x._array.size
     known = math.prod(s for s in shape if s != -1)
     if shape.count(-1) > 1 or any(s < -1 for s in shape):
         raise ShapeError(f"reshape: invalid shape {shape}: at most one size may be -1, none below")
@@ -128,21 +129,24 @@ def reshape(input, *shape):
             f"reshape: cannot reshape a tensor of shape {tuple(x.shape)} ({size} elements) "
             f"into shape {shape}"
         )
-    if shape == x.data.shape:
+    if shape == x._array.shape:
         return x
-    return Reshape.apply(x, shape)
+    out = Reshape.apply(x, shape)
+    if out._array.base is not None and xp.may_share_memory(out._array, x._array):
+        make_view(out, x, (Reshape, (shape,)))  # NumPy could reshape without copying
+    return out
 
 
 def flatten(input, start_dim: int = 0, end_dim: int = -1):
     """Merge dimensions ``start_dim`` to ``end_dim`` (inclusive) into one."""
     x = _tensor(input)
-    if x.data.ndim == 0:
+    if x._array.ndim == 0:
         return reshape(x, (1,))
-    s = normalize_dim(start_dim, x.data.ndim, "flatten")
-    e = normalize_dim(end_dim, x.data.ndim, "flatten")
+    s = normalize_dim(start_dim, x._array.ndim, "flatten")
+    e = normalize_dim(end_dim, x._array.ndim, "flatten")
     if s > e:
         raise ValueError(f"flatten: start_dim ({start_dim}) comes after end_dim ({end_dim})")
-    shape = x.data.shape
+    shape = x._array.shape
     return reshape(x, (*shape[:s], math.prod(shape[s : e + 1]), *shape[e + 1 :]))
 
 
@@ -150,21 +154,21 @@ def squeeze(input, dim=None):
     """Remove dimensions of size 1 (only ``dim``, or only those in a tuple ``dim``, if given;
     naming a dimension whose size is not 1 leaves it in place, as in PyTorch)."""
     x = _tensor(input)
-    shape = x.data.shape
+    shape = x._array.shape
     if dim is None:
         drop = {i for i, n in enumerate(shape) if n == 1}
     else:
         dims = (dim,) if isinstance(dim, int | np.integer) else tuple(dim)
-        drop = {normalize_dim(d, x.data.ndim, "squeeze") for d in dims}
-        drop = {d for d in drop if x.data.ndim and shape[d] == 1}
+        drop = {normalize_dim(d, x._array.ndim, "squeeze") for d in dims}
+        drop = {d for d in drop if x._array.ndim and shape[d] == 1}
     return reshape(x, tuple(n for i, n in enumerate(shape) if i not in drop))
 
 
 def unsqueeze(input, dim: int):
     """Insert a dimension of size 1 at ``dim`` (which may be ``ndim``, meaning last)."""
     x = _tensor(input)
-    d = normalize_dim(dim, x.data.ndim + 1, "unsqueeze")
-    shape = x.data.shape
+    d = normalize_dim(dim, x._array.ndim + 1, "unsqueeze")
+    shape = x._array.shape
     return reshape(x, (*shape[:d], 1, *shape[d:]))
 
 
@@ -172,7 +176,7 @@ def permute(input, *dims):
     """Reorder dimensions: output dimension i is input dimension ``dims[i]``."""
     x = _tensor(input)
     dims = _shape_arg(dims, "permute")
-    ndim = x.data.ndim
+    ndim = x._array.ndim
     if len(dims) != ndim:
         raise ShapeError(f"permute: got {len(dims)} dims {dims} for a tensor of {ndim} dimensions")
     norm = tuple(normalize_dim(d, ndim, "permute") for d in dims)
@@ -180,13 +184,13 @@ def permute(input, *dims):
         raise ValueError(f"permute: {dims} is not a permutation of the dimensions 0..{ndim - 1}")
     if norm == tuple(range(ndim)):
         return x
-    return Permute.apply(x, norm)
+    return make_view(Permute.apply(x, norm), x, (Permute, (norm,)))
 
 
 def transpose(input, dim0: int, dim1: int):
     """Swap two dimensions."""
     x = _tensor(input)
-    ndim = x.data.ndim
+    ndim = x._array.ndim
     if ndim < 2 and dim0 in (0, -1) and dim1 in (0, -1):
         return x
     d0 = normalize_dim(dim0, ndim, "transpose")
@@ -200,31 +204,31 @@ def broadcast_to(input, shape):
     """A view of ``input`` broadcast to ``shape`` (NumPy's rules)."""
     x = _tensor(input)
     shape = _shape_arg((shape,), "broadcast_to")
-    if shape == x.data.shape:
+    if shape == x._array.shape:
         return x
     try:
-        np.broadcast_shapes(x.data.shape, shape)
-        ok = len(shape) >= x.data.ndim and np.broadcast_shapes(x.data.shape, shape) == shape
+        np.broadcast_shapes(x._array.shape, shape)
+        ok = len(shape) >= x._array.ndim and np.broadcast_shapes(x._array.shape, shape) == shape
     except ValueError:
         ok = False
     if not ok:
         raise ShapeError(
             f"broadcast_to: cannot broadcast a tensor of shape {tuple(x.shape)} to {shape}"
         )
-    return Expand.apply(x, shape)
+    return make_view(Expand.apply(x, shape), x, (Expand, (shape,)))
 
 
 def expand(input, *sizes):
     """PyTorch's ``expand``: broadcast to ``sizes``, where -1 keeps a dimension's size."""
     x = _tensor(input)
     sizes = _shape_arg(sizes, "expand")
-    lead = len(sizes) - x.data.ndim
+    lead = len(sizes) - x._array.ndim
     if lead < 0:
         raise ShapeError(
             f"expand: {sizes} has fewer dimensions than the tensor's shape {tuple(x.shape)}"
         )
     shape = tuple(
-        x.data.shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(sizes)
+        x._array.shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(sizes)
     )
     return broadcast_to(x, shape)
 
@@ -238,19 +242,19 @@ def cat(tensors, dim: int = 0):
     """Join tensors along an existing dimension; all other sizes must match."""
     tensors = [_tensor(t) for t in _sequence(tensors, "cat")]
     first = tensors[0]
-    if first.data.ndim == 0:
+    if first._array.ndim == 0:
         raise ShapeError("cat: zero-dimensional tensors cannot be concatenated; use stack")
-    axis = normalize_dim(dim, first.data.ndim, "cat")
-    ref = first.data.shape
+    axis = normalize_dim(dim, first._array.ndim, "cat")
+    ref = first._array.shape
     for i, t in enumerate(tensors[1:], 1):
-        s = t.data.shape
+        s = t._array.shape
         if len(s) != len(ref) or any(a != b for k, (a, b) in enumerate(zip(s, ref)) if k != axis):
             raise ShapeError(
                 f"cat: tensor {i} has shape {tuple(s)} but tensor 0 has shape {tuple(ref)}; "
                 f"all sizes must match except in dimension {axis}"
             )
-    dt = _dt.result_type(*(t.data for t in tensors))
-    tensors = [t if t.data.dtype == dt else cast(t, dt) for t in tensors]
+    dt = _dt.result_type(*(t._array for t in tensors))
+    tensors = [t if t._array.dtype == dt else cast(t, dt) for t in tensors]
     return Cat.apply(*tensors, axis=axis)
 
 
@@ -260,11 +264,11 @@ concat = cat
 def stack(tensors, dim: int = 0):
     """Join tensors of one shape along a new dimension ``dim``."""
     tensors = [_tensor(t) for t in _sequence(tensors, "stack")]
-    ref = tensors[0].data.shape
+    ref = tensors[0]._array.shape
     for i, t in enumerate(tensors[1:], 1):
-        if t.data.shape != ref:
+        if t._array.shape != ref:
             raise ShapeError(
-                f"stack: tensor {i} has shape {tuple(t.data.shape)} but tensor 0 has shape "
+                f"stack: tensor {i} has shape {tuple(t._array.shape)} but tensor 0 has shape "
                 f"{tuple(ref)}; stack needs equal shapes"
             )
     d = normalize_dim(dim, len(ref) + 1, "stack")

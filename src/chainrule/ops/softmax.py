@@ -89,8 +89,8 @@ class LogSoftmax(Op):
 def logsumexp(input, dim=None, keepdim: bool = False):
     """:math:`\\log\\sum\\exp` over ``dim`` (all dimensions when None), without overflow."""
     x = float_input(input, "logsumexp")
-    axes = normalize_dims(dim, x.data.ndim, "logsumexp")
-    if x.data.size == 0 and axes is None:
+    axes = normalize_dims(dim, x._array.ndim, "logsumexp")
+    if x._array.size == 0 and axes is None:
         raise ValueError(f"logsumexp: cannot reduce an empty tensor of shape {tuple(x.shape)}")
     return Logsumexp.apply(x, axes, bool(keepdim))
 
@@ -108,5 +108,5 @@ def log_softmax(input, dim: int):
 
 
 def _axis(dim, x, op):
-    axis = normalize_dim(dim, x.data.ndim, op)
-    return (axis,) if x.data.ndim else None
+    axis = normalize_dim(dim, x._array.ndim, op)
+    return (axis,) if x._array.ndim else None

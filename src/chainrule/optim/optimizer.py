@@ -89,11 +89,11 @@ def regularized(grad, param, weight_decay: float, maximize: bool):
     return grad
 
 
-_data = attrgetter("data")
+_array_of = attrgetter("_array")
 
 
 def _is_buffer(value, param) -> bool:
-    return hasattr(value, "shape") and tuple(value.shape) == tuple(param.data.shape)
+    return hasattr(value, "shape") and tuple(value.shape) == tuple(param._array.shape)
 
 
 class _Together:
@@ -110,13 +110,13 @@ class _Together:
 
     def __init__(self, params: list, state: dict) -> None:
         self.params = params
-        self.datas = [p.data for p in params]
-        ends = np.cumsum([p.data.size for p in params]).tolist()
+        self.datas = [p._array for p in params]
+        ends = np.cumsum([p._array.size for p in params]).tolist()
         self.parts = [slice(a, b) for a, b in zip([0, *ends], ends)]
-        dtype = params[0].data.dtype
+        dtype = params[0]._array.dtype
         self.param = xp.empty(ends[-1], dtype)
         self.grad = xp.empty(ends[-1], dtype)
-        self.values = [self.param[s].reshape(p.data.shape) for p, s in zip(params, self.parts)]
+        self.values = [self.param[s].reshape(p._array.shape) for p, s in zip(params, self.parts)]
         self.dicts = [state.setdefault(p, {}) for p in params]
         self.state = {}
         self.checks: list = []  # (state entry, key, view): what must still be in place
@@ -135,11 +135,11 @@ class _Together:
         """Whether these parameters can share one flat state: one dtype, and state entries
         that agree (none yet, or the same keys, buffers of each parameter's shape and
         equal scalars)."""
-        dtype = params[0].data.dtype
+        dtype = params[0]._array.dtype
         first = state.get(params[0]) or {}
         for p in params:
             own = state.get(p) or {}
-            if p.data.dtype != dtype or own.keys() != first.keys():
+            if p._array.dtype != dtype or own.keys() != first.keys():
                 return False
             for key, value in own.items():
                 if hasattr(value, "shape") or hasattr(first[key], "shape"):
@@ -153,7 +153,7 @@ class _Together:
         return (
             len(params) == len(self.params)
             and all(map(is_, params, self.params))
-            and all(map(is_, map(_data, params), self.datas))  # not replaced, so same shape
+            and all(map(is_, map(_array_of, params), self.datas))  # not replaced, so same shape
             and all(map(is_, map(state.get, params), self.dicts))
             and all(d.get(key) is view for d, key, view in self.checks)
         )
@@ -164,20 +164,21 @@ class _Together:
         self.checks = []
         for p, d, part in zip(self.params, self.dicts, self.parts):
             for key, flat in buffers:
-                view = d[key] = flat[part].reshape(p.data.shape)
+                view = d[key] = flat[part].reshape(p._array.shape)
                 self.checks.append((d, key, view))
         self.scalars = [k for k in self.state if not hasattr(self.state[k], "shape")]
 
     def step(self, optimizer: Optimizer, group: dict, hyper: dict) -> None:
         params = self.params
-        xp.concatenate([p._grad.data for p in params], axis=None, out=self.grad)
-        xp.concatenate([p.data for p in params], axis=None, out=self.param)
+        xp.concatenate([p._grad._array for p in params], axis=None, out=self.grad)
+        xp.concatenate([p._array for p in params], axis=None, out=self.param)
         fresh = not self.state
         optimizer._update(self.param, self.grad, self.state, group, hyper)
         if fresh and self.state:
             self.split()
         for p, new in zip(params, self.values):
-            p.data[...] = new
+            p._array[...] = new
+            p._bump_version()  # an in-place write, as any: graphs that saved p notice
         if self.scalars:
             scalars = {k: self.state[k] for k in self.scalars}
             for d in self.dicts:
@@ -246,7 +247,7 @@ class Optimizer:
                     if set_to_none:
                         p._grad = None
                     else:
-                        p._grad.data[...] = 0
+                        p._grad.zero_()
 
     def step(self, closure=None):
         """Update every parameter that has a gradient (parameters whose ``.grad`` is None
@@ -265,7 +266,7 @@ class Optimizer:
                     grad = p._grad
                     if grad is None:
                         continue
-                    n = p.data.size
+                    n = p._array.size
                     if n > SMALL or not self.elementwise:
                         self._update_one(p, group, hyper)
                         continue
@@ -291,9 +292,10 @@ class Optimizer:
                 raise ShapeError(
                     f"{type(self).__name__}: the state {key!r} of a parameter has shape "
                     f"{tuple(value.shape)}, but the parameter now has shape "
-                    f"{tuple(p.data.shape)} (was it replaced after the optimizer saw it?)"
+                    f"{tuple(p._array.shape)} (was it replaced after the optimizer saw it?)"
                 )
-        self._update(p.data, p._grad.data, state, group, hyper)
+        self._update(p._array, p._grad._array, state, group, hyper)
+        p._bump_version()  # the update wrote p in place: graphs that saved p notice
 
     def _update_together(self, key, params: list, group: dict, hyper: dict) -> None:
         """Update ``params`` (small, of one group) as one flat array when their states
@@ -411,12 +413,12 @@ class Optimizer:
             for name, value in buffers.items():
                 if hasattr(value, "shape") and np.ndim(value) > 0:
                     arr = np.asarray(value)
-                    if arr.shape != p.data.shape:
+                    if arr.shape != p._array.shape:
                         raise ValueError(
                             f"load_state_dict: buffer {name!r} of parameter {idx} has shape "
-                            f"{arr.shape}, the parameter has shape {tuple(p.data.shape)}"
+                            f"{arr.shape}, the parameter has shape {tuple(p._array.shape)}"
                         )
-                    restored[name] = xp.asarray(arr, dtype=p.data.dtype).copy()
+                    restored[name] = xp.asarray(arr, dtype=p._array.dtype).copy()
                 else:
                     restored[name] = value.item() if hasattr(value, "item") else value
             new_state[p] = restored

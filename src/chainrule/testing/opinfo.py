@@ -396,6 +396,48 @@ def _getitem_samples(rng):
     ]
 
 
+def _masked_fill_samples(rng):
+    x = lambda: _u(rng, (3, 4))  # noqa: E731
+    return [
+        Sample((x(), rng.random((3, 4)) > 0.5, 0.25), desc="number"),
+        Sample((x(), rng.random((1, 4)) > 0.5, -1.5), desc="mask broadcast"),
+        Sample((x(), rng.random((3, 4)) > 0.5, _u(rng, ())), desc="0-d tensor value"),
+    ]
+
+
+def _assign_samples(rng):
+    return [
+        Sample((_u(rng, (3, 4)), _u(rng, (3, 4))), desc="same shape"),
+        Sample((_u(rng, (3, 4)), _u(rng, (4,))), desc="broadcast source"),
+        Sample((_u(rng, (3, 4)), 0.5), desc="number (fill_)"),
+        Sample((_u(rng, (2, 3)), _u(rng, ())), desc="0-d source"),
+    ]
+
+
+def _assign_at_samples(rng):
+    x = lambda: _u(rng, (5, 4))  # noqa: E731
+    return [
+        Sample((x(), (slice(1, 3), slice(None)), _u(rng, (2, 4))), desc="rows"),
+        Sample((x(), 2, _u(rng, (4,))), desc="one row"),
+        Sample((x(), (slice(None), 1), _u(rng, (1,))), desc="column, broadcast value"),
+        Sample((x(), np.array([0, 3]), _u(rng, (2, 4))), desc="integer array"),
+        Sample((x(), rng.random((5, 4)) > 0.5, 0.5), desc="mask, number"),
+        Sample((x(), (1, 2), _u(rng, ())), desc="one element"),
+    ]
+
+
+def _np_assign_at(x, index, value):
+    out = x.copy()
+    out[index] = value
+    return out
+
+
+def _torch_assign_at(t, x, index, value):
+    out = x.clone()
+    out[_torch_index(t, index)] = value
+    return out
+
+
 def _gather_samples(rng):
     return [
         Sample((_u(rng, (3, 4)), 1, rng.integers(0, 4, (3, 2))), desc="dim 1"),
@@ -642,6 +684,28 @@ def _entries():
             ),
         ),
         OpInfo("where", cr.where, np.where, lambda t, c, a, b: t.where(c, a, b), _where_samples),
+        OpInfo(
+            "masked_fill",
+            cr.masked_fill,
+            lambda x, m, v: np.where(m, v, x),
+            lambda t, x, m, v: t.masked_fill(x, m, v),
+            _masked_fill_samples,
+            method="masked_fill",
+        ),
+        OpInfo(
+            "assign",
+            cr.ops.assign,
+            lambda x, s: np.broadcast_to(s, x.shape).astype(x.dtype),
+            lambda t, x, s: x.clone().copy_(s),
+            _assign_samples,
+        ),
+        OpInfo(
+            "assign_at",
+            cr.ops.assign_at,
+            _np_assign_at,
+            _torch_assign_at,
+            _assign_at_samples,
+        ),
         OpInfo(
             "matmul",
             cr.matmul,

@@ -25,8 +25,8 @@ __all__ = ["TrainState", "accuracy", "evaluate", "fit"]
 def accuracy(outputs, targets) -> float | None:
     """The fraction of correct predictions, or None when it is not defined:
     class-index targets (argmax of (N, C) outputs) or -1/+1 targets (sign of the output)."""
-    out = outputs.data if hasattr(outputs, "data") else np.asarray(outputs)
-    t = targets.data if hasattr(targets, "data") else np.asarray(targets)
+    out = outputs._array if hasattr(outputs, "_array") else np.asarray(outputs)
+    t = targets._array if hasattr(targets, "_array") else np.asarray(targets)
     if t.dtype.kind in "iu" and out.ndim == t.ndim + 1:
         return float((out.argmax(axis=1) == t).mean())
     if t.dtype.kind == "f" and out.shape == t.shape and np.isin(t, (-1.0, 1.0)).all():

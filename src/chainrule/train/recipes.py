@@ -124,7 +124,7 @@ def _plus_minus(y):
 
 
 def _binary_accuracy(out, y):
-    return float(((out.data > 0) == (y.data > 0.5)).mean())
+    return float(((out._array > 0) == (y._array > 0.5)).mean())
 
 
 LOSSES = [

@@ -71,7 +71,7 @@ def _targets(split: TensorDataset, transform) -> TensorDataset:
     if transform is None:
         return split
     x, y = split.tensors
-    return TensorDataset(x, transform(np.asarray(y.data)))
+    return TensorDataset(x, transform(np.asarray(y._array)))
 
 
 def run(config: Config, out_dir, resume=None, verbose: int = 1) -> dict:

@@ -1,0 +1,286 @@
+r"""In-place operations and views: writing into memory that a graph may still need.
+
+PyTorch lets a program change a tensor where it lies (``x.add_(y)``, ``x += 1``,
+``x[i] = v``, ``p -= lr * p.grad``), and several tensors may share one piece of memory
+(a slice, a reshape, a transpose, ``detach()``). chainrule keeps the same rules, which
+rest on three mechanisms.
+
+**Version counters.** Each piece of memory counts the in-place writes made to it
+(``tensor._version``); a tensor and its views share the count. A value that an op saves
+for its backward remembers the count it saw. If the count has moved when backward needs
+the value, the value is no longer the one the forward used, and backward raises (with
+the op, dtype, shape and both counts) instead of computing a wrong gradient.
+
+**In-place ops in the graph.** ``x.mul_(y)`` computes ``x * y`` as the ordinary op would,
+from a copy of ``x``'s old values that keeps ``x``'s history, writes the result into
+``x``'s memory, and moves ``x``'s history to the new node. So the gradient of whatever
+is computed from ``x`` afterwards flows through the multiplication into ``x``'s past,
+exactly as if the program had written ``x = x * y``. Two cases are refused, as PyTorch
+refuses them, because the old value would be needed and is gone: an in-place op on a
+leaf that requires grad (or on a view of one) while grad mode is on. Under ``no_grad``
+the same op is the update idiom, and simply writes.
+
+**Views.** A view (basic indexing, ``reshape`` when it needs no copy, ``permute``,
+``transpose``, ``squeeze``, ``unsqueeze``, ``expand``) shares its base's memory, so an
+in-place op on a view changes the base. The base's history then moves to a
+:class:`CopySlices` node: the base's new value is its old value with the view's region
+replaced, so the old base receives the gradient outside the region and the new values
+receive the gradient inside it. The view's own node is rebuilt from the base's. Any
+other view of the same base notices, the next time it is used, that its base has a new
+history, and rebuilds its node the same way (:func:`refresh_view`).
+
+``.data`` is the one deliberate exception, as in PyTorch: it shares the memory but not
+the counter, so writes through ``p.data`` are invisible to autograd.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from chainrule._backend import xp
+from chainrule.autograd.function import Node, _new
+from chainrule.autograd.grad_mode import STATE, enable_grad, no_grad
+from chainrule.errors import ShapeError
+
+__all__ = [
+    "CopySlices",
+    "ViewInfo",
+    "apply_inplace",
+    "make_view",
+    "records",
+    "refresh_if_stale",
+    "refresh_view",
+    "write",
+]
+
+
+class ViewInfo:
+    """What a view remembers of its base: ``base`` (the tensor that owns the memory; for
+    a view of a view, the first one), ``steps`` (the view ops that lead from the base to
+    the view, as ``(op class, arguments)``) and ``base_node`` (the base's node when the
+    view's own node was last built)."""
+
+    __slots__ = ("base", "base_node", "steps")
+
+    def __init__(self, base, steps: tuple) -> None:
+        self.base = base
+        self.steps = steps
+        self.base_node = base._node
+
+
+def make_view(out, x, step: tuple):
+    """Mark ``out``, just computed from ``x`` by the view op ``step``, as a view of ``x``'s
+    memory: it shares the version counter and remembers how to find itself in the base."""
+    out._version_counter = x._counter()
+    info = x._view
+    if info is None:
+        out._view = ViewInfo(x, (step,))
+    else:
+        out._view = ViewInfo(info.base, (*info.steps, step))
+    return out
+
+
+def replay(x, steps: tuple):
+    """Apply a view's steps to ``x``: a tensor (the ops are recorded) or an array."""
+    for op, args in steps:
+        x = op.apply(x, *args) if isinstance(x, Tensor) else _new(op).forward(x, *args)
+    return x
+
+
+def refresh_if_stale(view) -> None:
+    """Rebuild ``view``'s node if its base has a new history since it was last built."""
+    info = view._view
+    if info.base_node is not info.base._node:
+        refresh_view(view)
+
+
+def refresh_view(view) -> None:
+    """Give ``view`` a node built from its base's current one (the base's history moved,
+    by an in-place op on the base or on another view of it)."""
+    info = view._view
+    base = info.base
+    info.base_node = base._node
+    if base._requires_grad:
+        with enable_grad():
+            fresh = replay(base, info.steps)
+        view._node = fresh._node
+        view._output_index = fresh._output_index
+        view._requires_grad = fresh._requires_grad
+
+
+class CopySlices(Node):
+    r"""The base of a view after an in-place op through the view.
+
+    Forward (done by the in-place op): :math:`b' = b` with the view's region replaced by
+    the new values :math:`v`.
+
+    Backward: :math:`\bar b = \bar b'` outside the region and 0 inside it (those old
+    values were overwritten); :math:`\bar v = \bar b'` restricted to the region (the
+    view's steps applied to the gradient).
+    """
+
+    def __init__(self, base, new, keep, steps: tuple) -> None:
+        self.steps = steps
+        self.keep = keep  # True outside the view's region
+        self._next = (
+            base._node if base._node is not None else (base if base._requires_grad else None),
+            new._node,
+        )
+        self.needs_input_grad = (self._next[0] is not None, True)
+        if new._output_index:
+            self._next_oi = (base._output_index, new._output_index)
+        elif base._output_index:
+            self._next_oi = (base._output_index, 0)
+        self.shape = base._array.shape
+        self.dtype = base._array.dtype
+
+    @property
+    def op_name(self) -> str:
+        return "copy_slices"
+
+    def name(self) -> str:
+        return "CopySlices"
+
+    def backward(self, F, g):
+        need_base, _ = self.needs_input_grad
+        return F.where(self.keep, g, 0.0) if need_base else None, replay(g, self.steps)
+
+
+# --------------------------------------------------------------------------- writing
+def write(x, values, name: str):
+    """Write ``values`` into ``x``'s memory (NumPy's broadcasting and casting) and count
+    the write: the plain in-place write of a ``no_grad`` update, of ``nn.init`` and of
+    ``load_state_dict``."""
+    arr = x._array
+    if not arr.flags.writeable:
+        raise RuntimeError(
+            f"{name}: this tensor's memory cannot be written: it is an expanded view, where "
+            "several elements share one memory location, or read-only memory; clone() it "
+            "first"
+        )
+    try:
+        arr[...] = values
+    except ValueError as err:
+        raise ShapeError(
+            f"{name}: cannot write values of shape {tuple(np.shape(values))} into a tensor "
+            f"of shape {tuple(arr.shape)}: {err}"
+        ) from None
+    x._bump_version()
+    return x
+
+
+_KIND_RANK = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+
+
+def _check_result(x, result, name: str) -> None:
+    """PyTorch's rules for an in-place result: x's shape (x never grows by broadcasting),
+    and a dtype that casts to x's without changing kind downwards (no float into int)."""
+    if result.shape != x._array.shape:
+        raise ShapeError(
+            f"{name}: output with shape {list(x._array.shape)} doesn't match the broadcast "
+            f"shape {list(result.shape)}"
+        )
+    if _KIND_RANK[result.dtype.kind] > _KIND_RANK[x._array.dtype.kind]:
+        raise RuntimeError(
+            f"{name}: result type {result.dtype} can't be cast to the desired output type "
+            f"{x._array.dtype}"
+        )
+
+
+def _check_writable_history(x) -> None:
+    """Refuse an in-place op whose old values autograd would need: on a leaf that
+    requires grad, or on a view of one, while grad mode is on."""
+    info = x._view
+    if info is None:
+        if x._node is None and x._requires_grad:
+            raise RuntimeError(
+                "a leaf Variable that requires grad is being used in an in-place operation. "
+                "(To update a parameter in place, do it inside `with cr.no_grad():`.)"
+            )
+    elif info.base._node is None and info.base._requires_grad:
+        raise RuntimeError(
+            "a view of a leaf Variable that requires grad is being used in an in-place "
+            "operation. (To update a parameter in place, do it inside `with cr.no_grad():`.)"
+        )
+
+
+def records(x, *args) -> bool:
+    """Whether an in-place op on ``x`` with these arguments enters the graph: grad mode
+    is on and ``x`` or one of the arguments requires grad."""
+    if x._view is not None:
+        refresh_if_stale(x)
+    if not STATE.grad:
+        return False
+    return x._requires_grad or any(isinstance(a, Tensor) and a.requires_grad for a in args)
+
+
+def apply_inplace(x, name: str, op, *args, **kwargs):
+    """``x.name(*args)``: compute ``op(x, *args, **kwargs)`` and make ``x`` hold it.
+
+    Without a graph to keep (grad mode off, or nothing involved requires grad) the result
+    is written into ``x``'s memory and the write counted. Otherwise the op is recorded:
+    see the module docstring.
+    """
+    if not records(x, *args):
+        with no_grad():
+            result = op(x, *args, **kwargs)
+        _check_result(x, result._array, name)
+        return write(x, result._array, name)
+
+    _check_writable_history(x)
+    # The op reads a copy of x's old values that carries x's history: whatever it saves
+    # for its backward stays as it was when x is overwritten below.
+    old = _make(x._array.copy(), x._node, x._requires_grad)
+    old._output_index = x._output_index
+    result = op(old, *args, **kwargs)
+    _check_result(x, result._array, name)
+    if result._array.dtype != x._array.dtype:
+        from chainrule.ops import cast
+
+        result = cast(result, x._array.dtype)
+    info = x._view
+    keep = None
+    if info is not None:
+        # Which elements of the base lie outside the view: a mask with the base's memory
+        # layout, so that the view's steps select the same elements in it.
+        keep = xp.ones_like(info.base._array, dtype=bool)
+        replay(keep, info.steps)[...] = False
+    write(x, result._array, name)
+    _adopt_saved_output(result, x)
+    if info is None:
+        x._node = result._node
+        x._output_index = result._output_index
+        x._requires_grad = True
+        return x
+    base = info.base
+    node = CopySlices(base, result, keep, info.steps)
+    node._seq = _next_seq()
+    base._node = node
+    base._output_index = 0
+    base._requires_grad = True
+    refresh_view(x)
+    return x
+
+
+def _adopt_saved_output(result, x) -> None:
+    """If the new node saved its output, point it at ``x``'s memory, which now holds the
+    same values: the node then checks ``x``'s version, as PyTorch's does."""
+    node = result._node
+    if node is None or not node.saved_versions:
+        return
+    counter = result._version_counter
+    arr = result._array
+    node.saved = tuple(x._array if s is arr else s for s in node.saved)
+    node.saved_versions = tuple(
+        (i, x._counter(), x._version, None) if c is counter else (i, c, v, t)
+        for i, c, v, t in node.saved_versions
+    )
+
+
+def _next_seq() -> int:
+    from chainrule.autograd.function import _SEQUENCE
+
+    return next(_SEQUENCE)
+
+
+from chainrule.tensor import Tensor, _make  # noqa: E402  (tensor.py imports this module)
