@@ -448,9 +448,10 @@ class Tensor:
 
     def copy_(self, src) -> Tensor:
         """Copy ``src`` (broadcast to this shape, cast to this dtype) into this tensor."""
-        if not _inplace.records(self, src):
-            return _inplace.write(self, src._array if isinstance(src, Tensor) else src, "copy_")
-        return _inplace.apply_inplace(self, "copy_", _ops.assign, src)
+        if src is not self:  # (a copy onto itself changes nothing, even when expanded)
+            _inplace.check_internal_overlap(self._array, "copy_")
+            _inplace.check_overlap(self._array, src, "copy_")
+        return self._assign("copy_", src)
 
     def fill_(self, value) -> Tensor:
         """Set every element to ``value`` (a number or a one-element tensor)."""
@@ -459,10 +460,18 @@ class Tensor:
                 f"fill_ only supports a 0-dimensional value tensor, but got a tensor with "
                 f"{value.ndim} dimension(s)"
             )
-        return self.copy_(value)
+        return self._assign("fill_", value)
 
     def zero_(self) -> Tensor:
-        return self.copy_(0)
+        return self._assign("zero_", 0)
+
+    def _assign(self, name: str, src) -> Tensor:
+        """copy_, fill_ and zero_, once the caller has checked for shared memory (one value
+        everywhere may be written even into an expanded tensor, as PyTorch allows)."""
+        if not _inplace.records(self, src):
+            values = src._array if isinstance(src, Tensor) else src
+            return _inplace.write(self, values, name, check=False)
+        return _inplace.apply_inplace(self, name, _ops.assign, src, check=False)
 
     def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator=None) -> Tensor:
         """Fill with draws from U(a, b), from the library's generator."""
@@ -479,21 +488,29 @@ class Tensor:
         return self.copy_(_make(xp.asarray(g.normal(mean, std, self._array.shape)), None, False))
 
     def __setitem__(self, index, value) -> None:
-        if not _inplace.records(self, value):
-            index = _ops.normalize_index(index, self._array.shape)
-            if isinstance(value, Tensor):
-                value = value._array
-            if not self._array.flags.writeable:
-                _inplace.write(self, 0, "__setitem__")  # raises the read-only error
-            try:
-                self._array[index] = value
-            except (IndexError, ValueError) as err:
-                raise type(err)(
-                    f"__setitem__ on a tensor of shape {tuple(self._array.shape)}: {err}"
-                ) from None
-            self._bump_version()
+        """``x[index] = value``. As in PyTorch, a number fills the indexed region and a
+        tensor is copied into it (broadcast, cast to this dtype)."""
+        index = _ops.normalize_index(index, self._array.shape)
+        try:
+            region = self._array[index]
+        except IndexError as err:
+            raise IndexError(
+                f"__setitem__ on a tensor of shape {tuple(self._array.shape)}: {err}"
+            ) from None
+        if region.base is not None:  # basic indexing: the region is a view, as in PyTorch
+            _inplace.check_internal_overlap(region, "__setitem__")
+        if _inplace.records(self, value):
+            _inplace.apply_inplace(self, "__setitem__", _ops.assign_at, index, value, check=False)
             return
-        _inplace.apply_inplace(self, "__setitem__", _ops.assign_at, index, value)
+        if not self._array.flags.writeable:
+            _inplace.write(self, 0, "__setitem__")  # raises the read-only error
+        try:
+            self._array[index] = value._array if isinstance(value, Tensor) else value
+        except ValueError as err:
+            raise ShapeError(
+                f"__setitem__ on a tensor of shape {tuple(self._array.shape)}: {err}"
+            ) from None
+        self._bump_version()
 
     # Python's augmented assignments are the in-place ops, as in PyTorch (``x += 1``
     # changes x, and every name and view that shares its memory).
@@ -856,7 +873,7 @@ def _to_array(data, dtype=None, copy: bool = True):
             arr = np.asarray(data)
         except ValueError as err:
             raise ValueError(f"cannot make a tensor from this data: {err}") from None
-        if arr.dtype == np.float64 and not _holds_numpy_float64(data):
+        if dtype is None and arr.dtype == np.float64 and not _holds_numpy_float64(data):
             arr = arr.astype(_dt.get_default_dtype())
         arr = xp.asarray(arr)
     if arr.dtype.kind not in "biuf":

@@ -146,7 +146,9 @@ class AccumulateGrad:
     whose ``variable`` is the leaf. The engine adds into ``variable.grad`` directly; this
     object exists so that code walking PyTorch's graph finds what it expects."""
 
-    _by_leaf: ClassVar[weakref.WeakKeyDictionary] = weakref.WeakKeyDictionary()
+    # By the leaf's id: a weak-keyed dict would compare tensors with ``==``, which is
+    # elementwise. The node holds its leaf, so an id is never reused while it is listed.
+    _by_leaf: ClassVar[weakref.WeakValueDictionary] = weakref.WeakValueDictionary()
     next_functions = ()
 
     def __init__(self, variable) -> None:
@@ -155,9 +157,9 @@ class AccumulateGrad:
     @classmethod
     def of(cls, leaf) -> AccumulateGrad:
         """The one AccumulateGrad of ``leaf`` (the same object every time)."""
-        node = cls._by_leaf.get(leaf)
+        node = cls._by_leaf.get(id(leaf))
         if node is None:
-            node = cls._by_leaf[leaf] = cls(leaf)
+            node = cls._by_leaf[id(leaf)] = cls(leaf)
         return node
 
     def name(self) -> str:
@@ -244,6 +246,7 @@ class Op(Node):
                 datas.append(a)
             parents.append(None)
             needs.append(False)
+        ctx.needs_input_grad = needs  # forward may skip saving what no gradient needs
         token = silence()
         try:
             out = ctx.forward(*datas, **kwargs)
@@ -262,7 +265,6 @@ class Op(Node):
             return _make(out, None, False)
         ctx._next = parents
         ctx._seq = next(_SEQUENCE)
-        ctx.needs_input_grad = needs
         if multi:
             ctx._next_oi = [a._output_index if p is not None else 0 for a, p in zip(args, parents)]
         ctx.shape = out.shape

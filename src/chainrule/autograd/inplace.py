@@ -147,16 +147,30 @@ class CopySlices(Node):
 
 
 # --------------------------------------------------------------------------- writing
-def write(x, values, name: str):
+def check_internal_overlap(arr, name: str) -> None:
+    """Refuse to write, other than one value everywhere, into memory that several
+    elements share (an expanded tensor), as PyTorch refuses: the result would depend on
+    the order of the writes."""
+    if any(s == 0 and n > 1 for s, n in zip(arr.strides, arr.shape)):
+        raise RuntimeError(
+            f"{name}: unsupported operation: more than one element of the written-to tensor "
+            "refers to a single memory location. Please clone() the tensor before performing "
+            "the operation."
+        )
+
+
+def write(x, values, name: str, check: bool = True):
     """Write ``values`` into ``x``'s memory (NumPy's broadcasting and casting) and count
     the write: the plain in-place write of a ``no_grad`` update, of ``nn.init`` and of
-    ``load_state_dict``."""
+    ``load_state_dict``. ``check=False``: the caller has checked for shared memory (a
+    fill writes one value everywhere, which PyTorch allows in an expanded tensor)."""
     arr = x._array
+    if check:
+        check_internal_overlap(arr, name)
     if not arr.flags.writeable:
         raise RuntimeError(
-            f"{name}: this tensor's memory cannot be written: it is an expanded view, where "
-            "several elements share one memory location, or read-only memory; clone() it "
-            "first"
+            f"{name}: this tensor's memory is read-only (a NumPy array that cannot be "
+            "written, shared with from_numpy?); clone() it first"
         )
     try:
         arr[...] = values
@@ -167,6 +181,40 @@ def write(x, values, name: str):
         ) from None
     x._bump_version()
     return x
+
+
+def _dense_span(a):
+    """The bytes ``(start, end)`` of an array whose elements fill one block of memory with
+    no gaps and no repeats (in some order of its dimensions), else None."""
+    dims = sorted((s, n) for s, n in zip(a.strides, a.shape) if n != 1)
+    expected = a.itemsize
+    for stride, n in dims:
+        if stride != expected:
+            return None
+        expected *= n
+    start = a.__array_interface__["data"][0]
+    return start, start + a.size * a.itemsize
+
+
+def check_overlap(dest, value, name: str) -> None:
+    """PyTorch's rule: an in-place op may read the memory it writes only element for
+    element (``x.add_(x)``); an input that overlaps the written memory only in part would
+    be read after some of it was overwritten, so it is refused. (As in PyTorch, layouts
+    too irregular to compare cheaply are let through.)"""
+    if not isinstance(value, Tensor):
+        return
+    src = value._array
+    if src is dest or src.size == 0 or dest.size == 0 or not np.may_share_memory(src, dest):
+        return
+    a, b = _dense_span(dest), _dense_span(src)
+    if a is None or b is None or (a == b and dest.strides == src.strides):
+        return
+    if a[0] < b[1] and b[0] < a[1]:
+        raise RuntimeError(
+            f"{name}: unsupported operation: some elements of the input tensor and the "
+            "written-to tensor refer to a single memory location. Please clone() the tensor "
+            "before performing the operation."
+        )
 
 
 _KIND_RANK = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
@@ -214,18 +262,22 @@ def records(x, *args) -> bool:
     return x._requires_grad or any(isinstance(a, Tensor) and a.requires_grad for a in args)
 
 
-def apply_inplace(x, name: str, op, *args, **kwargs):
+def apply_inplace(x, name: str, op, *args, check: bool = True, **kwargs):
     """``x.name(*args)``: compute ``op(x, *args, **kwargs)`` and make ``x`` hold it.
 
     Without a graph to keep (grad mode off, or nothing involved requires grad) the result
     is written into ``x``'s memory and the write counted. Otherwise the op is recorded:
     see the module docstring.
     """
+    if check:  # (unless the caller checked: fill_, x[i] = v)
+        check_internal_overlap(x._array, name)
+        for a in args:
+            check_overlap(x._array, a, name)
     if not records(x, *args):
         with no_grad():
             result = op(x, *args, **kwargs)
         _check_result(x, result._array, name)
-        return write(x, result._array, name)
+        return write(x, result._array, name, check=False)
 
     _check_writable_history(x)
     # The op reads a copy of x's old values that carries x's history: whatever it saves
@@ -245,7 +297,7 @@ def apply_inplace(x, name: str, op, *args, **kwargs):
         # layout, so that the view's steps select the same elements in it.
         keep = xp.ones_like(info.base._array, dtype=bool)
         replay(keep, info.steps)[...] = False
-    write(x, result._array, name)
+    write(x, result._array, name, check=False)
     _adopt_saved_output(result, x)
     if info is None:
         x._node = result._node

@@ -63,11 +63,15 @@ class Mul(_Binary):
     r"""Forward: :math:`y = a b`.
 
     Backward: :math:`\bar a = \bar y\, b`, :math:`\bar b = \bar y\, a`.
+
+    Each input is saved only when the other's gradient needs it, as PyTorch saves them
+    (so changing, in place, an input that no gradient reads is not an error).
     """
 
     def forward(self, a, b):
         self.shapes = (shape_of(a), shape_of(b))
-        self.save(a, b)
+        na, nb = self.needs_input_grad
+        self.save(a if nb else None, b if na else None)
         return a * b
 
     def backward(self, F, g, a, b):
@@ -84,11 +88,12 @@ class Div(_Binary):
     Backward: :math:`\bar a = \bar y / b`, :math:`\bar b = -\bar y\, a / b^2`.
 
     Conventions: division by zero gives ±inf or nan, as in IEEE arithmetic and PyTorch.
+    ``a`` is saved only when :math:`\bar b` is needed, as PyTorch saves it.
     """
 
     def forward(self, a, b):
         self.shapes = (shape_of(a), shape_of(b))
-        self.save(a, b)
+        self.save(a if self.needs_input_grad[1] else None, b)
         return a / b
 
     def backward(self, F, g, a, b):
@@ -113,7 +118,7 @@ class Pow(_Binary):
     def forward(self, a, b):
         self.shapes = (shape_of(a), shape_of(b))
         out = a**b
-        self.save(a, b, out)
+        self.save(a, b, out if self.needs_input_grad[1] else None)  # y only for b's gradient
         return out
 
     def backward(self, F, g, a, b, out):

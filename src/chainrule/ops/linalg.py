@@ -15,18 +15,21 @@ class Matmul(Op):
     broadcast. Both inputs have at least two dimensions (``matmul`` reshapes vectors).
 
     Backward: :math:`\bar A = \bar Y B^\top`, :math:`\bar B = A^\top \bar Y`, each summed
-    over the batch dimensions that broadcasting stretched.
+    over the batch dimensions that broadcasting stretched. Each input is saved only when
+    the other's gradient needs it, as PyTorch saves them.
     """
 
     def forward(self, a, b):
-        self.save(a, b)
+        self.shapes = (a.shape, b.shape)
+        na, nb = self.needs_input_grad
+        self.save(a if nb else None, b if na else None)
         return a @ b
 
     def backward(self, F, g, a, b):
         na, nb = self.needs_input_grad
         return (
-            F.sum_to(F.matmul(g, F.mT(b)), a.shape) if na else None,
-            F.sum_to(F.matmul(F.mT(a), g), b.shape) if nb else None,
+            F.sum_to(F.matmul(g, F.mT(b)), self.shapes[0]) if na else None,
+            F.sum_to(F.matmul(F.mT(a), g), self.shapes[1]) if nb else None,
         )
 
     def explain(self, err, args):
@@ -44,11 +47,13 @@ class Linear(Op):
     input": :math:`\bar y` is the layer's delta.
 
     One primitive instead of matmul + add: one node, no intermediate, and the bias added
-    in place into the fresh product.
+    in place into the fresh product. ``x`` is saved only for :math:`\bar W` and ``W``
+    only for :math:`\bar x`, as PyTorch saves them.
     """
 
     def forward(self, x, w, b):
-        self.save(x, w)
+        nx, nw, _ = self.needs_input_grad
+        self.save(x if nw else None, w if nx else None)
         out = x @ w.T
         if b is not None:
             out += b
@@ -57,8 +62,9 @@ class Linear(Op):
     def backward(self, F, g, x, w):
         nx, nw, nb = self.needs_input_grad
         gx = F.matmul(g, w) if nx else None
-        if x.ndim != 2:  # leading dimensions flattened into rows
-            g, x = F.reshape(g, (-1, w.shape[0])), F.reshape(x, (-1, w.shape[1]))
+        if g.ndim != 2:  # leading dimensions flattened into rows
+            g = F.reshape(g, (-1, g.shape[-1]))
+            x = F.reshape(x, (-1, x.shape[-1])) if nw else None
         gw = F.matmul(F.mT(g), x) if nw else None
         gb = F.sum(g, 0) if nb else None
         return gx, gw, gb

@@ -62,12 +62,18 @@ class Permute(Op):
 
 
 class Expand(Op):
-    r"""Forward: broadcast to a larger shape (a view, no copy). Backward: the gradient summed
-    over every dimension that was stretched or added."""
+    r"""Forward: broadcast to a larger shape (a view, no copy: a stretched dimension has
+    stride 0). Backward: the gradient summed over every dimension that was stretched or
+    added."""
 
     def forward(self, x, shape):
         self.in_shape = x.shape
-        return xp.broadcast_to(x, shape)
+        view = xp.broadcast_to(x, shape)
+        if not x.flags.writeable:
+            return view
+        # NumPy marks a broadcast view read-only; PyTorch lets ``fill_`` write through an
+        # expanded tensor (and refuses other in-place ops: autograd/inplace.py checks).
+        return xp.lib.stride_tricks.as_strided(x, view.shape, view.strides, writeable=True)
 
     def backward(self, F, g):
         return F.sum_to(g, self.in_shape), None
