@@ -282,6 +282,18 @@ def test_an_expanded_tensor_can_be_filled_but_not_otherwise_written():
         assert ours._version == 1
 
 
+def test_recording_a_write_into_an_expanded_tensor_is_refused_clearly():
+    """Deliberately stricter than PyTorch, whose gradient here depends on the order in
+    which it writes elements that share memory."""
+    w = cr.tensor([1.0, 2.0], requires_grad=True)
+    x = (w * 2).expand(3, 2)
+    with pytest.raises(RuntimeError, match="cannot record an in-place write into an expanded"):
+        x[0] = 5.0
+    with cr.no_grad():
+        x[0] = 5.0  # without a graph to keep, the write is well defined
+    np.testing.assert_array_equal(x.numpy(), [[5.0, 5.0]] * 3)
+
+
 @pytest.mark.parametrize(
     "where",
     [

@@ -154,6 +154,9 @@ def test_random_programs_match_torch(seed, data):
                 name = data.draw(st.sampled_from(sorted(INPLACE_OTHER)))
                 f = INPLACE_OTHER[name]
                 what, run = f"#{i}.{name}(#{j})", lambda ts, f=f, i=i, j=j: f(ts[i], ts[j])
+            if not no_grad and 0 in pair.ours[i]._array.strides:
+                continue  # chainrule refuses to record writes into expanded tensors (see
+                # test_inplace.py); without a graph they are compared below
             if no_grad:
 
                 def run(ts, inner=run):

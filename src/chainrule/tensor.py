@@ -263,7 +263,7 @@ class Tensor:
 
     # ----------------------------------------------------------------- conversion
     def numpy(self) -> np.ndarray:
-        """The values as a NumPy array (shares memory with ``.data``)."""
+        """The values as a NumPy array (shares this tensor's memory)."""
         return to_numpy(self._array)
 
     def __array__(self, dtype=None, copy=None):
@@ -500,7 +500,9 @@ class Tensor:
         if region.base is not None:  # basic indexing: the region is a view, as in PyTorch
             _inplace.check_internal_overlap(region, "__setitem__")
         if _inplace.records(self, value):
-            _inplace.apply_inplace(self, "__setitem__", _ops.assign_at, index, value, check=False)
+            _inplace.apply_inplace(
+                self, "__setitem__", _ops.assign_at, index, value, check=False, region=index
+            )
             return
         if not self._array.flags.writeable:
             _inplace.write(self, 0, "__setitem__")  # raises the read-only error
@@ -695,6 +697,9 @@ class Tensor:
 
     def std(self, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
         return _ops.std(self, dim, unbiased, keepdim, correction=correction)
+
+    def norm(self, p="fro", dim=None, keepdim: bool = False, dtype=None):
+        return _ops.norm(self, p, dim, keepdim, dtype=dtype)
 
     def amax(self, dim=None, keepdim: bool = False):
         return _ops.amax(self, dim, keepdim)

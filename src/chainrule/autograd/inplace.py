@@ -262,12 +262,13 @@ def records(x, *args) -> bool:
     return x._requires_grad or any(isinstance(a, Tensor) and a.requires_grad for a in args)
 
 
-def apply_inplace(x, name: str, op, *args, check: bool = True, **kwargs):
+def apply_inplace(x, name: str, op, *args, check: bool = True, region=None, **kwargs):
     """``x.name(*args)``: compute ``op(x, *args, **kwargs)`` and make ``x`` hold it.
 
     Without a graph to keep (grad mode off, or nothing involved requires grad) the result
     is written into ``x``'s memory and the write counted. Otherwise the op is recorded:
-    see the module docstring.
+    see the module docstring. ``region``: an index outside which the op changes nothing;
+    only it is written (``x[i] = v`` into an expanded tensor must not rewrite the rest).
     """
     if check:  # (unless the caller checked: fill_, x[i] = v)
         check_internal_overlap(x._array, name)
@@ -280,6 +281,15 @@ def apply_inplace(x, name: str, op, *args, check: bool = True, **kwargs):
         return write(x, result._array, name, check=False)
 
     _check_writable_history(x)
+    if any(s == 0 and n > 1 for s, n in zip(x._array.strides, x._array.shape)):
+        # Several elements of x are one memory location, so the values the graph would
+        # record for them are not what memory holds after the write (PyTorch's answer
+        # depends on the order of its writes). Refused rather than a doubtful gradient.
+        raise RuntimeError(
+            f"{name}: cannot record an in-place write into an expanded tensor, where several "
+            "elements share one memory location, while its gradient is needed; clone() it "
+            "first (writing under cr.no_grad() works)"
+        )
     # The op reads a copy of x's old values that carries x's history: whatever it saves
     # for its backward stays as it was when x is overwritten below.
     old = _make(x._array.copy(), x._node, x._requires_grad)
@@ -297,7 +307,11 @@ def apply_inplace(x, name: str, op, *args, check: bool = True, **kwargs):
         # layout, so that the view's steps select the same elements in it.
         keep = xp.ones_like(info.base._array, dtype=bool)
         replay(keep, info.steps)[...] = False
-    write(x, result._array, name, check=False)
+    if region is None:
+        write(x, result._array, name, check=False)
+    else:
+        x._array[region] = result._array[region]
+        x._bump_version()
     _adopt_saved_output(result, x)
     if info is None:
         x._node = result._node

@@ -27,6 +27,7 @@ __all__ = [
     "max",
     "mean",
     "min",
+    "norm",
     "std",
     "sum",
     "var",
@@ -98,6 +99,63 @@ class _Extremum(Op):
             g, out = F.reshape(g, shape), F.reshape(out, shape)
         mask = F.cast(x == out, x.dtype)
         return g * mask / F.sum(mask, self.axes, True), None, None
+
+
+class Norm(Op):
+    r"""Forward: the vector :math:`p`-norm over dims, :math:`y = (\sum_i |x_i|^p)^{1/p}`;
+    :math:`p = \infty` gives :math:`\max_i |x_i|`, :math:`-\infty` the minimum, and
+    :math:`p = 0` the number of non-zero elements.
+
+    Backward: :math:`\bar x = \bar y\,\mathrm{sign}(x)\,|x|^{p-1} / y^{p-1}`, which is
+    :math:`\bar y\, x / y` for :math:`p = 2` (the unit vector along x) and
+    :math:`\bar y\,\mathrm{sign}(x)` for :math:`p = 1`. For :math:`\pm\infty` the gradient
+    goes to the elements whose :math:`|x_i|` is the result, split evenly at ties; the
+    count :math:`p = 0` has gradient 0.
+
+    Conventions (PyTorch's): at :math:`y = 0` the gradient is 0 (a subgradient of a norm
+    at the origin), and so is it at :math:`x_i = 0` for :math:`p < 1`.
+    """
+
+    def forward(self, x, p, axes, keepdim):
+        self.in_shape, self.p, self.axes, self.keepdim = x.shape, p, axes, keepdim
+        a = xp.abs(x)
+        if p == 2:
+            out = xp.sqrt(xp.add.reduce(a * a, axis=axes, keepdims=keepdim))
+        elif p == 1:
+            out = xp.add.reduce(a, axis=axes, keepdims=keepdim)
+        elif p == math.inf:
+            out = xp.max(a, axis=axes, keepdims=keepdim)
+        elif p == -math.inf:
+            out = xp.min(a, axis=axes, keepdims=keepdim)
+        elif p == 0:
+            out = xp.add.reduce(a != 0, axis=axes, keepdims=keepdim).astype(x.dtype)
+        else:
+            out = xp.add.reduce(a**p, axis=axes, keepdims=keepdim) ** (1 / p)
+        out = xp.asarray(out, dtype=x.dtype)
+        self.save(x, out)
+        return out
+
+    def backward(self, F, g, x, out):
+        p = self.p
+        if not self.keepdim:
+            shape = kept_shape(self.in_shape, self.axes)
+            g, out = F.reshape(g, shape), F.reshape(out, shape)
+        if p == 0:
+            return F.zeros_like(x), None, None, None
+        if p == 1:
+            return g * F.sign(x), None, None, None
+        if p == 2:
+            return g * F.where(out == 0, 0.0, x / out), None, None, None
+        sign = F.sign(x)
+        size = x * sign  # |x|
+        if p in (math.inf, -math.inf):
+            mask = F.cast(size == out, x.dtype)
+            return sign * mask * (g / F.sum(mask, self.axes, True)), None, None, None
+        scale = F.where(out == 0, 0.0, g / out ** (p - 1))
+        power = size ** (p - 1)
+        if p < 1:
+            power = F.where(x == 0, 0.0, power)
+        return sign * power * scale, None, None, None
 
 
 class Amax(_Extremum):
@@ -250,6 +308,30 @@ def max(input, dim=None, keepdim: bool = False):
 def min(input, dim=None, keepdim: bool = False):
     """``min(x)``, ``min(x, dim)`` -> (values, indices), or ``min(x, other)``; see :func:`max`."""
     return _max_min(amin, argmin, "min", input, dim, keepdim)
+
+
+def norm(input, p="fro", dim=None, keepdim: bool = False, *, dtype=None):
+    """The vector ``p``-norm of ``input`` over ``dim`` (all elements when None), as
+    PyTorch's ``Tensor.norm``: ``p`` is a number, ``inf``/``-inf``, or ``"fro"`` (the
+    2-norm of the elements). ``dtype`` casts the input first."""
+    x = _tensor(input)
+    if dtype is not None:
+        x = x.to(dtype)
+    if x._array.dtype.kind != "f":
+        raise TypeError(
+            f"norm: the input must be a floating-point tensor, got dtype {x._array.dtype}"
+        )
+    if p == "fro":
+        p = 2
+    if isinstance(p, str) or not isinstance(p, int | float) or isinstance(p, bool):
+        raise ValueError(
+            f"norm: p must be a number, inf, -inf or 'fro', got {p!r} (matrix norms such as "
+            "'nuc' are not available)"
+        )
+    axes = normalize_dims(dim, x._array.ndim, "norm")
+    if x._array.size == 0 and p < 0:
+        raise ValueError(f"norm: a negative p needs a non-empty tensor, got shape {x.shape}")
+    return Norm.apply(x, float(p), axes, bool(keepdim))
 
 
 def any(input, dim=None, keepdim: bool = False) -> Tensor:

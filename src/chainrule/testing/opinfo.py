@@ -396,6 +396,18 @@ def _getitem_samples(rng):
     ]
 
 
+def _norm_samples(rng):
+    x = lambda s: _away(rng, s, gap=0.2)  # noqa: E731  (|x| kinks at 0)
+    out = [Sample((x(()), 2), desc="0-d")]
+    for p in (2, 1, 3, 0.5, 0):
+        out.append(Sample((x((3, 4, 2)), p), desc=f"p={p}, all"))
+        out.append(Sample((x((3, 4, 2)), p, (0, 2), True), desc=f"p={p}, dims, keepdim"))
+    for p in (float("inf"), float("-inf")):
+        out.append(Sample((_distinct(rng, (3, 4)), p, 1), desc=f"p={p}, dim 1"))
+    out.append(Sample((x((4, 3)).T, "fro", 1), desc="'fro', non-contiguous"))
+    return out
+
+
 def _masked_fill_samples(rng):
     x = lambda: _u(rng, (3, 4))  # noqa: E731
     return [
@@ -424,6 +436,17 @@ def _assign_at_samples(rng):
         Sample((x(), rng.random((5, 4)) > 0.5, 0.5), desc="mask, number"),
         Sample((x(), (1, 2), _u(rng, ())), desc="one element"),
     ]
+
+
+def _np_norm(x, p, dim=None, keepdim=False):
+    p = 2 if p == "fro" else p
+    axis = dim if dim is not None else tuple(range(np.ndim(x)))
+    a = np.abs(x)
+    if p == 0:
+        return np.sum(a != 0, axis=axis, keepdims=keepdim).astype(x.dtype)
+    if np.isinf(p):
+        return (np.max if p > 0 else np.min)(a, axis=axis, keepdims=keepdim)
+    return np.sum(a**p, axis=axis, keepdims=keepdim) ** (1 / p)
 
 
 def _np_assign_at(x, index, value):
@@ -756,6 +779,23 @@ def _entries():
                 ],
             ),
             method="std",
+        ),
+        OpInfo(
+            "norm",
+            cr.norm,
+            lambda x, p, dim=None, keepdim=False: _np_norm(x, p, dim, keepdim),
+            lambda t, x, p, dim=None, keepdim=False: t.norm(x, p, dim, keepdim),
+            _norm_samples,
+            method="norm",
+            kinks=(
+                Kink((np.zeros(3), 2), (np.zeros(3),), desc="the zero vector"),
+                Kink(
+                    (np.array([[3.0, -3.0, 1.0]]), float("inf"), 1),
+                    (np.array([[0.5, -0.5, 0.0]]),),
+                    desc="inf-norm ties split evenly",
+                ),
+                Kink((np.array([-2.0, 0.0, 3.0]), 1), (np.array([-1.0, 0.0, 1.0]),), desc="x = 0"),
+            ),
         ),
         OpInfo(
             "amax",
