@@ -199,8 +199,9 @@ def run_backward(
             saved = node.saved
             if saved is None:
                 raise RuntimeError(_FREED_MESSAGE)
-            if node.saved_versions:
-                check_saved_versions(node)  # raises if a saved value was changed in place
+            for _, counter, expected, _ in node.saved_versions:
+                if counter.value != expected:  # a saved value was changed in place since
+                    check_saved_versions(node)  # raises, naming it
             if node.reuses_grad and not create_graph:
                 # Nothing but this loop holds g (two references: the name and the call's
                 # argument): the rule may write its result into it (see Node.grad_owned).
