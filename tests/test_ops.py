@@ -12,7 +12,7 @@ import torch
 
 import chainrule as cr
 from chainrule import _kernels
-from chainrule.autograd.function import Op
+from chainrule.ops.op import Op
 from chainrule.testing import checks
 from chainrule.testing.opinfo import OP_DB
 

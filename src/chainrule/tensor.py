@@ -8,7 +8,7 @@ the user with ``requires_grad=True``), which receives the gradient in ``.grad``.
 Several tensors may share one piece of memory: a view (``x[0]``, ``x.T``, ``x.view(...)``),
 ``x.detach()`` and ``x.data``. Changing one in place changes them all, and a version
 counter that they share (``x._version``) lets autograd notice when a value it saved for
-backward was overwritten; ``autograd/inplace.py`` explains the rules.
+backward was overwritten; ``ops/inplace.py`` explains the rules.
 """
 
 from __future__ import annotations
@@ -22,6 +22,16 @@ import numpy as np
 from chainrule import dtypes as _dt
 from chainrule._backend import ndarray, to_numpy, xp
 from chainrule.errors import ShapeError
+from chainrule.random import default_generator
+
+# The seam: the one place where this bottom layer calls upward. A tensor's math methods
+# (``x + y``, ``x.exp()``, ``x[i] = v``) are ops, and its ``backward()`` is the engine's;
+# both are built on Tensor, so this module cannot import them. Instead, each fills in
+# its name here as it loads (``chainrule/ops/__init__.py`` and
+# ``chainrule/autograd/__init__.py``; importing chainrule loads both), and the methods
+# below call through it.
+_ops = None  # the package chainrule.ops
+_autograd = None  # the package chainrule.autograd
 
 __all__ = [
     "Tensor",
@@ -80,7 +90,7 @@ class Tensor:
     ``_requires_grad``, ``_grad`` and ``_hooks`` back the public attributes;
     ``_version_counter`` is shared with every tensor that shares the memory (None until
     first needed); ``_view`` is None, or what a view knows of its base (see
-    ``autograd/inplace.py``).
+    ``ops/inplace.py``).
     """
 
     __slots__ = (
@@ -150,7 +160,7 @@ class Tensor:
     @property
     def requires_grad(self) -> bool:
         if self._view is not None:
-            _inplace.refresh_if_stale(self)
+            _autograd.views.refresh_if_stale(self)
         return self._requires_grad
 
     @requires_grad.setter
@@ -192,7 +202,7 @@ class Tensor:
     def grad_fn(self):
         """The graph node that computed this tensor, or None for a leaf."""
         if self._view is not None:
-            _inplace.refresh_if_stale(self)
+            _autograd.views.refresh_if_stale(self)
         return self._node
 
     @property
@@ -397,60 +407,60 @@ class Tensor:
         self.register_hook(keep)
 
     # ----------------------------------------------------------------- in place
-    # Each of these changes this tensor's memory. ``autograd/inplace.py`` has the rules
+    # Each of these changes this tensor's memory. ``ops/inplace.py`` has the rules
     # that keep gradients right: versions, in-place ops recorded in the graph, views.
     def add_(self, other, *, alpha=1) -> Tensor:
-        return _inplace.apply_inplace(self, "add_", _ops.add, other, alpha=alpha)
+        return _ops.inplace.apply_inplace(self, "add_", _ops.add, other, alpha=alpha)
 
     def sub_(self, other, *, alpha=1) -> Tensor:
-        return _inplace.apply_inplace(self, "sub_", _ops.sub, other, alpha=alpha)
+        return _ops.inplace.apply_inplace(self, "sub_", _ops.sub, other, alpha=alpha)
 
     def mul_(self, other) -> Tensor:
-        return _inplace.apply_inplace(self, "mul_", _ops.mul, other)
+        return _ops.inplace.apply_inplace(self, "mul_", _ops.mul, other)
 
     def div_(self, other) -> Tensor:
-        return _inplace.apply_inplace(self, "div_", _ops.div, other)
+        return _ops.inplace.apply_inplace(self, "div_", _ops.div, other)
 
     def pow_(self, exponent) -> Tensor:
-        return _inplace.apply_inplace(self, "pow_", _ops.pow, exponent)
+        return _ops.inplace.apply_inplace(self, "pow_", _ops.pow, exponent)
 
     def neg_(self) -> Tensor:
-        return _inplace.apply_inplace(self, "neg_", _ops.neg)
+        return _ops.inplace.apply_inplace(self, "neg_", _ops.neg)
 
     def abs_(self) -> Tensor:
-        return _inplace.apply_inplace(self, "abs_", _ops.abs)
+        return _ops.inplace.apply_inplace(self, "abs_", _ops.abs)
 
     def exp_(self) -> Tensor:
-        return _inplace.apply_inplace(self, "exp_", _ops.exp)
+        return _ops.inplace.apply_inplace(self, "exp_", _ops.exp)
 
     def log_(self) -> Tensor:
-        return _inplace.apply_inplace(self, "log_", _ops.log)
+        return _ops.inplace.apply_inplace(self, "log_", _ops.log)
 
     def sqrt_(self) -> Tensor:
-        return _inplace.apply_inplace(self, "sqrt_", _ops.sqrt)
+        return _ops.inplace.apply_inplace(self, "sqrt_", _ops.sqrt)
 
     def sigmoid_(self) -> Tensor:
-        return _inplace.apply_inplace(self, "sigmoid_", _ops.sigmoid)
+        return _ops.inplace.apply_inplace(self, "sigmoid_", _ops.sigmoid)
 
     def tanh_(self) -> Tensor:
-        return _inplace.apply_inplace(self, "tanh_", _ops.tanh)
+        return _ops.inplace.apply_inplace(self, "tanh_", _ops.tanh)
 
     def relu_(self) -> Tensor:
-        return _inplace.apply_inplace(self, "relu_", _ops.relu)
+        return _ops.inplace.apply_inplace(self, "relu_", _ops.relu)
 
     def clamp_(self, min=None, max=None) -> Tensor:
-        return _inplace.apply_inplace(self, "clamp_", _ops.clamp, min, max)
+        return _ops.inplace.apply_inplace(self, "clamp_", _ops.clamp, min, max)
 
     clip_ = clamp_
 
     def masked_fill_(self, mask, value) -> Tensor:
-        return _inplace.apply_inplace(self, "masked_fill_", _ops.masked_fill, mask, value)
+        return _ops.inplace.apply_inplace(self, "masked_fill_", _ops.masked_fill, mask, value)
 
     def copy_(self, src) -> Tensor:
         """Copy ``src`` (broadcast to this shape, cast to this dtype) into this tensor."""
         if src is not self:  # (a copy onto itself changes nothing, even when expanded)
-            _inplace.check_internal_overlap(self._array, "copy_")
-            _inplace.check_overlap(self._array, src, "copy_")
+            _ops.inplace.check_internal_overlap(self._array, "copy_")
+            _ops.inplace.check_overlap(self._array, src, "copy_")
         return self._assign("copy_", src)
 
     def fill_(self, value) -> Tensor:
@@ -468,22 +478,18 @@ class Tensor:
     def _assign(self, name: str, src) -> Tensor:
         """copy_, fill_ and zero_, once the caller has checked for shared memory (one value
         everywhere may be written even into an expanded tensor, as PyTorch allows)."""
-        if not _inplace.records(self, src):
+        if not _ops.inplace.records(self, src):
             values = src._array if isinstance(src, Tensor) else src
-            return _inplace.write(self, values, name, check=False)
-        return _inplace.apply_inplace(self, name, _ops.assign, src, check=False)
+            return _ops.inplace.write(self, values, name, check=False)
+        return _ops.inplace.apply_inplace(self, name, _ops.assign, src, check=False)
 
     def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator=None) -> Tensor:
         """Fill with draws from U(a, b), from the library's generator."""
-        from chainrule.random import default_generator
-
         g = generator or default_generator()
         return self.copy_(_make(xp.asarray(g.uniform(a, b, self._array.shape)), None, False))
 
     def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator=None) -> Tensor:
         """Fill with draws from N(mean, std^2), from the library's generator."""
-        from chainrule.random import default_generator
-
         g = generator or default_generator()
         return self.copy_(_make(xp.asarray(g.normal(mean, std, self._array.shape)), None, False))
 
@@ -498,14 +504,14 @@ class Tensor:
                 f"__setitem__ on a tensor of shape {tuple(self._array.shape)}: {err}"
             ) from None
         if region.base is not None:  # basic indexing: the region is a view, as in PyTorch
-            _inplace.check_internal_overlap(region, "__setitem__")
-        if _inplace.records(self, value):
-            _inplace.apply_inplace(
+            _ops.inplace.check_internal_overlap(region, "__setitem__")
+        if _ops.inplace.records(self, value):
+            _ops.inplace.apply_inplace(
                 self, "__setitem__", _ops.assign_at, index, value, check=False, region=index
             )
             return
         if not self._array.flags.writeable:
-            _inplace.write(self, 0, "__setitem__")  # raises the read-only error
+            _ops.inplace.write(self, 0, "__setitem__")  # raises the read-only error
         try:
             self._array[index] = value._array if isinstance(value, Tensor) else value
         except ValueError as err:
@@ -532,13 +538,13 @@ class Tensor:
         return self.pow_(other)
 
     def __iand__(self, other):
-        return _inplace.apply_inplace(self, "__iand__", _logical_and, other)
+        return _ops.inplace.apply_inplace(self, "__iand__", _logical_and, other)
 
     def __ior__(self, other):
-        return _inplace.apply_inplace(self, "__ior__", _logical_or, other)
+        return _ops.inplace.apply_inplace(self, "__ior__", _logical_or, other)
 
     def __ixor__(self, other):
-        return _inplace.apply_inplace(self, "__ixor__", _logical_xor, other)
+        return _ops.inplace.apply_inplace(self, "__ixor__", _logical_xor, other)
 
     # ----------------------------------------------------------------- operators
     def __add__(self, other):
@@ -1025,8 +1031,3 @@ def linspace(start, end, steps: int, dtype=None, requires_grad: bool = False) ->
 
 def eye(n: int, m: int | None = None, dtype=None, requires_grad: bool = False) -> Tensor:
     return _factory(xp.eye(n, m, dtype=_dtype_or_default(dtype)), requires_grad)
-
-
-import chainrule.autograd as _autograd  # noqa: E402  (both need Tensor; Tensor needs them)
-import chainrule.autograd.inplace as _inplace  # noqa: E402
-import chainrule.ops as _ops  # noqa: E402

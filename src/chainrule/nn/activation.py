@@ -15,9 +15,10 @@ from __future__ import annotations
 import math
 
 from chainrule import ops
-from chainrule.autograd.inplace import apply_inplace
 from chainrule.nn.module import Module
-from chainrule.tensor import Tensor, as_tensor
+from chainrule.ops.inplace import apply_inplace
+from chainrule.ops.promotion import float_input
+from chainrule.tensor import Tensor
 
 __all__ = [
     "ELU",
@@ -61,7 +62,7 @@ def softplus(input, beta: float = 1.0, threshold: float = 20.0):
 
 
 def _float(x) -> Tensor:
-    return ops.elementwise.float_input(x if isinstance(x, Tensor) else as_tensor(x), "activation")
+    return float_input(x, "activation")
 
 
 def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False):

@@ -10,10 +10,10 @@ library's generator, so ``cr.manual_seed`` reproduces them.
 from __future__ import annotations
 
 from chainrule._backend import xp
-from chainrule.autograd.inplace import apply_inplace
 from chainrule.nn.module import Module
+from chainrule.ops.inplace import apply_inplace
 from chainrule.random import default_generator
-from chainrule.tensor import Tensor, as_tensor
+from chainrule.tensor import as_tensor
 
 __all__ = ["Dropout", "dropout"]
 
@@ -28,7 +28,7 @@ def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False)
     """Zero each element with probability ``p`` and scale the rest by 1/(1-p) (training);
     return the input unchanged otherwise."""
     p = _check_p(p)
-    x = input if isinstance(input, Tensor) else as_tensor(input)
+    x = as_tensor(input)
     if not training or p == 0:
         return x
     if inplace:

@@ -46,7 +46,7 @@ def batch_norm(
     With ``training`` the batch statistics are used and ``running_mean``/``running_var``
     (if given) are updated in place; otherwise the running statistics are used.
     """
-    x = input if isinstance(input, Tensor) else as_tensor(input)
+    x = as_tensor(input)
     if x.ndim < 2:
         raise ShapeError(f"batch_norm: expected input of shape (N, C, ...), got {tuple(x.shape)}")
     c = x.shape[1]
@@ -84,7 +84,7 @@ def batch_norm(
 
 def _floating(x) -> Tensor:
     """Input of a layer without parameters: a floating tensor of its own dtype."""
-    x = x if isinstance(x, Tensor) else as_tensor(x)
+    x = as_tensor(x)
     return x if x._array.dtype.kind == "f" else x.to(_dt.get_default_dtype())
 
 
@@ -178,7 +178,7 @@ class BatchNorm2d(_BatchNorm):
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-5):
     """Normalise over the last ``len(normalized_shape)`` dimensions of each sample (biased
     variance), then scale and shift: independent of the batch, same in training and eval."""
-    x = input if isinstance(input, Tensor) else as_tensor(input)
+    x = as_tensor(input)
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     k = len(shape)
     if k == 0 or tuple(x.shape[x.ndim - k :]) != shape or x.ndim < k:

@@ -38,78 +38,26 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule._backend import xp
-from chainrule.autograd.function import Node, _new
-from chainrule.autograd.grad_mode import STATE, enable_grad, no_grad
+from chainrule.autograd.grad_mode import STATE, no_grad
+from chainrule.autograd.graph import Node, next_sequence_number
+from chainrule.autograd.views import refresh_if_stale, refresh_view, replay
 from chainrule.errors import ShapeError
+from chainrule.ops.rulemath import ArrayMath
+from chainrule.ops.shape import cast
+from chainrule.tensor import Tensor, _make
 
 __all__ = [
     "CopySlices",
-    "ViewInfo",
     "apply_inplace",
-    "make_view",
+    "check_internal_overlap",
+    "check_overlap",
     "records",
-    "refresh_if_stale",
-    "refresh_view",
     "write",
 ]
 
 
-class ViewInfo:
-    """What a view remembers of its base: ``base`` (the tensor that owns the memory; for
-    a view of a view, the first one), ``steps`` (the view ops that lead from the base to
-    the view, as ``(op class, arguments)``) and ``base_node`` (the base's node when the
-    view's own node was last built)."""
-
-    __slots__ = ("base", "base_node", "steps")
-
-    def __init__(self, base, steps: tuple) -> None:
-        self.base = base
-        self.steps = steps
-        self.base_node = base._node
-
-
-def make_view(out, x, step: tuple):
-    """Mark ``out``, just computed from ``x`` by the view op ``step``, as a view of ``x``'s
-    memory: it shares the version counter and remembers how to find itself in the base."""
-    out._version_counter = x._counter()
-    info = x._view
-    if info is None:
-        out._view = ViewInfo(x, (step,))
-    else:
-        out._view = ViewInfo(info.base, (*info.steps, step))
-    return out
-
-
-def replay(x, steps: tuple):
-    """Apply a view's steps to ``x``: a tensor (the ops are recorded) or an array."""
-    for op, args in steps:
-        x = op.apply(x, *args) if isinstance(x, Tensor) else _new(op).forward(x, *args)
-    return x
-
-
-def refresh_if_stale(view) -> None:
-    """Rebuild ``view``'s node if its base has a new history since it was last built."""
-    info = view._view
-    if info.base_node is not info.base._node:
-        refresh_view(view)
-
-
-def refresh_view(view) -> None:
-    """Give ``view`` a node built from its base's current one (the base's history moved,
-    by an in-place op on the base or on another view of it)."""
-    info = view._view
-    base = info.base
-    info.base_node = base._node
-    if base._requires_grad:
-        with enable_grad():
-            fresh = replay(base, info.steps)
-        view._node = fresh._node
-        view._output_index = fresh._output_index
-        view._requires_grad = fresh._requires_grad
-
-
 class CopySlices(Node):
-    r"""The base of a view after an in-place op through the view.
+    r"""The base of a view after an in-place op through the view (PyTorch's name).
 
     Forward (done by the in-place op): :math:`b' = b` with the view's region replaced by
     the new values :math:`v`.
@@ -118,6 +66,9 @@ class CopySlices(Node):
     values were overwritten); :math:`\bar v = \bar b'` restricted to the region (the
     view's steps applied to the gradient).
     """
+
+    array_math = ArrayMath
+    tensor_math = None  # TensorMath, set by chainrule/ops/__init__.py
 
     def __init__(self, base, new, keep, steps: tuple) -> None:
         self.steps = steps
@@ -141,9 +92,9 @@ class CopySlices(Node):
     def name(self) -> str:
         return "CopySlices"
 
-    def backward(self, F, g):
+    def backward(self, lib, g):
         need_base, _ = self.needs_input_grad
-        return F.where(self.keep, g, 0.0) if need_base else None, replay(g, self.steps)
+        return lib.where(self.keep, g, 0.0) if need_base else None, replay(g, self.steps)
 
 
 # --------------------------------------------------------------------------- writing
@@ -297,8 +248,6 @@ def apply_inplace(x, name: str, op, *args, check: bool = True, region=None, **kw
     result = op(old, *args, **kwargs)
     _check_result(x, result._array, name)
     if result._array.dtype != x._array.dtype:
-        from chainrule.ops import cast
-
         result = cast(result, x._array.dtype)
     info = x._view
     keep = None
@@ -320,7 +269,7 @@ def apply_inplace(x, name: str, op, *args, check: bool = True, region=None, **kw
         return x
     base = info.base
     node = CopySlices(base, result, keep, info.steps)
-    node._seq = _next_seq()
+    node._seq = next_sequence_number()
     base._node = node
     base._output_index = 0
     base._requires_grad = True
@@ -341,12 +290,3 @@ def _adopt_saved_output(result, x) -> None:
         (i, x._counter(), x._version, None) if c is counter else (i, c, v, t)
         for i, c, v, t in node.saved_versions
     )
-
-
-def _next_seq() -> int:
-    from chainrule.autograd.function import _SEQUENCE
-
-    return next(_SEQUENCE)
-
-
-from chainrule.tensor import Tensor, _make  # noqa: E402  (tensor.py imports this module)
