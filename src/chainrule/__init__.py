@@ -22,7 +22,7 @@ from chainrule import (
     train,
 )
 from chainrule._backend import tune_allocator
-from chainrule.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from chainrule.autograd import enable_grad, explain, is_grad_enabled, no_grad, set_grad_enabled
 from chainrule.dtypes import (
     bool,
     float16,
@@ -50,6 +50,7 @@ __all__ = [  # noqa: PLE0604 (the tensor names are spliced in below)
     "__version__",
     "autograd",
     "data",
+    "explain",
     "bool",
     "dtypes",
     "enable_grad",

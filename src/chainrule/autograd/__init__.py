@@ -1,5 +1,5 @@
-"""Automatic differentiation: ``backward``, ``grad``, custom ``Function``, ``gradcheck``
-and ``detect_anomaly``."""
+"""Automatic differentiation: ``backward``, ``grad``, custom ``Function``, ``gradcheck``,
+``detect_anomaly``, and seeing the backward pass: ``explain`` and ``to_dot``."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ __all__ = [
     "backward",
     "detect_anomaly",
     "enable_grad",
+    "explain",
     "grad",
     "gradcheck",
     "gradgradcheck",
@@ -30,6 +31,7 @@ __all__ = [
     "no_grad",
     "set_detect_anomaly",
     "set_grad_enabled",
+    "to_dot",
 ]
 
 
@@ -143,6 +145,8 @@ def grad(
     return tuple(result)
 
 
+from chainrule.autograd.dot import to_dot  # noqa: E402
 from chainrule.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402
+from chainrule.autograd.trace import explain  # noqa: E402
 
 _tensor_module._autograd = sys.modules[__name__]  # the seam: see chainrule/tensor.py

@@ -147,9 +147,13 @@ class Node:
 
 
 class AccumulateGrad:
-    """Where a leaf's gradient ends up, as it appears in ``next_functions``: the node
+    r"""Where a leaf's gradient ends up, as it appears in ``next_functions``: the node
     whose ``variable`` is the leaf. The engine adds into ``variable.grad`` directly; this
-    object exists so that code walking PyTorch's graph finds what it expects."""
+    object exists so that code walking PyTorch's graph finds what it expects.
+
+    Backward: :math:`\mathrm{grad} \mathrel{+}= \bar y`, the sum of what every op that
+    used the leaf sent it (a leaf used twice receives two terms).
+    """
 
     # By the leaf's id: a weak-keyed dict would compare tensors with ``==``, which is
     # elementwise. The node holds its leaf, so an id is never reused while it is listed.

@@ -1,0 +1,3 @@
+"""Seeing inside a network (see the modules)."""
+
+__all__: list[str] = []
