@@ -15,6 +15,7 @@ __version__ = "0.1.0"
 from chainrule import (
     autograd,
     data,
+    diagnostics,
     dtypes,
     nn,
     optim,
@@ -50,6 +51,7 @@ __all__ = [  # noqa: PLE0604 (the tensor names are spliced in below)
     "__version__",
     "autograd",
     "data",
+    "diagnostics",
     "explain",
     "bool",
     "dtypes",
