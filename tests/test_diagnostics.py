@@ -262,6 +262,16 @@ def test_report_as_table_dict_and_html(batch, monkeypatch):
     assert "<table>" in html and "data:image/png;base64," in html
 
 
+def test_report_table_drawn_by_rich(batch):
+    pytest.importorskip("rich")
+    report = gradient_flow(mlp([16, 16], nn.Tanh), F.cross_entropy, *batch)
+    lines = str(report).splitlines()
+    header = next(i for i, line in enumerate(lines) if line.lstrip().startswith("layer"))
+    assert "|grad W|" in lines[header] and set(lines[header + 1].strip()) <= {"─", " "}
+    rows = [line.split() for line in lines[header + 2 :] if line.strip()]
+    assert [r[0] for r in rows] == ["0", "2", "4"] and rows[0][1] == "Linear+Tanh"
+
+
 def test_plot_has_log_scaled_labelled_axes(batch, tmp_path):
     report = gradient_flow(mlp([16] * 4, nn.Sigmoid), F.cross_entropy, *batch)
     fig = report._figure()

@@ -328,6 +328,7 @@ def test_dot_parses_and_names_every_parameter():
         assert any(lab.startswith(name + "\\n") for lab in labels), name
     assert len(edges) == 7
     assert any("grad norm" in lab for lab in labels) and any("(5, 4)" in lab for lab in labels)
+    assert any(f"value {loss.item():.4g}\\n" in lab for lab in labels)  # the loss itself
 
 
 def test_dot_after_backward_still_draws_the_structure():

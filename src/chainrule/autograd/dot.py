@@ -115,6 +115,9 @@ def to_dot(output, params: dict | None = None) -> DotGraph:
         else:
             shape = node.shape if node.n_out == 1 else node.shapes
             parts += [f"{s.op}  {s.name}", f"{tuple(shape)}"]
+            if node is output._node:  # the one op output at hand: the result itself
+                v = output._array
+                parts.append(f"value {float(v):.4g}" if v.size == 1 else f"value norm {_norm(v)}")
             style = 'shape=box, style="rounded,filled", fillcolor="#f2f2f2"'
         if rec.upstream[0] is not None:
             parts.append(f"grad norm {_norm(rec.upstream[0])}")

@@ -162,9 +162,12 @@ def rule_of(node) -> tuple[str, str]:
     m = _BACKWARD.search(doc)
     if m is None:
         return f"(the docstring of {owner.__name__} states no Backward rule)", ""
-    qual = m.group("qual").strip()
+    qual = m.group("qual")
     source = m.group("body").strip()
     text = plain(source)
+    qual = plain(qual).strip(" ,")
+    if qual.startswith("(") and qual.endswith(")"):
+        qual = qual[1:-1]
     if qual:
-        text = f"{plain(qual).strip(' ,')}: {text}"
+        text = f"{qual}: {text}"
     return text, source

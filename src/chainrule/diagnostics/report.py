@@ -158,11 +158,14 @@ class FlowReport:
     def _rich_table(self) -> str | None:
         """The table drawn by rich, when it is installed (plain text otherwise)."""
         try:
+            from rich import box
             from rich.console import Console
             from rich.table import Table
         except ImportError:
             return None
-        table = Table(*(c for c, _ in _COLUMNS), box=None, pad_edge=False)
+        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+        for c, _ in _COLUMNS:
+            table.add_column(c, justify="left" if c in ("layer", "kind", "verdict") else "right")
         for r in self.layers:
             table.add_row(*(fn(r) for _, fn in _COLUMNS))
         buffer = io.StringIO()
