@@ -242,7 +242,18 @@ class FlowReport:
         stds = [r.act_std for r in self.layers]
         ax2.errorbar(xs, means, yerr=stds, fmt="o-", capsize=3, label="activation mean ± std")
         ax2.set_xlabel("layer (forward order)")
-        ax2.set_ylabel("activation value")
+        spread = max(
+            (abs(m) + sd for m, sd in zip(means, stds) if math.isfinite(m + sd)), default=0
+        )
+        if spread > 100:  # activations growing layer by layer: show every order of magnitude
+            ax2.set_yscale("symlog", linthresh=1.0)
+            top = math.ceil(math.log10(spread))
+            step = max(1, top // 4)
+            ups = [10.0**k for k in range(step, top + 1, step)]
+            ax2.set_yticks([-u for u in reversed(ups)] + [0.0] + ups)
+            ax2.set_ylabel("activation value (symmetric log scale)")
+        else:
+            ax2.set_ylabel("activation value")
         ax2.set_title("activations, and saturated / dead fractions")
         ax2.grid(alpha=0.3)
         frac = ax2.twinx()
