@@ -15,11 +15,11 @@ import pytest
 
 import chainrule as cr
 from chainrule import nn
-from chainrule.autograd.function import Op
 from chainrule.autograd.rules import plain, rule_of
 from chainrule.diagnostics.examples import build_example
 from chainrule.nn import functional as F
 from chainrule.ops.elementwise import Sigmoid
+from chainrule.ops.op import Op
 
 
 def _mlp_ce(n=5, seed=0):
