@@ -20,7 +20,7 @@ __all__ = ["batch_statistics", "normalize"]
 class Normalize(Op):
     r"""Standardise over ``axes``, then scale by :math:`\gamma` and shift by :math:`\beta`.
 
-    Forward. Over the :math:`N` elements :math:`x_1 \dots x_N` that share one statistic
+    Forward: over the :math:`N` elements :math:`x_1 \dots x_N` that share one statistic
     (one channel of a batch, for batch norm):
 
     .. math::
@@ -33,8 +33,13 @@ class Normalize(Op):
     from x over ``axes`` (``from_batch``, training), or fixed statistics that do not
     depend on x (batch norm in evaluation, from its running estimates).
 
-    Backward. Let :math:`\bar g_i = \gamma \bar y_i`, the gradient reaching
-    :math:`\hat x_i`. From :math:`\partial\sigma^2/\partial x_i = \frac2N(x_i - \mu)` and
+    Backward: with :math:`\bar g_i = \gamma \bar y_i` (the gradient reaching
+    :math:`\hat x_i`), :math:`\bar x_i = s(\bar g_i - \frac1N\sum_j \bar g_j - \hat x_i
+    \frac1N\sum_j \bar g_j \hat x_j)`, :math:`\bar\gamma = \sum \bar y \hat x`,
+    :math:`\bar\beta = \sum \bar y` (each sum over every element the parameter touched);
+    with fixed statistics :math:`\bar x_i = s\,\bar g_i`.
+
+    Derivation. From :math:`\partial\sigma^2/\partial x_i = \frac2N(x_i - \mu)` and
     :math:`\partial s/\partial x_i = -s^3 (x_i - \mu)/N`:
 
     .. math::
@@ -47,9 +52,8 @@ class Normalize(Op):
 
     which for one :math:`\gamma` shared by the :math:`N` elements (batch norm) is
     :math:`\bar x_i = \frac{\gamma s}{N}\big(N \bar y_i - \sum_j \bar y_j - \hat x_i
-    \sum_j \bar y_j \hat x_j\big)`. The parameters: :math:`\bar\gamma = \sum \bar y\,\hat x`
-    and :math:`\bar\beta = \sum \bar y`, over every element each touched. With fixed
-    statistics the two sums vanish: :math:`\bar x_i = s\,\bar g_i`.
+    \sum_j \bar y_j \hat x_j\big)`. With fixed statistics :math:`\mu` and :math:`s` do
+    not depend on x, and the two sums vanish.
 
     ``weight`` and ``bias`` arrive shaped to broadcast against ``x`` (``(1, C, 1, 1)``
     for batch norm, the normalised shape for layer norm), or None.
