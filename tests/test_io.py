@@ -383,3 +383,41 @@ def test_train_resume_from_a_forged_file_is_one_line_and_no_traceback(tmp_path):
     )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     assert proc.stderr.startswith("chainrule: error: load: ") and "is malformed" in proc.stderr
+
+
+# ------------------------------------------------------------------ killed saves
+def test_a_killed_save_leaves_a_temporary_that_the_next_save_removes(tmp_path):
+    target = tmp_path / "c.chainrule"
+    script = (
+        "import os, signal, sys, chainrule as cr\n"
+        "os.replace = lambda *a: os.kill(os.getpid(), signal.SIGKILL)  # killed mid-save\n"
+        "cr.save({'w': list(range(10))}, sys.argv[1])\n"
+    )
+    for _ in range(3):  # each killed save removes the one before's temporary first
+        proc = subprocess.Popen([sys.executable, "-c", script, str(target)])
+        assert proc.wait() == -9
+        (left,) = tmp_path.iterdir()
+        assert left.name.startswith(f".c.chainrule.{proc.pid}.") and left.name.endswith(".tmp")
+    cr.save({"version": 2}, target)
+    assert [p.name for p in tmp_path.iterdir()] == ["c.chainrule"]
+    assert cr.load(target) == {"version": 2}
+
+
+def test_only_the_targets_own_dead_temporaries_are_removed(tmp_path):
+    dead = 2**22 + 12345  # above Linux's largest process id: no such process
+    stale = [f".c.chainrule.{dead}.abcdefgh.tmp", f".c.chainrule.{dead}.a1_b2c3d.tmp"]
+    kept = [
+        f".c.chainrule.{os.getpid()}.abcdefgh.tmp",  # a live process may still be writing
+        f".c.chainrule.{os.getppid()}.abcdefgh.tmp",
+        f".c.chainrule.bak.{dead}.abcdefgh.tmp",  # another target's
+        f".other.{dead}.abcdefgh.tmp",
+        f"c.chainrule.{dead}.abcdefgh.tmp",
+        f".c.chainrule.{dead}.abcdefgh.tmp.keep",
+        f".c.chainrule.x{dead}.abcdefgh.tmp",
+        ".c.chainrule.abcdefgh.tmp",
+        "notes.txt",
+    ]
+    for name in stale + kept:
+        (tmp_path / name).write_bytes(b"x")
+    cr.save({"a": 1}, tmp_path / "c.chainrule")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*kept, "c.chainrule"])

@@ -45,9 +45,11 @@ A value that breaks none of them loads, and saving what was loaded writes the sa
 and data again. :func:`save` refuses what :func:`load` would (a dtype outside the list,
 deeper nesting, a larger header), so whatever it writes loads.
 
-Saving is atomic: the bytes go to a temporary file in the same directory, which is
-flushed, synced to disk and renamed over the target, so a crash leaves either the old
-file or the new one, never half of one.
+Saving is atomic: the bytes go to a temporary file ``.NAME.PID.XXXXXXXX.tmp`` in the same
+directory, which is flushed, synced to disk and renamed over the target, so a crash leaves
+either the old file or the new one, never half of one. A process killed mid-save cannot
+remove its temporary file; the next save to the same target removes the ones of that
+target whose process is no longer running.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import struct
 import tempfile
 from pathlib import Path
@@ -171,15 +174,46 @@ def _file_mode(path: Path) -> int:
         return 0o666 & ~mask
 
 
+def _running(pid: int) -> bool:
+    """Whether the process ``pid`` may still be writing (on doubt, yes)."""
+    if os.name != "posix" or pid == os.getpid():
+        return True  # elsewhere, signal 0 is not a harmless probe
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):
+        return False
+    except OSError:  # it exists, but belongs to someone else
+        return True
+    return True
+
+
+def _remove_stale_temporaries(directory: Path, name: str) -> None:
+    """Remove the temporary files of saves to ``name`` whose process was killed: exactly
+    the names ``.NAME.PID.XXXXXXXX.tmp`` that :func:`atomic_write_bytes` makes (the random
+    part has no dot, so another target's files never match), with no process ``PID``."""
+    own = re.compile(rf"\.{re.escape(name)}\.(\d+)\.[a-z0-9_]+\.tmp")
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for entry in names:
+        match = own.fullmatch(entry)
+        if match and not _running(int(match[1])):
+            with contextlib.suppress(OSError):
+                os.unlink(directory / entry)
+
+
 def atomic_write_bytes(path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that ``path`` is never half-written: a temporary file
     in the same directory is written, flushed, synced to disk and renamed over ``path``.
-    If anything fails, the temporary file is removed and ``path`` is untouched."""
+    If anything fails, the temporary file is removed and ``path`` is untouched; the
+    temporary files of earlier saves to ``path`` that were killed are removed first."""
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise FileNotFoundError(f"the directory {str(directory)!r} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    _remove_stale_temporaries(directory, path.name)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=directory)
     try:
         os.chmod(tmp, _file_mode(path))  # mkstemp makes 0600; give what a plain open() would
         with os.fdopen(fd, "wb") as f:
