@@ -410,3 +410,17 @@ def test_every_subcommand_has_help(command, capsys):
     with pytest.raises(SystemExit) as exc:
         cli.main([command, "--help"])
     assert exc.value.code == 0 and f"usage: chainrule {command}" in capsys.readouterr().out
+
+
+def test_resuming_incomplete_optimizer_state_is_a_one_line_error(tmp_path, capsys):
+    run = ["train", "--data", "xor", "--hidden", "8", "--epochs", "1", "--out", str(tmp_path)]
+    assert cli.main(run) == 0
+    ckpt = tmp_path / "checkpoint.chainrule"
+    state = cr.load(ckpt)
+    state["optimizer"]["state"][0] = {"step": 3.0}  # Adam's moments gone
+    cr.save(state, ckpt)
+    capsys.readouterr()
+    assert cli.main([*run[:-3], "2", "--out", str(tmp_path), "--resume", str(ckpt)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("chainrule: error: Adam.load_state_dict: parameter 0 lacks 'exp_avg'")
+    assert err.count("\n") == 1

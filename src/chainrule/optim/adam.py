@@ -133,6 +133,10 @@ class Adam(Optimizer):
         )
         check_nonnegative(group, "eps", "weight_decay")
 
+    def _state_names(self, group: dict) -> tuple[tuple, tuple]:
+        amsgrad = ("max_exp_avg_sq",) if group["amsgrad"] else ()
+        return ("step",), ("exp_avg", "exp_avg_sq", *amsgrad)
+
     def _update(self, param, grad, state, group, hyper) -> None:
         if "exp_avg" not in state:
             state["step"] = 0.0
