@@ -267,6 +267,107 @@ def test_resuming_equals_training_straight_through_bit_for_bit(tmp_path):
     assert strip == [{k: v for k, v in r.items() if k != "time"} for r in resumed_history.records]
 
 
+_SCHEDULES = {
+    "none": lambda opt: None,
+    "step": lambda opt: cr.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5),
+    "exponential": lambda opt: cr.optim.lr_scheduler.ExponentialLR(opt, gamma=0.8),
+    "cosine": lambda opt: cr.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=4),
+    "linear": lambda opt: cr.optim.lr_scheduler.LinearLR(opt, start_factor=0.1, total_iters=3),
+}
+# Each optimizer once, the other choices rotated among them: with and without a seed,
+# dropout and batch norm (whose running statistics and batch counts are state too).
+_MATRIX = [
+    ("SGD", {"lr": 0.1}, "step", 0.0, False, None),
+    ("SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True}, "cosine", 0.3, True, 3),
+    ("Adagrad", {"lr": 0.1}, "exponential", 0.3, False, None),
+    ("RMSprop", {"lr": 0.01, "momentum": 0.5, "centered": True}, "linear", 0.0, True, None),
+    ("Adam", {"lr": 0.01, "amsgrad": True}, "none", 0.3, True, None),
+    ("AdamW", {"lr": 0.01}, "step", 0.3, False, 4),
+    ("Adadelta", {}, "cosine", 0.0, True, None),
+]
+
+
+def _run(config, epochs, checkpoint=None, resume=None):
+    name, options, schedule, dropout, batchnorm, seed = config
+    cr.manual_seed(0 if resume is None else 99)  # a resumed run takes everything from the file
+    data = cr.data.load("moons", n=96, noise=0.2)
+    layers = [nn.Linear(2, 8)] + ([nn.BatchNorm1d(8)] if batchnorm else []) + [nn.Tanh()]
+    layers += ([nn.Dropout(dropout)] if dropout else []) + [nn.Linear(8, 2)]
+    model = nn.Sequential(*layers)
+    opt = getattr(cr.optim, name)(model.parameters(), **options)
+    sched = _SCHEDULES[schedule](opt)
+    history, start = None, 0
+    if resume is not None:
+        state = load_checkpoint(resume, model, opt, sched)
+        history, start = state["history"], state["epoch"]
+    history = fit(
+        model,
+        nn.CrossEntropyLoss(),
+        opt,
+        data.train,
+        epochs,
+        val_data=data.test,
+        callbacks=[ModelCheckpoint(checkpoint)] if checkpoint else [],
+        scheduler=sched,
+        batch_size=16,
+        seed=seed,
+        verbose=0,
+        history=history,
+        start_epoch=start,
+    )
+    return model, opt, history, cr.random.get_rng_state()
+
+
+@pytest.mark.parametrize("config", _MATRIX, ids=[f"{c[0]}-{c[2]}-seed{c[5]}" for c in _MATRIX])
+def test_resume_is_bit_exact_in_every_configuration(tmp_path, config):
+    model, opt, history, rng = _run(config, 4)
+    _run(config, 2, checkpoint=tmp_path / "half.chainrule")
+    resumed, resumed_opt, resumed_history, resumed_rng = _run(
+        config, 4, resume=tmp_path / "half.chainrule"
+    )
+    for (key, a), b in zip(model.state_dict().items(), resumed.state_dict().values()):
+        assert a.numpy().tobytes() == b.numpy().tobytes(), key
+    for i, entries in opt.state_dict()["state"].items():
+        for key, value in entries.items():
+            np.testing.assert_array_equal(resumed_opt.state_dict()["state"][i][key], value)
+    records = [{k: v for k, v in r.items() if k != "time"} for r in history.records]
+    assert records == [{k: v for k, v in r.items() if k != "time"} for r in resumed_history.records]
+    assert rng == resumed_rng  # the generator, too, is where the straight run left it
+
+
+def test_early_stopping_and_best_checkpoints_resume_where_they_left_off(tmp_path):
+    """Nothing improves (lr 0): the straight run stops after epoch 4 (best 1, patience 3)
+    and saves its best checkpoint once; resumed after epoch 2, the callbacks replay the
+    history, so the run still stops after epoch 4 and saves no new best."""
+
+    def train(epochs, resume=None):
+        data, model = _setup()
+        opt = cr.optim.SGD(model.parameters(), lr=0.0)
+        history, start = None, 0
+        if resume is not None:
+            state = load_checkpoint(resume, model, opt)
+            history, start = state["history"], state["epoch"]
+        stop = EarlyStopping("val_loss", patience=3)
+        best = ModelCheckpoint(tmp_path / "best.chainrule", save_best_only=True)
+        every = ModelCheckpoint(tmp_path / "epoch{epoch}.chainrule")
+        history = fit(
+            model,
+            nn.CrossEntropyLoss(),
+            opt,
+            data.train,
+            epochs,
+            val_data=data.test,
+            callbacks=[stop, best, every],
+            verbose=0,
+            history=history,
+            start_epoch=start,
+        )
+        return len(history), stop.stopped_epoch, len(best.saved)
+
+    assert train(10) == (4, 4, 1)
+    assert train(10, resume=tmp_path / "epoch2.chainrule") == (4, 4, 0)
+
+
 def test_checkpoint_round_trip_restores_everything(tmp_path):
     model, opt, history = _train(3)
     sched = cr.optim.lr_scheduler.StepLR(opt, 2)

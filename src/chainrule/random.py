@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["default_generator", "get_rng_state", "manual_seed", "seed", "set_rng_state"]
+__all__ = [
+    "default_generator",
+    "draw_seed",
+    "get_rng_state",
+    "manual_seed",
+    "seed",
+    "set_rng_state",
+]
 
 _generator = np.random.Generator(np.random.PCG64(0))
 
@@ -34,6 +41,11 @@ def seed() -> int:
     s = int(np.random.SeedSequence().entropy % (2**63))
     manual_seed(s)
     return s
+
+
+def draw_seed() -> int:
+    """A seed for a generator of its own (a loader's shuffles), drawn from this one."""
+    return int(_generator.integers(2**63))
 
 
 def get_rng_state() -> dict:

@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from chainrule._backend import xp
-from chainrule.random import default_generator
+from chainrule.random import draw_seed
 from chainrule.tensor import Tensor, _make, as_tensor
 
 __all__ = ["DataLoader", "Dataset", "TensorDataset"]
@@ -87,7 +87,7 @@ class DataLoader:
             raise ValueError("DataLoader: the dataset is empty")
         self.dataset, self.batch_size = dataset, batch_size
         self.shuffle, self.drop_last = shuffle, drop_last
-        self.seed = int(default_generator().integers(2**63)) if seed is None else int(seed)
+        self.seed = draw_seed() if seed is None else int(seed)
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:

@@ -49,7 +49,12 @@ def _value(record: dict, monitor: str) -> float:
 
 class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience``
-    epochs; with ``restore_best_weights`` put back the weights of the best epoch."""
+    epochs; with ``restore_best_weights`` put back the weights of the best epoch.
+
+    At the start of training it replays the history it is given, so a resumed run stops
+    where the straight run would. (The weights of a best epoch before the resume are not
+    in the checkpoint: ``restore_best_weights`` only restores epochs of the current run.)
+    """
 
     def __init__(
         self,
@@ -73,15 +78,27 @@ class EarlyStopping(Callback):
             return value < self.best - self.min_delta
         return value > self.best + self.min_delta
 
-    def on_epoch_end(self, state, record: dict) -> None:
+    def on_train_begin(self, state) -> None:
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.best_epoch = self.best_weights = self.stopped_epoch = None
+        self.wait = 0
+        for record in state.history.records:  # the epochs before a resume
+            self._observe(record)
+
+    def _observe(self, record: dict) -> bool:
+        """Count the epoch; whether it improved on the best so far."""
         value = _value(record, self.monitor)
         if self._improved(value):
             self.best, self.best_epoch, self.wait = value, record.get("epoch"), 0
+            return True
+        self.wait += 1
+        return False
+
+    def on_epoch_end(self, state, record: dict) -> None:
+        if self._observe(record):
             if self.restore_best_weights:
                 self.best_weights = copy.deepcopy(state.model.state_dict())
-            return
-        self.wait += 1
-        if self.wait >= self.patience:
+        elif self.wait >= self.patience:
             state.stop = True
             self.stopped_epoch = record.get("epoch")
 
@@ -96,7 +113,8 @@ class EarlyStopping(Callback):
 
 class ModelCheckpoint(Callback):
     """Save a training checkpoint after each epoch (``save_best_only``: only when
-    ``monitor`` improves). ``path`` may contain ``{epoch}``."""
+    ``monitor`` improves on every epoch of the history, resumed ones included). ``path``
+    may contain ``{epoch}``."""
 
     def __init__(
         self, path, monitor: str = "val_loss", mode: str = "auto", save_best_only: bool = False
@@ -106,13 +124,22 @@ class ModelCheckpoint(Callback):
         self.best = math.inf if self.mode == "min" else -math.inf
         self.saved: list[str] = []
 
-    def on_epoch_end(self, state, record: dict) -> None:
+    def on_train_begin(self, state) -> None:
+        self.best = math.inf if self.mode == "min" else -math.inf
         if self.save_best_only:
-            value = _value(record, self.monitor)
-            better = value < self.best if self.mode == "min" else value > self.best
-            if not better:
-                return
+            for record in state.history.records:
+                self._better(record)
+
+    def _better(self, record: dict) -> bool:
+        value = _value(record, self.monitor)
+        better = value < self.best if self.mode == "min" else value > self.best
+        if better:
             self.best = value
+        return better
+
+    def on_epoch_end(self, state, record: dict) -> None:
+        if self.save_best_only and not self._better(record):
+            return
         path = self.path.format(epoch=record.get("epoch"))
         save_checkpoint(
             path,

@@ -2,8 +2,10 @@
 
 A checkpoint holds the model's and the optimizer's state, the schedule's, the library's
 random-generator state (dropout masks, anything drawn later), the number of finished
-epochs and the history. Restoring all of it and continuing gives, bit for bit, the run
-that never stopped (data order depends only on the loader's seed and the epoch).
+epochs and the history, with the seed of the data order (the loader's order depends only
+on it and the epoch). Restoring all of it and continuing gives, bit for bit, the run that
+never stopped; callbacks that choose (early stopping, best checkpoints) replay the
+history, so they choose as they would have.
 """
 
 from __future__ import annotations

@@ -13,10 +13,13 @@ __all__ = ["History"]
 
 class History:
     """One record (a dict of numbers) per epoch: ``history["val_loss"]`` is the list of
-    that metric over the epochs; ``history.records`` the raw records."""
+    that metric over the epochs; ``history.records`` the raw records. ``seed`` is the
+    seed of the run's data order (see :func:`~chainrule.train.fit`), kept with the
+    records so that a resumed run continues in the same order."""
 
-    def __init__(self, records: list | None = None) -> None:
+    def __init__(self, records: list | None = None, seed: int | None = None) -> None:
         self.records: list[dict] = [dict(r) for r in records or []]
+        self.seed = seed
 
     def append(self, record: dict) -> None:
         self.records.append(dict(record))
@@ -41,11 +44,11 @@ class History:
         return dict(self.records[-1]) if self.records else {}
 
     def as_dict(self) -> dict:
-        return {"records": [dict(r) for r in self.records]}
+        return {"records": [dict(r) for r in self.records], "seed": self.seed}
 
     @classmethod
     def from_dict(cls, data: dict) -> History:
-        return cls(data.get("records", []))
+        return cls(data.get("records", []), data.get("seed"))
 
     def __repr__(self) -> str:
         return f"History({len(self)} epochs: {', '.join(self.keys())})"

@@ -17,6 +17,7 @@ from tqdm import tqdm
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.data.dataset import DataLoader, Dataset, TensorDataset
 from chainrule.nn.utils import clip_grad_norm_
+from chainrule.random import draw_seed
 from chainrule.train.history import History
 
 __all__ = ["TrainState", "accuracy", "evaluate", "fit"]
@@ -126,15 +127,23 @@ def fit(
     """Train ``model`` for ``epochs`` epochs (counting from ``start_epoch`` when resuming).
 
     ``train_data``/``val_data``: a DataLoader, a Dataset, or an ``(inputs, targets)`` pair
-    (batched by ``batch_size``, shuffled with ``seed``). ``penalty(model)`` returns the
+    (batched by ``batch_size``, shuffled with ``seed``; without one, the seed is drawn
+    from the library's generator, once per run: it is kept in the history, and a run
+    resumed with that history uses it again). ``penalty(model)`` returns the
     regularisation term added to the loss. ``clip_grad_norm`` clips the gradients' total
     norm before each step. ``scheduler.step()`` runs once per epoch. ``metrics`` maps names
     to ``fn(outputs, targets) -> float`` (default: accuracy where it is defined).
     ``verbose``: 0 silent, 1 a progress bar (only on a terminal) and a line per epoch.
     Returns the :class:`History` (one record per epoch).
     """
-    loader = _loader(train_data, batch_size, True, seed)
     history = history if history is not None else History()
+    if not isinstance(train_data, DataLoader):
+        if seed is None:
+            # Drawn at the start of a run only: a resumed run restored the generator to
+            # where the first one stopped, so a draw now would give another data order.
+            seed = history.seed if history.seed is not None else draw_seed()
+        history.seed = seed
+    loader = _loader(train_data, batch_size, True, seed)
     metrics = {"accuracy": accuracy} if metrics is None else metrics
     state = TrainState(model, optimizer, scheduler, history, start_epoch, extra=extra or {})
     for cb in callbacks:
