@@ -3,6 +3,7 @@ demo and train commands with their error paths."""
 
 from __future__ import annotations
 
+import copy
 import json
 import subprocess
 import sys
@@ -490,6 +491,52 @@ def test_corrupted_and_mismatched_checkpoints_are_one_line_errors(tmp_path, caps
     (tmp_path / "file").write_text("x")
     assert cli.main([*run[:-1], str(tmp_path / "file")]) == 2
     assert "is not a directory" in capsys.readouterr().err
+
+
+def test_forged_checkpoints_are_one_line_errors_that_name_the_entry(tmp_path, capsys):
+    """A checkpoint that is a valid chainrule file but not one save_checkpoint wrote: each
+    entry missing or of the wrong form, and wrong values inside the entries."""
+    run = ["train", "--data", "xor", "--hidden", "4", "--schedule", "step", "--epochs", "1"]
+    assert cli.main([*run, "--out", str(tmp_path / "r")]) == 0
+    good = cr.load(tmp_path / "r" / "checkpoint.chainrule")
+
+    def edit(path, value):
+        def apply(state):
+            *parents, last = path
+            for key in parents:
+                state = state[key]
+            if value is KeyError:
+                del state[last]
+            else:
+                state[last] = value
+
+        return apply
+
+    entries = ["epoch", "model", "optimizer", "scheduler", "rng", "history", "extra"]
+    cases = [(edit([k], KeyError), f"has no '{k}' entry") for k in entries]
+    cases += [(edit([k], bad), f"malformed '{k}' entry") for k in entries for bad in (-1, "x", [1])]
+    cases += [
+        (edit(["rng", "state", "inc"], -1), "set_rng_state: expected the PCG64 state"),
+        (edit(["model", "0.weight"], "x"), "error(s) in loading state_dict for Sequential"),
+        (edit(["model", "0.weight"], [["a"] * 2] * 4), "dtype <U1, not numbers"),
+        (edit(["optimizer", "param_groups", 0, "lr"], "fast"), "group 0: the learning rate must be a real number, got 'fast'"),
+        (edit(["optimizer", "state", 0, "exp_avg"], np.zeros(())), "has shape ()"),
+        (edit(["scheduler", "optimizer"], {}), "StepLR.load_state_dict: expected the entries"),
+        (edit(["scheduler", "last_epoch"], "x"), "'last_epoch' is 'x', not like 0"),
+        (edit(["history", "records", 0, "loss"], "low"), "malformed 'history' entry"),
+        (edit(["history", "seed"], 1.5), "malformed 'history' entry"),
+        (edit(["extra", "config"], [1]), "malformed 'config' entry"),
+    ]
+    forged = tmp_path / "forged.chainrule"
+    for change, message in cases:
+        state = copy.deepcopy(good)
+        change(state)
+        cr.save(state, forged)
+        capsys.readouterr()
+        code = cli.main([*run[:-1], "2", "--out", str(tmp_path / "f"), "--resume", str(forged)])
+        err = capsys.readouterr().err
+        assert code == 2 and err.startswith("chainrule: error: "), err
+        assert message in err and err.count("\n") == 1, (message, err)
 
 
 def test_errors_never_show_a_traceback_from_the_console_script(tmp_path):

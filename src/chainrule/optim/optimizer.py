@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import copy
 import math
+import numbers
 from operator import attrgetter, is_
 
 import numpy as np
@@ -40,7 +41,16 @@ from chainrule.autograd.grad_mode import enable_grad
 from chainrule.errors import ShapeError
 from chainrule.tensor import Tensor
 
-__all__ = ["CHUNK", "SMALL", "Optimizer", "check", "check_nonnegative", "chunked", "regularized"]
+__all__ = [
+    "CHUNK",
+    "SMALL",
+    "Optimizer",
+    "check",
+    "check_nonnegative",
+    "check_number",
+    "chunked",
+    "regularized",
+]
 
 CHUNK = 1 << 20  # elements per slice of a large parameter (4 MB of float32)
 SMALL = 1 << 15  # parameters up to this size are updated together with their group's others
@@ -73,10 +83,18 @@ _LABELS = {
 }
 
 
+def check_number(value, label: str) -> None:
+    """Raise TypeError unless ``value`` is a real number (a bool is not one)."""
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raise TypeError(f"{label} must be a real number, got {value!r}")
+
+
 def check_nonnegative(group: dict, *keys: str) -> None:
-    """Raise ValueError, in PyTorch's words, for the first of ``keys`` that is negative."""
+    """Raise ValueError, in PyTorch's words, for the first of ``keys`` that is negative
+    (TypeError for one that is not a number)."""
     for key in keys:
         label = _LABELS.get(key, f"{key} value")
+        check_number(group[key], f"the {label}")
         check(group[key] >= 0, f"Invalid {label}: {group[key]} (must be >= 0)")
 
 

@@ -50,6 +50,22 @@ class History:
     def from_dict(cls, data: dict) -> History:
         return cls(data.get("records", []), data.get("seed"))
 
+    @staticmethod
+    def is_dict(data) -> bool:
+        """Whether ``data`` has the form :meth:`as_dict` gives (records: dicts of numbers)."""
+        if not isinstance(data, dict) or not data.keys() <= {"records", "seed"}:
+            return False
+        records, seed = data.get("records", []), data.get("seed")
+        return (
+            isinstance(records, list)
+            and all(
+                isinstance(r, dict)
+                and all(isinstance(v, int | float) and not isinstance(v, bool) for v in r.values())
+                for r in records
+            )
+            and (seed is None or (type(seed) is int and seed >= 0))
+        )
+
     def __repr__(self) -> str:
         return f"History({len(self)} epochs: {', '.join(self.keys())})"
 

@@ -13,6 +13,7 @@ import numpy as np
 from chainrule import data as _data
 from chainrule import random as _random
 from chainrule.data.dataset import TensorDataset
+from chainrule.io import FormatError
 from chainrule.train import recipes
 from chainrule.train.callbacks import CSVLogger, EarlyStopping, JSONLogger, ModelCheckpoint
 from chainrule.train.checkpoint import read, restore
@@ -131,6 +132,8 @@ def run(config: Config, out_dir, resume=None, verbose: int = 1) -> dict:
     if resume is not None:
         saved_state = read(resume)
         saved = saved_state["extra"].get("config", {})
+        if not isinstance(saved, dict):
+            raise FormatError(f"the checkpoint {str(resume)!r} has a malformed 'config' entry")
         differs = [
             k for k in ARCHITECTURE if k in saved and _plain(saved[k]) != _plain(getattr(config, k))
         ]
