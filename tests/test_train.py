@@ -402,10 +402,88 @@ def test_a_plain_save_is_not_a_training_checkpoint(tmp_path):
 def test_demo_reaches_95_percent_and_writes_its_files(tmp_path, capsys):
     assert cli.main(["demo", "--out", str(tmp_path / "demo")]) == 0
     out = capsys.readouterr().out
-    accuracy_value = float(out.split("test accuracy ")[1].split(",")[0])
-    assert accuracy_value >= 0.95, out
+    validation = float(out.split("validation accuracy ")[1].split(" ")[0])
+    test = float(out.split("test accuracy ")[1].split(" ")[0])
+    assert validation >= 0.95 and test >= 0.95, out
     for name in ("checkpoint.chainrule", "curves.png", "history.csv", "history.json"):
         assert (tmp_path / "demo" / name).exists()
+    results = json.loads((tmp_path / "demo" / "results.json").read_text())
+    assert round(results["validation"]["accuracy"], 4) == validation
+    assert round(results["test"]["accuracy"], 4) == test
+    assert results["samples"] == {"train": 1295, "validation": 143, "test": 359}
+
+
+def test_training_selects_on_validation_and_looks_at_the_test_split_once(tmp_path, monkeypatch):
+    """chainrule train: fit validates (and early stopping chooses) on a stratified split of
+    the training data; the test split is evaluated once, after training."""
+    import chainrule.train.loop as loop
+    import chainrule.train.run as run
+
+    events = []
+    evaluate_, fit_ = loop.evaluate, run.fit
+
+    def spy_evaluate(model, loss_fn, data, **kwargs):
+        events.append(("evaluate", data))
+        return evaluate_(model, loss_fn, data, **kwargs)
+
+    def spy_fit(*args, **kwargs):
+        events.append(("fit", kwargs["val_data"]))
+        history = fit_(*args, **kwargs)
+        events.append(("fit done", None))
+        return history
+
+    monkeypatch.setattr(loop, "evaluate", spy_evaluate)
+    monkeypatch.setattr(run, "evaluate", spy_evaluate)
+    monkeypatch.setattr(run, "fit", spy_fit)
+    config = run.Config(data="blobs", hidden=(8,), epochs=3, patience=2, seed=5)
+    result = run.run(config, tmp_path, verbose=0)
+    test, train = result["splits"].test, result["splits"].train
+    (val,) = {id(data): data for kind, data in events if kind == "fit"}.values()
+    assert [kind for kind, data in events if data is test] == ["evaluate"]  # once...
+    assert events.index(("fit done", None)) < [data is test for _, data in events].index(True)
+    rows = {tuple(r) for r in val.tensors[0].numpy().tolist()}
+    assert not rows & {tuple(r) for r in test.tensors[0].numpy().tolist()}
+    assert rows <= {tuple(r) for r in train.tensors[0].numpy().tolist()}
+    per_class = np.bincount(train.tensors[1].numpy())
+    expected = np.floor(per_class * 0.1 + 0.5).astype(int).tolist()  # 10% of each class
+    assert np.bincount(val.tensors[1].numpy()).tolist() == expected and sum(expected) == 22
+    assert result["validation"] == evaluate_(result["model"], nn.functional.cross_entropy, val)
+    assert result["history"]["val_loss"][-1] == result["validation"]["loss"]
+
+
+def test_the_plot_and_the_files_name_validation_and_test_apart(tmp_path, monkeypatch, capsys):
+    import matplotlib.axes
+
+    labels = []
+    plot = matplotlib.axes.Axes.plot
+
+    def spy(self, *args, **kwargs):
+        labels.append(kwargs.get("label"))
+        return plot(self, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "plot", spy)
+    argv = ["train", "--data", "xor", "--hidden", "8", "--epochs", "2", "--out", str(tmp_path)]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-3].startswith("  validation loss ") and "validation accuracy" in out[-3]
+    assert out[-2].startswith("  test loss ") and "evaluated once, after training" in out[-2]
+    assert labels[:6] == [
+        "training loss",
+        "validation loss",
+        "test loss (once, after training)",
+        "training accuracy",
+        "validation accuracy",
+        "test accuracy (once, after training)",
+    ]
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert set(results) == {"epochs", "samples", "validation", "test"}
+    header = (tmp_path / "history.csv").read_text().splitlines()[0].split(",")
+    assert "val_loss" in header and not any(k.startswith("test") for k in header)
+    argv = [*argv[:-2], "--val-split", "0", "--patience", "2", "--out", str(tmp_path / "x")]
+    assert cli.main(argv) == 2
+    assert "--patience stops on the validation loss; it needs a --val-split above 0" in (
+        capsys.readouterr().err
+    )
 
 
 def test_train_resume_continues_exactly(tmp_path):
@@ -519,7 +597,10 @@ def test_forged_checkpoints_are_one_line_errors_that_name_the_entry(tmp_path, ca
         (edit(["rng", "state", "inc"], -1), "set_rng_state: expected the PCG64 state"),
         (edit(["model", "0.weight"], "x"), "error(s) in loading state_dict for Sequential"),
         (edit(["model", "0.weight"], [["a"] * 2] * 4), "dtype <U1, not numbers"),
-        (edit(["optimizer", "param_groups", 0, "lr"], "fast"), "group 0: the learning rate must be a real number, got 'fast'"),
+        (
+            edit(["optimizer", "param_groups", 0, "lr"], "fast"),
+            "group 0: the learning rate must be a real number, got 'fast'",
+        ),
         (edit(["optimizer", "state", 0, "exp_avg"], np.zeros(())), "has shape ()"),
         (edit(["scheduler", "optimizer"], {}), "StepLR.load_state_dict: expected the entries"),
         (edit(["scheduler", "last_epoch"], "x"), "'last_epoch' is 'x', not like 0"),

@@ -69,9 +69,11 @@ class History:
     def __repr__(self) -> str:
         return f"History({len(self)} epochs: {', '.join(self.keys())})"
 
-    def plot(self, path, title: str | None = None) -> Path:
+    def plot(self, path, title: str | None = None, test: dict | None = None) -> Path:
         """Draw the loss curves (and accuracy, and the learning rate, when recorded) into a
-        PNG at ``path``, written atomically. Returns the path."""
+        PNG at ``path``, written atomically, with training and validation (``val_*``)
+        labelled apart; ``test``, the final test metrics, is marked once at the last
+        epoch. Returns the path."""
         import matplotlib
 
         matplotlib.use("Agg")
@@ -87,13 +89,26 @@ class History:
         epochs = self["epoch"] if "epoch" in keys else list(range(1, len(self) + 1))
         for ax, (label, names) in zip(axes[0], panels):
             for name in names:
-                ax.plot(epochs, self[name], marker="o", markersize=3, label=name)
+                ax.plot(epochs, self[name], marker="o", markersize=3, label=_LABELS.get(name, name))
+            if test and label in test:
+                ax.plot(
+                    [epochs[-1]],
+                    [test[label]],
+                    marker="*",
+                    markersize=13,
+                    linestyle="none",
+                    color="black",
+                    label=f"test {label} (once, after training)",
+                )
             ax.set_xlabel("epoch")
             ax.set_ylabel(label)
             ax.grid(alpha=0.3)
-            if label == "loss" and all(v > 0 for n in names for v in self[n] if not math.isnan(v)):
+            shown = [v for n in names for v in self[n]] + (
+                [test[label]] if test and label in test else []
+            )
+            if label == "loss" and all(v > 0 for v in shown if not math.isnan(v)):
                 ax.set_yscale("log")
-            ax.legend()
+            ax.legend(fontsize="small")
         if title:
             fig.suptitle(title)
         fig.tight_layout()
@@ -103,3 +118,15 @@ class History:
         path = Path(path)
         atomic_write_bytes(path, buffer.getvalue())
         return path
+
+
+# How the plot names the history's keys: what was measured on which data.
+_LABELS = {
+    "loss": "training loss",
+    "risk": "training risk (data loss)",
+    "penalty": "penalty",
+    "val_loss": "validation loss",
+    "accuracy": "training accuracy",
+    "val_accuracy": "validation accuracy",
+    "lr": "learning rate",
+}
