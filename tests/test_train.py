@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import subprocess
 import sys
 
@@ -19,6 +20,7 @@ from chainrule.train import (
     EarlyStopping,
     JSONLogger,
     ModelCheckpoint,
+    TerminateOnNaN,
     accuracy,
     evaluate,
     fit,
@@ -221,6 +223,85 @@ def test_history_plot_writes_a_png(tmp_path):
     )
     path = history.plot(tmp_path / "curves.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ------------------------------------------------------------------ divergence
+def test_terminate_on_nan_stops_at_the_bad_batch_and_keeps_the_last_good_checkpoint(
+    tmp_path, capsys
+):
+    data, model = _setup()
+    opt = cr.optim.SGD(model.parameters(), lr=0.1)
+    sched = cr.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=math.inf)  # epoch 3: lr inf
+    epochs = []
+
+    class Seen(Callback):
+        def on_epoch_end(self, state, record):
+            epochs.append(record["epoch"])
+
+    stop = TerminateOnNaN()
+    history = fit(
+        model,
+        nn.CrossEntropyLoss(),
+        opt,
+        data.train,
+        6,
+        scheduler=sched,
+        batch_size=30,
+        verbose=0,
+        callbacks=[stop, ModelCheckpoint(tmp_path / "c.chainrule"), Seen()],
+    )
+    assert len(history) == 2 and epochs == [1, 2]  # epoch 3 abandoned, not recorded
+    assert (stop.stopped["epoch"], stop.stopped["step"], stop.stopped["steps"]) == (3, 2, 5)
+    assert not np.isfinite(stop.stopped["loss"])
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"the loss became {stop.stopped['loss']} at epoch 3, step 2 of 5")
+    assert "a smaller learning rate (this run used inf), gradient clipping" in printed
+    kept = cr.load(tmp_path / "c.chainrule")
+    assert kept["epoch"] == 2 and all(np.isfinite(v.numpy()).all() for v in kept["model"].values())
+
+
+def test_terminate_on_nan_catches_weights_broken_by_an_epochs_last_step(tmp_path):
+    """The loss of a batch is computed before its step: a step that leaves a weight nan at
+    the end of an epoch is caught by checking the weights, before the epoch is saved."""
+    data, model = _setup()
+
+    class Sabotage(cr.optim.SGD):
+        def step(self, closure=None):
+            super().step(closure)
+            model[0].weight._array[0, 0] = np.nan
+
+    stop = TerminateOnNaN(verbose=False)
+    history = fit(
+        model,
+        nn.CrossEntropyLoss(),
+        Sabotage(model.parameters(), lr=0.1),
+        data.train,
+        3,
+        batch_size=200,  # one step per epoch: the last
+        callbacks=[stop, ModelCheckpoint(tmp_path / "c.chainrule")],
+        verbose=0,
+    )
+    assert len(history) == 0 and not (tmp_path / "c.chainrule").exists()
+    assert np.isfinite(stop.stopped["loss"]) and stop.stopped["step"] == 1
+    assert stop.message.startswith("a weight of the model became inf or nan at epoch 1, step 1")
+
+
+def test_train_with_a_huge_learning_rate_stops_and_says_why(tmp_path, capsys):
+    assert cli.main(["train", "--lr", "1e30", "--epochs", "3", "--out", str(tmp_path / "a")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("chainrule: training diverged: the loss became nan at epoch 1, step ")
+    assert "no epoch finished, so no checkpoint was written" in err
+    assert "a smaller --lr than 1e+30, --clip-grad-norm 1.0 (gradient clipping)" in err
+    assert err.count("\n") == 1 and not (tmp_path / "a" / "checkpoint.chainrule").exists()
+    later = ["--data", "xor", "--hidden", "8", "--schedule", "step", "--step-size", "2"]
+    argv = ["train", *later, "--gamma", "1e30", "--epochs", "5", "--out", str(tmp_path / "b")]
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    ckpt = tmp_path / "b" / "checkpoint.chainrule"
+    assert "at epoch 3, step 2 of 5; training stopped there and the last good checkpoint, " in err
+    assert f"after epoch 2, is {ckpt}. Likely remedies: a smaller --lr than 1e+27" in err
+    kept = cr.load(ckpt)
+    assert kept["epoch"] == 2 and all(np.isfinite(v.numpy()).all() for v in kept["model"].values())
 
 
 # ------------------------------------------------------------------ checkpoints and resume

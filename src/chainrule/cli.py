@@ -2,7 +2,9 @@
 
 Every user mistake (an unknown dataset or option value, a bad path, a corrupted or
 foreign checkpoint) ends in one line, ``chainrule: error: ...``, and exit status 2, never
-a traceback. Set ``CHAINRULE_DEBUG=1`` to see the traceback instead.
+a traceback. A run whose loss stops being finite ends in ``chainrule: training diverged:
+...`` (where, what was kept, what helps) and exit status 1. Set ``CHAINRULE_DEBUG=1`` to
+see the traceback instead.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 import sys
 
 import chainrule
+from chainrule.errors import TrainingDiverged
 
 __all__ = ["build_parser", "main"]
 
@@ -310,6 +313,11 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("chainrule: interrupted", file=sys.stderr)
         return 130
+    except TrainingDiverged as err:
+        if os.environ.get("CHAINRULE_DEBUG"):
+            raise
+        print(f"chainrule: training diverged: {err}", file=sys.stderr)
+        return 1
     except (ValueError, TypeError, OSError, KeyError, RuntimeError) as err:
         if os.environ.get("CHAINRULE_DEBUG"):
             raise

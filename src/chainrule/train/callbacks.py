@@ -1,8 +1,9 @@
-"""Callbacks: code that ``fit`` runs at the end of every epoch.
+"""Callbacks: code that ``fit`` runs after every batch and at the end of every epoch.
 
 Each receives the training state (``state.model``, ``state.optimizer``,
-``state.history``, ``state.epoch``...) and the epoch's record; setting ``state.stop``
-ends training after this epoch.
+``state.history``, ``state.epoch``...) and the batch's numbers or the epoch's record;
+setting ``state.stop`` at the end of an epoch ends training after it, at the end of a
+batch ends it at once, abandoning the epoch (see :func:`~chainrule.train.fit`).
 """
 
 from __future__ import annotations
@@ -14,10 +15,18 @@ import json
 import math
 from pathlib import Path
 
+from chainrule._backend import xp
 from chainrule.io import atomic_write_bytes
 from chainrule.train.checkpoint import save_checkpoint
 
-__all__ = ["CSVLogger", "Callback", "EarlyStopping", "JSONLogger", "ModelCheckpoint"]
+__all__ = [
+    "CSVLogger",
+    "Callback",
+    "EarlyStopping",
+    "JSONLogger",
+    "ModelCheckpoint",
+    "TerminateOnNaN",
+]
 
 
 class Callback:
@@ -25,6 +34,10 @@ class Callback:
 
     def on_train_begin(self, state) -> None:
         pass
+
+    def on_batch_end(self, state, batch: dict) -> None:
+        """After each optimizer step; ``batch``: ``epoch`` and ``step`` (both from 1),
+        ``steps`` (batches in the epoch) and the batch's ``loss``."""
 
     def on_epoch_end(self, state, record: dict) -> None:
         pass
@@ -109,6 +122,62 @@ class EarlyStopping(Callback):
             and self.stopped_epoch is not None
         ):
             state.model.load_state_dict(self.best_weights)
+
+
+class TerminateOnNaN(Callback):
+    """Stop training at the first batch whose loss is not finite (nan or inf), as
+    Keras's callback of that name does, or whose step left a weight or a buffer of the
+    model non-finite (checked at the end of each epoch, before anything is saved).
+
+    The epoch in progress is abandoned, so no checkpoint of it is written and the last
+    one saved stays the last good one. ``stopped`` then holds the batch (``epoch``,
+    ``step``, ``steps``, ``loss``) and ``what`` went wrong, and :attr:`message` says it
+    with the usual remedies (printed, unless ``verbose=False``).
+    """
+
+    def __init__(self, verbose: bool = True) -> None:
+        self.verbose = verbose
+        self.stopped: dict | None = None
+        self.lr = None
+
+    def on_train_begin(self, state) -> None:
+        self.stopped = None
+
+    def on_batch_end(self, state, batch: dict) -> None:
+        if not math.isfinite(batch["loss"]):
+            what = f"the loss became {batch['loss']}"
+        elif batch["step"] == batch["steps"] and not _finite(state.model):
+            what = "a weight of the model became inf or nan"
+        else:
+            return
+        self.stopped = {**batch, "what": what}
+        self.lr = state.optimizer.param_groups[0].get("lr") if state.optimizer else None
+        state.stop = True
+        if self.verbose:
+            print(self.message, flush=True)
+
+    @property
+    def message(self) -> str | None:
+        """What happened and what usually helps, or None if training did not stop here."""
+        s = self.stopped
+        if s is None:
+            return None
+        lr = "" if self.lr is None else f" (this run used {self.lr:g})"
+        return (
+            f"{s['what']} at epoch {s['epoch']}, step {s['step']} of {s['steps']}; training "
+            f"stopped and epoch {s['epoch']} was not recorded. Likely remedies: a smaller "
+            f"learning rate{lr}, gradient clipping (clip_grad_norm), inputs scaled to about "
+            "unit size."
+        )
+
+
+def _finite(model) -> bool:
+    """Whether every floating value of the model's parameters and buffers is finite."""
+    return all(
+        bool(xp.isfinite(t._array).all())
+        for t in model.state_dict().values()
+        if t._array.dtype.kind == "f"
+    )
 
 
 class ModelCheckpoint(Callback):

@@ -134,7 +134,11 @@ def fit(
     norm before each step. ``scheduler.step()`` runs once per epoch. ``metrics`` maps names
     to ``fn(outputs, targets) -> float`` (default: accuracy where it is defined).
     ``verbose``: 0 silent, 1 a progress bar (only on a terminal) and a line per epoch.
-    Returns the :class:`History` (one record per epoch).
+    Callbacks see each batch (``on_batch_end``) and each epoch (``on_epoch_end``); one
+    that sets ``state.stop`` at a batch ends training at once, and that epoch is neither
+    recorded nor passed to ``on_epoch_end`` (so no checkpoint of it is written): pass
+    :class:`~chainrule.train.TerminateOnNaN` to stop a run whose loss stops being finite.
+    Returns the :class:`History` (one record per finished epoch).
     """
     history = history if history is not None else History()
     if not isinstance(train_data, DataLoader):
@@ -160,7 +164,8 @@ def fit(
             file=sys.stderr,
             disable=None if verbose else True,
         )
-        for x, y in batches:
+        steps = len(loader)
+        for step, (x, y) in enumerate(batches, 1):
             optimizer.zero_grad()
             out = model(x)
             risk = loss_fn(out, y)
@@ -170,10 +175,11 @@ def fit(
             if clip_grad_norm is not None:
                 clip_grad_norm_(model.parameters(), clip_grad_norm)
             optimizer.step()
+            value = loss.item()
             values = {name: fn(out, y) for name, fn in metrics.items()}
             mean.add(
                 len(y),
-                loss=loss.item(),
+                loss=value,
                 **values,
                 **(
                     {"risk": risk.item(), "penalty": extra_term.item()}
@@ -183,6 +189,14 @@ def fit(
             )
             if not batches.disable:
                 batches.set_postfix({k: f"{v:.4f}" for k, v in mean.means().items()}, refresh=False)
+            batch = {"epoch": epoch + 1, "step": step, "steps": steps, "loss": value}
+            for cb in callbacks:
+                cb.on_batch_end(state, batch)
+            if state.stop:
+                break
+        batches.close()
+        if state.stop:  # stopped within the epoch: the epoch is abandoned, not recorded
+            break
         record = {"epoch": epoch + 1, **mean.means(), "lr": optimizer.param_groups[0]["lr"]}
         if scheduler is not None:
             scheduler.step()

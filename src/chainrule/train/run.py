@@ -22,9 +22,16 @@ import numpy as np
 from chainrule import data as _data
 from chainrule import random as _random
 from chainrule.data.dataset import TensorDataset, validation_split
+from chainrule.errors import TrainingDiverged
 from chainrule.io import FormatError, atomic_write_bytes
 from chainrule.train import recipes
-from chainrule.train.callbacks import CSVLogger, EarlyStopping, JSONLogger, ModelCheckpoint
+from chainrule.train.callbacks import (
+    CSVLogger,
+    EarlyStopping,
+    JSONLogger,
+    ModelCheckpoint,
+    TerminateOnNaN,
+)
 from chainrule.train.checkpoint import read, restore
 from chainrule.train.loop import accuracy, evaluate, fit
 
@@ -169,11 +176,8 @@ def run(config: Config, out_dir, resume=None, verbose: int = 1) -> dict:
 
     out.mkdir(parents=True, exist_ok=True)  # only now: a refused run leaves nothing behind
     checkpoint = out / "checkpoint.chainrule"
-    callbacks = [
-        ModelCheckpoint(checkpoint),
-        CSVLogger(out / "history.csv"),
-        JSONLogger(out / "history.json"),
-    ]
+    diverged, saver = TerminateOnNaN(verbose=False), ModelCheckpoint(checkpoint)
+    callbacks = [diverged, saver, CSVLogger(out / "history.csv"), JSONLogger(out / "history.json")]
     if config.patience:
         callbacks.append(EarlyStopping("val_loss", patience=config.patience))
     history = fit(
@@ -195,6 +199,8 @@ def run(config: Config, out_dir, resume=None, verbose: int = 1) -> dict:
         start_epoch=start,
         extra={"config": {k: _plain(v) for k, v in dataclasses.asdict(config).items()}},
     )
+    if diverged.stopped:
+        raise TrainingDiverged(_diverged(diverged, saver, resume, config))
     validation = evaluate(model, spec.fn, val, metrics=metrics) if val is not None else None
     tested = evaluate(model, spec.fn, test, metrics=metrics)  # the one look at the test split
     results = {
@@ -221,6 +227,28 @@ def run(config: Config, out_dir, resume=None, verbose: int = 1) -> dict:
         "out": out,
         "splits": splits,
     }
+
+
+def _diverged(stop: TerminateOnNaN, saver: ModelCheckpoint, resume, config: Config) -> str:
+    """What happened, what was kept, and the options that usually help."""
+    where = stop.stopped
+    if saver.saved:
+        kept = f"the last good checkpoint, after epoch {where['epoch'] - 1}, is {saver.saved[-1]}"
+    elif resume is not None:
+        kept = f"the checkpoint it resumed from, {resume}, is unchanged"
+    else:
+        kept = "no epoch finished, so no checkpoint was written"
+    lr = "" if stop.lr is None else f" than {stop.lr:g}"
+    clip = (
+        f"a tighter --clip-grad-norm than {config.clip_grad_norm:g}"
+        if config.clip_grad_norm
+        else "--clip-grad-norm 1.0"
+    )
+    return (
+        f"{where['what']} at epoch {where['epoch']}, step {where['step']} of "
+        f"{where['steps']}; training stopped there and {kept}. Likely remedies: a smaller "
+        f"--lr{lr}, {clip} (gradient clipping), or a warm-up (--schedule linear)"
+    )
 
 
 def _plain(value):
