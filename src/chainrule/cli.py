@@ -318,7 +318,7 @@ def main(argv=None) -> int:
             raise
         print(f"chainrule: training diverged: {err}", file=sys.stderr)
         return 1
-    except (ValueError, TypeError, OSError, KeyError, RuntimeError) as err:
+    except (ValueError, TypeError, OSError, KeyError, RuntimeError, MemoryError) as err:
         if os.environ.get("CHAINRULE_DEBUG"):
             raise
         message = " ".join(line.strip() for line in str(err).splitlines()) or type(err).__name__

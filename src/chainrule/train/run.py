@@ -136,6 +136,8 @@ def run(config: Config, out_dir, resume=None, verbose: int = 1) -> dict:
         config.dropout,
         config.batchnorm,
         config.init,
+        memory=_available_memory(),
+        copies=2 + recipes.OPTIMIZER_BUFFERS.get(config.optimizer, 2),
     )
     optimizer = recipes.build_optimizer(
         config.optimizer,
@@ -249,6 +251,19 @@ def _diverged(stop: TerminateOnNaN, saver: ModelCheckpoint, resume, config: Conf
         f"{where['steps']}; training stopped there and {kept}. Likely remedies: a smaller "
         f"--lr{lr}, {clip} (gradient clipping), or a warm-up (--schedule linear)"
     )
+
+
+def _available_memory() -> int | None:
+    """The bytes of memory this machine can still give (Linux's MemAvailable), or None
+    where that is not known."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def _plain(value):
