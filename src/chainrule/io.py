@@ -454,27 +454,32 @@ def load(path):
         raise FileNotFoundError(f"load: there is no file {str(path)!r}") from None
     except IsADirectoryError:
         raise IsADirectoryError(f"load: {str(path)!r} is a directory, not a file") from None
+    return _deserialize(raw, repr(str(path)))
+
+
+def _deserialize(raw: bytes, name: str):
+    """The object in ``raw``, the bytes of a file (called ``name`` in messages)."""
     if raw[: len(MAGIC)] != MAGIC:
         raise FormatError(
-            f"load: {str(path)!r} is {_identify(raw[:8])}; chainrule only reads its own format"
+            f"load: {name} is {_identify(raw[:8])}; chainrule only reads its own format"
         )
     if len(raw) < len(MAGIC) + 8 + _DIGEST:
-        raise ChecksumError(f"load: {str(path)!r} is truncated ({len(raw)} bytes)")
+        raise ChecksumError(f"load: {name} is truncated ({len(raw)} bytes)")
     body, digest = raw[:-_DIGEST], raw[-_DIGEST:]
     if hashlib.sha256(body).digest() != digest:
         raise ChecksumError(
-            f"load: {str(path)!r} is corrupted or truncated: its SHA-256 checksum does not match"
+            f"load: {name} is corrupted or truncated: its SHA-256 checksum does not match"
         )
     (length,) = struct.unpack("<Q", body[len(MAGIC) : len(MAGIC) + 8])
     start = len(MAGIC) + 8
     if length > MAX_HEADER:
         raise FormatError(
-            f"load: {str(path)!r} declares a header of {length} bytes; the format allows "
-            f"at most {MAX_HEADER}"
+            f"load: {name} declares a header of {length} bytes; the format allows at most "
+            f"{MAX_HEADER}"
         )
     if start + length > len(body):
-        raise FormatError(f"load: {str(path)!r} has a header longer than the file")
+        raise FormatError(f"load: {name} has a header longer than the file")
     try:
         return _decode(body[start : start + length], memoryview(body)[start + length :])
     except FormatError as err:
-        raise FormatError(f"load: {str(path)!r} is malformed: {err}") from None
+        raise FormatError(f"load: {name} is malformed: {err}") from None
