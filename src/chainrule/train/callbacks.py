@@ -1,4 +1,5 @@
-"""Callbacks: code that ``fit`` runs after every batch and at the end of every epoch.
+"""Callbacks: code that ``fit`` runs after every batch (after its backward pass, and
+after its step) and at the end of every epoch.
 
 Each receives the training state (``state.model``, ``state.optimizer``,
 ``state.history``, ``state.epoch``...) and the batch's numbers or the epoch's record;
@@ -34,6 +35,10 @@ class Callback:
 
     def on_train_begin(self, state) -> None:
         pass
+
+    def on_after_backward(self, state, inputs, targets, loss) -> None:
+        """After ``loss.backward()`` on a batch, before gradient clipping and the
+        optimizer's step: the batch's gradients are in the parameters' ``.grad``."""
 
     def on_batch_end(self, state, batch: dict) -> None:
         """After each optimizer step; ``batch``: ``epoch`` and ``step`` (both from 1),

@@ -13,12 +13,17 @@ __all__ = ["History"]
 
 class History:
     """One record (a dict of numbers) per epoch: ``history["val_loss"]`` is the list of
-    that metric over the epochs; ``history.records`` the raw records. ``seed`` is the
+    that metric over the epochs; ``history.records`` the raw records. ``history.steps``
+    holds records taken within epochs (one dict each, with its ``step``), such as the
+    gradient-flow reports of :class:`chainrule.diagnostics.FlowMonitor`. ``seed`` is the
     seed of the run's data order (see :func:`~chainrule.train.fit`), kept with the
     records so that a resumed run continues in the same order."""
 
-    def __init__(self, records: list | None = None, seed: int | None = None) -> None:
+    def __init__(
+        self, records: list | None = None, steps: list | None = None, seed: int | None = None
+    ) -> None:
         self.records: list[dict] = [dict(r) for r in records or []]
+        self.steps: list[dict] = [dict(s) for s in steps or []]
         self.seed = seed
 
     def append(self, record: dict) -> None:
@@ -44,18 +49,22 @@ class History:
         return dict(self.records[-1]) if self.records else {}
 
     def as_dict(self) -> dict:
-        return {"records": [dict(r) for r in self.records], "seed": self.seed}
+        out = {"records": [dict(r) for r in self.records], "seed": self.seed}
+        if self.steps:
+            out["steps"] = [dict(s) for s in self.steps]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict) -> History:
-        return cls(data.get("records", []), data.get("seed"))
+        return cls(data.get("records", []), data.get("steps", []), data.get("seed"))
 
     @staticmethod
     def is_dict(data) -> bool:
-        """Whether ``data`` has the form :meth:`as_dict` gives (records: dicts of numbers)."""
-        if not isinstance(data, dict) or not data.keys() <= {"records", "seed"}:
+        """Whether ``data`` has the form :meth:`as_dict` gives (records: dicts of numbers;
+        steps: dicts)."""
+        if not isinstance(data, dict) or not data.keys() <= {"records", "steps", "seed"}:
             return False
-        records, seed = data.get("records", []), data.get("seed")
+        records, steps, seed = data.get("records", []), data.get("steps", []), data.get("seed")
         return (
             isinstance(records, list)
             and all(
@@ -63,6 +72,8 @@ class History:
                 and all(isinstance(v, int | float) and not isinstance(v, bool) for v in r.values())
                 for r in records
             )
+            and isinstance(steps, list)
+            and all(isinstance(s, dict) and type(s.get("step", 0)) is int for s in steps)
             and (seed is None or (type(seed) is int and seed >= 0))
         )
 

@@ -1,6 +1,7 @@
 """``fit`` and ``evaluate``: the training loop, short enough to read in one glance.
 
-Per batch: ``zero_grad`` -> forward -> loss -> ``backward`` -> (clip) -> ``step``.
+Per batch: ``zero_grad`` -> forward -> loss -> ``backward`` -> callbacks'
+``on_after_backward`` -> (clip) -> ``step``.
 When a penalty is given, the loss minimised is the structural risk: the empirical risk
 (the data loss) plus the penalty, and both are recorded separately.
 """
@@ -134,8 +135,9 @@ def fit(
     norm before each step. ``scheduler.step()`` runs once per epoch. ``metrics`` maps names
     to ``fn(outputs, targets) -> float`` (default: accuracy where it is defined).
     ``verbose``: 0 silent, 1 a progress bar (only on a terminal) and a line per epoch.
-    Callbacks see each batch (``on_batch_end``) and each epoch (``on_epoch_end``); one
-    that sets ``state.stop`` at a batch ends training at once, and that epoch is neither
+    Callbacks see each batch (``on_after_backward``, then ``on_batch_end`` after the
+    step) and each epoch (``on_epoch_end``); one that sets ``state.stop`` at the end of a
+    batch ends training at once, and that epoch is neither
     recorded nor passed to ``on_epoch_end`` (so no checkpoint of it is written): pass
     :class:`~chainrule.train.TerminateOnNaN` to stop a run whose loss stops being finite.
     Returns the :class:`History` (one record per finished epoch).
@@ -172,6 +174,8 @@ def fit(
             extra_term = penalty(model) if penalty is not None else None
             loss = risk + extra_term if extra_term is not None else risk
             loss.backward()
+            for cb in callbacks:
+                cb.on_after_backward(state, x, y, loss)
             if clip_grad_norm is not None:
                 clip_grad_norm_(model.parameters(), clip_grad_norm)
             optimizer.step()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +70,8 @@ class Config:
     val_split: float = 0.1
     data_root: str | None = None
     download: bool = False
+    diagnose: bool = False
+    diagnose_every: int = 25
 
 
 # What a checkpoint must agree on with the options used to resume it.
@@ -182,6 +185,12 @@ def run(config: Config, out_dir, resume=None, verbose: int = 1) -> dict:
     callbacks = [diverged, saver, CSVLogger(out / "history.csv"), JSONLogger(out / "history.json")]
     if config.patience:
         callbacks.append(EarlyStopping("val_loss", patience=config.patience))
+    monitor = None
+    if config.diagnose:
+        from chainrule.diagnostics import FlowMonitor
+
+        monitor = FlowMonitor(spec.fn, every=config.diagnose_every, warn=_warn)
+        callbacks.append(monitor)
     history = fit(
         model,
         spec.fn,
@@ -219,6 +228,9 @@ def run(config: Config, out_dir, resume=None, verbose: int = 1) -> dict:
             title=f"{config.data}: {config.model}, {config.optimizer}",
             test=tested,
         )
+    flow_plot = None
+    if monitor is not None and history.steps:
+        flow_plot = monitor.plot(out / "gradient_flow.png")
     return {
         "history": history,
         "validation": validation,
@@ -226,6 +238,7 @@ def run(config: Config, out_dir, resume=None, verbose: int = 1) -> dict:
         "model": model,
         "checkpoint": checkpoint,
         "curves": curves,
+        "flow_plot": flow_plot,
         "out": out,
         "splits": splits,
     }
@@ -264,6 +277,13 @@ def _available_memory() -> int | None:
     except (OSError, ValueError, IndexError):
         pass
     return None
+
+
+def _warn(message: str) -> None:
+    """A FlowMonitor warning on the terminal, above the progress bar."""
+    from tqdm import tqdm
+
+    tqdm.write(f"chainrule: warning: {message}", file=sys.stderr)
 
 
 def _plain(value):
