@@ -1,15 +1,17 @@
 """cr.drill: for every topic and 50 seeds, the key (computed by chainrule) against an
-independent NumPy formula written here, and the worked solution's numbers against the key."""
+independent NumPy formula written here, the worked solution's numbers against the key,
+and ``chainrule drill --check`` with the key and with one entry perturbed."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule import drill
+from chainrule import cli, drill
 from chainrule.drill.core import fmt
 
 SEEDS = range(50)
@@ -242,6 +244,52 @@ def test_worked_solution_arrives_at_the_key(topic):
             text = sol.step_text(sol.step_of(q.name))
             assert printed in text.replace("\n    ", " "), (topic, seed, q.name, printed, text)
             np.testing.assert_allclose(_numbers(printed), key.reshape(-1), rtol=6e-4, atol=1e-12)
+
+
+def _perturbed(key: dict, rng) -> tuple[dict, str, int]:
+    """The key with one entry of one quantity moved well outside the tolerance: the
+    answers, the quantity's name and the entry's flat index."""
+    answers = json.loads(json.dumps(key))
+    name = list(answers)[rng.integers(len(answers))]
+    flat = np.asarray(answers[name], np.float64).reshape(-1)
+    k = int(rng.integers(flat.size))
+    flat[k] += 0.05 * abs(flat[k]) + 0.01
+    answers[name] = flat.reshape(np.shape(answers[name])).tolist()
+    return answers, name, k
+
+
+PARSER = cli.build_parser()  # once: building it costs more than a check
+
+
+def _drill(argv: list[str]) -> int:
+    """``chainrule drill ...`` as ``cli.main`` runs it, without rebuilding the parser."""
+    args = PARSER.parse_args(argv)
+    return args.func(args)
+
+
+@pytest.mark.parametrize("topic", REQUIRED)
+def test_check_passes_the_key_and_names_a_perturbed_entry(topic, tmp_path, capsys):
+    rng = np.random.default_rng(len(topic))
+    path = tmp_path / "answers.json"
+    for seed in SEEDS:
+        ex = drill.exercise(topic, seed)
+        argv = ["drill", topic, "--seed", str(seed), "--check", str(path)]
+        path.write_text(json.dumps(ex.key()))
+        assert _drill(argv) == 0, capsys.readouterr().out
+        out = capsys.readouterr().out
+        assert f"{len(ex.quantities)} of {len(ex.quantities)} right" in out
+
+        answers, name, k = _perturbed(ex.key(), rng)
+        path.write_text(json.dumps(answers))
+        assert _drill(argv) == 1
+        out = capsys.readouterr().out
+        entry = ex.quantity(name).entry(k)
+        report = out.split("\n\n")[0]  # the table; the solution's step follows it
+        (line,) = [ln for ln in report.splitlines() if ln.strip().startswith(name + " ")]
+        assert f"wrong: {entry} (you gave" in line and line.count("(you gave") == 1, out
+        step = ex.solution().step_of(name)
+        assert f"first part from the worked solution at step {step}:" in out
+        assert ex.solution().step_text(step) in out
 
 
 # ----------------------------------------------------------------------------- the key is chainrule's
