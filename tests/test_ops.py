@@ -11,7 +11,9 @@ import pytest
 import torch
 
 import chainrule as cr
-from chainrule import _kernels
+import chainrule.ops.kernels as kernels
+from chainrule.autograd import engine
+from chainrule.ops.kernels import fast
 from chainrule.ops.op import Op
 from chainrule.testing import checks
 from chainrule.testing.opinfo import OP_DB
@@ -40,19 +42,41 @@ def test_float32_forward(info, sample):
     checks.check_float32(info, sample)
 
 
+@pytest.fixture(params=["plain", "checked"])
+def loop(request, monkeypatch):
+    """Each backward test runs twice: through the loop users run, and with the engine
+    checking the shape and dtype of every gradient a built-in rule returns."""
+    monkeypatch.setattr(engine, "CHECK_BUILTIN_RULES", request.param == "checked")
+    return request.param
+
+
 @pytest.mark.parametrize(("info", "sample"), DIFF, ids=_ids(DIFF))
-def test_gradcheck(info, sample):
+def test_gradcheck(info, sample, loop):
     checks.check_gradcheck(info, sample)
 
 
 @pytest.mark.parametrize(("info", "sample"), GRADGRAD, ids=_ids(GRADGRAD))
-def test_second_derivative(info, sample):
+def test_second_derivative(info, sample, loop):
     checks.check_gradgradcheck(info, sample)
 
 
 @pytest.mark.parametrize(("info", "sample"), TORCH, ids=_ids(TORCH))
-def test_matches_pytorch(info, sample):
+def test_matches_pytorch(info, sample, loop):
     checks.check_torch(info, sample, torch)
+
+
+@pytest.mark.parametrize("checking", [False, True])
+def test_the_loop_users_run_is_the_one_without_checks(checking, monkeypatch):
+    """By default the engine hands a built-in rule's gradients on unchecked (the fast path);
+    with CHECK_BUILTIN_RULES it checks each one."""
+    calls = []
+    real = engine.checked_gradients
+    monkeypatch.setattr(engine, "CHECK_BUILTIN_RULES", checking)
+    monkeypatch.setattr(engine, "checked_gradients", lambda *a: calls.append(a) or real(*a))
+    x = cr.tensor([[1.0, -2.0], [3.0, 0.5]], requires_grad=True)
+    (x.relu() @ x).tanh().sum().backward()
+    assert x.grad is not None
+    assert bool(calls) == checking
 
 
 @pytest.mark.parametrize(("info", "sample"), METHODS, ids=_ids(METHODS))
@@ -206,22 +230,23 @@ def test_max_pool_third_derivative_routes_through_the_same_windows():
         return gv
 
     u = cr.tensor(rng.standard_normal((2, 2, 7, 7)), requires_grad=True)
-    _, route = _kernels.max_pool(x.numpy(), (3, 3), (2, 2), (1, 1))
+    _, route = kernels.max_pool(x.numpy(), (3, 3), (2, 2), (1, 1))
     np.testing.assert_allclose(
-        scatter_then_gather(u).numpy(), _kernels.pool_gather(u.numpy(), route)
+        scatter_then_gather(u).numpy(), kernels.pool_gather(u.numpy(), route)
     )
     assert cr.autograd.gradcheck(scatter_then_gather, (u,))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("repeat", [1, 3000], ids=["small", "large"])
-@pytest.mark.parametrize("kernel", ["relu", "_relu_by_select"], ids=["active", "fallback"])
+@pytest.mark.parametrize("kernel", ["in use", "plain"])
 def test_relu_special_values_match_pytorch_bit_for_bit(kernel, repeat, dtype):
     """relu keeps -0.0 and NaN of either sign as PyTorch does: the kernel in use (NumPy's
-    clip where it passed its check at import) and the spelled-out fallback."""
+    clip where it passed its check at import) and the plain definition."""
     special = np.array([-0.0, 0.0, np.nan, -np.nan, -1.0, -np.inf, np.inf, 2.5, 1e-45], dtype)
     x = np.tile(special, repeat)[1:]
-    mine = getattr(_kernels, kernel)(x)
+    relu = kernels.relu if kernel == "in use" else getattr(kernels.relu, "plain", kernels.relu)
+    mine = relu(x)
     theirs = torch.relu(torch.from_numpy(x)).numpy()
     ints = np.int32 if dtype == np.float32 else np.int64
     np.testing.assert_array_equal(mine.view(ints), theirs.view(ints))
@@ -229,9 +254,10 @@ def test_relu_special_values_match_pytorch_bit_for_bit(kernel, repeat, dtype):
 
 
 def test_relu_uses_clip_only_where_it_keeps_the_sign_of_zero():
-    assert _kernels._clip_is_relu(np.clip) == (_kernels._RELU_CLIP is not None)
-    assert not _kernels._clip_is_relu(lambda x, lo, hi: np.maximum(x, lo))  # -0.0 -> +0.0
-    assert not _kernels._clip_is_relu(lambda x, lo, hi: np.fmax(x, lo))  # NaN -> 0
+    plain = getattr(kernels.relu, "plain", kernels.relu)
+    assert fast.clip_gives_relu(np.clip, plain) == hasattr(kernels.relu, "plain")
+    assert not fast.clip_gives_relu(lambda x, lo, hi: np.maximum(x, lo), plain)  # -0.0 -> +0.0
+    assert not fast.clip_gives_relu(lambda x, lo, hi: np.fmax(x, lo), plain)  # NaN -> 0
 
 
 def _relu_grads(shape, share):

@@ -23,7 +23,7 @@ from chainrule import (
     random,
     train,
 )
-from chainrule._backend import tune_allocator
+from chainrule._allocator import tune_allocator
 from chainrule.autograd import enable_grad, explain, is_grad_enabled, no_grad, set_grad_enabled
 from chainrule.dtypes import (
     bool,

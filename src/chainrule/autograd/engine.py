@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from operator import attrgetter
 
-from chainrule._backend import ndarray, silence, unsilence, xp
+from chainrule._backend import ndarray, xp
+from chainrule._fp_errors import silence, unsilence
 from chainrule.autograd import buffers
 from chainrule.autograd.grad_mode import STATE
 from chainrule.autograd.graph import FREED_MESSAGE, check_saved_versions

@@ -57,6 +57,7 @@ _SYMBOLS = {
     r"\mathrel": "",
 }
 _BAR = "\u0304"  # combining macron: x̄, the adjoint (gradient) of x
+_HAT = "\u0302"  # combining circumflex: x̂, a standardised x
 
 
 def _group(text: str, start: int) -> tuple[str, int]:
@@ -91,11 +92,12 @@ def _tex(expr: str) -> str:
             break
         name = m.group(1)
         i += len(m.group(0))
-        if name in ("bar", "overline"):
+        if name in ("bar", "overline", "hat"):
+            mark = _HAT if name == "hat" else _BAR
             while i < len(expr) and expr[i] == " ":
                 i += 1
             arg, i = _group(expr, i)
-            out.append(_tex(arg) + _BAR if len(_tex(arg)) == 1 else f"({_tex(arg)})" + _BAR)
+            out.append(_tex(arg) + mark if len(_tex(arg)) == 1 else f"({_tex(arg)})" + mark)
         elif name in ("mathrm", "text", "operatorname", "mathbf"):
             arg, i = _group(expr, i)
             out.append(_tex(arg))

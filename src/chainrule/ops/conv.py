@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule import _kernels
+import chainrule.ops.kernels as kernels
 from chainrule.errors import ShapeError
 from chainrule.ops.op import Op
 from chainrule.ops.promotion import prepare
@@ -34,7 +34,7 @@ def _pair(value, name: str, minimum: int) -> tuple:
 
 
 def _output_hw(op: str, hw, kernel, stride, padding, dilation) -> tuple:
-    out = _kernels.conv_output_size_2d(hw, kernel, dilation, padding, stride)
+    out = kernels.conv_output_size_2d(hw, kernel, dilation, padding, stride)
     if min(out) < 1:
         raise ShapeError(
             f"{op}: the input's spatial size {tuple(hw)} (padding {padding}) is smaller than the "
@@ -52,7 +52,7 @@ class Unfold(Op):
 
     def forward(self, x, kernel, dilation, padding, stride, pad_value):
         self.geometry = (x.shape[2:], kernel, dilation, padding, stride)
-        return _kernels.unfold(x, kernel, dilation, padding, stride, pad_value)
+        return kernels.unfold(x, kernel, dilation, padding, stride, pad_value)
 
     def backward(self, lib, g):
         return lib.fold(g, *self.geometry), None, None, None, None, None
@@ -67,7 +67,7 @@ class Fold(Op):
 
     def forward(self, cols, output_size, kernel, dilation, padding, stride):
         self.geometry = (kernel, dilation, padding, stride)
-        return _kernels.fold(cols, output_size, kernel, dilation, padding, stride)
+        return kernels.fold(cols, output_size, kernel, dilation, padding, stride)
 
     def backward(self, lib, g):
         return lib.unfold(g, *self.geometry), None, None, None, None, None
@@ -93,12 +93,12 @@ class Conv2d(Op):
         n = x.shape[0]
         o = w.shape[0]
         self.geometry = (tuple(w.shape[2:]), dilation, padding, stride)
-        cols = _kernels.im2col(x, *self.geometry)
+        cols = kernels.im2col(x, *self.geometry)
         out = w.reshape(o, -1) @ cols
         if b is not None:
             out += b[:, None]
         self.save(x, w)
-        oh, ow = _kernels.conv_output_size_2d(x.shape[2:], *self.geometry)
+        oh, ow = kernels.conv_output_size_2d(x.shape[2:], *self.geometry)
         return out.reshape(o, oh, ow, n).transpose(3, 0, 1, 2)
 
     def backward(self, lib, g, x, w):
@@ -126,11 +126,11 @@ class MaxPool2d(Op):
 
     Conventions (PyTorch's): at ties the first maximal element in row-major order takes
     the gradient; a NaN counts as the maximum (the last NaN of a window, if several).
-    The routing (``_kernels.PoolRoute``) is found in a column pass and a row pass.
+    The routing (``kernels.PoolRoute``) is found in a column pass and a row pass.
     """
 
     def forward(self, x, kernel, stride, padding, dilation):
-        out, route = _kernels.max_pool(x, kernel, stride, padding, dilation)
+        out, route = kernels.max_pool(x, kernel, stride, padding, dilation)
         self.save(route)  # saved, so that it is freed with the rest after backward
         return out
 
@@ -148,7 +148,7 @@ class PoolScatter(Op):
 
     def forward(self, g, route):
         self.save(route)
-        return _kernels.pool_scatter(g, route)
+        return kernels.pool_scatter(g, route)
 
     def backward(self, lib, gg, route):
         return lib.pool_gather(gg, route), None
@@ -174,7 +174,7 @@ def pool_gather(x, route):
     def pick(t, which, count, step, dilation, length, axis):
         out = None
         for k in range(count):
-            index = _kernels.pass_index(axis, k, step, dilation, length)
+            index = kernels.pass_index(axis, k, step, dilation, length)
             term = where(Tensor(which == k), getitem(t, index), 0.0)
             out = term if out is None else out + term
         return out
@@ -326,6 +326,6 @@ def avg_pool2d(
         out = total / (k[0] * k[1])
     else:  # divide each window by the number of real (unpadded) pixels in it
         ones = np.ones((1, 1, *hw), dtype=windows.dtype)
-        counts = _kernels.unfold(ones, k, (1, 1), p, s).sum(1).reshape(windows.shape[3:])
+        counts = kernels.unfold(ones, k, (1, 1), p, s).sum(1).reshape(windows.shape[3:])
         out = total / counts
     return out.squeeze(0) if unbatched else out

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule import _kernels
+import chainrule.ops.kernels as kernels
 from chainrule import dtypes as _dt
 from chainrule._backend import ndarray, xp
 from chainrule.autograd.views import make_view
@@ -49,7 +49,7 @@ class IndexAdd(Op):
 
     def forward(self, values, shape, index, accumulate):
         self.index = index
-        return _kernels.index_add(shape, index, values, accumulate)
+        return kernels.index_add(shape, index, values, accumulate)
 
     def backward(self, lib, g):
         return g[self.index], None, None, None

@@ -30,7 +30,8 @@ from __future__ import annotations
 import traceback
 from typing import ClassVar
 
-from chainrule._backend import ndarray, silence, unsilence, xp
+from chainrule._backend import ndarray, xp
+from chainrule._fp_errors import silence, unsilence
 from chainrule.autograd.grad_mode import STATE
 from chainrule.autograd.graph import OUTPUT, Node, next_sequence_number
 from chainrule.autograd.views import refresh_view

@@ -10,7 +10,7 @@ therefore written once and serves both.
 
 from __future__ import annotations
 
-from chainrule import _kernels
+import chainrule.ops.kernels as kernels
 from chainrule._backend import xp
 
 __all__ = ["ArrayMath", "sum_to"]
@@ -74,17 +74,17 @@ class ArrayMath:
     sin = staticmethod(xp.sin)
     cos = staticmethod(xp.cos)
     sign = staticmethod(xp.sign)
-    where = staticmethod(_kernels.where)
-    threshold_grad = staticmethod(_kernels.threshold_grad)
+    where = staticmethod(kernels.where)
+    threshold_grad = staticmethod(kernels.threshold_grad)
     maximum = staticmethod(xp.maximum)
-    sigmoid = staticmethod(_kernels.sigmoid)
-    index_add = staticmethod(_kernels.index_add)
-    unfold = staticmethod(_kernels.unfold)
-    fold = staticmethod(_kernels.fold)
-    im2col = staticmethod(_kernels.im2col)
-    col2im = staticmethod(_kernels.col2im)
-    pool_scatter = staticmethod(_kernels.pool_scatter)
-    pool_gather = staticmethod(_kernels.pool_gather)
+    sigmoid = staticmethod(kernels.sigmoid)
+    index_add = staticmethod(kernels.index_add)
+    unfold = staticmethod(kernels.unfold)
+    fold = staticmethod(kernels.fold)
+    im2col = staticmethod(kernels.im2col)
+    col2im = staticmethod(kernels.col2im)
+    pool_scatter = staticmethod(kernels.pool_scatter)
+    pool_gather = staticmethod(kernels.pool_gather)
 
     @staticmethod
     def cast(x, dtype):

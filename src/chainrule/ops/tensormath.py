@@ -4,7 +4,7 @@ and can be differentiated again (``create_graph=True``)."""
 
 from __future__ import annotations
 
-from chainrule import _kernels
+import chainrule.ops.kernels as kernels
 from chainrule._backend import xp
 from chainrule.ops import conv, elementwise, indexing, linalg, reduction, selection
 from chainrule.ops import shape as shapes
@@ -77,7 +77,7 @@ class TensorMath:
 
     @staticmethod
     def col2im(cols, output_size, kernel, dilation, padding, stride):
-        oh, ow = _kernels.conv_output_size_2d(output_size, kernel, dilation, padding, stride)
+        oh, ow = kernels.conv_output_size_2d(output_size, kernel, dilation, padding, stride)
         n = cols.shape[1] // (oh * ow)
         per_image = shapes.permute(shapes.reshape(cols, (cols.shape[0], oh * ow, n)), (2, 0, 1))
         return TensorMath.fold(per_image, output_size, kernel, dilation, padding, stride)
