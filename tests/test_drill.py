@@ -382,3 +382,19 @@ def test_a_wrong_answer_that_is_another_number_of_the_solution_says_so():
     result = ex.check({**key, "update": key["update_corrected"]})
     assert result["update"].lookalike == "update_corrected (step 5)"
     assert ex.check({**key, "update": [9.0, 9.0]})["update"].lookalike is None
+
+
+def test_numbers_stay_clear_of_the_values_to_avoid():
+    from chainrule.drill.core import Numbers
+
+    n = Numbers(1, "any")
+    # most draws in [-0.1, 0.1] fall within 0.05 of 0 and are drawn again
+    got = [n.value(-0.1, 0.1) for _ in range(50)] + list(n.values(50, -0.1, 0.1))
+    assert all(abs(v) >= 0.05 for v in got) and len(set(got)) > 2
+    hinge = n.values((4, 4), -2, 2, avoid=(1.0, -1.0), gap=0.1)
+    assert np.abs(np.abs(hinge) - 1).min() >= 0.1 and hinge.shape == (4, 4)
+    a, b = Numbers(3, "adam"), Numbers(3, "adam")
+    assert a.values(4, 0, 1).tolist() == b.values(4, 0, 1).tolist()
+    assert (
+        Numbers(3, "adam").values(4, 0, 1).tolist() != Numbers(3, "hinge").values(4, 0, 1).tolist()
+    )

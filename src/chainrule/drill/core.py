@@ -67,7 +67,7 @@ class Numbers:
         avoid: Sequence[float] = (0.0,),
         gap: float = 0.05,
     ) -> np.ndarray:
-        out = np.round(self._rng.uniform(low, high, shape), 2)
+        out = np.array(np.round(self._rng.uniform(low, high, shape), 2))  # 0-d: an array too
         for _ in range(1000):
             bad = np.zeros(out.shape, bool)
             for v in avoid:

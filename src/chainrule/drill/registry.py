@@ -98,4 +98,6 @@ def random_topic(seed: int | None = None) -> tuple[str, int]:
     if seed is None:
         seed = secrets.randbelow(10_000)
     keys = topics()
+    # its own stream (the 17 sets it apart from any exercise's), so the topic drawn for a
+    # seed does not hint at the numbers that seed gives
     return keys[int(np.random.default_rng([seed, 17]).integers(len(keys)))], seed
