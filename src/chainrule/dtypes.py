@@ -45,7 +45,6 @@ int64 = np.dtype("int64")
 uint8 = np.dtype("uint8")
 bool = np.dtype("bool")
 
-_FLOATING = (float16, float32, float64)
 _default = float32
 
 

@@ -496,7 +496,7 @@ class Tensor:
     def __setitem__(self, index, value) -> None:
         """``x[index] = value``. As in PyTorch, a number fills the indexed region and a
         tensor is copied into it (broadcast, cast to this dtype)."""
-        index = _ops.normalize_index(index, self._array.shape)
+        index = _ops.normalize_index(index)
         try:
             region = self._array[index]
         except IndexError as err:
