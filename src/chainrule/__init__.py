@@ -26,15 +26,22 @@ from chainrule._allocator import tune_allocator
 from chainrule.autograd import enable_grad, explain, is_grad_enabled, no_grad, set_grad_enabled
 from chainrule.dtypes import (
     bool,
+    double,
+    dtype,
+    float,
     float16,
     float32,
     float64,
     get_default_dtype,
+    half,
+    int,
     int8,
     int16,
     int32,
     int64,
+    long,
     set_default_dtype,
+    short,
     uint8,
 )
 from chainrule.errors import LabelError, ShapeError
@@ -42,29 +49,37 @@ from chainrule.io import load, save
 from chainrule.ops import *  # noqa: F403
 from chainrule.ops import __all__ as _ops_all
 from chainrule.random import manual_seed, seed
+from chainrule.size import Size
 from chainrule.tensor import *  # noqa: F403
 from chainrule.tensor import __all__ as _tensor_all
 
 __all__ = [  # noqa: PLE0604 (the tensor names are spliced in below)
     "LabelError",
     "ShapeError",
+    "Size",
     "__version__",
     "autograd",
     "data",
     "diagnostics",
     "explain",
     "bool",
+    "double",
+    "dtype",
     "dtypes",
     "enable_grad",
+    "float",
     "float16",
     "float32",
     "float64",
     "get_default_dtype",
+    "half",
+    "int",
     "int8",
     "int16",
     "int32",
     "int64",
     "load",
+    "long",
     "save",
     "is_grad_enabled",
     "manual_seed",
@@ -74,6 +89,7 @@ __all__ = [  # noqa: PLE0604 (the tensor names are spliced in below)
     "random",
     "seed",
     "set_default_dtype",
+    "short",
     "tune_allocator",
     "set_grad_enabled",
     "train",

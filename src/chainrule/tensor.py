@@ -23,6 +23,8 @@ from chainrule import dtypes as _dt
 from chainrule._backend import ndarray, to_numpy, xp
 from chainrule.errors import ShapeError
 from chainrule.random import default_generator
+from chainrule.size import Size
+from chainrule.size import _size as _as_size
 
 # The seam: the one place where this bottom layer calls upward. A tensor's math methods
 # (``x + y``, ``x.exp()``, ``x[i] = v``) are ops, and its ``backward()`` is the engine's;
@@ -182,12 +184,14 @@ class Tensor:
         return self
 
     @property
-    def shape(self) -> tuple:
-        return self._array.shape
+    def shape(self) -> Size:
+        """The sizes of the dimensions, as a :class:`~chainrule.size.Size` (a tuple)."""
+        return _as_size(self._array.shape)
 
     @property
-    def dtype(self) -> np.dtype:
-        return self._array.dtype
+    def dtype(self) -> _dt.dtype:
+        """The element type (a :class:`~chainrule.dtypes.dtype`: ``cr.float32``, ...)."""
+        return _dt.wrap(self._array.dtype)
 
     @property
     def ndim(self) -> int:
@@ -258,8 +262,9 @@ class Tensor:
         return "cpu" if xp is np else "gpu"
 
     def size(self, dim: int | None = None):
+        """The shape as a ``Size``, or with ``dim`` the size of that dimension (an int)."""
         if dim is None:
-            return self._array.shape
+            return _as_size(self._array.shape)
         return self._array.shape[_ops.normalize_dim(dim, self._array.ndim, "size")]
 
     def dim(self) -> int:
