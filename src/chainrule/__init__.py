@@ -24,6 +24,7 @@ from chainrule import (
     optim,
     random,
     train,
+    utils,
 )
 from chainrule._allocator import tune_allocator
 from chainrule.autograd import enable_grad, explain, is_grad_enabled, no_grad, set_grad_enabled
@@ -124,6 +125,7 @@ __all__ = [  # noqa: PLE0604 (the tensor names are spliced in below)
     "set_grad_enabled",
     "train",
     "uint8",
+    "utils",
     *_ops_all,
     *_tensor_all,
 ]
