@@ -19,3 +19,4 @@ def _strict_and_isolated(monkeypatch):
     cr.set_default_dtype(default)
     STATE.grad = True
     STATE.anomaly = False
+    STATE.inference = False

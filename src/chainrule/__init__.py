@@ -27,7 +27,15 @@ from chainrule import (
     utils,
 )
 from chainrule._allocator import tune_allocator
-from chainrule.autograd import enable_grad, explain, is_grad_enabled, no_grad, set_grad_enabled
+from chainrule.autograd import (
+    enable_grad,
+    explain,
+    inference_mode,
+    is_grad_enabled,
+    is_inference_mode_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 from chainrule.devices import device, get_default_device, set_default_device
 from chainrule.draws import (
     bernoulli,
@@ -96,6 +104,7 @@ __all__ = [  # noqa: PLE0604 (the tensor names are spliced in below)
     "get_default_device",
     "get_default_dtype",
     "half",
+    "inference_mode",
     "initial_seed",
     "int",
     "int8",
@@ -106,6 +115,7 @@ __all__ = [  # noqa: PLE0604 (the tensor names are spliced in below)
     "long",
     "save",
     "is_grad_enabled",
+    "is_inference_mode_enabled",
     "manual_seed",
     "multinomial",
     "nn",
