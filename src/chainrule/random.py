@@ -6,13 +6,18 @@ shuffles) comes from the generator held here, unless a :class:`Generator` is pas
 other module calls ``np.random`` directly.
 
 A :class:`Generator` is NumPy's PCG64 bit generator with PyTorch's methods
-(``manual_seed``, ``seed``, ``initial_seed``, ``get_state``, ``set_state``). The same seed
-gives the same numbers on every machine (PCG64 and NumPy's sampling algorithms do not
-depend on the platform; NumPy may change a sampling algorithm between its versions, and
-says so in its release notes), but not the numbers PyTorch gives for that seed: PyTorch
-draws from its own Mersenne Twister with its own transformations, and matching it bit
-for bit is not a goal. Seeds are taken as PyTorch takes them: any integer in
-[-2**63, 2**64), a negative one standing for itself plus 2**64.
+(``manual_seed``, ``seed``, ``initial_seed``, ``get_state``, ``set_state``).
+
+Reproducibility. The same seed gives the same numbers on every machine: PCG64's bits are
+defined exactly, and so are the integers, permutations, shuffles and uniform draws NumPy
+makes from them. Normal and exponential draws also pass through a few floating-point
+functions (``exp``, ``log`` in the distributions' tails), whose last bit can differ
+between C math libraries, so across operating systems those may, rarely, differ in the
+last bit. NumPy may change a sampling algorithm between its own versions (it says so in
+its release notes). The numbers are not PyTorch's for the same seed: PyTorch draws from
+its own Mersenne Twister with its own transformations, and matching it bit for bit is not
+a goal; the distributions are the same. Seeds are taken as PyTorch takes them: any
+integer in [-2**63, 2**64), a negative one standing for itself plus 2**64.
 """
 
 from __future__ import annotations
