@@ -38,15 +38,6 @@ from chainrule.autograd import (
     set_grad_enabled,
 )
 from chainrule.devices import device, get_default_device, set_default_device
-from chainrule.draws import (
-    bernoulli,
-    multinomial,
-    normal,
-    rand_like,
-    randint_like,
-    randn_like,
-    randperm,
-)
 from chainrule.dtypes import (
     bool,
     double,
@@ -68,11 +59,20 @@ from chainrule.dtypes import (
     uint8,
 )
 from chainrule.errors import LabelError, ShapeError
+from chainrule.generator import Generator, initial_seed, manual_seed, seed
+from chainrule.generator import default as default_generator
 from chainrule.io import load, save
 from chainrule.ops import *  # noqa: F403
 from chainrule.ops import __all__ as _ops_all
-from chainrule.random import Generator, initial_seed, manual_seed, seed
-from chainrule.random import default as default_generator
+from chainrule.ops.draws import (
+    bernoulli,
+    multinomial,
+    normal,
+    rand_like,
+    randint_like,
+    randn_like,
+    randperm,
+)
 from chainrule.size import Size
 from chainrule.tensor import *  # noqa: F403
 from chainrule.tensor import __all__ as _tensor_all

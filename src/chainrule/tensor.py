@@ -517,21 +517,15 @@ class Tensor:
     def bernoulli_(self, p=0.5, *, generator=None) -> Tensor:
         """Fill with 1 (probability ``p``, a number or a tensor of probabilities that
         broadcasts to this shape) or 0, from ``generator`` (default: the library's)."""
-        from chainrule import draws
-
-        return self.copy_(draws.bernoulli_fill("bernoulli_", self, p, generator))
+        return self.copy_(_ops.draws.bernoulli_fill("bernoulli_", self, p, generator))
 
     def bernoulli(self, p=None, *, generator=None) -> Tensor:
         """``cr.bernoulli(self, p, generator=...)``: 1 with probability ``self`` (or ``p``)."""
-        from chainrule import draws
-
-        return draws.bernoulli(self, p, generator=generator)
+        return _ops.draws.bernoulli(self, p, generator=generator)
 
     def multinomial(self, num_samples: int, replacement: bool = False, *, generator=None):
         """``cr.multinomial(self, ...)``: category indices drawn with these weights."""
-        from chainrule import draws
-
-        return draws.multinomial(self, num_samples, replacement, generator=generator)
+        return _ops.draws.multinomial(self, num_samples, replacement, generator=generator)
 
     def __setitem__(self, index, value) -> None:
         """``x[index] = value``. As in PyTorch, a number fills the indexed region and a
