@@ -41,6 +41,7 @@ from chainrule.errors import LabelError, ShapeError
 from chainrule.io import load, save
 from chainrule.ops import *  # noqa: F403
 from chainrule.ops import __all__ as _ops_all
+from chainrule.printing import get_printoptions, printoptions, set_printoptions
 from chainrule.random import manual_seed, seed
 from chainrule.tensor import *  # noqa: F403
 from chainrule.tensor import __all__ as _tensor_all
@@ -78,6 +79,10 @@ __all__ = [  # noqa: PLE0604 (the tensor names are spliced in below)
     "set_grad_enabled",
     "train",
     "uint8",
+    # issue 14, part A
+    "get_printoptions",
+    "printoptions",
+    "set_printoptions",
     *_ops_all,
     *_tensor_all,
 ]

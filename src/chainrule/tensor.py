@@ -22,6 +22,7 @@ import numpy as np
 from chainrule import dtypes as _dt
 from chainrule._backend import ndarray, to_numpy, xp
 from chainrule.errors import ShapeError
+from chainrule.printing import tensor_repr
 from chainrule.random import default_generator
 
 # The seam: the one place where this bottom layer calls upward. A tensor's math methods
@@ -324,16 +325,20 @@ class Tensor:
         return (self[i] for i in range(self._array.shape[0]))
 
     def __repr__(self) -> str:
-        arr = to_numpy(self._array)
-        body = np.array2string(arr, separator=", ", prefix="tensor(", precision=4)
-        extras = []
-        if arr.dtype not in (_dt.get_default_dtype(), _dt.int64, _dt.bool) or arr.size == 0:
-            extras.append(f"dtype={arr.dtype}")
-        if self.grad_fn is not None:
-            extras.append(f"grad_fn=<{self._node.name()}>")
-        elif self._requires_grad:
-            extras.append("requires_grad=True")
-        return "tensor(" + ", ".join([body, *extras]) + ")"
+        return tensor_repr(self)  # PyTorch's layout: chainrule/printing.py
+
+    def __format__(self, spec: str) -> str:
+        """``f"{t:.2f}"``: a 0-d tensor formats its value, as PyTorch's does; other tensors
+        take only the empty format (their repr)."""
+        if self._array.ndim == 0:
+            return self.item().__format__(spec)
+        if not spec:
+            return repr(self)
+        raise TypeError(
+            f"unsupported format string {spec!r} passed to Tensor.__format__: only 0-d "
+            f"tensors format their value (this one has shape {tuple(self._array.shape)}); "
+            "use t.item() for a one-element tensor"
+        )
 
     # ----------------------------------------------------------------- autograd
     def backward(self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False):
