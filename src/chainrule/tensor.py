@@ -21,6 +21,7 @@ import numpy as np
 
 from chainrule import dtypes as _dt
 from chainrule._backend import ndarray, to_numpy, xp
+from chainrule._numpy_names import numpy_names
 from chainrule.errors import ShapeError
 from chainrule.printing import tensor_repr
 from chainrule.random import default_generator
@@ -1036,3 +1037,23 @@ def linspace(start, end, steps: int, dtype=None, requires_grad: bool = False) ->
 
 def eye(n: int, m: int | None = None, dtype=None, requires_grad: bool = False) -> Tensor:
     return _factory(xp.eye(n, m, dtype=_dtype_or_default(dtype)), requires_grad)
+
+
+# NumPy's ``axis=`` and ``keepdims=`` on the reductions, as PyTorch's methods take them.
+for _name in (
+    "all",
+    "amax",
+    "amin",
+    "any",
+    "argmax",
+    "argmin",
+    "logsumexp",
+    "max",
+    "mean",
+    "min",
+    "std",
+    "sum",
+    "var",
+):
+    setattr(Tensor, _name, numpy_names(getattr(Tensor, _name)))
+del _name
