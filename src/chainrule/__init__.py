@@ -17,6 +17,7 @@ from chainrule import (
     data,
     diagnostics,
     dtypes,
+    linalg,
     nn,
     optim,
     random,
@@ -81,6 +82,7 @@ __all__ = [  # noqa: PLE0604 (the tensor names are spliced in below)
     "uint8",
     # issue 14, part A
     "get_printoptions",
+    "linalg",
     "printoptions",
     "set_printoptions",
     *_ops_all,
