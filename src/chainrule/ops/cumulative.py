@@ -14,7 +14,7 @@ from __future__ import annotations
 from chainrule import dtypes as _dt
 from chainrule._backend import xp
 from chainrule._numpy_names import numpy_names
-from chainrule.ops._common import normalize_dim
+from chainrule.ops._common import along, normalize_dim
 from chainrule.ops._out import write_out
 from chainrule.ops.op import Op
 from chainrule.ops.reduction import kept_shape
@@ -22,11 +22,6 @@ from chainrule.ops.shape import reshape
 from chainrule.tensor import Tensor, as_tensor
 
 __all__ = ["cumprod", "cumsum", "prod"]
-
-
-def _along(axis: int, part: slice) -> tuple:
-    """An index selecting ``part`` of dimension ``axis`` (everything of the others)."""
-    return (slice(None),) * axis + (part,)
 
 
 def _reversed_cumsum(lib, x, axis: int):
@@ -38,7 +33,7 @@ def _exclusive_cumprod(lib, x, axis: int):
     """:math:`e_i = \\prod_{k < i} x_k` along ``axis`` (1 for the first), without division."""
     n = x.shape[axis]
     ones = xp.ones(kept_shape(tuple(x.shape), (axis,)), dtype=x.dtype)
-    return lib.cumprod(lib.cat([ones, x[_along(axis, slice(0, n - 1))]], axis), axis)
+    return lib.cumprod(lib.cat([ones, x[along(axis, slice(0, n - 1))]], axis), axis)
 
 
 class Prod(Op):
@@ -132,13 +127,13 @@ def _cumprod_grad_direct(lib, g, x, a: int):
     ones = xp.ones(kept_shape(tuple(x.shape), (a,)), dtype=x.dtype)
     grads = []
     for k in range(n):
-        until_k = ones if k == 0 else lib.prod(x[_along(a, slice(0, k))], a, True)
+        until_k = ones if k == 0 else lib.prod(x[along(a, slice(0, k))], a, True)
         if k + 1 < n:
-            after_k = lib.cumprod(x[_along(a, slice(k + 1, None))], a)
+            after_k = lib.cumprod(x[along(a, slice(k + 1, None))], a)
             omitted = lib.cat([until_k, until_k * after_k], a)
         else:
             omitted = until_k
-        grads.append(lib.sum(g[_along(a, slice(k, None))] * omitted, a, True))
+        grads.append(lib.sum(g[along(a, slice(k, None))] * omitted, a, True))
     return lib.cat(grads, a)
 
 

@@ -22,7 +22,7 @@ import numpy as np
 from chainrule._backend import xp
 from chainrule.autograd.views import make_view
 from chainrule.errors import ShapeError
-from chainrule.ops._common import normalize_dim
+from chainrule.ops._common import along, normalize_dim
 from chainrule.ops.indexing import GetItem
 from chainrule.ops.op import Op
 from chainrule.ops.shape import _shape_arg, cat, expand, flatten, reshape
@@ -43,10 +43,6 @@ class Flip(Op):
 
     def backward(self, lib, g):
         return lib.flip(g, self.axes), None
-
-
-def _along(axis: int, part) -> tuple:
-    return (slice(None),) * axis + (part,)
 
 
 def flip(input, dims) -> Tensor:
@@ -87,7 +83,7 @@ def roll(input, shifts, dims=None) -> Tensor:
         s = s % n if n else 0
         if s:
             out = cat(
-                [out[_along(axis, slice(n - s, None))], out[_along(axis, slice(0, n - s))]], axis
+                [out[along(axis, slice(n - s, None))], out[along(axis, slice(0, n - s))]], axis
             )
     return out if out is not x else x.clone()
 
@@ -147,7 +143,7 @@ def split(tensor, split_size_or_sections, dim: int = 0) -> tuple:
             )
     bounds = np.cumsum([0, *sizes]).tolist()
     return tuple(
-        _piece(x, _along(axis, slice(lo, hi)), f"Output {i} of Split")
+        _piece(x, along(axis, slice(lo, hi)), f"Output {i} of Split")
         for i, (lo, hi) in enumerate(itertools.pairwise(bounds))
     )
 
@@ -179,4 +175,4 @@ def unbind(input, dim: int = 0) -> tuple:
         raise IndexError("unbind: dimension specified as 0 but the tensor has no dimensions")
     axis = normalize_dim(dim, x._array.ndim, "unbind")
     n = x._array.shape[axis]
-    return tuple(_piece(x, _along(axis, i), f"Output {i} of Unbind") for i in range(n))
+    return tuple(_piece(x, along(axis, i), f"Output {i} of Unbind") for i in range(n))

@@ -26,8 +26,9 @@ from chainrule import dtypes as _dt
 from chainrule._backend import xp
 from chainrule.autograd.grad_mode import STATE
 from chainrule.errors import ShapeError
-from chainrule.ops._common import normalize_dim
+from chainrule.ops._common import along, normalize_dim
 from chainrule.ops._out import write_out
+from chainrule.ops.arithmetic import _check_alpha
 from chainrule.ops.indexing import add_at, getitem
 from chainrule.ops.selection import masked_fill, where
 from chainrule.tensor import Tensor, _make, as_tensor
@@ -65,11 +66,7 @@ def index_select(input, dim: int, index, *, out=None) -> Tensor:
         return write_out("index_select", x.clone(), out)
     axis = normalize_dim(dim, x._array.ndim, "index_select")
     idx = _index_vector("index_select", index, x._array.shape[axis])
-    return write_out("index_select", getitem(x, _along(axis, idx)), out)
-
-
-def _along(axis: int, part) -> tuple:
-    return (slice(None),) * axis + (part,)
+    return write_out("index_select", getitem(x, along(axis, idx)), out)
 
 
 def index_add(input, dim: int, index, source, *, alpha=1, out=None) -> Tensor:
@@ -81,7 +78,8 @@ def index_add(input, dim: int, index, source, *, alpha=1, out=None) -> Tensor:
             f"index_add(): self ({x._array.dtype}) and source ({s._array.dtype}) must have "
             "the same dtype"
         )
-    _check_alpha("index_add", x, alpha)
+    if alpha != 1:
+        _check_alpha("index_add", x, s, alpha)
     ndim = x._array.ndim
     axis = normalize_dim(dim, ndim, "index_add")
     n = x._array.shape[axis] if ndim else 1
@@ -98,15 +96,7 @@ def index_add(input, dim: int, index, source, *, alpha=1, out=None) -> Tensor:
     values = s if alpha == 1 else s * alpha
     if ndim == 0:
         return write_out("index_add", x + values, out)
-    return write_out("index_add", x + add_at(x._array.shape, _along(axis, idx), values), out)
-
-
-def _check_alpha(name: str, x: Tensor, alpha) -> None:
-    if x._array.dtype.kind in "biu" and isinstance(alpha, float):
-        raise TypeError(
-            f"{name}(): for integral input tensors, argument alpha must not be a floating "
-            "point number"
-        )
+    return write_out("index_add", x + add_at(x._array.shape, along(axis, idx), values), out)
 
 
 def _scatter_grid(name: str, x: Tensor, dim: int, index, src) -> tuple:
