@@ -14,6 +14,7 @@ from chainrule.nn.activation import (
     Softplus,
     Tanh,
 )
+from chainrule.nn.conv import AvgPool1d, Conv1d, ConvTranspose2d, MaxPool1d
 from chainrule.nn.dropout import Dropout
 from chainrule.nn.layers import AvgPool2d, Conv2d, Flatten, Identity, Linear, MaxPool2d
 from chainrule.nn.loss import (
@@ -34,16 +35,23 @@ from chainrule.nn.loss import (
 )
 from chainrule.nn.module import Module, ModuleList, Parameter, Sequential
 from chainrule.nn.norm import BatchNorm1d, BatchNorm2d, LayerNorm
+from chainrule.nn.pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d
+from chainrule.nn.resample import Upsample
 
 __all__ = [
     "ELU",
     "GELU",
+    "AdaptiveAvgPool2d",
+    "AdaptiveMaxPool2d",
+    "AvgPool1d",
     "AvgPool2d",
     "BCELoss",
     "BCEWithLogitsLoss",
     "BatchNorm1d",
     "BatchNorm2d",
+    "Conv1d",
     "Conv2d",
+    "ConvTranspose2d",
     "CrossEntropyLoss",
     "Dropout",
     "ExponentialLoss",
@@ -57,6 +65,7 @@ __all__ = [
     "Linear",
     "LogSoftmax",
     "MSELoss",
+    "MaxPool1d",
     "MaxPool2d",
     "Module",
     "ModuleList",
@@ -73,6 +82,7 @@ __all__ = [
     "Softplus",
     "SquaredHingeLoss",
     "Tanh",
+    "Upsample",
     "ZeroOneLoss",
     "functional",
     "init",

@@ -14,6 +14,7 @@ from chainrule.nn.activation import (
     softplus,
     tanh,
 )
+from chainrule.nn.conv import avg_pool1d, conv1d, conv_transpose2d, max_pool1d
 from chainrule.nn.dropout import dropout
 from chainrule.nn.loss import (
     binary_cross_entropy,
@@ -36,16 +37,24 @@ from chainrule.nn.loss import (
     zero_one_loss,
 )
 from chainrule.nn.norm import batch_norm, layer_norm
+from chainrule.nn.pooling import adaptive_avg_pool2d, adaptive_max_pool2d
+from chainrule.nn.resample import interpolate
 from chainrule.ops.conv import avg_pool2d, conv2d, fold, max_pool2d, unfold
 from chainrule.ops.linalg import linear
+from chainrule.ops.padding import pad
 
 __all__ = [
+    "adaptive_avg_pool2d",
+    "adaptive_max_pool2d",
+    "avg_pool1d",
     "avg_pool2d",
     "batch_norm",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "categorical_cross_entropy",
+    "conv1d",
     "conv2d",
+    "conv_transpose2d",
     "cross_entropy",
     "dropout",
     "elu",
@@ -54,6 +63,7 @@ __all__ = [
     "gelu",
     "hinge_loss",
     "huber_loss",
+    "interpolate",
     "l0_count",
     "l1_loss",
     "l1_penalty",
@@ -62,10 +72,12 @@ __all__ = [
     "leaky_relu",
     "linear",
     "log_softmax",
+    "max_pool1d",
     "max_pool2d",
     "mse_loss",
     "multi_margin_loss",
     "nll_loss",
+    "pad",
     "perceptron_loss",
     "relu",
     "sigmoid",
