@@ -14,9 +14,18 @@ from chainrule.nn.activation import (
     Softplus,
     Tanh,
 )
+from chainrule.nn.containers import ModuleDict, ParameterDict, ParameterList
 from chainrule.nn.conv import AvgPool1d, Conv1d, ConvTranspose2d, MaxPool1d
 from chainrule.nn.dropout import Dropout
-from chainrule.nn.layers import AvgPool2d, Conv2d, Flatten, Identity, Linear, MaxPool2d
+from chainrule.nn.layers import (
+    AvgPool2d,
+    Conv2d,
+    Flatten,
+    Identity,
+    Linear,
+    MaxPool2d,
+    Unflatten,
+)
 from chainrule.nn.loss import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -68,10 +77,13 @@ __all__ = [
     "MaxPool1d",
     "MaxPool2d",
     "Module",
+    "ModuleDict",
     "ModuleList",
     "MultiMarginLoss",
     "NLLLoss",
     "Parameter",
+    "ParameterDict",
+    "ParameterList",
     "PerceptronLoss",
     "ReLU",
     "Sequential",
@@ -82,6 +94,7 @@ __all__ = [
     "Softplus",
     "SquaredHingeLoss",
     "Tanh",
+    "Unflatten",
     "Upsample",
     "ZeroOneLoss",
     "functional",

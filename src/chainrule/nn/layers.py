@@ -22,6 +22,7 @@ __all__ = [
     "Identity",
     "Linear",
     "MaxPool2d",
+    "Unflatten",
     "layer_input",
 ]
 
@@ -300,6 +301,42 @@ class Flatten(Module):
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """The inverse of ``Flatten``: split dimension ``dim`` into ``unflattened_size``
+    (one entry may be -1, inferred), e.g. (N, 12) -> (N, 3, 4)."""
+
+    def __init__(self, dim: int, unflattened_size) -> None:
+        super().__init__()
+        if not isinstance(unflattened_size, tuple | list):
+            raise TypeError(
+                f"Unflatten: unflattened_size must be a tuple of ints, got "
+                f"{type(unflattened_size).__name__}"
+            )
+        for i, n in enumerate(unflattened_size):
+            if not isinstance(n, int) or isinstance(n, bool):
+                raise TypeError(
+                    f"Unflatten: unflattened_size must be a tuple of ints, got "
+                    f"{type(n).__name__} at position {i}"
+                )
+        self.dim, self.unflattened_size = dim, unflattened_size
+
+    def forward(self, x):
+        x = as_tensor(x)
+        d = ops.normalize_dim(self.dim, x.ndim, "Unflatten")
+        sizes = tuple(self.unflattened_size)
+        known = math.prod(n for n in sizes if n != -1)
+        n = x.shape[d]
+        if sizes.count(-1) > 1 or (n != known if -1 not in sizes else (known == 0 or n % known)):
+            raise ShapeError(
+                f"Unflatten: sizes {list(sizes)} do not multiply up to the size of dimension "
+                f"{self.dim} ({n}) of the input of shape {tuple(x.shape)}"
+            )
+        return ops.reshape(x, (*x.shape[:d], *sizes, *x.shape[d + 1 :]))
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
 
 
 class Identity(Module):
