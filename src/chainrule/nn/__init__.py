@@ -5,9 +5,13 @@ from chainrule.nn import functional, init, utils
 from chainrule.nn.activation import (
     ELU,
     GELU,
+    Hardtanh,
     LeakyReLU,
     LogSoftmax,
+    Mish,
+    PReLU,
     ReLU,
+    ReLU6,
     Sigmoid,
     SiLU,
     Softmax,
@@ -16,7 +20,11 @@ from chainrule.nn.activation import (
 )
 from chainrule.nn.containers import ModuleDict, ParameterDict, ParameterList
 from chainrule.nn.conv import AvgPool1d, Conv1d, ConvTranspose2d, MaxPool1d
-from chainrule.nn.dropout import Dropout
+from chainrule.nn.distance import CosineSimilarity
+from chainrule.nn.divergence import KLDivLoss
+from chainrule.nn.dropout import Dropout, Dropout2d
+from chainrule.nn.embedding import Embedding
+from chainrule.nn.group_norm import GroupNorm, InstanceNorm1d, InstanceNorm2d
 from chainrule.nn.layers import (
     AvgPool2d,
     Conv2d,
@@ -61,13 +69,21 @@ __all__ = [
     "Conv1d",
     "Conv2d",
     "ConvTranspose2d",
+    "CosineSimilarity",
     "CrossEntropyLoss",
     "Dropout",
+    "Dropout2d",
+    "Embedding",
     "ExponentialLoss",
     "Flatten",
+    "GroupNorm",
+    "Hardtanh",
     "HingeLoss",
     "HuberLoss",
     "Identity",
+    "InstanceNorm1d",
+    "InstanceNorm2d",
+    "KLDivLoss",
     "L1Loss",
     "LayerNorm",
     "LeakyReLU",
@@ -76,16 +92,19 @@ __all__ = [
     "MSELoss",
     "MaxPool1d",
     "MaxPool2d",
+    "Mish",
     "Module",
     "ModuleDict",
     "ModuleList",
     "MultiMarginLoss",
     "NLLLoss",
+    "PReLU",
     "Parameter",
     "ParameterDict",
     "ParameterList",
     "PerceptronLoss",
     "ReLU",
+    "ReLU6",
     "Sequential",
     "SiLU",
     "Sigmoid",

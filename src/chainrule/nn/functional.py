@@ -5,9 +5,13 @@ from __future__ import annotations
 from chainrule.nn.activation import (
     elu,
     gelu,
+    hardtanh,
     leaky_relu,
     log_softmax,
+    mish,
+    prelu,
     relu,
+    relu6,
     sigmoid,
     silu,
     softmax,
@@ -15,7 +19,11 @@ from chainrule.nn.activation import (
     tanh,
 )
 from chainrule.nn.conv import avg_pool1d, conv1d, conv_transpose2d, max_pool1d
-from chainrule.nn.dropout import dropout
+from chainrule.nn.distance import cosine_similarity, normalize
+from chainrule.nn.divergence import kl_div
+from chainrule.nn.dropout import dropout, dropout2d
+from chainrule.nn.embedding import embedding, one_hot
+from chainrule.nn.group_norm import group_norm, instance_norm
 from chainrule.nn.loss import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -55,15 +63,22 @@ __all__ = [
     "conv1d",
     "conv2d",
     "conv_transpose2d",
+    "cosine_similarity",
     "cross_entropy",
     "dropout",
+    "dropout2d",
     "elu",
+    "embedding",
     "exponential_loss",
     "fold",
     "gelu",
+    "group_norm",
+    "hardtanh",
     "hinge_loss",
     "huber_loss",
+    "instance_norm",
     "interpolate",
+    "kl_div",
     "l0_count",
     "l1_loss",
     "l1_penalty",
@@ -74,12 +89,17 @@ __all__ = [
     "log_softmax",
     "max_pool1d",
     "max_pool2d",
+    "mish",
     "mse_loss",
     "multi_margin_loss",
     "nll_loss",
+    "normalize",
+    "one_hot",
     "pad",
     "perceptron_loss",
+    "prelu",
     "relu",
+    "relu6",
     "sigmoid",
     "silu",
     "smooth_l1_loss",
