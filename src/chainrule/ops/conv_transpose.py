@@ -61,6 +61,8 @@ class ConvTranspose2d(Op):
     windows reach only output pixels that no input pixel wrote, and are dropped.
     """
 
+    op_name = "conv_transpose2d"
+
     def forward(self, x, w, b, stride, padding, output_padding, dilation, groups):
         n, cin, h, wd = x.shape
         kernel = tuple(w.shape[2:])
