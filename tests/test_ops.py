@@ -174,7 +174,7 @@ NN_CONTRACT = [
     "batch_norm",
     "layer_norm",
 ]
-RANDOM = {"dropout"}  # random by design: tested for its statistics in test_nn.py
+RANDOM = {"dropout", "dropout2d"}  # random by design: tested for its statistics in test_nn.py
 
 
 def test_every_public_op_has_an_entry():

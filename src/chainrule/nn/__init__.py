@@ -5,17 +5,35 @@ from chainrule.nn import functional, init, utils
 from chainrule.nn.activation import (
     ELU,
     GELU,
+    Hardtanh,
     LeakyReLU,
     LogSoftmax,
+    Mish,
+    PReLU,
     ReLU,
+    ReLU6,
     Sigmoid,
     SiLU,
     Softmax,
     Softplus,
     Tanh,
 )
-from chainrule.nn.dropout import Dropout
-from chainrule.nn.layers import AvgPool2d, Conv2d, Flatten, Identity, Linear, MaxPool2d
+from chainrule.nn.containers import ModuleDict, ParameterDict, ParameterList
+from chainrule.nn.conv import AvgPool1d, Conv1d, ConvTranspose2d, MaxPool1d
+from chainrule.nn.distance import CosineSimilarity
+from chainrule.nn.divergence import KLDivLoss
+from chainrule.nn.dropout import Dropout, Dropout2d
+from chainrule.nn.embedding import Embedding
+from chainrule.nn.group_norm import GroupNorm, InstanceNorm1d, InstanceNorm2d
+from chainrule.nn.layers import (
+    AvgPool2d,
+    Conv2d,
+    Flatten,
+    Identity,
+    Linear,
+    MaxPool2d,
+    Unflatten,
+)
 from chainrule.nn.loss import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -34,37 +52,59 @@ from chainrule.nn.loss import (
 )
 from chainrule.nn.module import Module, ModuleList, Parameter, Sequential
 from chainrule.nn.norm import BatchNorm1d, BatchNorm2d, LayerNorm
+from chainrule.nn.pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d
+from chainrule.nn.resample import Upsample
 
 __all__ = [
     "ELU",
     "GELU",
+    "AdaptiveAvgPool2d",
+    "AdaptiveMaxPool2d",
+    "AvgPool1d",
     "AvgPool2d",
     "BCELoss",
     "BCEWithLogitsLoss",
     "BatchNorm1d",
     "BatchNorm2d",
+    "Conv1d",
     "Conv2d",
+    "ConvTranspose2d",
+    "CosineSimilarity",
     "CrossEntropyLoss",
     "Dropout",
+    "Dropout2d",
+    "Embedding",
     "ExponentialLoss",
     "Flatten",
+    "GroupNorm",
+    "Hardtanh",
     "HingeLoss",
     "HuberLoss",
     "Identity",
+    "InstanceNorm1d",
+    "InstanceNorm2d",
+    "KLDivLoss",
     "L1Loss",
     "LayerNorm",
     "LeakyReLU",
     "Linear",
     "LogSoftmax",
     "MSELoss",
+    "MaxPool1d",
     "MaxPool2d",
+    "Mish",
     "Module",
+    "ModuleDict",
     "ModuleList",
     "MultiMarginLoss",
     "NLLLoss",
+    "PReLU",
     "Parameter",
+    "ParameterDict",
+    "ParameterList",
     "PerceptronLoss",
     "ReLU",
+    "ReLU6",
     "Sequential",
     "SiLU",
     "Sigmoid",
@@ -73,6 +113,8 @@ __all__ = [
     "Softplus",
     "SquaredHingeLoss",
     "Tanh",
+    "Unflatten",
+    "Upsample",
     "ZeroOneLoss",
     "functional",
     "init",

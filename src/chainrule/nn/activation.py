@@ -15,17 +15,25 @@ from __future__ import annotations
 import math
 
 from chainrule import ops
-from chainrule.nn.module import Module
+from chainrule._backend import xp
+from chainrule.autograd.grad_mode import no_grad
+from chainrule.dtypes import get_default_dtype, to_dtype
+from chainrule.nn.layers import layer_input
+from chainrule.nn.module import Module, Parameter
 from chainrule.ops.inplace import apply_inplace
 from chainrule.ops.promotion import float_input
-from chainrule.tensor import Tensor
+from chainrule.tensor import Tensor, _make, as_tensor, full
 
 __all__ = [
     "ELU",
     "GELU",
+    "Hardtanh",
     "LeakyReLU",
     "LogSoftmax",
+    "Mish",
+    "PReLU",
     "ReLU",
+    "ReLU6",
     "SiLU",
     "Sigmoid",
     "Softmax",
@@ -33,9 +41,13 @@ __all__ = [
     "Tanh",
     "elu",
     "gelu",
+    "hardtanh",
     "leaky_relu",
     "log_softmax",
+    "mish",
+    "prelu",
     "relu",
+    "relu6",
     "sigmoid",
     "silu",
     "softmax",
@@ -256,3 +268,125 @@ class LogSoftmax(Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
+
+
+# ----------------------------------------------------------------- PReLU, Hardtanh, Mish
+def prelu(input, weight):
+    r""":math:`x` for :math:`x > 0`, else :math:`a x`, with a learned slope :math:`a`:
+    ``weight`` holds one slope, or one per channel (dimension 1). Derivatives
+    :math:`\partial y/\partial x \in \{a, 1\}` (:math:`a` at 0) and
+    :math:`\partial y/\partial a = x` where :math:`x \le 0` (so 0 at 0), as in PyTorch."""
+    x = _float(input)
+    w = weight if isinstance(weight, Tensor) else ops.reshape(_float(weight), (-1,))
+    if w.ndim > 1:
+        raise ValueError(f"prelu: weight must be a scalar or 1-D, got shape {tuple(w.shape)}")
+    k = w._array.size
+    channels = x.shape[1] if x.ndim >= 2 else 1
+    if k != 1 and k != channels:
+        raise ValueError(
+            f"prelu: weight has {k} slopes but the input (shape {tuple(x.shape)}) has "
+            f"{channels} channels in dimension 1; give 1 slope or one per channel"
+        )
+    if k != 1:
+        w = ops.reshape(w, (k,) + (1,) * (x.ndim - 2))
+    elif w.ndim:
+        w = ops.reshape(w, ())
+    return ops.where(x > 0, x, w * x)
+
+
+def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False):
+    r""":math:`\min(\max(x, lo), hi)`. Derivative 1 strictly inside :math:`(lo, hi)` and 0
+    outside and at the bounds themselves (PyTorch's convention, unlike ``clamp``, whose
+    gradient passes at the bounds)."""
+    if min_val > max_val:
+        raise ValueError(
+            f"hardtanh: min_val ({min_val}) cannot be greater than max_val ({max_val})"
+        )
+    if inplace:
+        return apply_inplace(input, "hardtanh_", hardtanh, min_val, max_val)
+    x = as_tensor(input)
+    a = x._array
+    inside = _make((a > min_val) & (a < max_val), None, False)
+    edge = _make(xp.clip(a, min_val, max_val), None, False)  # constants: no gradient
+    return ops.where(inside, x, edge)
+
+
+def relu6(input, inplace: bool = False):
+    r""":math:`\min(\max(x, 0), 6)`: ``hardtanh(x, 0, 6)``, derivative 0 at 0 and 6."""
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+def mish(input, inplace: bool = False):
+    r""":math:`x \tanh(\mathrm{softplus}(x))`. Derivative :math:`\tanh(s) + x\,\sigma(x)
+    (1 - \tanh^2 s)` with :math:`s = \mathrm{softplus}(x)`, from the chain rule."""
+    if inplace:
+        return apply_inplace(input, "mish_", mish)
+    x = _float(input)
+    return x * ops.tanh(ops.softplus(x))
+
+
+class PReLU(Module):
+    r""":math:`\max(0, x) + a \min(0, x)` with learned slopes ``weight`` (one, or
+    ``num_parameters`` = the number of channels), initialised to ``init``."""
+
+    def __init__(
+        self, num_parameters: int = 1, init: float = 0.25, device=None, dtype=None
+    ) -> None:
+        super().__init__()
+        self.num_parameters, self.init = num_parameters, init
+        dt = get_default_dtype() if dtype is None else to_dtype(dtype)
+        self.weight = Parameter(full((num_parameters,), init, dtype=dt))
+
+    def reset_parameters(self) -> None:
+        with no_grad():
+            self.weight.fill_(self.init)
+
+    def forward(self, x):
+        return prelu(layer_input(x, self.weight._array.dtype, self), self.weight)
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"
+
+
+class Hardtanh(Module):
+    r""":math:`\min(\max(x, lo), hi)`; derivative 1 inside, 0 outside and at the bounds."""
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> None:
+        super().__init__()
+        if max_val <= min_val:
+            raise ValueError(
+                f"Hardtanh: max_val ({max_val}) must be greater than min_val ({min_val})"
+            )
+        self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
+
+    def forward(self, x):
+        return hardtanh(x, self.min_val, self.max_val, self.inplace)
+
+    def extra_repr(self) -> str:
+        text = f"min_val={self.min_val}, max_val={self.max_val}"
+        return text + (", inplace=True" if self.inplace else "")
+
+
+class ReLU6(Hardtanh):
+    r""":math:`\min(\max(x, 0), 6)`, ``Hardtanh(0, 6)``."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__(0.0, 6.0, inplace)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
+
+
+class Mish(Module):
+    r""":math:`x \tanh(\mathrm{softplus}(x))`: smooth, non-monotonic (a minimum of about
+    -0.31 near x = -1.19), unbounded above."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, x):
+        return mish(x, self.inplace)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""

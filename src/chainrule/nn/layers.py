@@ -12,9 +12,19 @@ from chainrule.nn import init
 from chainrule.nn.module import Module, Parameter
 from chainrule.ops import conv as _conv
 from chainrule.ops.linalg import Linear as _LinearOp
+from chainrule.ops.padding import pad as _pad
 from chainrule.tensor import Tensor, as_tensor, empty
 
-__all__ = ["AvgPool2d", "Conv2d", "Flatten", "Identity", "Linear", "MaxPool2d", "layer_input"]
+__all__ = [
+    "AvgPool2d",
+    "Conv2d",
+    "Flatten",
+    "Identity",
+    "Linear",
+    "MaxPool2d",
+    "Unflatten",
+    "layer_input",
+]
 
 
 def layer_input(x, dtype, layer: Module) -> Tensor:
@@ -82,10 +92,14 @@ class Linear(Module):
 
 
 class Conv2d(Module):
-    r"""2-D convolution (cross-correlation) over NCHW input: ``weight`` (out, in, kh, kw).
+    r"""2-D convolution (cross-correlation) over NCHW input: ``weight``
+    (out, in / groups, kh, kw).
 
     Input (N, C_in, H, W) or (C_in, H, W) -> output (N, C_out, OH, OW), with
-    :math:`OH = \lfloor (H + 2p - d(k_h - 1) - 1)/s \rfloor + 1`.
+    :math:`OH = \lfloor (H + 2p - d(k_h - 1) - 1)/s \rfloor + 1`. ``groups`` splits the
+    channels into that many independent convolutions (``groups=in_channels``: depthwise);
+    ``padding_mode`` other than ``"zeros"`` pads with :func:`~chainrule.ops.padding.pad`
+    (``"reflect"``, ``"replicate"``, ``"circular"``) before a convolution without padding.
     """
 
     def __init__(
@@ -99,24 +113,24 @@ class Conv2d(Module):
         groups: int = 1,
         bias: bool = True,
         padding_mode: str = "zeros",
+        device=None,
         dtype=None,
     ) -> None:
         super().__init__()
-        if groups != 1:
-            raise ValueError(f"Conv2d: groups={groups} is not supported (only groups=1)")
-        if padding_mode != "zeros":
-            raise ValueError(
-                f"Conv2d: padding_mode={padding_mode!r} is not supported (only 'zeros')"
-            )
-        self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size = _conv.pair_of_ints(kernel_size, "kernel_size", 1)
         self.stride = _conv.pair_of_ints(stride, "stride", 1)
-        self.padding = (
-            padding if isinstance(padding, str) else _conv.pair_of_ints(padding, "padding", 0)
-        )
         self.dilation = _conv.pair_of_ints(dilation, "dilation", 1)
+        self.padding = conv_padding(type(self).__name__, padding, self.stride)
+        check_conv_channels(type(self).__name__, in_channels, out_channels, groups, padding_mode)
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.groups, self.padding_mode = groups, padding_mode
+        self._reversed_padding_repeated_twice = reversed_padding(
+            self.padding, self.kernel_size, self.dilation
+        )
         dt = _dtype(dtype)
-        self.weight = Parameter(empty(out_channels, in_channels, *self.kernel_size, dtype=dt))
+        self.weight = Parameter(
+            empty(out_channels, in_channels // groups, *self.kernel_size, dtype=dt)
+        )
         if bias:
             self.bias = Parameter(empty(out_channels, dtype=dt))
         else:
@@ -124,7 +138,8 @@ class Conv2d(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        _default_init(self.weight, self.bias, self.in_channels * math.prod(self.kernel_size))
+        fan_in = (self.in_channels // self.groups) * math.prod(self.kernel_size)
+        _default_init(self.weight, self.bias, fan_in)
 
     def forward(self, x):
         x = layer_input(x, self.weight._array.dtype, self)
@@ -133,17 +148,85 @@ class Conv2d(Module):
                 f"{self!r}: expected input of shape (N, {self.in_channels}, H, W) or "
                 f"({self.in_channels}, H, W), got shape {tuple(x.shape)}"
             )
-        return _conv.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation)
+        padding = self.padding
+        if self.padding_mode != "zeros":
+            x = _pad(x, self._reversed_padding_repeated_twice, self.padding_mode)
+            padding = 0
+        return _conv.conv2d(
+            x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups
+        )
 
     def extra_repr(self) -> str:
-        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding != (0, 0):
-            text += f", padding={self.padding}"
-        if self.dilation != (1, 1):
-            text += f", dilation={self.dilation}"
-        if self.bias is None:
-            text += ", bias=False"
-        return text
+        return conv_repr(self)
+
+
+def conv_padding(name: str, padding, stride: tuple):
+    """A convolution layer's ``padding``: ``"same"`` or ``"valid"`` as given (``"same"``
+    needs stride 1), numbers as a tuple with one entry per spatial dimension."""
+    n = len(stride)
+    if isinstance(padding, str):
+        if padding not in ("same", "valid"):
+            raise ValueError(f"{name}: padding must be 'same', 'valid' or numbers, got {padding!r}")
+        if padding == "same" and any(s != 1 for s in stride):
+            raise ValueError(f"{name}: padding='same' is not supported for strided convolutions")
+        return padding
+    if n == 1:
+        value = padding[0] if isinstance(padding, tuple | list) and len(padding) == 1 else padding
+        return (_conv.pair_of_ints(value, "padding", 0)[0],)
+    return _conv.pair_of_ints(padding, "padding", 0)
+
+
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
+def check_conv_channels(name: str, cin: int, cout: int, groups, padding_mode: str) -> None:
+    """The checks PyTorch makes when a convolution layer is built."""
+    if not isinstance(groups, int) or isinstance(groups, bool) or groups < 1:
+        raise ValueError(f"{name}: groups must be a positive integer, got {groups!r}")
+    if cin % groups:
+        raise ValueError(f"{name}: in_channels ({cin}) must be divisible by groups ({groups})")
+    if cout % groups:
+        raise ValueError(f"{name}: out_channels ({cout}) must be divisible by groups ({groups})")
+    if padding_mode not in PADDING_MODES:
+        raise ValueError(
+            f"{name}: padding_mode must be one of {', '.join(map(repr, PADDING_MODES))}, "
+            f"got {padding_mode!r}"
+        )
+
+
+def reversed_padding(padding, kernel: tuple, dilation: tuple) -> tuple:
+    """``padding`` as :func:`~chainrule.ops.padding.pad` takes it: (left, right) pairs from
+    the last dimension backwards; for ``"same"`` the odd extra goes right, as in PyTorch."""
+    out = []
+    for i in reversed(range(len(kernel))):
+        if padding == "valid":
+            out += [0, 0]
+        elif padding == "same":
+            total = dilation[i] * (kernel[i] - 1)
+            out += [total // 2, total - total // 2]
+        else:
+            out += [padding[i], padding[i]]
+    return tuple(out)
+
+
+def conv_repr(m: Module) -> str:
+    """PyTorch's ``extra_repr`` of a convolution layer: the options that differ from
+    their defaults."""
+    n = len(m.kernel_size)
+    text = f"{m.in_channels}, {m.out_channels}, kernel_size={m.kernel_size}, stride={m.stride}"
+    if m.padding != (0,) * n:
+        text += f", padding={m.padding}"
+    if m.dilation != (1,) * n:
+        text += f", dilation={m.dilation}"
+    if getattr(m, "output_padding", (0,) * n) != (0,) * n:
+        text += f", output_padding={m.output_padding}"
+    if m.groups != 1:
+        text += f", groups={m.groups}"
+    if m.bias is None:
+        text += ", bias=False"
+    if m.padding_mode != "zeros":
+        text += f", padding_mode={m.padding_mode}"
+    return text
 
 
 class MaxPool2d(Module):
@@ -218,6 +301,42 @@ class Flatten(Module):
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """The inverse of ``Flatten``: split dimension ``dim`` into ``unflattened_size``
+    (one entry may be -1, inferred), e.g. (N, 12) -> (N, 3, 4)."""
+
+    def __init__(self, dim: int, unflattened_size) -> None:
+        super().__init__()
+        if not isinstance(unflattened_size, tuple | list):
+            raise TypeError(
+                f"Unflatten: unflattened_size must be a tuple of ints, got "
+                f"{type(unflattened_size).__name__}"
+            )
+        for i, n in enumerate(unflattened_size):
+            if not isinstance(n, int) or isinstance(n, bool):
+                raise TypeError(
+                    f"Unflatten: unflattened_size must be a tuple of ints, got "
+                    f"{type(n).__name__} at position {i}"
+                )
+        self.dim, self.unflattened_size = dim, unflattened_size
+
+    def forward(self, x):
+        x = as_tensor(x)
+        d = ops.normalize_dim(self.dim, x.ndim, "Unflatten")
+        sizes = tuple(self.unflattened_size)
+        known = math.prod(n for n in sizes if n != -1)
+        n = x.shape[d]
+        if sizes.count(-1) > 1 or (n != known if -1 not in sizes else (known == 0 or n % known)):
+            raise ShapeError(
+                f"Unflatten: sizes {list(sizes)} do not multiply up to the size of dimension "
+                f"{self.dim} ({n}) of the input of shape {tuple(x.shape)}"
+            )
+        return ops.reshape(x, (*x.shape[:d], *sizes, *x.shape[d + 1 :]))
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
 
 
 class Identity(Module):

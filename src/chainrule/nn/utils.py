@@ -1,4 +1,5 @@
-"""Gradient clipping, applied between ``backward()`` and ``optimizer.step()``."""
+"""Gradient clipping, applied between ``backward()`` and ``optimizer.step()``, and the
+conversion between a model's parameters and one flat vector."""
 
 from __future__ import annotations
 
@@ -7,7 +8,12 @@ import math
 from chainrule._backend import xp
 from chainrule.tensor import Tensor, _make
 
-__all__ = ["clip_grad_norm_", "clip_grad_value_"]
+__all__ = [
+    "clip_grad_norm_",
+    "clip_grad_value_",
+    "parameters_to_vector",
+    "vector_to_parameters",
+]
 
 
 def _grads(parameters) -> list:
@@ -54,3 +60,42 @@ def clip_grad_value_(parameters, clip_value: float) -> None:
     for g in _grads(parameters):
         xp.clip(g._array, -clip_value, clip_value, out=g._array)
         g._bump_version()
+
+
+def parameters_to_vector(parameters) -> Tensor:
+    """All ``parameters`` flattened and concatenated, in order, into one vector. It is
+    in the graph: the gradient of anything computed from it flows back to the
+    parameters."""
+    from chainrule.ops import cat, reshape
+
+    params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
+    for p in params:
+        if not isinstance(p, Tensor):
+            raise TypeError(f"parameters_to_vector: expected tensors, got {type(p).__name__}")
+    if not params:
+        raise ValueError("parameters_to_vector: got no parameters")
+    return cat([reshape(p, (-1,)) for p in params])
+
+
+def vector_to_parameters(vec: Tensor, parameters) -> None:
+    """Make each parameter use the next ``numel`` entries of ``vec`` as its values, in
+    order (as PyTorch, through ``.data``: the parameters then share ``vec``'s memory, and
+    autograd does not see the change)."""
+    if not isinstance(vec, Tensor):
+        raise TypeError(f"vector_to_parameters: expected a tensor, got {type(vec).__name__}")
+    if vec.ndim != 1:
+        raise ValueError(
+            f"vector_to_parameters: expected a 1-D vector, got shape {tuple(vec.shape)}"
+        )
+    params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
+    needed = sum(p._array.size for p in params)
+    if vec.shape[0] < needed:
+        raise ValueError(
+            f"vector_to_parameters: the parameters hold {needed} values, but the vector has "
+            f"only {vec.shape[0]}"
+        )
+    start = 0
+    for p in params:
+        n = p._array.size
+        p.data = _make(vec._array[start : start + n].reshape(p._array.shape), None, False)
+        start += n

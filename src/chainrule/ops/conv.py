@@ -20,6 +20,7 @@ import numpy as np
 import chainrule.ops.kernels as kernels
 from chainrule.errors import ShapeError
 from chainrule.ops.op import Op
+from chainrule.ops.padding import pad
 from chainrule.ops.promotion import prepare
 from chainrule.tensor import Tensor, as_tensor
 
@@ -86,17 +87,24 @@ class Conv2d(Op):
     \mathrm{cols}^\top`, :math:`\bar b = \sum_{n, L} \bar Y`. The columns are rebuilt in
     backward rather than kept, as PyTorch does, so memory holds X, not k_h k_w copies of it.
 
+    Groups: with G groups, channel group g of the output sees only channel group g of the
+    input, so W is block diagonal. The rows of ``cols`` are channel-major, so each group's
+    rows are one contiguous block, and the products above become G independent ones (a
+    batched matrix product over a leading axis of size G); the formulas are unchanged,
+    block by block.
+
     The output is stored (O, OH, OW, N), the product's own layout, and shown as
     (N, O, OH, OW): a transposed view, so no copy reorders it, and the layers after it
     (activations, pooling, the next convolution) work on batch-innermost data.
     """
 
-    def forward(self, x, w, b, stride, padding, dilation):
+    def forward(self, x, w, b, stride, padding, dilation, groups=1):
         n = x.shape[0]
         o = w.shape[0]
         self.geometry = (tuple(w.shape[2:]), dilation, padding, stride)
+        self.groups = groups
         cols = kernels.im2col(x, *self.geometry)
-        out = w.reshape(o, -1) @ cols
+        out = _merge(_split(w.reshape(o, -1), groups) @ _split(cols, groups))
         if b is not None:
             out += b[:, None]
         self.save(x, w)
@@ -105,18 +113,36 @@ class Conv2d(Op):
 
     def backward(self, lib, g, x, w):
         nx, nw, nb = self.needs_input_grad[:3]
-        o = g.shape[1]
+        o, groups = g.shape[1], self.groups
         g2 = lib.reshape(lib.permute(g, (1, 2, 3, 0)), (o, -1))  # (O, OH*OW*N)
         gx = gw = gb = None
         if nx:
+            wt = lib.mT(_split(lib.reshape(w, (o, -1)), groups, lib))
             gx = lib.col2im(
-                lib.matmul(lib.mT(lib.reshape(w, (o, -1))), g2), x.shape[2:], *self.geometry
+                _merge(lib.matmul(wt, _split(g2, groups, lib)), lib), x.shape[2:], *self.geometry
             )
         if nw:  # (cols g2^T)^T: BLAS is faster with the long axis inner to both operands
-            gw = lib.reshape(lib.mT(lib.matmul(lib.im2col(x, *self.geometry), lib.mT(g2))), w.shape)
+            cols = _split(lib.im2col(x, *self.geometry), groups, lib)
+            gw = lib.reshape(lib.mT(lib.matmul(cols, lib.mT(_split(g2, groups, lib)))), w.shape)
         if nb:
             gb = lib.sum(g2, 1)
-        return gx, gw, gb, None, None, None
+        return gx, gw, gb, None, None, None, None
+
+
+def _split(a, groups: int, lib=None):
+    """A (G r, c) matrix as G stacked (r, c) blocks; unchanged when there is one group."""
+    if groups == 1:
+        return a
+    shape = (groups, a.shape[0] // groups, a.shape[1])
+    return a.reshape(shape) if lib is None else lib.reshape(a, shape)
+
+
+def _merge(a, lib=None):
+    """The inverse of :func:`_split`: G stacked (r, c) blocks as one (G r, c) matrix."""
+    if a.ndim == 2:
+        return a
+    shape = (a.shape[0] * a.shape[1], a.shape[2])
+    return a.reshape(shape) if lib is None else lib.reshape(a, shape)
 
 
 class MaxPool2d(Op):
@@ -236,16 +262,18 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """2-D cross-correlation: ``input`` (N, C, H, W), ``weight`` (O, C, kh, kw), ``bias``
-    (O,); ``padding`` may be an int, a pair, ``"valid"`` (0) or ``"same"`` (stride 1)."""
-    if groups != 1:
-        raise ValueError(f"conv2d: groups={groups} is not supported (only groups=1)")
+    """2-D cross-correlation: ``input`` (N, C, H, W), ``weight`` (O, C / groups, kh, kw),
+    ``bias`` (O,); ``padding`` may be an int, a pair, ``"valid"`` (0) or ``"same"`` (stride
+    1; an odd total padding puts the extra row and column at the bottom and right, as
+    PyTorch does). With ``groups`` G, input and output channels are split into G groups
+    and output group g sees only input group g."""
     w = as_tensor(weight)
     if w.ndim != 4:
         raise ShapeError(
-            f"conv2d: weight must be 4-D (out, in, kh, kw), got shape {tuple(w.shape)}"
+            f"conv2d: weight must be 4-D (out, in/groups, kh, kw), got shape {tuple(w.shape)}"
         )
-    x, unbatched = _image(input, "conv2d", channels=w.shape[1])
+    groups = _groups(groups, w.shape[0], "conv2d", tuple(w.shape))
+    x, unbatched = _image(input, "conv2d", channels=w.shape[1] * groups)
     s, d = pair_of_ints(stride, "stride", 1), pair_of_ints(dilation, "dilation", 1)
     kernel = tuple(w.shape[2:])
     if padding == "valid":
@@ -254,9 +282,11 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         if s != (1, 1):
             raise ValueError("conv2d: padding='same' needs stride 1")
         total = [d[i] * (kernel[i] - 1) for i in (0, 1)]
-        if any(t % 2 for t in total):
-            raise ValueError(f"conv2d: padding='same' needs an even total padding, got {total}")
         p = (total[0] // 2, total[1] // 2)
+        if total[0] % 2 or total[1] % 2:
+            x = pad(x, (0, total[1] % 2, 0, total[0] % 2))
+    elif isinstance(padding, str):
+        raise ValueError(f"conv2d: padding must be 'valid', 'same' or numbers, got {padding!r}")
     else:
         p = pair_of_ints(padding, "padding", 0)
     _output_hw("conv2d", x.shape[2:], kernel, s, p, d)
@@ -269,8 +299,21 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         x, w = prepare(x, w)
     if b is not None and b.dtype != w.dtype:
         _, b = prepare(w, b)
-    out = Conv2d.apply(x, w, b, s, p, d)
+    out = Conv2d.apply(x, w, b, s, p, d, groups)
     return out.squeeze(0) if unbatched else out
+
+
+def _groups(groups, out_channels: int, op: str, shape: tuple) -> int:
+    """``groups`` checked: a positive integer that divides the ``out_channels`` of a
+    weight of ``shape``."""
+    if not isinstance(groups, int | np.integer) or isinstance(groups, bool) or groups < 1:
+        raise ValueError(f"{op}: groups must be a positive integer, got {groups!r}")
+    if out_channels % groups:
+        raise ShapeError(
+            f"{op}: groups={groups} must divide the weight's {out_channels} output channels "
+            f"(weight of shape {shape})"
+        )
+    return int(groups)
 
 
 def _windows(op, input, kernel_size, stride, padding, pad_value):

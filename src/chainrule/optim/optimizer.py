@@ -77,6 +77,28 @@ def regularized(grad, param, weight_decay: float, maximize: bool):
     return grad
 
 
+def _take_names(group: dict) -> None:
+    """Split (name, parameter) pairs, as ``model.named_parameters()`` yields them, into
+    the parameters and the group's ``"param_names"`` (PyTorch 2.x's format)."""
+    params = group["params"]
+    named = [p for p in params if isinstance(p, tuple)]
+    if not named:
+        return
+    if len(named) != len(params):
+        raise ValueError(
+            "a parameter group must give every parameter with its name, (name, parameter) as "
+            "model.named_parameters() does, or none"
+        )
+    for pair in named:
+        if len(pair) != 2 or not isinstance(pair[0], str):
+            raise TypeError(
+                f"a named parameter must be a (name, parameter) pair, got {type(pair).__name__} "
+                f"of length {len(pair)}"
+            )
+    group["param_names"] = [name for name, _ in named]
+    group["params"] = [p for _, p in named]
+
+
 class Optimizer:
     """Base class: holds ``param_groups`` (each a dict with ``"params"`` and its own
     hyperparameters) and ``state`` (per-parameter buffers, created at the first step that
@@ -112,7 +134,13 @@ class Optimizer:
             raise TypeError(f"a param group must be a dict, got {type(param_group).__name__}")
         group = dict(param_group)
         params = group["params"]
+        if isinstance(params, set):
+            raise TypeError(
+                "optimizer parameters must be an ordered collection (a list), not a set, "
+                "whose order changes from run to run"
+            )
         group["params"] = [params] if isinstance(params, Tensor) else list(params)
+        _take_names(group)
         for p in group["params"]:
             if not isinstance(p, Tensor):
                 raise TypeError(f"an optimizer can only optimize tensors, got {type(p).__name__}")
@@ -123,6 +151,13 @@ class Optimizer:
         for key, value in self.defaults.items():
             group.setdefault(key, value)
         self._validate(group)
+        for g in self.param_groups:
+            if ("param_names" in g) != ("param_names" in group):
+                raise ValueError(
+                    "all parameter groups must be given with names (model.named_parameters()) "
+                    "or all without; cannot add a group "
+                    + ("with names" if "param_names" in group else "without names")
+                )
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         if any(id(p) in seen for p in group["params"]):
             raise ValueError("some parameters appear in more than one parameter group")

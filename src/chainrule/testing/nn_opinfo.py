@@ -11,6 +11,8 @@ import numpy as np
 
 import chainrule.nn.functional as F
 from chainrule import ops
+from chainrule.testing.conv_opinfo import CONV_OPS
+from chainrule.testing.layer_opinfo import LAYER_OPS
 from chainrule.testing.sampling import Const, Kink, OpInfo, Sample, away, distinct, uniform
 
 __all__ = ["NN_OPS"]
@@ -413,3 +415,4 @@ NN_OPS = [
     OpInfo("batch_norm", F.batch_norm, _np_batch_norm, _tf("batch_norm"), _batch_norm_samples),
     OpInfo("layer_norm", F.layer_norm, _np_layer_norm, _tf("layer_norm"), _layer_norm_samples),
 ]
+NN_OPS += CONV_OPS + LAYER_OPS  # conv_opinfo.py and layer_opinfo.py

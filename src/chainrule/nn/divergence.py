@@ -1,0 +1,119 @@
+r"""The Kullback-Leibler divergence as a loss: ``kl_div`` and ``KLDivLoss``.
+
+:math:`D_{KL}(P \,\|\, Q) = \sum_i p_i \log(p_i / q_i)` measures how much a distribution
+Q (the model's) falls short of P (the target's). PyTorch's convention, kept here: the
+*input* is :math:`\log q` (log-probabilities, e.g. from ``log_softmax``) and the *target*
+is :math:`p`, or :math:`\log p` with ``log_target=True``. Pointwise,
+
+.. math::
+
+    l_i = p_i (\log p_i - \log q_i) \quad (0 \text{ where } p_i = 0), \qquad
+    l_i = e^{\log p_i} (\log p_i - \log q_i) \ \ (\texttt{log\_target}).
+
+Gradient with respect to the input: :math:`\partial l_i / \partial \log q_i = -p_i`.
+Composed from ``log``, ``exp`` and arithmetic, so the chain rule gives it.
+
+Reductions: ``"batchmean"`` divides the sum by the batch size (dimension 0), which is
+the divergence per sample, the mathematical KL; ``"mean"`` divides by the number of
+*elements* (batch times classes), which is not, so it warns as PyTorch does; ``"sum"``
+and ``"none"`` as usual. Input and target must have the same shape (chainrule does not
+broadcast a prediction against its target).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+from chainrule import ops
+from chainrule.errors import ShapeError
+from chainrule.nn.module import Module
+from chainrule.ops.promotion import float_input
+from chainrule.tensor import _make, as_tensor
+
+__all__ = ["KLDivLoss", "kl_div"]
+
+REDUCTIONS = ("mean", "batchmean", "sum", "none")
+
+
+def _xlogx(p):
+    """:math:`p \\log p` with the value 0 at p = 0 (its limit) and NaN for p < 0. The log
+    reads 1 where p = 0, so its gradient there is 0 + 0 rather than 0 times -inf."""
+    safe = ops.where(p == 0, _make(p._array.dtype.type(1.0), None, False), p)
+    return p * ops.log(safe)
+
+
+def kl_div(
+    input,
+    target,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+    log_target: bool = False,
+):
+    """KL divergence between the target distribution and the input's (see the module
+    docstring): ``input`` log-probabilities, ``target`` probabilities (or
+    log-probabilities with ``log_target``), of one shape."""
+    if size_average is not None or reduce is not None:
+        raise ValueError(
+            "kl_div: size_average and reduce are deprecated in PyTorch and not supported; "
+            "use reduction='sum', 'mean', 'batchmean' or 'none'"
+        )
+    if reduction not in REDUCTIONS:
+        raise ValueError(
+            f"kl_div: reduction must be one of {', '.join(map(repr, REDUCTIONS))}, got "
+            f"{reduction!r}"
+        )
+    x = float_input(input)
+    t = as_tensor(target)
+    if tuple(t.shape) != tuple(x.shape):
+        raise ShapeError(
+            f"kl_div: input shape {tuple(x.shape)} and target shape {tuple(t.shape)} differ; "
+            "they must be equal (no broadcasting between a prediction and its target)"
+        )
+    if t._array.dtype != x._array.dtype:
+        t = t.to(x._array.dtype)
+    loss = ops.exp(t) * (t - x) if log_target else _xlogx(t) - t * x
+    if reduction == "none":
+        return loss
+    total = loss.sum()
+    if reduction == "sum":
+        return total
+    if reduction == "batchmean":
+        return total / x.shape[0] if x.ndim else total
+    warnings.warn(
+        "kl_div: reduction='mean' divides by the number of elements (batch size times the "
+        "number of classes), which is not the KL divergence; reduction='batchmean' divides "
+        "by the batch size and gives it",
+        UserWarning,
+        stacklevel=2,
+    )
+    return total / max(loss._array.size, 1)
+
+
+class KLDivLoss(Module):
+    """Module form of :func:`kl_div`: ``KLDivLoss(reduction="batchmean")(log_q, p)``."""
+
+    def __init__(
+        self, size_average=None, reduce=None, reduction: str = "mean", log_target: bool = False
+    ) -> None:
+        super().__init__()
+        if size_average is not None or reduce is not None:
+            raise ValueError(
+                "KLDivLoss: size_average and reduce are deprecated in PyTorch and not "
+                "supported; use reduction"
+            )
+        if reduction not in REDUCTIONS:
+            raise ValueError(
+                f"KLDivLoss: reduction must be one of {', '.join(map(repr, REDUCTIONS))}, got "
+                f"{reduction!r}"
+            )
+        self.reduction, self.log_target = reduction, log_target
+
+    def forward(self, input, target):
+        return kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
+
+    def extra_repr(self) -> str:
+        parts = [] if self.reduction == "mean" else [f"reduction={self.reduction!r}"]
+        if self.log_target:
+            parts.append("log_target=True")
+        return ", ".join(parts)
