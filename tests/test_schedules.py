@@ -386,3 +386,25 @@ def test_a_full_one_cycle_reaches_max_lr_then_min_lr():
     assert rates[0] == pytest.approx(2.0 / 25) and max(rates) == pytest.approx(2.0)
     assert rates.index(max(rates)) == 9  # pct_start * total_steps - 1
     assert rates[-1] == pytest.approx(2.0 / 25 / 1e4) and math.isclose(min(rates), rates[-1])
+
+
+def test_bad_state_dicts_are_refused_before_anything_changes():
+    opt = _twins("plain")[0]
+    lam = S.LambdaLR(opt, [lambda e: 1.0, _Warmup(3)])
+    good = lam.state_dict()
+    with pytest.raises(ValueError, match="'lr_lambdas' must hold 2 entries"):
+        lam.load_state_dict({**good, "lr_lambdas": [None]})
+    with pytest.raises(ValueError, match="expected the entries"):
+        lam.load_state_dict({k: v for k, v in good.items() if k != "last_epoch"})
+
+    seq = S.SequentialLR(opt, [S.ExponentialLR(opt, 0.5), S.MultiStepLR(opt, [2])], [3])
+    for _ in range(5):
+        seq.step()
+    saved = seq.state_dict()
+    before = [dict(s.__dict__) for s in seq._schedulers], seq.last_epoch
+    broken = {**saved, "last_epoch": 0, "_schedulers": [saved["_schedulers"][0], {"gamma": 1}]}
+    with pytest.raises(ValueError, match=r"MultiStepLR\.load_state_dict"):
+        seq.load_state_dict(broken)
+    assert ([dict(s.__dict__) for s in seq._schedulers], seq.last_epoch) == before
+    with pytest.raises(ValueError, match="the state has 1 schedules"):
+        seq.load_state_dict({**saved, "_schedulers": saved["_schedulers"][:1]})

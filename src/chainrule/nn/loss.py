@@ -322,50 +322,64 @@ def _batched(x: Tensor, target, name: str):
 
 
 class SoftmaxCrossEntropy(Op):
-    r"""Forward: :math:`l_n = -c_n \log\mathrm{softmax}(x_n)_{y_n}` with the class axis 1 and
-    :math:`c_n = w_{y_n}` (0 for ignored targets; ``coef`` None when every :math:`c_n` is
-    1), reduced by ``none``/``sum``/``mean`` (the mean divides by :math:`\sum_n c_n`).
+    r"""Forward: :math:`l_n = c_n (\log\sum_k e^{x_{n,k}} - x_{n, y_n})`, i.e.
+    :math:`-c_n \log\mathrm{softmax}(x_n)_{y_n}`, with the class axis 1 and :math:`c_n =
+    w_{y_n}` (``coef`` None when every :math:`c_n` is 1); :math:`l_n = 0` where ``valid``
+    is False (ignored targets; ``valid`` None when none is). Reduced by
+    ``none``/``sum``/``mean`` (the mean divides by :math:`\sum_n c_n` over valid targets).
 
     Backward: :math:`\bar x_n = \bar l_n\, c_n\,(\mathrm{softmax}(x_n) - \mathrm{onehot}(y_n))`
     (for ``mean``, :math:`\bar l_n = \bar l / \sum c`): the sheet's :math:`a - y`. One
     primitive instead of log_softmax, a gather and a weighted mean. The forward keeps the
     softmax it computes along the way for an ordinary backward; a differentiable one
     (``create_graph``) recomputes it from the logits, so that it has a graph.
+
+    Conventions: the target's logit is picked, never summed against a one-hot, and an
+    ignored sample's loss is set to 0, not multiplied by 0: a masked class (a logit of
+    :math:`-\infty`) times its 0 would be nan. So, as in PyTorch, :math:`-\infty` logits
+    of other classes are simply probability 0, an ignored row is 0 whatever its logits,
+    and a target class at :math:`-\infty` has loss :math:`+\infty` (its gradient is still
+    finite: softmax minus one-hot).
     """
 
-    def forward(self, x, onehot, coef, reduction):
+    def forward(self, x, target, coef, valid, reduction):
         self.reduction = reduction
         s = x - xp.maximum.reduce(x, axis=1, keepdims=True)
         e = xp.exp(s)
         total = xp.add.reduce(e, axis=1, keepdims=True)
         loss = xp.log(total)
-        loss -= xp.add.reduce(s * onehot, axis=1, keepdims=True)
+        loss -= xp.take_along_axis(s, target[:, None], axis=1)
         loss = loss[:, 0]
         e /= total  # the softmax
-        self.save(x, onehot, coef, e)
+        self.save(x, target, coef, e)
         if coef is not None:
             loss *= coef
+        if valid is not None:
+            loss = xp.where(valid, loss, 0).astype(loss.dtype, copy=False)
         self.count = loss.size if coef is None else xp.add.reduce(coef, axis=None)
         if reduction == "none":
             return loss
         total = xp.add.reduce(loss, axis=None)
         return total if reduction == "sum" else total / self.count
 
-    def backward(self, lib, g, x, onehot, coef, softmax):
+    def backward(self, lib, g, x, target, coef, softmax):
         p = lib.softmax(x, 1) if lib.differentiable else softmax
+        classes = xp.arange(x.shape[1]).reshape((1, -1) + (1,) * (x.ndim - 2))
+        onehot = (target[:, None] == classes).astype(x.dtype)
         if self.reduction == "mean":
             g = g / self.count
         if coef is not None:
             g = coef * g
         elif self.reduction != "none":  # one scale for every sample
-            return (p - onehot) * g, None, None, None
+            return (p - onehot) * g, None, None, None, None
         shape = (g.shape[0], 1, *g.shape[1:])  # per sample, with room for the class axis
-        return (p - onehot) * lib.reshape(g, shape), None, None, None
+        return (p - onehot) * lib.reshape(g, shape), None, None, None, None
 
 
 def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean"):
     r"""Negative log-likelihood of class-index targets, on log-probabilities:
-    :math:`l_n = -w_{y_n}\, x_{n, y_n}` (0 where :math:`y_n` = ``ignore_index``).
+    :math:`l_n = -w_{y_n}\, x_{n, y_n}` (0 where :math:`y_n` = ``ignore_index``, whatever
+    :math:`x_n` holds, even :math:`-\infty` or nan).
 
     ``input`` (N, C) or (N, C, d1, ...), ``target`` (N,) or (N, d1, ...) integers in [0, C).
     ``mean`` divides by :math:`\sum_n w_{y_n}` over the non-ignored targets (N when unweighted);
@@ -382,6 +396,8 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
     w = xp.ones(x.shape[1], x._array.dtype) if weight is None else _float(weight, "nll_loss")._array
     coef = xp.where(valid, w[safe], 0).astype(x._array.dtype)
     loss = -picked * coef
+    if not valid.all():  # set, not multiplied: an ignored row's log-probability may be -inf
+        loss = ops.masked_fill(loss, ~valid, 0.0)
     if reduction == "none":
         return loss.squeeze(0) if unbatched else loss
     return _reduce(loss, reduction, float(coef.sum()))
@@ -407,6 +423,14 @@ def cross_entropy(
 
     Gradient (unweighted, ``mean`` over N samples): :math:`(\mathrm{softmax}(x_n) - t_n)/N`,
     the sheet's :math:`a - y`.
+
+    Masked classes (logits of :math:`-\infty`) have probability 0, as in PyTorch: with class
+    indices the target's log-probability is picked, not summed against a one-hot, and an
+    ignored sample's loss is set to 0, so neither turns into 0·(−∞) = nan; a target on a
+    masked class costs :math:`+\infty`. With probability targets (and with label smoothing,
+    whose uniform part covers every class) the formula sums over all classes, and a masked
+    class gives nan (0 target) or :math:`+\infty`, exactly as PyTorch computes it; the
+    gradients stay finite.
     """
     _check_reduction("cross_entropy", reduction)
     if not 0 <= label_smoothing <= 1:
@@ -441,20 +465,15 @@ def cross_entropy(
 
     if not label_smoothing:
         t, all_classes = _class_targets("cross_entropy", x, t_data, ignore_index)
-        classes = xp.arange(c).reshape(wshape)
-        onehot = (t[:, None] == classes).astype(x._array.dtype)  # all 0 for ignored
         in_classes = ignore_index is not None and 0 <= ignore_index < c
         if w is None and not in_classes and all_classes:
-            coef = None  # every sample counts, with weight 1
+            coef = valid = None  # every sample counts, with weight 1
         else:
             valid = t != ignore_index
-            w_t = (
-                1
-                if w is None
-                else w._array.astype(x._array.dtype, copy=False)[xp.where(valid, t, 0)]
-            )
+            t = xp.where(valid, t, 0)  # any class, for the ignored: their loss is set to 0
+            w_t = 1 if w is None else w._array.astype(x._array.dtype, copy=False)[t]
             coef = xp.where(valid, w_t, 0).astype(x._array.dtype, copy=False)
-        loss = SoftmaxCrossEntropy.apply(x, onehot, coef, reduction)
+        loss = SoftmaxCrossEntropy.apply(x, t, coef, valid, reduction)
         return loss.squeeze(0) if unbatched and reduction == "none" else loss
     logp = ops.log_softmax(x, 1)
     loss = nll_loss(logp, t_data, weight, ignore_index, reduction)
@@ -463,8 +482,8 @@ def cross_entropy(
         # normalised exactly as the nll term is.
         t, _ = _class_targets("cross_entropy", x, t_data, ignore_index)
         valid = t != ignore_index
-        smooth = -(logp if w is None else logp * w.reshape(wshape)).sum(1) * valid.astype(
-            x._array.dtype
+        smooth = ops.masked_fill(
+            -(logp if w is None else logp * w.reshape(wshape)).sum(1), ~valid, 0.0
         )
         if reduction == "sum":
             smooth = smooth.sum()

@@ -217,8 +217,21 @@ class SequentialLR(LRScheduler):
         return state
 
     def load_state_dict(self, state_dict: dict) -> None:
-        state = dict(state_dict)
-        inner = state.pop("_schedulers")
-        self.__dict__.update(state)
-        for scheduler, saved in zip(self._schedulers, inner):
-            scheduler.load_state_dict(saved)
+        """Restore this schedule and each inner one; on any error nothing has changed."""
+        self._check_state(state_dict)
+        inner = state_dict["_schedulers"]
+        if len(inner) != len(self._schedulers):
+            raise ValueError(
+                f"SequentialLR.load_state_dict: the state has {len(inner)} schedules, "
+                f"this one {len(self._schedulers)}"
+            )
+        backups = [dict(s.__dict__) for s in self._schedulers]
+        try:
+            for scheduler, saved in zip(self._schedulers, inner):
+                scheduler.load_state_dict(saved)
+        except Exception:
+            for scheduler, backup in zip(self._schedulers, backups):
+                scheduler.__dict__.clear()
+                scheduler.__dict__.update(backup)
+            raise
+        self.__dict__.update({k: v for k, v in state_dict.items() if k != "_schedulers"})

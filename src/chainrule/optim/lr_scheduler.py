@@ -87,8 +87,10 @@ class MultiStepLR(LRScheduler):
         return [base * self.gamma**passed for base in self.base_lrs]
 
     def load_state_dict(self, state_dict: dict) -> None:
-        super().load_state_dict(state_dict)
-        self.milestones = Counter(self.milestones)  # a saved Counter comes back a dict
+        state = dict(state_dict)
+        if type(state.get("milestones")) is dict:  # a saved Counter comes back a dict
+            state["milestones"] = Counter(state["milestones"])
+        super().load_state_dict(state)
 
 
 class LambdaLR(LRScheduler):
@@ -126,9 +128,16 @@ class LambdaLR(LRScheduler):
         return state
 
     def load_state_dict(self, state_dict: dict) -> None:
-        state = dict(state_dict)
-        saved = state.pop("lr_lambdas")
-        self.__dict__.update(state)
+        self._check_state(state_dict)
+        saved = state_dict["lr_lambdas"]
+        if len(saved) != len(self.lr_lambdas) or not all(
+            a is None or isinstance(a, dict) for a in saved
+        ):
+            raise ValueError(
+                f"LambdaLR.load_state_dict: 'lr_lambdas' must hold {len(self.lr_lambdas)} "
+                f"entries, each None or a dict of attributes, got {saved!r}"
+            )
+        self.__dict__.update({k: v for k, v in state_dict.items() if k != "lr_lambdas"})
         for f, attributes in zip(self.lr_lambdas, saved):
             if attributes is not None:
                 f.__dict__.update(attributes)
