@@ -34,10 +34,14 @@ from chainrule.nn.loss import (
 )
 from chainrule.nn.module import Module, ModuleList, Parameter, Sequential
 from chainrule.nn.norm import BatchNorm1d, BatchNorm2d, LayerNorm
+from chainrule.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
 
 __all__ = [
     "ELU",
     "GELU",
+    "GRU",
+    "LSTM",
+    "RNN",
     "AvgPool2d",
     "BCELoss",
     "BCEWithLogitsLoss",
@@ -48,10 +52,12 @@ __all__ = [
     "Dropout",
     "ExponentialLoss",
     "Flatten",
+    "GRUCell",
     "HingeLoss",
     "HuberLoss",
     "Identity",
     "L1Loss",
+    "LSTMCell",
     "LayerNorm",
     "LeakyReLU",
     "Linear",
@@ -64,6 +70,9 @@ __all__ = [
     "NLLLoss",
     "Parameter",
     "PerceptronLoss",
+    "RNNBase",
+    "RNNCell",
+    "RNNCellBase",
     "ReLU",
     "Sequential",
     "SiLU",
