@@ -34,7 +34,8 @@ from chainrule.nn.loss import (
 )
 from chainrule.nn.module import Module, ModuleList, Parameter, Sequential
 from chainrule.nn.norm import BatchNorm1d, BatchNorm2d, LayerNorm
-from chainrule.nn.rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
+from chainrule.nn.rnn import GRU, LSTM, RNN, RNNBase
+from chainrule.nn.rnn_cells import GRUCell, LSTMCell, RNNCell, RNNCellBase
 
 __all__ = [
     "ELU",

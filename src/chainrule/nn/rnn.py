@@ -1,5 +1,5 @@
-r"""Recurrent layers: ``RNN``, ``LSTM``, ``GRU`` and their one-step cells, with PyTorch's
-parameter names, shapes, gate order, initialisation and calling conventions, so that
+r"""Recurrent layers: ``RNN``, ``LSTM``, ``GRU`` (their one-step cells are in
+:mod:`chainrule.nn.rnn_cells`), with PyTorch's parameter names, shapes, gate order, initialisation and calling conventions, so that
 ``load_state_dict(torch_model.state_dict())`` reproduces PyTorch's outputs and gradients.
 
 Every layer is composed from existing ops (``linear``, ``sigmoid``, ``tanh``, ``relu``,
@@ -56,7 +56,7 @@ from chainrule.nn.layers import layer_input
 from chainrule.nn.module import Module, Parameter
 from chainrule.tensor import Tensor, _make, empty, zeros
 
-__all__ = ["GRU", "LSTM", "RNN", "GRUCell", "LSTMCell", "RNNBase", "RNNCell", "RNNCellBase"]
+__all__ = ["GRU", "LSTM", "RNN", "RNNBase", "gru_step", "lstm_step", "rnn_step"]
 
 
 # --------------------------------------------------------------------- pieces of a tensor
@@ -94,14 +94,21 @@ def _chunk(x: Tensor, count: int) -> tuple:
 
 
 # --------------------------------------------------------------------- one step of each cell
-def rnn_step(gi, h, w_hh, b_hh, nonlinearity: str):
+def rnn_step(gi: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None, nonlinearity: str) -> Tensor:
     r"""Elman step: :math:`h' = \phi(g_i + h W_{hh}^\top + b_{hh})`, :math:`g_i = x
     W_{ih}^\top + b_{ih}`, :math:`\phi` = tanh or ReLU."""
     a = ops.linear(h, w_hh, b_hh) + gi
     return ops.tanh(a) if nonlinearity == "tanh" else ops.relu(a)
 
 
-def lstm_step(gi, h, c, w_hh, b_hh, w_hr=None):
+def lstm_step(
+    gi: Tensor,
+    h: Tensor,
+    c: Tensor,
+    w_hh: Tensor,
+    b_hh: Tensor | None,
+    w_hr: Tensor | None = None,
+) -> tuple[Tensor, Tensor]:
     r"""LSTM step from the input projection :math:`g_i` (gates in PyTorch's order i, f, g, o):
 
     .. math::
@@ -123,7 +130,7 @@ def lstm_step(gi, h, c, w_hh, b_hh, w_hr=None):
     return h, c
 
 
-def gru_step(gi, h, w_hh, b_hh):
+def gru_step(gi: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None) -> Tensor:
     r"""GRU step from the input projection :math:`g_i` (gates in PyTorch's order r, z, n):
 
     .. math::
@@ -302,7 +309,7 @@ class RNNBase(Module):
                 raise ShapeError(f"Expected {which} {shape}, got {list(t.shape)}")
         return given
 
-    def forward(self, input, hx=None):
+    def forward(self, input, hx=None) -> tuple:
         """``(output, h_n)``; for ``LSTM`` ``(output, (h_n, c_n))``. See the module docstring
         for the shapes."""
         name = "RNN" if self.mode.startswith("RNN") else self.mode
@@ -341,7 +348,7 @@ class RNNBase(Module):
             last = [t.squeeze(1) for t in last]
         return output, (tuple(last) if self.mode == "LSTM" else last[0])
 
-    def _run(self, x, layer: int, direction: int, state: list):
+    def _run(self, x: Tensor, layer: int, direction: int, state: list) -> tuple:
         """One layer in one direction over the whole sequence ``x`` (L, N, H_in): the
         outputs (L, N, H) and the final state."""
         w_ih, w_hh, b_ih, b_hh, w_hr = self._layer_weights(layer, direction)
@@ -380,7 +387,7 @@ class RNNBase(Module):
         return s
 
 
-def _dropout(x, p: float):
+def _dropout(x: Tensor, p: float) -> Tensor:
     # PyTorch allows p = 1 between layers (everything dropped); F.dropout stops below 1.
     return x * 0.0 if p >= 1 else dropout(x, p, True)
 
@@ -503,149 +510,3 @@ class GRU(RNNBase):
             device,
             dtype,
         )
-
-
-# --------------------------------------------------------------------- the cells
-class RNNCellBase(Module):
-    """What the cells share: ``weight_ih`` (G*H, H_in), ``weight_hh`` (G*H, H), ``bias_ih``
-    and ``bias_hh`` (G*H,) for G gates, all from :math:`U(-1/\\sqrt H, 1/\\sqrt H)`."""
-
-    _label = "RNNCell"
-
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        bias: bool,
-        num_chunks: int,
-        device=None,
-        dtype=None,
-    ) -> None:
-        super().__init__()
-        _check_size("input_size", input_size)
-        _check_size("hidden_size", hidden_size)
-        _check_device(device)
-        self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
-        dt = _dtype(dtype)
-        self.weight_ih = Parameter(empty(num_chunks * hidden_size, input_size, dtype=dt))
-        self.weight_hh = Parameter(empty(num_chunks * hidden_size, hidden_size, dtype=dt))
-        if bias:
-            self.bias_ih = Parameter(empty(num_chunks * hidden_size, dtype=dt))
-            self.bias_hh = Parameter(empty(num_chunks * hidden_size, dtype=dt))
-        else:
-            self.register_parameter("bias_ih", None)
-            self.register_parameter("bias_hh", None)
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        bound = 1.0 / math.sqrt(self.hidden_size)
-        for p in self.parameters():
-            init.uniform_(p, -bound, bound)
-
-    def _prepare(self, input, states: list):
-        """The input (N, H_in) and states (N, H) as tensors of the cell's dtype, checked;
-        and whether the input was batched (unbatched ones gain and lose a batch of 1)."""
-        dtype = self.weight_ih._array.dtype
-        x = layer_input(input, dtype, self)
-        if x.ndim not in (1, 2):
-            raise ShapeError(f"{self._label}: Expected input to be 1D or 2D, got {x.ndim}D instead")
-        batched = x.ndim == 2
-        if not batched:
-            x = x.unsqueeze(0)
-        if x.shape[1] != self.input_size:
-            raise ShapeError(
-                f"input has inconsistent input_size: got {x.shape[1]} expected {self.input_size}"
-            )
-        out = []
-        for i, s in enumerate(states):
-            label = "hidden" if len(states) == 1 else f"hx[{i}]"
-            if s is None:
-                out.append(zeros(x.shape[0], self.hidden_size, dtype=dtype))
-                continue
-            s = layer_input(s, dtype, self)
-            if s.ndim not in (1, 2):
-                raise ShapeError(
-                    f"{self._label}: Expected {label} to be 1D or 2D, got {s.ndim}D instead"
-                )
-            if not batched:
-                s = s.unsqueeze(0)
-            if tuple(s.shape) != (x.shape[0], self.hidden_size):
-                raise ShapeError(
-                    f"{self._label}: {label} has shape {tuple(s.shape)}, expected "
-                    f"({x.shape[0]}, {self.hidden_size}) (batch size, hidden_size)"
-                )
-            out.append(s)
-        return x, out, batched
-
-    def _input_projection(self, x):
-        return ops.linear(x, self.weight_ih, self.bias_ih)
-
-    def extra_repr(self) -> str:
-        s = f"{self.input_size}, {self.hidden_size}"
-        if self.bias is not True:
-            s += f", bias={self.bias}"
-        if getattr(self, "nonlinearity", "tanh") != "tanh":
-            s += f", nonlinearity={self.nonlinearity}"
-        return s
-
-
-class RNNCell(RNNCellBase):
-    r"""One Elman step, :math:`h' = \tanh(x W_{ih}^\top + b_{ih} + h W_{hh}^\top +
-    b_{hh})` (ReLU with ``nonlinearity='relu'``): input (N, H_in) or (H_in,), ``hx``
-    (N, H) or (H,), zeros if omitted; returns :math:`h'`."""
-
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        bias: bool = True,
-        nonlinearity: str = "tanh",
-        device=None,
-        dtype=None,
-    ) -> None:
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"Unknown nonlinearity: {nonlinearity}")
-        super().__init__(input_size, hidden_size, bias, 1, device, dtype)
-        self.nonlinearity = nonlinearity
-
-    def forward(self, input, hx=None):
-        x, (h,), batched = self._prepare(input, [hx])
-        h = rnn_step(self._input_projection(x), h, self.weight_hh, self.bias_hh, self.nonlinearity)
-        return h if batched else h.squeeze(0)
-
-
-class LSTMCell(RNNCellBase):
-    r"""One LSTM step (:func:`lstm_step`): input (N, H_in) or (H_in,), ``hx`` a pair
-    ``(h, c)`` of (N, H) or (H,), zeros if omitted; returns ``(h', c')``."""
-
-    _label = "LSTMCell"
-
-    def __init__(
-        self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None
-    ) -> None:
-        super().__init__(input_size, hidden_size, bias, 4, device, dtype)
-
-    def forward(self, input, hx=None):
-        states = [None, None] if hx is None else list(hx)
-        if len(states) != 2:
-            raise TypeError("LSTMCell: hx must be a pair (h, c)")
-        x, (h, c), batched = self._prepare(input, states)
-        h, c = lstm_step(self._input_projection(x), h, c, self.weight_hh, self.bias_hh)
-        return (h, c) if batched else (h.squeeze(0), c.squeeze(0))
-
-
-class GRUCell(RNNCellBase):
-    r"""One GRU step (:func:`gru_step`): input (N, H_in) or (H_in,), ``hx`` (N, H) or
-    (H,), zeros if omitted; returns :math:`h'`."""
-
-    _label = "GRUCell"
-
-    def __init__(
-        self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None
-    ) -> None:
-        super().__init__(input_size, hidden_size, bias, 3, device, dtype)
-
-    def forward(self, input, hx=None):
-        x, (h,), batched = self._prepare(input, [hx])
-        h = gru_step(self._input_projection(x), h, self.weight_hh, self.bias_hh)
-        return h if batched else h.squeeze(0)
