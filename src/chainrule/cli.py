@@ -1,5 +1,5 @@
-"""The ``chainrule`` command line: ``demo``, ``train``, ``diagnose``, ``explain``, ``bench``
-and ``verify``.
+"""The ``chainrule`` command line: ``demo``, ``train``, ``diagnose``, ``explain``, ``drill``,
+``bench`` and ``verify``.
 
 Every user mistake (an unknown dataset or option value, a bad path, a corrupted or
 foreign checkpoint) ends in one line, ``chainrule: error: ...``, and exit status 2, never
@@ -150,6 +150,12 @@ def _cmd_explain(args) -> int:
         return 0
     print(trace)
     return 0
+
+
+def _cmd_drill(args) -> int:
+    from chainrule.drill import command
+
+    return command.run(args)
 
 
 def _cmd_bench(args) -> int:
@@ -362,6 +368,42 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--example", choices=list(_examples()), default="sheet-2-2-1")
     explain.add_argument("--json", action="store_true", help="print the trace as JSON")
     explain.set_defaults(func=_cmd_explain)
+
+    drill = sub.add_parser(
+        "drill",
+        help="numeric exercises on the fundamentals, graded by chainrule's own autograd",
+        description="Small exercises with numbers drawn from a seed (backpropagation, softmax, "
+        "optimizer steps, batch norm, dropout, penalties, losses): answer each quantity, get it "
+        "graded against chainrule's autograd, optimizers and losses, and see the worked "
+        "solution. Without --json, --check or --solution the drill is interactive. --check "
+        "exits 0 when every answer is right, 1 otherwise.",
+    )
+    drill.add_argument(
+        "topic",
+        nargs="?",
+        metavar="TOPIC",
+        help="a topic, or 'list' to list them (a random topic when omitted)",
+    )
+    drill.add_argument("--seed", type=int, help="the exercise's numbers (default: drawn at random)")
+    g = drill.add_mutually_exclusive_group()
+    g.add_argument(
+        "--json",
+        action="store_true",
+        help="print the exercise as JSON: topic, seed, question, inputs, answer_shape",
+    )
+    g.add_argument(
+        "--check",
+        metavar="ANSWERS.json",
+        help="grade a JSON object of answers keyed by quantity name",
+    )
+    g.add_argument("--solution", action="store_true", help="print the worked solution")
+    drill.add_argument(
+        "--rtol",
+        type=_non_negative,
+        default=1e-2,
+        help="relative tolerance of a right answer (default 0.01)",
+    )
+    drill.set_defaults(func=_cmd_drill)
 
     bench = sub.add_parser(
         "bench",
