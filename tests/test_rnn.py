@@ -346,6 +346,14 @@ BAD_ARGS = [
 ]
 
 
+def test_the_cpu_is_accepted_and_other_devices_refused():
+    for make in (lambda d: nn.LSTM(I, H, device=d), lambda d: nn.GRUCell(I, H, device=d)):
+        make("cpu")
+        make(cr.device("cpu"))
+        with pytest.raises(RuntimeError, match="chainrule runs on the CPU only"):
+            make("cuda")
+
+
 @pytest.mark.parametrize(("make", "error", "message"), BAD_ARGS, ids=[m for _, _, m in BAD_ARGS])
 def test_bad_constructor_arguments_raise_pytorchs_errors(make, error, message):
     for lib in (nn, torch.nn):

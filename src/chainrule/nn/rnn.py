@@ -49,6 +49,7 @@ import warnings
 from chainrule import dtypes as _dt
 from chainrule import ops
 from chainrule.autograd.function import Function
+from chainrule.devices import check_device
 from chainrule.errors import ShapeError
 from chainrule.nn import init
 from chainrule.nn.dropout import dropout
@@ -158,11 +159,6 @@ def _dtype(dtype):
     return _dt.get_default_dtype() if dtype is None else _dt.to_dtype(dtype)
 
 
-def _check_device(device) -> None:
-    if device is not None and str(device) != "cpu":
-        raise RuntimeError(f"chainrule runs on the CPU only; got device={device!r}")
-
-
 def _check_size(name: str, value, *, zero_ok: bool = False) -> None:
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(f"{name} should be of type int, got: {type(value).__name__}")
@@ -225,7 +221,7 @@ class RNNBase(Module):
         _check_size("proj_size", proj_size, zero_ok=True)
         if proj_size >= hidden_size:
             raise ValueError("proj_size has to be smaller than hidden_size")
-        _check_device(device)
+        check_device(type(self).__name__, device)  # the CPU, or a RuntimeError
         self.mode, self.input_size, self.hidden_size = mode, input_size, hidden_size
         self.num_layers, self.bias, self.batch_first = num_layers, bias, batch_first
         self.dropout, self.bidirectional, self.proj_size = float(dropout), bidirectional, proj_size

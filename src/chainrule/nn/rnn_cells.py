@@ -10,11 +10,12 @@ from __future__ import annotations
 import math
 
 from chainrule import ops
+from chainrule.devices import check_device
 from chainrule.errors import ShapeError
 from chainrule.nn import init
 from chainrule.nn.layers import layer_input
 from chainrule.nn.module import Module, Parameter
-from chainrule.nn.rnn import _check_device, _check_size, _dtype, gru_step, lstm_step, rnn_step
+from chainrule.nn.rnn import _check_size, _dtype, gru_step, lstm_step, rnn_step
 from chainrule.tensor import Tensor, empty, zeros
 
 __all__ = ["GRUCell", "LSTMCell", "RNNCell", "RNNCellBase"]
@@ -38,7 +39,7 @@ class RNNCellBase(Module):
         super().__init__()
         _check_size("input_size", input_size)
         _check_size("hidden_size", hidden_size)
-        _check_device(device)
+        check_device(type(self).__name__, device)  # the CPU, or a RuntimeError
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
         dt = _dtype(dtype)
         self.weight_ih = Parameter(empty(num_chunks * hidden_size, input_size, dtype=dt))

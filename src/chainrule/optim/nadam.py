@@ -92,7 +92,7 @@ class NAdam(Optimizer):
     shrinks the weights by :math:`1 - \gamma\lambda` instead (AdamW's form, "NAdamW").
     """
 
-    hyper = (
+    update_args = (
         "lr",
         "eps",
         "weight_decay",
@@ -140,7 +140,7 @@ class NAdam(Optimizer):
     def _state_names(self, group: dict) -> tuple[tuple, tuple]:
         return ("step", "mu_product"), ("exp_avg", "exp_avg_sq")
 
-    def _update(self, param, grad, state, group, hyper) -> None:
+    def _update(self, param, grad, state, group, options) -> None:
         if "exp_avg" not in state:
             state["step"] = 0.0
             state["mu_product"] = 1.0
@@ -152,7 +152,7 @@ class NAdam(Optimizer):
         state["mu_product"] = _scalar_product(state["mu_product"], mu)
         self._run(
             nadam_update,
-            hyper,
+            options,
             param,
             grad,
             state["exp_avg"],
