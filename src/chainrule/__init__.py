@@ -21,6 +21,7 @@ from chainrule import (
     diagnostics,
     drill,
     dtypes,
+    linalg,
     nn,
     optim,
     random,
@@ -38,15 +39,6 @@ from chainrule.autograd import (
     set_grad_enabled,
 )
 from chainrule.devices import device, get_default_device, set_default_device
-from chainrule.draws import (
-    bernoulli,
-    multinomial,
-    normal,
-    rand_like,
-    randint_like,
-    randn_like,
-    randperm,
-)
 from chainrule.dtypes import (
     bool,
     double,
@@ -68,11 +60,21 @@ from chainrule.dtypes import (
     uint8,
 )
 from chainrule.errors import LabelError, ShapeError
+from chainrule.generator import Generator, initial_seed, manual_seed, seed
+from chainrule.generator import default as default_generator
 from chainrule.io import load, save
 from chainrule.ops import *  # noqa: F403
 from chainrule.ops import __all__ as _ops_all
-from chainrule.random import Generator, initial_seed, manual_seed, seed
-from chainrule.random import default as default_generator
+from chainrule.ops.draws import (
+    bernoulli,
+    multinomial,
+    normal,
+    rand_like,
+    randint_like,
+    randn_like,
+    randperm,
+)
+from chainrule.printing import get_printoptions, printoptions, set_printoptions
 from chainrule.size import Size
 from chainrule.tensor import *  # noqa: F403
 from chainrule.tensor import __all__ as _tensor_all
@@ -138,6 +140,10 @@ __all__ = [  # noqa: PLE0604 (the tensor names are spliced in below)
     "train",
     "uint8",
     "utils",
+    "get_printoptions",
+    "linalg",
+    "printoptions",
+    "set_printoptions",
     *_ops_all,
     *_tensor_all,
 ]

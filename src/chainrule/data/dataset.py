@@ -12,13 +12,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from chainrule._backend import to_numpy
-from chainrule.data.loader import DataLoader
-from chainrule.random import default, rng
+from chainrule.random import rng
 from chainrule.tensor import _make, as_tensor
 
 __all__ = [
     "ConcatDataset",
-    "DataLoader",
     "Dataset",
     "Subset",
     "TensorDataset",
@@ -183,7 +181,7 @@ def _split_lengths(n: int, lengths: Sequence) -> list[int]:
     return [int(s) for s in lengths]
 
 
-def random_split(dataset, lengths: Sequence, generator=default) -> list[Subset]:
+def random_split(dataset, lengths: Sequence, generator=None) -> list[Subset]:
     """Split ``dataset`` into non-overlapping :class:`Subset`s of the given lengths, the
     samples assigned by a random permutation drawn from ``generator`` (by default the
     library's, so ``cr.manual_seed`` fixes the split). ``lengths`` are sizes that sum to

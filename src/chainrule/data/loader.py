@@ -28,6 +28,7 @@ import math
 import numpy as np
 
 from chainrule._backend import xp
+from chainrule.data.dataset import TensorDataset
 from chainrule.random import draw_seed, rng
 from chainrule.tensor import Tensor, as_tensor
 
@@ -230,8 +231,6 @@ class DataLoader:
             yield idx
 
     def __iter__(self):
-        from chainrule.data.dataset import TensorDataset
-
         if self.num_workers > 0 and self.worker_init_fn is not None:
             self.worker_init_fn(0)
         batches = self._batches()
