@@ -79,6 +79,12 @@ GRID = {
         dict(lr=0.01, betas=(0.5, 0.9)),
     ],
     "Adadelta": [dict(), dict(lr=0.5, rho=0.8, eps=1e-4), dict(lr=1.0, weight_decay=0.1)],
+    "NAdam": [
+        dict(lr=0.01),
+        dict(lr=0.01, betas=(0.8, 0.99), eps=1e-6, momentum_decay=0.01),
+        dict(lr=0.01, weight_decay=0.1),
+        dict(lr=0.01, weight_decay=0.3, decoupled_weight_decay=True, momentum_decay=0.0),
+    ],
 }
 CASES = [(name, kw) for name, grid in GRID.items() for kw in grid]
 
@@ -338,6 +344,7 @@ DEFAULTS = {
     "Adam": dict(lr=0.01, betas=(0.9, 0.9)),
     "AdamW": dict(lr=0.01, betas=(0.9, 0.9)),
     "Adadelta": dict(lr=1.0),
+    "NAdam": dict(lr=0.01, betas=(0.9, 0.9), weight_decay=0.05),  # so that decoupling matters
 }
 CHANGES = {
     "SGD": dict(
@@ -367,6 +374,15 @@ CHANGES = {
         lr=0.02, betas=(0.9, 0.999), eps=0.1, weight_decay=0.5, amsgrad=True, maximize=True
     ),
     "Adadelta": dict(lr=0.5, rho=0.5, eps=1e-2, weight_decay=0.1, maximize=True),
+    "NAdam": dict(
+        lr=0.02,
+        betas=(0.5, 0.99),
+        eps=0.1,
+        weight_decay=0.1,
+        momentum_decay=0.1,
+        decoupled_weight_decay=True,
+        maximize=True,
+    ),
 }
 HYPER = [(name, key, value) for name, changes in CHANGES.items() for key, value in changes.items()]
 
@@ -413,6 +429,10 @@ BAD = [
     (optim.RMSprop, dict(eps=-1), "Invalid epsilon"),
     (optim.Adadelta, dict(rho=1.5), "Invalid rho"),
     (optim.Adadelta, dict(lr=-1), "Invalid learning rate"),
+    (optim.NAdam, dict(momentum_decay=-1e-3), "Invalid momentum_decay value"),
+    (optim.NAdam, dict(betas=(0.9, 1.0)), "beta parameter at index 1"),
+    (optim.NAdam, dict(weight_decay=-0.1), "Invalid weight_decay"),
+    (optim.NAdam, dict(eps=-1.0), "Invalid epsilon"),
 ]
 
 

@@ -54,10 +54,15 @@ from chainrule.nn.module import Module, ModuleList, Parameter, Sequential
 from chainrule.nn.norm import BatchNorm1d, BatchNorm2d, LayerNorm
 from chainrule.nn.pooling import AdaptiveAvgPool2d, AdaptiveMaxPool2d
 from chainrule.nn.resample import Upsample
+from chainrule.nn.rnn import GRU, LSTM, RNN, RNNBase
+from chainrule.nn.rnn_cells import GRUCell, LSTMCell, RNNCell, RNNCellBase
 
 __all__ = [
     "ELU",
     "GELU",
+    "GRU",
+    "LSTM",
+    "RNN",
     "AdaptiveAvgPool2d",
     "AdaptiveMaxPool2d",
     "AvgPool1d",
@@ -76,6 +81,7 @@ __all__ = [
     "Embedding",
     "ExponentialLoss",
     "Flatten",
+    "GRUCell",
     "GroupNorm",
     "Hardtanh",
     "HingeLoss",
@@ -85,6 +91,7 @@ __all__ = [
     "InstanceNorm2d",
     "KLDivLoss",
     "L1Loss",
+    "LSTMCell",
     "LayerNorm",
     "LeakyReLU",
     "Linear",
@@ -103,6 +110,9 @@ __all__ = [
     "ParameterDict",
     "ParameterList",
     "PerceptronLoss",
+    "RNNBase",
+    "RNNCell",
+    "RNNCellBase",
     "ReLU",
     "ReLU6",
     "Sequential",

@@ -1,94 +1,42 @@
-r"""Learning-rate schedules: ``StepLR``, ``ExponentialLR``, ``CosineAnnealingLR``, ``LinearLR``.
+r"""Learning-rate schedules with PyTorch's names, arguments and sequences of rates.
 
-Call ``scheduler.step()`` once per epoch, after ``optimizer.step()``. Each schedule
-updates every group's ``lr`` from its current value (PyTorch's "chainable" form, so the
-sequence of rates matches PyTorch's to the last bit); the closed form is given in each
-docstring. ``get_last_lr()`` returns the rates just set.
+Call ``scheduler.step()`` once per epoch (``OneCycleLR``: once per batch), after
+``optimizer.step()``; ``ReduceLROnPlateau.step(metric)`` takes the monitored value.
+The schedules of this file are functions of the epoch: each updates every group's
+``lr`` from its current value (PyTorch's "chainable" form, so the sequence of rates
+matches PyTorch's to the last bit); the closed form is given in each docstring and used
+when an epoch is given explicitly. The others live by family: the cyclic ones in
+:mod:`chainrule.optim.lr_cycles`, those driven by a metric or by other schedules in
+:mod:`chainrule.optim.lr_control`; the base class in :mod:`chainrule.optim.scheduler`.
+``get_last_lr()`` returns the rates just set.
 """
 
 from __future__ import annotations
 
 import math
+import types
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Callable, Iterable
 
+from chainrule.optim.lr_control import ReduceLROnPlateau, SequentialLR
+from chainrule.optim.lr_cycles import CosineAnnealingWarmRestarts, OneCycleLR
 from chainrule.optim.optimizer import Optimizer
+from chainrule.optim.scheduler import LRScheduler
 
-__all__ = ["CosineAnnealingLR", "ExponentialLR", "LRScheduler", "LinearLR", "StepLR"]
-
-
-def _kind(value):
-    """What a schedule's state entry must stay across a save: a number (int or float), a
-    flag, or a list of that many numbers."""
-    if isinstance(value, bool) or value is None:
-        return type(value)
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, list) and all(_kind(v) == "number" for v in value):
-        return ("numbers", len(value))
-    return type(value)
-
-
-class LRScheduler:
-    """Base class: remembers each group's initial rate, counts epochs, sets rates."""
-
-    def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(
-                f"{type(self).__name__} needs an Optimizer, got {type(optimizer).__name__}"
-            )
-        self.optimizer = optimizer
-        if last_epoch == -1:
-            for group in optimizer.param_groups:
-                group.setdefault("initial_lr", group["lr"])
-        else:
-            for i, group in enumerate(optimizer.param_groups):
-                if "initial_lr" not in group:
-                    raise KeyError(
-                        f"param 'initial_lr' is not in param_groups[{i}]: resuming a schedule with "
-                        "last_epoch >= 0 needs the optimizer's saved state"
-                    )
-        self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
-        self.last_epoch = last_epoch
-        self._initial = True
-        self._step_count = 0
-        self.step()
-        self._initial = False
-
-    def get_lr(self) -> list[float]:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def step(self) -> None:
-        """Advance one epoch and set every group's learning rate."""
-        self._step_count += 1
-        self.last_epoch += 1
-        values = self.get_lr()
-        for group, lr in zip(self.optimizer.param_groups, values):
-            group["lr"] = lr
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
-
-    def get_last_lr(self) -> list[float]:
-        """The learning rates set by the last ``step()`` (one per parameter group)."""
-        return list(self._last_lr)
-
-    def _current(self) -> list[float]:
-        return [group["lr"] for group in self.optimizer.param_groups]
-
-    def state_dict(self) -> dict:
-        """Everything but the optimizer (which has its own state_dict)."""
-        return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        """Restore what :meth:`state_dict` returned for a schedule of the same class:
-        the same entries, each a number, a flag or a list of numbers as here (checked
-        before anything changes)."""
-        own = self.state_dict()
-        name = f"{type(self).__name__}.load_state_dict"
-        if not isinstance(state_dict, dict) or state_dict.keys() != own.keys():
-            got = sorted(map(str, state_dict)) if isinstance(state_dict, dict) else state_dict
-            raise ValueError(f"{name}: expected the entries {sorted(own)}, got {got!r}")
-        for key, value in state_dict.items():
-            if _kind(value) != _kind(own[key]):
-                raise ValueError(f"{name}: {key!r} is {value!r}, not like {own[key]!r}")
-        self.__dict__.update(state_dict)
+__all__ = [
+    "CosineAnnealingLR",
+    "CosineAnnealingWarmRestarts",
+    "ExponentialLR",
+    "LRScheduler",
+    "LambdaLR",
+    "LinearLR",
+    "MultiStepLR",
+    "OneCycleLR",
+    "ReduceLROnPlateau",
+    "SequentialLR",
+    "StepLR",
+]
 
 
 class StepLR(LRScheduler):
@@ -108,6 +56,92 @@ class StepLR(LRScheduler):
             return self._current()
         return [lr * self.gamma for lr in self._current()]
 
+    def _get_closed_form_lr(self) -> list[float]:
+        return [base * self.gamma ** (self.last_epoch // self.step_size) for base in self.base_lrs]
+
+
+class MultiStepLR(LRScheduler):
+    r"""Multiply the rate by ``gamma`` at each of the ``milestones`` (epoch numbers):
+    :math:`\gamma_t = \gamma_0\,\mathrm{gamma}^{m(t)}`, :math:`m(t)` the number of
+    milestones :math:`\le t`. A milestone listed twice multiplies by ``gamma**2``."""
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        milestones: Iterable[int],
+        gamma: float = 0.1,
+        last_epoch: int = -1,
+    ) -> None:
+        self.milestones = Counter(milestones)
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch not in self.milestones:
+            return self._current()
+        factor = self.gamma ** self.milestones[self.last_epoch]
+        return [lr * factor for lr in self._current()]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        passed = bisect_right(sorted(self.milestones.elements()), self.last_epoch)
+        return [base * self.gamma**passed for base in self.base_lrs]
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        state = dict(state_dict)
+        if type(state.get("milestones")) is dict:  # a saved Counter comes back a dict
+            state["milestones"] = Counter(state["milestones"])
+        super().load_state_dict(state)
+
+
+class LambdaLR(LRScheduler):
+    r"""The initial rate times a factor that a function of the epoch gives:
+    :math:`\gamma_t = \gamma_0\,\lambda(t)` (not chainable: it ignores the current rate).
+
+    ``lr_lambda`` is one function for every group or a list with one per group.
+    ``state_dict`` cannot store functions: it keeps the attributes of callable objects
+    and None for plain functions and lambdas, as PyTorch does.
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
+        last_epoch: int = -1,
+    ) -> None:
+        groups = len(getattr(optimizer, "param_groups", ()))
+        if isinstance(lr_lambda, list | tuple):
+            if len(lr_lambda) != groups:
+                raise ValueError(f"Expected {groups} lr_lambdas, but got {len(lr_lambda)}")
+            self.lr_lambdas = list(lr_lambda)
+        else:
+            self.lr_lambdas = [lr_lambda] * groups
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        return [base * f(self.last_epoch) for f, base in zip(self.lr_lambdas, self.base_lrs)]
+
+    def state_dict(self) -> dict:
+        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
+        state["lr_lambdas"] = [
+            None if isinstance(f, types.FunctionType) else dict(f.__dict__) for f in self.lr_lambdas
+        ]
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self._check_state(state_dict)
+        saved = state_dict["lr_lambdas"]
+        if len(saved) != len(self.lr_lambdas) or not all(
+            a is None or isinstance(a, dict) for a in saved
+        ):
+            raise ValueError(
+                f"LambdaLR.load_state_dict: 'lr_lambdas' must hold {len(self.lr_lambdas)} "
+                f"entries, each None or a dict of attributes, got {saved!r}"
+            )
+        self.__dict__.update({k: v for k, v in state_dict.items() if k != "lr_lambdas"})
+        for f, attributes in zip(self.lr_lambdas, saved):
+            if attributes is not None:
+                f.__dict__.update(attributes)
+
 
 class ExponentialLR(LRScheduler):
     r"""Multiply the rate by ``gamma`` every epoch: :math:`\gamma_t = \gamma_0\,\mathrm{gamma}^t`."""
@@ -117,9 +151,12 @@ class ExponentialLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
-        if self._initial:
+        if self._is_initial:
             return self._current()
         return [lr * self.gamma for lr in self._current()]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        return [base * self.gamma**self.last_epoch for base in self.base_lrs]
 
 
 class CosineAnnealingLR(LRScheduler):
@@ -137,7 +174,7 @@ class CosineAnnealingLR(LRScheduler):
 
     def get_lr(self) -> list[float]:
         t, T, lo = self.last_epoch, self.T_max, self.eta_min
-        if self._initial:
+        if self._is_initial:
             return self._current()
         if self._step_count == 1 and t > 0:
             return [
@@ -152,6 +189,10 @@ class CosineAnnealingLR(LRScheduler):
             (1 + math.cos(math.pi * t / T)) / (1 + math.cos(math.pi * (t - 1) / T)) * (lr - lo) + lo
             for lr in self._current()
         ]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        t, T, lo = self.last_epoch, self.T_max, self.eta_min
+        return [lo + (base - lo) * (1 + math.cos(math.pi * t / T)) / 2 for base in self.base_lrs]
 
 
 class LinearLR(LRScheduler):
@@ -178,6 +219,10 @@ class LinearLR(LRScheduler):
         s, e, n, t = self.start_factor, self.end_factor, self.total_iters, self.last_epoch
         if t == 0:
             return [lr * s for lr in self._current()]
-        if self._initial or t > n:
+        if self._is_initial or t > n:
             return self._current()
         return [lr * (1.0 + (e - s) / (n * s + (t - 1) * (e - s))) for lr in self._current()]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        s, e, n, t = self.start_factor, self.end_factor, self.total_iters, self.last_epoch
+        return [base * (s + (e - s) * min(n, t) / n) for base in self.base_lrs]
