@@ -1,4 +1,4 @@
-"""The ``chainrule`` command line: ``demo``, ``train``, ``bench`` and ``verify``.
+"""The ``chainrule`` command line: ``demo``, ``train``, ``bench``, ``verify`` and ``lab``.
 
 Every user mistake (an unknown dataset or option value, a bad path, a corrupted or
 foreign checkpoint) ends in one line, ``chainrule: error: ...``, and exit status 2, never
@@ -280,6 +280,10 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--ops", metavar="NAMES", help="comma-separated op names (default: all)")
     verify.add_argument("--no-torch", action="store_true", help="skip the comparison with PyTorch")
     verify.set_defaults(func=_cmd_verify)
+
+    from chainrule.lab import commands as lab_commands
+
+    lab_commands.add_parser(sub)
     return parser
 
 
@@ -297,7 +301,7 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("chainrule: interrupted", file=sys.stderr)
         return 130
-    except (ValueError, TypeError, OSError, KeyError, RuntimeError) as err:
+    except (ValueError, TypeError, OSError, KeyError, RuntimeError, ImportError) as err:
         if os.environ.get("CHAINRULE_DEBUG"):
             raise
         message = " ".join(line.strip() for line in str(err).splitlines()) or type(err).__name__
