@@ -11,8 +11,9 @@ import pytest
 import torch
 
 import chainrule as cr
-from chainrule import _kernels
-from chainrule.autograd.function import Op
+import chainrule.ops.kernels as kernels
+from chainrule.ops.kernels import fast
+from chainrule.ops.op import Op
 from chainrule.testing import checks
 from chainrule.testing.opinfo import OP_DB
 
@@ -206,22 +207,23 @@ def test_max_pool_third_derivative_routes_through_the_same_windows():
         return gv
 
     u = cr.tensor(rng.standard_normal((2, 2, 7, 7)), requires_grad=True)
-    _, route = _kernels.max_pool(x.numpy(), (3, 3), (2, 2), (1, 1))
+    _, route = kernels.max_pool(x.numpy(), (3, 3), (2, 2), (1, 1))
     np.testing.assert_allclose(
-        scatter_then_gather(u).numpy(), _kernels.pool_gather(u.numpy(), route)
+        scatter_then_gather(u).numpy(), kernels.pool_gather(u.numpy(), route)
     )
     assert cr.autograd.gradcheck(scatter_then_gather, (u,))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("repeat", [1, 3000], ids=["small", "large"])
-@pytest.mark.parametrize("kernel", ["relu", "_relu_by_select"], ids=["active", "fallback"])
+@pytest.mark.parametrize("kernel", ["in use", "plain"])
 def test_relu_special_values_match_pytorch_bit_for_bit(kernel, repeat, dtype):
     """relu keeps -0.0 and NaN of either sign as PyTorch does: the kernel in use (NumPy's
-    clip where it passed its check at import) and the spelled-out fallback."""
+    clip where it passed its check at import) and the plain definition."""
     special = np.array([-0.0, 0.0, np.nan, -np.nan, -1.0, -np.inf, np.inf, 2.5, 1e-45], dtype)
     x = np.tile(special, repeat)[1:]
-    mine = getattr(_kernels, kernel)(x)
+    relu = kernels.relu if kernel == "in use" else getattr(kernels.relu, "plain", kernels.relu)
+    mine = relu(x)
     theirs = torch.relu(torch.from_numpy(x)).numpy()
     ints = np.int32 if dtype == np.float32 else np.int64
     np.testing.assert_array_equal(mine.view(ints), theirs.view(ints))
@@ -229,9 +231,10 @@ def test_relu_special_values_match_pytorch_bit_for_bit(kernel, repeat, dtype):
 
 
 def test_relu_uses_clip_only_where_it_keeps_the_sign_of_zero():
-    assert _kernels._clip_is_relu(np.clip) == (_kernels._RELU_CLIP is not None)
-    assert not _kernels._clip_is_relu(lambda x, lo, hi: np.maximum(x, lo))  # -0.0 -> +0.0
-    assert not _kernels._clip_is_relu(lambda x, lo, hi: np.fmax(x, lo))  # NaN -> 0
+    plain = getattr(kernels.relu, "plain", kernels.relu)
+    assert fast.clip_gives_relu(np.clip, plain) == hasattr(kernels.relu, "plain")
+    assert not fast.clip_gives_relu(lambda x, lo, hi: np.maximum(x, lo), plain)  # -0.0 -> +0.0
+    assert not fast.clip_gives_relu(lambda x, lo, hi: np.fmax(x, lo), plain)  # NaN -> 0
 
 
 def _relu_grads(shape, share):

@@ -39,6 +39,7 @@ def test_numpy_arrays_keep_their_dtype_and_are_copied():
 def test_dtype_argument_and_conversions():
     t = cr.tensor([1.7, -2.2], dtype=cr.float64)
     assert t.dtype == cr.float64
+    assert t.tolist() == [1.7, -2.2]  # Python floats straight to float64, never via float32
     assert t.float().dtype == cr.float32
     assert t.long().tolist() == [1, -2]
     assert t.to("float32").dtype == cr.float32

@@ -38,6 +38,33 @@ def _setup(dropout=0.0, seed=0):
     return data, model
 
 
+def test_fit_calls_on_after_backward_between_backward_and_step():
+    seen = []
+
+    class Spy(Callback):
+        def on_after_backward(self, state, inputs, targets, loss):
+            w = state.model[0].weight
+            seen.append((w.grad is not None, w.numpy().copy(), len(inputs), loss.item()))
+
+    cr.manual_seed(0)
+    net = nn.Sequential(nn.Linear(2, 2))
+    x, y = cr.randn(6, 2), cr.tensor(np.array([0, 1, 0, 1, 1, 0]))
+    opt = cr.optim.SGD(net.parameters(), lr=0.5)
+    fit(
+        net, nn.functional.cross_entropy, opt, (x, y), 1, batch_size=3, verbose=0, callbacks=[Spy()]
+    )
+    assert [s[0] for s in seen] == [True, True] and [s[2] for s in seen] == [3, 3]
+    assert not np.array_equal(seen[0][1], seen[1][1])  # the step ran after the first call
+
+
+def test_history_keeps_step_records_apart_from_epochs():
+    h = cr.train.History([{"epoch": 1, "loss": 0.5}], steps=[{"step": 1, "verdict": "healthy"}])
+    assert len(h) == 1 and h["loss"] == [0.5]
+    again = cr.train.History.from_dict(h.as_dict())
+    assert again.steps == [{"step": 1, "verdict": "healthy"}] and again.records == h.records
+    assert "steps" not in cr.train.History([{"epoch": 1}]).as_dict()
+
+
 def test_fit_lowers_the_loss_and_records_each_epoch():
     data, model = _setup()
     opt = cr.optim.SGD(model.parameters(), lr=0.3, momentum=0.9)

@@ -15,14 +15,15 @@ __version__ = "0.1.0"
 from chainrule import (
     autograd,
     data,
+    diagnostics,
     dtypes,
     nn,
     optim,
     random,
     train,
 )
-from chainrule._backend import tune_allocator
-from chainrule.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from chainrule._allocator import tune_allocator
+from chainrule.autograd import enable_grad, explain, is_grad_enabled, no_grad, set_grad_enabled
 from chainrule.dtypes import (
     bool,
     float16,
@@ -50,6 +51,8 @@ __all__ = [  # noqa: PLE0604 (the tensor names are spliced in below)
     "__version__",
     "autograd",
     "data",
+    "diagnostics",
+    "explain",
     "bool",
     "dtypes",
     "enable_grad",

@@ -1,4 +1,5 @@
-"""The ``chainrule`` command line: ``demo``, ``train``, ``bench``, ``verify`` and ``lab``.
+"""The ``chainrule`` command line: ``demo``, ``train``, ``diagnose``, ``explain``, ``bench``,
+``verify`` and ``lab``.
 
 Every user mistake (an unknown dataset or option value, a bad path, a corrupted or
 foreign checkpoint) ends in one line, ``chainrule: error: ...``, and exit status 2, never
@@ -78,9 +79,9 @@ def _print_result(result: dict, what: str) -> None:
         parts.append(f"test accuracy {test['accuracy']:.4f}")
     parts.append(f"after {len(result['history'])} epochs")
     print(", ".join(parts))
-    written = [result["checkpoint"], result["out"] / "history.csv"] + (
-        [result["curves"]] if result["curves"] else []
-    )
+    written = [result["checkpoint"], result["out"] / "history.csv"] + [
+        result[k] for k in ("curves", "flow_plot") if result.get(k)
+    ]
     print("wrote " + ", ".join(str(p) for p in written))
 
 
@@ -118,6 +119,34 @@ def _cmd_train(args) -> int:
     return 0
 
 
+def _cmd_diagnose(args) -> int:
+    import json
+
+    from chainrule.diagnostics.command import diagnose
+
+    out = args.out or os.path.join("runs", f"{args.data}-{args.model}")
+    report, plot = diagnose(args, out)
+    if args.json:
+        print(json.dumps({**report.to_dict(), "plot": str(plot)}, indent=1, allow_nan=False))
+        return 0
+    print(report)
+    print(f"wrote {plot}")
+    return 0
+
+
+def _cmd_explain(args) -> int:
+    import chainrule as cr
+    from chainrule.diagnostics.examples import build_example
+
+    loss, model = build_example(args.example)
+    trace = cr.explain(loss, dict(model.named_parameters()))
+    if args.json:
+        print(trace.to_json())
+        return 0
+    print(trace)
+    return 0
+
+
 def _cmd_bench(args) -> int:
     from chainrule.bench import runner
 
@@ -133,8 +162,46 @@ def _cmd_verify(args) -> int:
     return verify.run(names, use_torch=not args.no_torch)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _data_and_model(parser, inits: list) -> None:
+    """The data and model options, shared by ``train`` and ``diagnose``."""
     from chainrule.data import available
+    from chainrule.train import recipes
+
+    g = parser.add_argument_group("data and model")
+    g.add_argument(
+        "--data", choices=available(), default="digits", help="data set (default digits)"
+    )
+    g.add_argument("--data-root", help="folder holding (or receiving) MNIST files")
+    g.add_argument(
+        "--download", action="store_true", help="download MNIST / Fashion-MNIST if missing"
+    )
+    g.add_argument("--model", choices=["mlp", "cnn"], default="mlp")
+    g.add_argument(
+        "--hidden",
+        type=_widths,
+        default=(128, 64),
+        help="hidden widths (mlp) or channels (cnn), e.g. 128,64",
+    )
+    g.add_argument("--activation", choices=sorted(recipes.ACTIVATIONS), default="relu")
+    g.add_argument("--init", choices=inits, default="default", help="weight initialisation")
+    g.add_argument(
+        "--dropout",
+        type=_probability,
+        default=0.0,
+        help="dropout probability after each hidden layer",
+    )
+    g.add_argument(
+        "--batchnorm", action="store_true", help="batch normalisation before each activation"
+    )
+
+
+def _examples() -> dict:
+    from chainrule.diagnostics.examples import EXAMPLES
+
+    return EXAMPLES
+
+
+def build_parser() -> argparse.ArgumentParser:
     from chainrule.train import recipes
 
     parser = _Parser(
@@ -166,34 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train a model and write checkpoint.chainrule, history.csv/json and "
         "curves.png into --out. --resume continues a run from its checkpoint, exactly.",
     )
-    g = train.add_argument_group("data and model")
-    g.add_argument(
-        "--data", choices=available(), default="digits", help="data set (default digits)"
-    )
-    g.add_argument("--data-root", help="folder holding (or receiving) MNIST files")
-    g.add_argument(
-        "--download", action="store_true", help="download MNIST / Fashion-MNIST if missing"
-    )
-    g.add_argument("--model", choices=["mlp", "cnn"], default="mlp")
-    g.add_argument(
-        "--hidden",
-        type=_widths,
-        default=(128, 64),
-        help="hidden widths (mlp) or channels (cnn), e.g. 128,64",
-    )
-    g.add_argument("--activation", choices=sorted(recipes.ACTIVATIONS), default="relu")
-    g.add_argument(
-        "--init", choices=sorted(recipes.INITS), default="default", help="weight initialisation"
-    )
-    g.add_argument(
-        "--dropout",
-        type=_probability,
-        default=0.0,
-        help="dropout probability after each hidden layer",
-    )
-    g.add_argument(
-        "--batchnorm", action="store_true", help="batch normalisation before each activation"
-    )
+    _data_and_model(train, sorted(recipes.INITS))
     g = train.add_argument_group("loss and regularisation")
     g.add_argument("--loss", choices=recipes.LOSSES, default="cross_entropy")
     g.add_argument("--l1", type=_non_negative, default=0.0, help="L1 penalty weight (lasso)")
@@ -252,7 +292,60 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument("--out", help="output directory (default runs/<data>-<model>)")
     g.add_argument("--resume", help="continue from this checkpoint (same options, more --epochs)")
+    g.add_argument(
+        "--diagnose",
+        action="store_true",
+        help="record the gradient flow every --diagnose-every steps, warn once when it turns "
+        "unhealthy, and plot it in gradient_flow.png",
+    )
+    g.add_argument(
+        "--diagnose-every",
+        type=_positive_int,
+        default=25,
+        help="steps between gradient-flow reports (default 25)",
+    )
     train.set_defaults(func=_cmd_train)
+
+    diagnose = sub.add_parser(
+        "diagnose",
+        help="why a network does not learn: the gradient flow of one batch, layer by layer",
+        description="Build the model as chainrule train would, run one forward and backward on "
+        "a batch of the training data, and print the verdict (healthy, vanishing, exploding, "
+        "saturated, dead or symmetric), its numbers and remedies, a table per layer, and where "
+        "it wrote the plot.",
+    )
+    _data_and_model(diagnose, [*sorted(recipes.INITS), "normal"])
+    g = diagnose.add_argument_group("diagnosis")
+    g.add_argument(
+        "--init-std",
+        type=_non_negative,
+        default=1.0,
+        help="standard deviation of --init normal (e.g. 3 for an exploding network)",
+    )
+    g.add_argument("--loss", choices=recipes.LOSSES, default="cross_entropy")
+    g.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=256,
+        help="samples in the diagnosed batch (default 256)",
+    )
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--json", action="store_true", help="print the report as JSON")
+    g.add_argument("--out", help="where to write diagnose.png (default runs/<data>-<model>)")
+    diagnose.set_defaults(func=_cmd_diagnose)
+
+    explain = sub.add_parser(
+        "explain",
+        help="the backward pass of a small built-in network, node by node",
+        description="Print the backward pass of a built-in example in the order the engine "
+        "runs it: each node's rule (from its op's definition), the gradient it receives and "
+        "what it sends to each input, in the sheet's notation (δ = ∂L/∂z), so that it can be "
+        "compared with a derivation by hand. Examples: "
+        + "; ".join(f"{k}: {v[1]}" for k, v in _examples().items()),
+    )
+    explain.add_argument("--example", choices=list(_examples()), default="sheet-2-2-1")
+    explain.add_argument("--json", action="store_true", help="print the trace as JSON")
+    explain.set_defaults(func=_cmd_explain)
 
     bench = sub.add_parser(
         "bench",

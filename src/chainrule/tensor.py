@@ -8,7 +8,7 @@ the user with ``requires_grad=True``), which receives the gradient in ``.grad``.
 Several tensors may share one piece of memory: a view (``x[0]``, ``x.T``, ``x.view(...)``),
 ``x.detach()`` and ``x.data``. Changing one in place changes them all, and a version
 counter that they share (``x._version``) lets autograd notice when a value it saved for
-backward was overwritten; ``autograd/inplace.py`` explains the rules.
+backward was overwritten; ``ops/inplace.py`` explains the rules.
 """
 
 from __future__ import annotations
@@ -22,6 +22,16 @@ import numpy as np
 from chainrule import dtypes as _dt
 from chainrule._backend import ndarray, to_numpy, xp
 from chainrule.errors import ShapeError
+from chainrule.random import default_generator
+
+# The seam: the one place where this bottom layer calls upward. A tensor's math methods
+# (``x + y``, ``x.exp()``, ``x[i] = v``) are ops, and its ``backward()`` is the engine's;
+# both are built on Tensor, so this module cannot import them. Instead, each fills in
+# its name here as it loads (``chainrule/ops/__init__.py`` and
+# ``chainrule/autograd/__init__.py``; importing chainrule loads both), and the methods
+# below call through it.
+_ops = None  # the package chainrule.ops
+_autograd = None  # the package chainrule.autograd
 
 __all__ = [
     "Tensor",
@@ -80,7 +90,7 @@ class Tensor:
     ``_requires_grad``, ``_grad`` and ``_hooks`` back the public attributes;
     ``_version_counter`` is shared with every tensor that shares the memory (None until
     first needed); ``_view`` is None, or what a view knows of its base (see
-    ``autograd/inplace.py``).
+    ``ops/inplace.py``).
     """
 
     __slots__ = (
@@ -150,7 +160,7 @@ class Tensor:
     @property
     def requires_grad(self) -> bool:
         if self._view is not None:
-            _inplace.refresh_if_stale(self)
+            _autograd.views.refresh_if_stale(self)
         return self._requires_grad
 
     @requires_grad.setter
@@ -192,7 +202,7 @@ class Tensor:
     def grad_fn(self):
         """The graph node that computed this tensor, or None for a leaf."""
         if self._view is not None:
-            _inplace.refresh_if_stale(self)
+            _autograd.views.refresh_if_stale(self)
         return self._node
 
     @property
@@ -263,7 +273,7 @@ class Tensor:
 
     # ----------------------------------------------------------------- conversion
     def numpy(self) -> np.ndarray:
-        """The values as a NumPy array (shares memory with ``.data``)."""
+        """The values as a NumPy array (shares this tensor's memory)."""
         return to_numpy(self._array)
 
     def __array__(self, dtype=None, copy=None):
@@ -397,60 +407,61 @@ class Tensor:
         self.register_hook(keep)
 
     # ----------------------------------------------------------------- in place
-    # Each of these changes this tensor's memory. ``autograd/inplace.py`` has the rules
+    # Each of these changes this tensor's memory. ``ops/inplace.py`` has the rules
     # that keep gradients right: versions, in-place ops recorded in the graph, views.
     def add_(self, other, *, alpha=1) -> Tensor:
-        return _inplace.apply_inplace(self, "add_", _ops.add, other, alpha=alpha)
+        return _ops.inplace.apply_inplace(self, "add_", _ops.add, other, alpha=alpha)
 
     def sub_(self, other, *, alpha=1) -> Tensor:
-        return _inplace.apply_inplace(self, "sub_", _ops.sub, other, alpha=alpha)
+        return _ops.inplace.apply_inplace(self, "sub_", _ops.sub, other, alpha=alpha)
 
     def mul_(self, other) -> Tensor:
-        return _inplace.apply_inplace(self, "mul_", _ops.mul, other)
+        return _ops.inplace.apply_inplace(self, "mul_", _ops.mul, other)
 
     def div_(self, other) -> Tensor:
-        return _inplace.apply_inplace(self, "div_", _ops.div, other)
+        return _ops.inplace.apply_inplace(self, "div_", _ops.div, other)
 
     def pow_(self, exponent) -> Tensor:
-        return _inplace.apply_inplace(self, "pow_", _ops.pow, exponent)
+        return _ops.inplace.apply_inplace(self, "pow_", _ops.pow, exponent)
 
     def neg_(self) -> Tensor:
-        return _inplace.apply_inplace(self, "neg_", _ops.neg)
+        return _ops.inplace.apply_inplace(self, "neg_", _ops.neg)
 
     def abs_(self) -> Tensor:
-        return _inplace.apply_inplace(self, "abs_", _ops.abs)
+        return _ops.inplace.apply_inplace(self, "abs_", _ops.abs)
 
     def exp_(self) -> Tensor:
-        return _inplace.apply_inplace(self, "exp_", _ops.exp)
+        return _ops.inplace.apply_inplace(self, "exp_", _ops.exp)
 
     def log_(self) -> Tensor:
-        return _inplace.apply_inplace(self, "log_", _ops.log)
+        return _ops.inplace.apply_inplace(self, "log_", _ops.log)
 
     def sqrt_(self) -> Tensor:
-        return _inplace.apply_inplace(self, "sqrt_", _ops.sqrt)
+        return _ops.inplace.apply_inplace(self, "sqrt_", _ops.sqrt)
 
     def sigmoid_(self) -> Tensor:
-        return _inplace.apply_inplace(self, "sigmoid_", _ops.sigmoid)
+        return _ops.inplace.apply_inplace(self, "sigmoid_", _ops.sigmoid)
 
     def tanh_(self) -> Tensor:
-        return _inplace.apply_inplace(self, "tanh_", _ops.tanh)
+        return _ops.inplace.apply_inplace(self, "tanh_", _ops.tanh)
 
     def relu_(self) -> Tensor:
-        return _inplace.apply_inplace(self, "relu_", _ops.relu)
+        return _ops.inplace.apply_inplace(self, "relu_", _ops.relu)
 
     def clamp_(self, min=None, max=None) -> Tensor:
-        return _inplace.apply_inplace(self, "clamp_", _ops.clamp, min, max)
+        return _ops.inplace.apply_inplace(self, "clamp_", _ops.clamp, min, max)
 
     clip_ = clamp_
 
     def masked_fill_(self, mask, value) -> Tensor:
-        return _inplace.apply_inplace(self, "masked_fill_", _ops.masked_fill, mask, value)
+        return _ops.inplace.apply_inplace(self, "masked_fill_", _ops.masked_fill, mask, value)
 
     def copy_(self, src) -> Tensor:
         """Copy ``src`` (broadcast to this shape, cast to this dtype) into this tensor."""
-        if not _inplace.records(self, src):
-            return _inplace.write(self, src._array if isinstance(src, Tensor) else src, "copy_")
-        return _inplace.apply_inplace(self, "copy_", _ops.assign, src)
+        if src is not self:  # (a copy onto itself changes nothing, even when expanded)
+            _ops.inplace.check_internal_overlap(self._array, "copy_")
+            _ops.inplace.check_overlap(self._array, src, "copy_")
+        return self._assign("copy_", src)
 
     def fill_(self, value) -> Tensor:
         """Set every element to ``value`` (a number or a one-element tensor)."""
@@ -459,41 +470,55 @@ class Tensor:
                 f"fill_ only supports a 0-dimensional value tensor, but got a tensor with "
                 f"{value.ndim} dimension(s)"
             )
-        return self.copy_(value)
+        return self._assign("fill_", value)
 
     def zero_(self) -> Tensor:
-        return self.copy_(0)
+        return self._assign("zero_", 0)
+
+    def _assign(self, name: str, src) -> Tensor:
+        """copy_, fill_ and zero_, once the caller has checked for shared memory (one value
+        everywhere may be written even into an expanded tensor, as PyTorch allows)."""
+        if not _ops.inplace.records(self, src):
+            values = src._array if isinstance(src, Tensor) else src
+            return _ops.inplace.write(self, values, name, check=False)
+        return _ops.inplace.apply_inplace(self, name, _ops.assign, src, check=False)
 
     def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator=None) -> Tensor:
         """Fill with draws from U(a, b), from the library's generator."""
-        from chainrule.random import default_generator
-
         g = generator or default_generator()
         return self.copy_(_make(xp.asarray(g.uniform(a, b, self._array.shape)), None, False))
 
     def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator=None) -> Tensor:
         """Fill with draws from N(mean, std^2), from the library's generator."""
-        from chainrule.random import default_generator
-
         g = generator or default_generator()
         return self.copy_(_make(xp.asarray(g.normal(mean, std, self._array.shape)), None, False))
 
     def __setitem__(self, index, value) -> None:
-        if not _inplace.records(self, value):
-            index = _ops.normalize_index(index, self._array.shape)
-            if isinstance(value, Tensor):
-                value = value._array
-            if not self._array.flags.writeable:
-                _inplace.write(self, 0, "__setitem__")  # raises the read-only error
-            try:
-                self._array[index] = value
-            except (IndexError, ValueError) as err:
-                raise type(err)(
-                    f"__setitem__ on a tensor of shape {tuple(self._array.shape)}: {err}"
-                ) from None
-            self._bump_version()
+        """``x[index] = value``. As in PyTorch, a number fills the indexed region and a
+        tensor is copied into it (broadcast, cast to this dtype)."""
+        index = _ops.normalize_index(index, self._array.shape)
+        try:
+            region = self._array[index]
+        except IndexError as err:
+            raise IndexError(
+                f"__setitem__ on a tensor of shape {tuple(self._array.shape)}: {err}"
+            ) from None
+        if region.base is not None:  # basic indexing: the region is a view, as in PyTorch
+            _ops.inplace.check_internal_overlap(region, "__setitem__")
+        if _ops.inplace.records(self, value):
+            _ops.inplace.apply_inplace(
+                self, "__setitem__", _ops.assign_at, index, value, check=False, region=index
+            )
             return
-        _inplace.apply_inplace(self, "__setitem__", _ops.assign_at, index, value)
+        if not self._array.flags.writeable:
+            _ops.inplace.write(self, 0, "__setitem__")  # raises the read-only error
+        try:
+            self._array[index] = value._array if isinstance(value, Tensor) else value
+        except ValueError as err:
+            raise ShapeError(
+                f"__setitem__ on a tensor of shape {tuple(self._array.shape)}: {err}"
+            ) from None
+        self._bump_version()
 
     # Python's augmented assignments are the in-place ops, as in PyTorch (``x += 1``
     # changes x, and every name and view that shares its memory).
@@ -513,13 +538,13 @@ class Tensor:
         return self.pow_(other)
 
     def __iand__(self, other):
-        return _inplace.apply_inplace(self, "__iand__", _logical_and, other)
+        return _ops.inplace.apply_inplace(self, "__iand__", _logical_and, other)
 
     def __ior__(self, other):
-        return _inplace.apply_inplace(self, "__ior__", _logical_or, other)
+        return _ops.inplace.apply_inplace(self, "__ior__", _logical_or, other)
 
     def __ixor__(self, other):
-        return _inplace.apply_inplace(self, "__ixor__", _logical_xor, other)
+        return _ops.inplace.apply_inplace(self, "__ixor__", _logical_xor, other)
 
     # ----------------------------------------------------------------- operators
     def __add__(self, other):
@@ -678,6 +703,9 @@ class Tensor:
 
     def std(self, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
         return _ops.std(self, dim, unbiased, keepdim, correction=correction)
+
+    def norm(self, p="fro", dim=None, keepdim: bool = False, dtype=None):
+        return _ops.norm(self, p, dim, keepdim, dtype=dtype)
 
     def amax(self, dim=None, keepdim: bool = False):
         return _ops.amax(self, dim, keepdim)
@@ -856,7 +884,7 @@ def _to_array(data, dtype=None, copy: bool = True):
             arr = np.asarray(data)
         except ValueError as err:
             raise ValueError(f"cannot make a tensor from this data: {err}") from None
-        if arr.dtype == np.float64 and not _holds_numpy_float64(data):
+        if dtype is None and arr.dtype == np.float64 and not _holds_numpy_float64(data):
             arr = arr.astype(_dt.get_default_dtype())
         arr = xp.asarray(arr)
     if arr.dtype.kind not in "biuf":
@@ -1003,8 +1031,3 @@ def linspace(start, end, steps: int, dtype=None, requires_grad: bool = False) ->
 
 def eye(n: int, m: int | None = None, dtype=None, requires_grad: bool = False) -> Tensor:
     return _factory(xp.eye(n, m, dtype=_dtype_or_default(dtype)), requires_grad)
-
-
-import chainrule.autograd as _autograd  # noqa: E402  (both need Tensor; Tensor needs them)
-import chainrule.autograd.inplace as _inplace  # noqa: E402
-import chainrule.ops as _ops  # noqa: E402

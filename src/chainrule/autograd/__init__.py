@@ -1,23 +1,28 @@
-"""Automatic differentiation: ``backward``, ``grad``, custom ``Function``, ``gradcheck``
-and ``detect_anomaly``."""
+"""Automatic differentiation: ``backward``, ``grad``, custom ``Function``, ``gradcheck``,
+``detect_anomaly``, and seeing the backward pass: ``explain`` and ``to_dot``."""
 
 from __future__ import annotations
 
+import sys
+
+from chainrule import tensor as _tensor_module
 from chainrule._backend import xp
+from chainrule.autograd import views as views  # reached by Tensor through the seam
 from chainrule.autograd.anomaly import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
 from chainrule.autograd.engine import run_backward
-from chainrule.autograd.function import Function, FunctionCtx, Op
+from chainrule.autograd.function import Function, FunctionCtx
 from chainrule.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from chainrule.errors import ShapeError
+from chainrule.tensor import Tensor, _make
 
 __all__ = [
     "Function",
     "FunctionCtx",
     "GradcheckError",
-    "Op",
     "backward",
     "detect_anomaly",
     "enable_grad",
+    "explain",
     "grad",
     "gradcheck",
     "gradgradcheck",
@@ -26,12 +31,11 @@ __all__ = [
     "no_grad",
     "set_detect_anomaly",
     "set_grad_enabled",
+    "to_dot",
 ]
 
 
 def _as_list(x) -> list:
-    from chainrule.tensor import Tensor
-
     if x is None:
         return []
     if isinstance(x, Tensor):
@@ -41,8 +45,6 @@ def _as_list(x) -> list:
 
 def _root_grads(roots, grad_outputs, create_graph: bool, where: str) -> list:
     """One upstream gradient per root: given ones checked, missing ones made (scalars only)."""
-    from chainrule.tensor import Tensor, _make
-
     given = [grad_outputs] if not isinstance(grad_outputs, list | tuple) else list(grad_outputs)
     if grad_outputs is None:
         given = []
@@ -116,8 +118,6 @@ def grad(
     (second derivatives, Hessian-vector products). An input that the outputs do not depend
     on raises, unless ``allow_unused`` (then its gradient is None).
     """
-    from chainrule.tensor import Tensor
-
     roots = _as_list(outputs)
     targets = _as_list(inputs)
     for i, t in enumerate(targets):
@@ -145,4 +145,8 @@ def grad(
     return tuple(result)
 
 
+from chainrule.autograd.dot import to_dot  # noqa: E402
 from chainrule.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402
+from chainrule.autograd.trace import explain  # noqa: E402
+
+_tensor_module._autograd = sys.modules[__name__]  # the seam: see chainrule/tensor.py

@@ -1,68 +1,155 @@
 """Reverse-mode differentiation: the chain rule, applied node by node.
 
-``backward`` orders the graph so that every node comes after all the nodes that consume
-its output (an iterative depth-first search, so a chain of any depth works, and the order
-is deterministic). It then walks that order once. Each node receives the sum of the
-gradients sent by its consumers, runs its backward rule, and sends one gradient to each
-parent. A leaf adds what it receives into ``.grad``.
+``run_backward`` orders the graph so that every node comes after all the nodes that
+consume its output. It then walks that order once. Each node receives the sum of the
+gradients its consumers sent it (the chain rule's sum over paths), runs its backward
+rule on it, and sends one gradient to each parent. A leaf adds what it receives into
+``.grad``.
+
+What the loop leaves to helpers: the order (:func:`backward_order`), tensor hooks,
+the checks of the gradients a rule returns (:func:`checked_gradients`: always for custom
+Functions, for the built-in rules when the tests ask), ``autograd.grad``'s bookkeeping
+(:class:`Targets`), and the two speed devices that decide who owns a gradient array
+(``buffers.py``).
 """
 
 from __future__ import annotations
 
-import sys
 from operator import attrgetter
 
-from chainrule._backend import ndarray, silence, unsilence, xp
-from chainrule.autograd.function import _FREED_MESSAGE, check_saved_versions
+from chainrule._backend import ndarray, xp
+from chainrule._fp_errors import silence, unsilence
+from chainrule.autograd import buffers
 from chainrule.autograd.grad_mode import STATE
-from chainrule.autograd.rulemath import ArrayMath, TensorMath
+from chainrule.autograd.graph import FREED_MESSAGE, check_saved_versions
+from chainrule.tensor import Tensor, _make
 
-__all__ = ["run_backward"]
+__all__ = ["CHECK_BUILTIN_RULES", "backward_order", "run_backward"]
 
 # The gradients a custom Function returns are always checked (shape, dtype). Those of the
-# built-in primitives are checked when this is True, as the test suite sets it: then a
-# wrong shape or dtype from any rule raises. In normal runs the built-in rules, verified
-# by those tests, skip the checks (they cost more than many rules themselves).
+# built-in primitives are checked when this is True, as part of the test suite sets it:
+# then a wrong shape or dtype from any rule raises. In normal runs the built-in rules,
+# verified by those tests, skip the checks (they cost more than many rules themselves).
 CHECK_BUILTIN_RULES = False
 
-# Counting references tells whether a gradient array is held by anything but the engine.
-# Where the interpreter cannot count them, no gradient is ever offered for reuse.
-_refcount = getattr(sys, "getrefcount", lambda _: 0)
-_seq_of = attrgetter("_seq")
+
+def run_backward(roots, grads, *, retain_graph, create_graph, inputs=None, accumulate=True):
+    """Back-propagate ``grads`` (one per root: arrays, or tensors when ``create_graph``)
+    from the tensors ``roots``. With ``inputs``, return the gradient that reaches each of
+    them (``autograd.grad``); with ``accumulate``, add into the leaves' ``.grad``."""
+    sums: dict = {}  # node -> the sum of the gradients its consumers have sent it so far
+    for root, g in zip(roots, grads):
+        send_to_slot(sums, node_of(root), root._output_index, g)
+    order = backward_order(list(sums))
+    targets = Targets(inputs, order) if inputs is not None else None
+    leaves = buffers.LeafGradients(grads, create_graph)
+    checking = CHECK_BUILTIN_RULES or STATE.anomaly
+    grad_mode, token = STATE.grad, silence()
+    STATE.grad = create_graph  # only a differentiable backward records a graph
+    try:
+        for node in order:
+            g = sums.pop(node, None)
+            if g is None or (targets is not None and targets.skip(node, g)):
+                continue
+            if node._hooks:
+                g = run_hooks(node, g, create_graph, targets)
+            if not node._next:  # a leaf tensor: the gradient stops here
+                if accumulate:
+                    leaves.accumulate(node, g)
+                continue
+            saved = node.saved
+            if saved is None:
+                raise RuntimeError(FREED_MESSAGE)
+            for _, counter, expected, _ in node.saved_versions:
+                if counter.value != expected:  # a saved value was changed in place since
+                    check_saved_versions(node)  # raises, naming it
+            if create_graph:
+                grads_in = node.backward(node.tensor_math, g, *node.unpack_saved())
+            else:
+                if node.reuses_grad:
+                    node.grad_owned = buffers.owned(g)  # the rule may write into g
+                grads_in = node.backward(node.array_math, g, *saved)
+            if saved and not retain_graph:
+                node.release()
+            saved = g = None  # let what was released be freed before the next rule runs
+            if type(grads_in) is not tuple:
+                grads_in = (grads_in,)
+            if checking or node.checked:
+                grads_in = checked_gradients(node, grads_in, create_graph)
+            slots = node._next_oi
+            for i, (parent, gi) in enumerate(zip(node._next, grads_in)):
+                if parent is None or gi is None:
+                    continue
+                if parent.n_out == 1:  # the sum over consumers, as it arrives
+                    prev = sums.get(parent)
+                    sums[parent] = gi if prev is None else prev + gi
+                else:
+                    send_to_slot(sums, parent, slots[i] if slots else 0, gi)
+            grads_in = gi = prev = None  # sums holds the gradients now, and only it
+    finally:
+        STATE.grad = grad_mode
+        unsilence(token)
+    return None if targets is None else targets.gradients(inputs, create_graph)
 
 
-def _toposort(roots) -> list:
-    """Nodes reachable from ``roots``, each one before its parents (a leaf's ``_next`` is
-    empty, so the walk stops there). Every node is numbered when it is created, after its
-    parents, so the reachable set sorted by decreasing number is such an order; finding
-    the set needs no recursion (any depth works), and the order is deterministic."""
+# --------------------------------------------------------------------------- the order
+_number_of = attrgetter("_seq")
+
+
+def node_of(t):
+    """The graph node a tensor's gradient goes to: the op that made it, or the leaf itself."""
+    return t._node if t._node is not None else t
+
+
+def backward_order(roots) -> list:
+    """The nodes reachable from ``roots``, each before its parents. Every node is
+    numbered when it is created, after its parents, so the reachable nodes sorted by
+    decreasing number are in such an order; finding them needs no recursion (a chain of
+    any depth works), and the order is deterministic. (A leaf's number is 0 and its
+    ``_next`` is empty, so it comes last and the walk stops there.)"""
     seen = set(roots)
     stack = list(seen)
-    pop, push, add = stack.pop, stack.append, seen.add
     while stack:
-        for parent in pop()._next:
+        for parent in stack.pop()._next:
             if parent is not None and parent not in seen:
-                add(parent)
-                push(parent)
-    return sorted(seen, key=_seq_of, reverse=True)
+                seen.add(parent)
+                stack.append(parent)
+    return sorted(seen, key=_number_of, reverse=True)
 
 
-def _add_pending(pending: dict, node, oi: int, g) -> None:
+def send_to_slot(sums: dict, node, slot: int, g) -> None:
+    """Add ``g`` to what ``node`` has received for its output ``slot`` (a node with
+    several outputs keeps one sum per output)."""
     if node.n_out == 1:
-        prev = pending.get(node)
-        pending[node] = g if prev is None else prev + g
+        prev = sums.get(node)
+        sums[node] = g if prev is None else prev + g
+        return
+    slots = sums.get(node)
+    if slots is None:
+        slots = sums[node] = [None] * node.n_out
+    slots[slot] = g if slots[slot] is None else slots[slot] + g
+
+
+# --------------------------------------------------------------------------- hooks
+def run_hooks(node, g, differentiable: bool, targets):
+    """The gradient after the hooks registered on the tensor(s) behind ``node``."""
+    if not node._next:  # a leaf tensor: its hooks are a list
+        g = _apply_hooks(node._hooks, g, differentiable)
+    elif node.n_out == 1:
+        g = _apply_hooks(node._hooks.get(0, ()), g, differentiable)
     else:
-        slots = pending.get(node)
-        if slots is None:
-            slots = pending[node] = [None] * node.n_out
-        slots[oi] = g if slots[oi] is None else slots[oi] + g
+        g = [
+            gi if gi is None else _apply_hooks(node._hooks.get(i, ()), gi, differentiable)
+            for i, gi in enumerate(g)
+        ]
+    if targets is not None:
+        targets.seen(node, g)
+    return g
 
 
-def _run_hooks(hooks, g, differentiable):
-
+def _apply_hooks(hooks, g, differentiable: bool):
     for hook in hooks:
-        arg = g if differentiable else _make(g, None, False)
-        result = hook(arg)
+        result = hook(g if differentiable else _make(g, None, False))
         if result is not None:
             if not isinstance(result, Tensor):
                 raise TypeError(f"a tensor hook must return a tensor or None, got {type(result)}")
@@ -75,14 +162,43 @@ def _run_hooks(hooks, g, differentiable):
     return g
 
 
-def _node_hooks(node, g, differentiable):
-    """Run the hooks registered on a node's output tensors (one list per output)."""
-    if node.n_out == 1:
-        return _run_hooks(node._hooks.get(0, ()), g, differentiable)
-    return [
-        _run_hooks(node._hooks.get(i, ()), gi, differentiable) if gi is not None else gi
-        for i, gi in enumerate(g)
-    ]
+# --------------------------------------------------------------------------- checks
+def checked_gradients(node, grads_in: tuple, differentiable: bool) -> tuple:
+    """``grads_in`` after checking each against its input: the shape must match (the
+    rule is wrong otherwise); a dtype that differs is cast for a custom Function, as
+    PyTorch casts it, and is an error for a built-in rule. Under ``detect_anomaly`` a
+    non-finite gradient raises, naming the op."""
+    out = []
+    slots = node._next_oi
+    for i, (parent, gi) in enumerate(zip(node._next, grads_in)):
+        if parent is None or gi is None:
+            out.append(gi)
+            continue
+        if type(gi) is not ndarray and not differentiable:
+            gi = xp.asarray(gi)  # a NumPy scalar from an op on 0-d arrays
+        if parent.n_out != 1:
+            slot = slots[i] if slots else 0
+            shape, dtype = parent.shapes[slot], parent.dtypes[slot]
+        elif parent._next:  # an op node
+            shape, dtype = parent.shape, parent.dtype
+        else:  # a leaf tensor
+            shape, dtype = parent._array.shape, parent._array.dtype
+        if gi.shape != shape:
+            raise RuntimeError(
+                f"the backward of op '{node.op_name}' returned a gradient of shape "
+                f"{tuple(gi.shape)} for its input {i}, which has shape {tuple(shape)}"
+            )
+        if gi.dtype != dtype:
+            if not node.checked:
+                raise RuntimeError(
+                    f"the backward of op '{node.op_name}' returned a {gi.dtype} "
+                    f"gradient for its input {i}, which is {dtype}"
+                )
+            gi = gi.to(dtype) if differentiable else gi.astype(dtype)
+        if STATE.anomaly:
+            _check_finite(node, i, gi)
+        out.append(gi)
+    return tuple(out)
 
 
 def _check_finite(node, i: int, g) -> None:
@@ -98,187 +214,38 @@ def _check_finite(node, i: int, g) -> None:
         )
 
 
-def _accumulate_leaf(leaf, g, differentiable: bool, handed: set) -> None:
-    """Add ``g`` into ``leaf.grad``, never leaving two gradients sharing one buffer."""
+# --------------------------------------------------------------------------- autograd.grad
+class Targets:
+    """The bookkeeping of ``autograd.grad(outputs, inputs)``: only the nodes from which
+    an input can be reached need to run, and the gradient that reaches each input (after
+    its hooks) is kept instead of being accumulated."""
 
-    if differentiable:
-        # A leaf's gradient is its own tensor, never one that the caller or another leaf
-        # holds too (PyTorch's AccumulateGrad clones it the same way).
-        leaf._grad = g.clone() if leaf._grad is None else leaf._grad + g
-        return
-    if leaf._grad is None:
-        # A rule may pass its incoming gradient through unchanged (add, reshape, ...), so
-        # the same buffer can reach two leaves. Copy anything that may be shared, so that
-        # an in-place update of one .grad (clipping, zero_) never touches another.
-        if g.base is not None or id(g) in handed or not g.flags.writeable:
-            g = g.copy()
-        handed.add(id(g))
-        leaf._grad = _make(g, None, False)
-        return
-    current = leaf._grad._array
-    if current.flags.writeable and current.shape == g.shape and current.dtype == g.dtype:
-        current += g
-        leaf._grad._bump_version()
-    else:
-        leaf._grad = _make(current + g, None, False)
+    def __init__(self, inputs, order: list) -> None:
+        self.wanted = {node_of(t) for t in inputs}
+        self.needed = set(self.wanted)
+        for node in reversed(order):  # parents first
+            if node._next and any(p in self.needed for p in node._next):
+                self.needed.add(node)
+        self.captured: dict = {}
 
+    def skip(self, node, g) -> bool:
+        """Keep ``g`` if ``node`` is wanted; True when ``node`` need not run at all."""
+        if node in self.wanted:
+            self.captured[node] = g
+        return node not in self.needed
 
-def run_backward(
-    roots,
-    grads,
-    *,
-    retain_graph: bool,
-    create_graph: bool,
-    inputs=None,
-    accumulate: bool = True,
-):
-    """Back-propagate ``grads`` from ``roots``.
+    def seen(self, node, g) -> None:
+        if node in self.wanted:
+            self.captured[node] = g  # what the hooks made of it
 
-    ``roots``: tensors; ``grads``: one gradient per root (arrays, or tensors when
-    ``create_graph``). With ``inputs`` (a list of tensors), return the gradient reaching
-    each of them (None where none does); with ``accumulate``, add into leaves' ``.grad``.
-    """
-
-    F = TensorMath if create_graph else ArrayMath
-    pending: dict = {}
-    handed: set = set()
-    root_nodes = []
-    for t, g in zip(roots, grads):
-        node = t._node if t._node is not None else t
-        root_nodes.append(node)
-        if not create_graph:
-            handed.add(id(g))
-        _add_pending(pending, node, t._output_index, g)
-
-    order = _toposort(root_nodes)
-
-    wanted = None
-    captured: dict = {}
-    if inputs is not None:
-        wanted = {}
+    def gradients(self, inputs, differentiable: bool) -> list:
+        out = []
         for t in inputs:
-            wanted.setdefault(t._node if t._node is not None else t, []).append(t)
-        # Only nodes from which a wanted input can be reached need to run.
-        needed = set(wanted)
-        for node in reversed(order):
-            if not isinstance(node, Tensor) and any(p in needed for p in node._next):
-                needed.add(node)
-
-    grad_mode, token = STATE.grad, silence()
-    STATE.grad = create_graph  # only a differentiable backward records a graph
-    anomaly = STATE.anomaly
-    check_all = CHECK_BUILTIN_RULES or anomaly
-    try:
-        for node in order:
-            g = pending.pop(node, None)
-            if g is None:
-                continue
-            if wanted is not None and node in wanted:
-                captured[node] = g
-            if not node._next:  # a leaf tensor
-                if node._hooks:
-                    g = _run_hooks(node._hooks, g, create_graph)
-                    if wanted is not None and node in wanted:
-                        captured[node] = g
-                if not accumulate:
-                    continue
-                if node._grad is None and not create_graph:  # the common case, inline
-                    if g.base is not None or id(g) in handed or not g.flags.writeable:
-                        g = g.copy()  # may be shared with another gradient; see _accumulate_leaf
-                    handed.add(id(g))
-                    node._grad = _make(g, None, False)
-                else:
-                    _accumulate_leaf(node, g, create_graph, handed)
-                continue
-            if wanted is not None and node not in needed:
-                continue
-            if node._hooks:
-                g = _node_hooks(node, g, create_graph)
-                if wanted is not None and node in wanted:
-                    captured[node] = g
-            saved = node.saved
-            if saved is None:
-                raise RuntimeError(_FREED_MESSAGE)
-            if node.saved_versions:
-                check_saved_versions(node)  # raises if a saved value was changed in place
-            if node.reuses_grad and not create_graph:
-                # Nothing but this loop holds g (two references: the name and the call's
-                # argument): the rule may write its result into it (see Node.grad_owned).
-                node.grad_owned = (
-                    type(g) is ndarray
-                    and g.base is None
-                    and _refcount(g) == 2
-                    and g.flags.writeable
-                )
-            result = node.backward(F, g, *(node.unpack_saved() if create_graph else saved))
-            if saved and not retain_graph:
-                node.release()
-            saved = g = None  # let what was released be freed before the next rule runs
-            if type(result) is not tuple:
-                result = (result,)
-            if not (check_all or node.checked or node._next_oi is not None):
-                # The common case: a built-in rule, parents with one output each.
-                for parent, gi in zip(node._next, result):
-                    if parent is None or gi is None:
-                        continue
-                    if type(gi) is not ndarray and not create_graph:
-                        gi = xp.asarray(gi)  # a NumPy scalar from an op on 0-d arrays
-                    if parent.n_out != 1:
-                        _add_pending(pending, parent, 0, gi)
-                        continue
-                    prev = pending.get(parent)
-                    pending[parent] = gi if prev is None else prev + gi
-                result = gi = prev = None  # pending holds the gradients now, and only it
-                continue
-            next_oi = node._next_oi
-            for i, (parent, gi) in enumerate(zip(node._next, result)):
-                if parent is None or gi is None:
-                    continue
-                if type(gi) is not ndarray and not create_graph:
-                    gi = xp.asarray(gi)
-                oi = 0 if next_oi is None else next_oi[i]
-                if parent.n_out != 1:
-                    shape, dtype = parent.shapes[oi], parent.dtypes[oi]
-                elif parent._next:  # an op node
-                    shape, dtype = parent.shape, parent.dtype
-                else:  # a leaf tensor
-                    shape, dtype = parent._array.shape, parent._array.dtype
-                if gi.shape != shape:
-                    raise RuntimeError(
-                        f"the backward of op '{node.op_name}' returned a gradient of shape "
-                        f"{tuple(gi.shape)} for its input {i}, which has shape {tuple(shape)}"
-                    )
-                if gi.dtype != dtype:
-                    if check_all and not node.checked:
-                        raise RuntimeError(
-                            f"the backward of op '{node.op_name}' returned a {gi.dtype} "
-                            f"gradient for its input {i}, which is {dtype}"
-                        )
-                    gi = F.cast(gi, dtype)  # a custom Function's gradient, cast as PyTorch does
-                if anomaly:
-                    _check_finite(node, i, gi)
-                if parent.n_out == 1:
-                    prev = pending.get(parent)
-                    pending[parent] = gi if prev is None else prev + gi
-                else:
-                    _add_pending(pending, parent, oi, gi)
-            result = gi = prev = None
-    finally:
-        STATE.grad = grad_mode
-        unsilence(token)
-
-    if inputs is None:
-        return None
-    out = []
-    for t in inputs:
-        node = t._node if t._node is not None else t
-        g = captured.get(node)
-        if g is not None and node.n_out != 1 and not isinstance(node, Tensor):
-            g = g[t._output_index]
-        if g is not None and not create_graph:
-            g = _make(g, None, False)
-        out.append(g)
-    return out
-
-
-from chainrule.tensor import Tensor, _make  # noqa: E402  (tensor.py imports this module)
+            node = node_of(t)
+            g = self.captured.get(node)
+            if g is not None and node.n_out != 1:
+                g = g[t._output_index]
+            if g is not None and not differentiable:
+                g = _make(g, None, False)
+            out.append(g)
+        return out

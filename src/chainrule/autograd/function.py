@@ -1,319 +1,27 @@
-"""Graph nodes: the built-in primitives (:class:`Op`) and user-defined :class:`Function`.
+"""Custom differentiable functions, as in PyTorch: :class:`Function` and its context.
 
-Every differentiable computation in chainrule is one of these. A node is created when an
-op runs with grad mode on and an input requires grad; it remembers its parents (the nodes
-or leaf tensors its inputs came from) and what its backward rule needs. Output tensors
-point to their node, nodes never point to their outputs, so an intermediate result is
-freed as soon as neither the user nor a backward rule needs it.
-
-Writing a primitive
--------------------
-A primitive is a subclass of :class:`Op` with two methods::
-
-    class Mul(Op):
-        def forward(self, a, b):          # arrays in, array out
-            self.save(a, b)
-            return a * b
-
-        def backward(self, F, g, a, b):  # g: gradient of the output; a, b: what was saved
-            return F.sum_to(g * b, a.shape), F.sum_to(g * a, b.shape)
-
-``forward`` runs on raw arrays. ``backward`` is written once, in the small vocabulary of
-``F`` plus Python operators. The engine passes raw arrays and ``F = ArrayMath`` for an
-ordinary backward (fast), and tensors with ``F = TensorMath`` when the gradient must itself
-be differentiable (``create_graph=True``), so the same rule yields second derivatives.
+A :class:`Function` subclass gives a forward and a hand-written backward; calling it
+with ``apply`` records one graph node, the :class:`FunctionCtx`, which is also the
+``ctx`` both methods receive.
 """
 
 from __future__ import annotations
 
-import itertools
 import traceback
-import weakref
-from typing import ClassVar
 
-from chainrule._backend import ndarray, silence, unsilence, xp
+from chainrule._backend import xp
 from chainrule.autograd.grad_mode import STATE, no_grad, set_grad_enabled
-
-__all__ = ["AccumulateGrad", "Function", "FunctionCtx", "Op", "check_saved_versions"]
-
-_new = object.__new__
-_SEQUENCE = itertools.count(1)  # numbers the nodes in the order they are recorded
-
-_FREED_MESSAGE = (
-    "Trying to backward through the graph a second time (or to read saved tensors after "
-    "they were freed). A backward pass frees the values saved for it; pass "
-    "retain_graph=True to the first backward if you need to run it again."
+from chainrule.autograd.graph import (
+    FREED_MESSAGE,
+    Node,
+    OutputRef,
+    check_saved_versions,
+    next_sequence_number,
 )
+from chainrule.autograd.views import refresh_if_stale
+from chainrule.tensor import Tensor, _make
 
-
-class OutputRef:
-    """Marks a saved value that is output ``index`` of the node itself. It is rebuilt as a
-    tensor on demand, so a node never holds a reference to its own output tensor."""
-
-    __slots__ = ("index",)
-
-    def __init__(self, index: int) -> None:
-        self.index = index
-
-
-OUTPUT = OutputRef(0)
-
-
-class Node:
-    """What the engine needs from every graph node.
-
-    ``_next``: one entry per input, the parent node, the leaf tensor, or None when that
-    input needs no gradient. ``_next_oi``: the output index within a multi-output parent
-    (None when every parent has one output). ``saved``: the values backward reads; set to
-    None once freed. ``shape``/``dtype``: the metadata of the output, which the gradients
-    flowing in must match (the engine checks it for custom Functions always, and for the
-    built-in primitives when ``engine.CHECK_BUILTIN_RULES`` is set, as the tests do).
-    """
-
-    n_out = 1
-    _seq = 0  # creation number (set when recorded): larger than every parent's
-    checked = False  # the engine validates this node's gradients even in normal runs
-    # For a node whose class sets ``reuses_grad``, the engine sets ``grad_owned`` just
-    # before an ordinary (array) backward: True when the incoming gradient array is
-    # referenced by nothing else, so the rule may overwrite it with its result instead of
-    # allocating one (ReLU's does; NumPy elides its temporaries on the same grounds).
-    reuses_grad = False
-    grad_owned = False
-    saved: tuple | None = ()
-    saved_src: list | tuple | None = None
-    # One record per saved value that a tensor's memory holds: (position in ``saved``,
-    # that memory's version counter, the count when saved, the tensor or None for an
-    # output). Backward refuses a value whose count has moved (see check_saved_versions).
-    saved_versions: tuple | list = ()
-    _next: list | tuple = ()
-    _next_oi: list | tuple | None = None
-    _hooks: dict | None = None
-    trace: list | None = None
-
-    @property
-    def op_name(self) -> str:
-        """The op's name as users call it (``mul``, ``log_softmax``), used in messages."""
-        return type(self).__name__.lower()
-
-    def name(self) -> str:
-        """PyTorch's spelling, e.g. ``MulBackward0``."""
-        return f"{type(self).__name__}Backward0"
-
-    @property
-    def next_functions(self) -> tuple:
-        """PyTorch's view of the parents: one ``(node, output index)`` pair per input,
-        with an :class:`AccumulateGrad` node for a leaf that requires grad and
-        ``(None, 0)`` for an input that needs no gradient."""
-        out = []
-        for i, parent in enumerate(self._next):
-            if parent is None:
-                out.append((None, 0))
-            elif isinstance(parent, Tensor):
-                out.append((AccumulateGrad.of(parent), 0))
-            else:
-                out.append((parent, 0 if self._next_oi is None else self._next_oi[i]))
-        return tuple(out)
-
-    def release(self) -> None:
-        """Free what backward needed; a later backward through this node raises."""
-        self.saved = None
-        self.saved_src = None
-
-    def unpack_saved(self) -> tuple:
-        """The saved values as tensors, for a differentiable (create_graph) backward."""
-
-        if self.saved is None:
-            raise RuntimeError(_FREED_MESSAGE)
-        src = self.saved_src or (None,) * len(self.saved)
-        out = []
-        for value, origin in zip(self.saved, src):
-            if origin is None:
-                out.append(value)
-            elif isinstance(origin, OutputRef):
-                t = _make(value, self, True)
-                t._output_index = origin.index
-                out.append(t)
-            else:
-                out.append(origin)
-        return tuple(out)
-
-    def __repr__(self) -> str:
-        return f"<{self.name()} object at {id(self):#x}>"
-
-
-class AccumulateGrad:
-    """Where a leaf's gradient ends up, as it appears in ``next_functions``: the node
-    whose ``variable`` is the leaf. The engine adds into ``variable.grad`` directly; this
-    object exists so that code walking PyTorch's graph finds what it expects."""
-
-    _by_leaf: ClassVar[weakref.WeakKeyDictionary] = weakref.WeakKeyDictionary()
-    next_functions = ()
-
-    def __init__(self, variable) -> None:
-        self.variable = variable
-
-    @classmethod
-    def of(cls, leaf) -> AccumulateGrad:
-        """The one AccumulateGrad of ``leaf`` (the same object every time)."""
-        node = cls._by_leaf.get(leaf)
-        if node is None:
-            node = cls._by_leaf[leaf] = cls(leaf)
-        return node
-
-    def name(self) -> str:
-        return "AccumulateGrad"
-
-    def __repr__(self) -> str:
-        return f"<AccumulateGrad object at {id(self):#x}>"
-
-
-def check_saved_versions(node) -> None:
-    """Raise when a value ``node`` saved for backward was changed in place since."""
-    for i, counter, expected, tensor in node.saved_versions:
-        if counter.value == expected:
-            continue
-        value = node.saved[i]
-        desc = f"[{value.dtype} {list(value.shape)}]"
-        if tensor is None:
-            desc += f", which is output 0 of {_label(node)},"
-        elif tensor._node is not None:
-            desc += f", which is output {tensor._output_index} of {_label(tensor._node)},"
-        raise RuntimeError(
-            "one of the variables needed for gradient computation has been modified by an "
-            f"inplace operation: {desc} is at version {counter.value}; expected version "
-            f"{expected} instead. Hint: the op that saved it is '{node.op_name}'; run the "
-            "forward under cr.autograd.detect_anomaly() to see where it was created."
-        )
-
-
-def _label(node) -> str:
-    """A node's name as PyTorch's version message shows it (``Sigmoid``, ``Mul``)."""
-    return node.name().removesuffix("Backward0").removesuffix("Backward")
-
-
-class Op(Node):
-    """Base class of the primitives. See the module docstring for how to write one.
-
-    Subclasses register themselves in ``Op.registry``; the op table's coverage test fails
-    when a registered primitive has no entry.
-    """
-
-    registry: ClassVar[dict[str, type]] = {}
-
-    def __init_subclass__(cls, **kwargs) -> None:
-        super().__init_subclass__(**kwargs)
-        if not cls.__name__.startswith("_"):
-            Op.registry[cls.__name__] = cls
-
-    def save(self, *values) -> None:
-        """Keep ``values`` (inputs, the output, or any arrays) for the backward rule."""
-        self.saved = values
-
-    def forward(self, *arrays):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def backward(self, F, g, *saved):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def explain(self, err: Exception, args: tuple) -> Exception:
-        """Turn an error raised by the array module into one that names the op and shapes."""
-        shapes = ", ".join(str(tuple(a.shape)) for a in args if hasattr(a, "shape"))
-        return type(err)(f"{self.op_name}: {err} (input shapes: {shapes})")
-
-    @classmethod
-    def apply(cls, *args, **kwargs):
-        """Run the op on tensors (or constants) and record a node when a gradient is needed."""
-        ctx = _new(cls)
-        datas = []
-        parents = []
-        needs = []
-        record = multi = False
-        for a in args:
-            if isinstance(a, Tensor):
-                if a._view is not None and a._view.base_node is not a._view.base._node:
-                    refresh_view(a)  # its base was changed in place: a new history
-                datas.append(a._array)
-                if a._requires_grad:
-                    record = True
-                    parents.append(a if a._node is None else a._node)
-                    needs.append(True)
-                    if a._output_index:
-                        multi = True
-                    continue
-            else:
-                datas.append(a)
-            parents.append(None)
-            needs.append(False)
-        token = silence()
-        try:
-            out = ctx.forward(*datas, **kwargs)
-        except (ValueError, IndexError, TypeError) as err:
-            raise ctx.explain(err, args) from None
-        finally:
-            unsilence(token)
-        if type(out) is not ndarray:
-            # NumPy returns a scalar, not a 0-d array, from ops on 0-d arrays.
-            raw, out = out, xp.asarray(out)
-            if ctx.saved:
-                ctx.saved = tuple(out if s is raw else s for s in ctx.saved)
-        if STATE.anomaly:
-            _check_forward(ctx, datas, out)
-        if not (record and STATE.grad and out.dtype.kind == "f"):
-            return _make(out, None, False)
-        ctx._next = parents
-        ctx._seq = next(_SEQUENCE)
-        ctx.needs_input_grad = needs
-        if multi:
-            ctx._next_oi = [a._output_index if p is not None else 0 for a, p in zip(args, parents)]
-        ctx.shape = out.shape
-        ctx.dtype = out.dtype
-        saved = ctx.saved
-        out_counter = None
-        if saved:
-            # Remember which saved arrays are inputs or the output, so that a differentiable
-            # backward can use the tensors (with their graph) instead of the bare arrays,
-            # and the version each had, so that backward notices an in-place change.
-            src = []
-            versions = []
-            for i, s in enumerate(saved):
-                if s is out:
-                    src.append(OUTPUT)
-                    if out_counter is None:
-                        out_counter = VersionCounter()
-                    versions.append((i, out_counter, 0, None))
-                    continue
-                for a, d in zip(args, datas):
-                    if s is d and d is not a:
-                        src.append(a)
-                        counter = a._version_counter or a._counter()
-                        versions.append((i, counter, counter.value, a))
-                        break
-                else:
-                    src.append(None)
-            ctx.saved_src = src
-            ctx.saved_versions = versions
-        if STATE.anomaly:
-            ctx.trace = traceback.format_stack()[:-1]
-        t = _make(out, ctx, True)
-        if out_counter is not None:
-            t._version_counter = out_counter
-        return t
-
-
-def _check_forward(node, datas, out) -> None:
-    """In anomaly mode, raise when an op turns finite inputs into NaN or inf."""
-    if out.dtype.kind not in "fc" or xp.isfinite(out).all():
-        return
-    for d in datas:
-        if isinstance(d, ndarray) and d.dtype.kind in "fc" and not xp.isfinite(d).all():
-            return  # the non-finite values came from an input, not from this op
-        if isinstance(d, float) and not xp.isfinite(d):
-            return
-    bad = "nan" if xp.isnan(out).any() else "inf"
-    raise RuntimeError(
-        f"detect_anomaly: op '{node.op_name}' produced {bad} in its forward output "
-        f"(shape {tuple(out.shape)}) from finite inputs"
-    )
+__all__ = ["Function", "FunctionCtx"]
 
 
 class FunctionCtx(Node):
@@ -351,14 +59,15 @@ class FunctionCtx(Node):
     @property
     def saved_tensors(self) -> tuple:
         if self.saved is None:
-            raise RuntimeError(_FREED_MESSAGE)
+            raise RuntimeError(FREED_MESSAGE)
         check_saved_versions(self)
         return self.unpack_saved() if self.saved_src is not None else self.to_save
 
-    def backward(self, F, g, *_saved):
-        from chainrule.autograd.rulemath import TensorMath
-
-        differentiable = F is TensorMath
+    def backward(self, lib, g, *_saved):
+        # The user's backward is written with chainrule ops on tensors, not in a rule
+        # vocabulary (``lib`` is None): the engine runs it under grad mode exactly when
+        # the gradient must be differentiable (create_graph=True).
+        differentiable = STATE.grad
         grads = list(g) if self.n_out > 1 else [g]
         for i, gi in enumerate(grads):
             if gi is None:
@@ -422,7 +131,9 @@ class Function:
 
     @classmethod
     def apply(cls, *args):
-
+        for a in args:
+            if isinstance(a, Tensor) and a._view is not None:
+                refresh_if_stale(a)  # its base was changed in place: a new history
         ctx = FunctionCtx(cls)
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a._requires_grad for a in args)
         with no_grad():
@@ -441,7 +152,7 @@ class Function:
             (a._node if a._node is not None else a) if need else None
             for a, need in zip(args, ctx.needs_input_grad)
         )
-        ctx._seq = next(_SEQUENCE)
+        ctx._seq = next_sequence_number()
         if any(need and a._output_index for a, need in zip(args, ctx.needs_input_grad)):
             ctx._next_oi = tuple(
                 a._output_index if need else 0 for a, need in zip(args, ctx.needs_input_grad)
@@ -478,7 +189,3 @@ class Function:
             ctx.saved_src = tuple(src)
             ctx.to_save = ()
         return wrapped[0] if single else tuple(wrapped)
-
-
-from chainrule.autograd.inplace import refresh_view  # noqa: E402
-from chainrule.tensor import Tensor, VersionCounter, _make  # noqa: E402  (tensor.py imports this)

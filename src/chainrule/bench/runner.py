@@ -30,7 +30,7 @@ import tracemalloc
 
 import numpy as np
 
-from chainrule._backend import tune_allocator
+from chainrule._allocator import tune_allocator
 from chainrule.bench.cases import CASES
 
 __all__ = ["measure_memory", "run", "sgemm_rate"]

@@ -37,7 +37,7 @@ class TensorDataset(Dataset):
     def __init__(self, *tensors) -> None:
         if not tensors:
             raise ValueError("TensorDataset needs at least one tensor")
-        self.tensors = tuple(t if isinstance(t, Tensor) else as_tensor(t) for t in tensors)
+        self.tensors = tuple(as_tensor(t) for t in tensors)
         lengths = {t.shape[0] if t.ndim else None for t in self.tensors}
         if len(lengths) != 1 or None in lengths:
             shapes = ", ".join(str(tuple(t.shape)) for t in self.tensors)

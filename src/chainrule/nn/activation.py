@@ -16,7 +16,9 @@ import math
 
 from chainrule import ops
 from chainrule.nn.module import Module
-from chainrule.tensor import Tensor, as_tensor
+from chainrule.ops.inplace import apply_inplace
+from chainrule.ops.promotion import float_input
+from chainrule.tensor import Tensor
 
 __all__ = [
     "ELU",
@@ -48,8 +50,10 @@ log_softmax = ops.log_softmax
 
 
 def relu(input, inplace: bool = False):
-    """:math:`\\max(x, 0)` (``inplace`` is accepted for PyTorch compatibility; the result
-    is always a new tensor)."""
+    """:math:`\\max(x, 0)`; with ``inplace``, written into ``input`` (see
+    ``Tensor.relu_``)."""
+    if inplace:
+        return input.relu_()
     return ops.relu(input)
 
 
@@ -58,12 +62,14 @@ def softplus(input, beta: float = 1.0, threshold: float = 20.0):
 
 
 def _float(x) -> Tensor:
-    return ops.elementwise.float_input(x if isinstance(x, Tensor) else as_tensor(x), "activation")
+    return float_input(x, "activation")
 
 
 def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False):
     r""":math:`x` for :math:`x > 0`, else :math:`a x`. Derivative 1 or :math:`a`; at 0 it
     is :math:`a`, as in PyTorch."""
+    if inplace:
+        return apply_inplace(input, "leaky_relu_", leaky_relu, negative_slope)
     x = _float(input)
     return ops.where(x > 0, x, x * negative_slope)
 
@@ -73,6 +79,8 @@ def elu(input, alpha: float = 1.0, inplace: bool = False):
     :math:`\alpha e^x`; at 0 it is :math:`\alpha`, as in PyTorch. The negative branch is
     evaluated at :math:`\min(x, 0)`, so a large positive x cannot overflow it (an inf
     there would turn the zero gradient of the unused branch into nan)."""
+    if inplace:
+        return apply_inplace(input, "elu_", elu, alpha)
     x = _float(input)
     return ops.where(x > 0, x, ops.expm1(ops.clamp(x, max=0.0)) * alpha)
 
@@ -91,6 +99,8 @@ def gelu(input, approximate: str = "none"):
 
 def silu(input, inplace: bool = False):
     r""":math:`x\,\sigma(x)` (also called swish)."""
+    if inplace:
+        return apply_inplace(input, "silu_", silu)
     x = _float(input)
     return x * ops.sigmoid(x)
 
@@ -124,7 +134,10 @@ class ReLU(Module):
         self.inplace = inplace
 
     def forward(self, x):
-        return relu(x)
+        return relu(x, self.inplace)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
 
 
 class LeakyReLU(Module):
@@ -134,12 +147,13 @@ class LeakyReLU(Module):
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
         super().__init__()
         self.negative_slope = negative_slope
+        self.inplace = inplace
 
     def forward(self, x):
-        return leaky_relu(x, self.negative_slope)
+        return leaky_relu(x, self.negative_slope, self.inplace)
 
     def extra_repr(self) -> str:
-        return f"negative_slope={self.negative_slope}"
+        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
 
 
 class ELU(Module):
@@ -150,12 +164,13 @@ class ELU(Module):
     def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
         self.alpha = alpha
+        self.inplace = inplace
 
     def forward(self, x):
-        return elu(x, self.alpha)
+        return elu(x, self.alpha, self.inplace)
 
     def extra_repr(self) -> str:
-        return f"alpha={self.alpha}"
+        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
 
 
 class GELU(Module):
@@ -181,9 +196,13 @@ class SiLU(Module):
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
+        self.inplace = inplace
 
     def forward(self, x):
-        return silu(x)
+        return silu(x, self.inplace)
+
+    def extra_repr(self) -> str:
+        return "inplace=True" if self.inplace else ""
 
 
 class Softplus(Module):

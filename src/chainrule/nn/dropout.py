@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from chainrule._backend import xp
 from chainrule.nn.module import Module
+from chainrule.ops.inplace import apply_inplace
 from chainrule.random import default_generator
-from chainrule.tensor import Tensor, as_tensor
+from chainrule.tensor import as_tensor
 
 __all__ = ["Dropout", "dropout"]
 
@@ -27,9 +28,11 @@ def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False)
     """Zero each element with probability ``p`` and scale the rest by 1/(1-p) (training);
     return the input unchanged otherwise."""
     p = _check_p(p)
-    x = input if isinstance(input, Tensor) else as_tensor(input)
+    x = as_tensor(input)
     if not training or p == 0:
         return x
+    if inplace:
+        return apply_inplace(x, "dropout_", dropout, p, training)
     draw_dtype = (
         x._array.dtype if x._array.dtype.kind == "f" and x._array.itemsize >= 4 else "float32"
     )
@@ -44,9 +47,10 @@ class Dropout(Module):
     def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
         self.p = _check_p(p)
+        self.inplace = inplace
 
     def forward(self, x):
-        return dropout(x, self.p, self.training)
+        return dropout(x, self.p, self.training, self.inplace)
 
     def extra_repr(self) -> str:
-        return f"p={self.p}, inplace=False"
+        return f"p={self.p}, inplace={self.inplace}"

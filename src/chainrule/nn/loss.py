@@ -23,9 +23,9 @@ import numpy as np
 from chainrule import dtypes as _dt
 from chainrule import ops
 from chainrule._backend import to_numpy, xp
-from chainrule.autograd.function import Op
 from chainrule.errors import LabelError, ShapeError
 from chainrule.nn.module import Module
+from chainrule.ops.op import Op
 from chainrule.tensor import Tensor, as_tensor
 
 __all__ = [
@@ -83,7 +83,7 @@ def _reduce(loss: Tensor, reduction: str, divisor=None):
 
 
 def _float(x, name: str) -> Tensor:
-    x = x if isinstance(x, Tensor) else as_tensor(x)
+    x = as_tensor(x)
     if x._array.dtype.kind != "f":
         x = x.to(_dt.get_default_dtype())
     return x
@@ -93,7 +93,7 @@ def _pair(name: str, input, target, reduction: str) -> tuple[Tensor, Tensor]:
     """Input and target as floating tensors of one shape and dtype."""
     _check_reduction(name, reduction)
     x = _float(input, name)
-    t = target if isinstance(target, Tensor) else as_tensor(target)
+    t = as_tensor(target)
     if tuple(t.shape) != tuple(x.shape):
         raise ShapeError(
             f"{name}: input shape {tuple(x.shape)} and target shape {tuple(t.shape)} differ; "
@@ -205,8 +205,8 @@ class BinaryCrossEntropy(Op):
         self.save(x, y)
         return -(y * xp.maximum(xp.log(x), -100) + (1 - y) * xp.maximum(xp.log1p(-x), -100))
 
-    def backward(self, F, g, x, y):
-        return g * (x - y) / F.maximum(x * (1 - x), _BCE_EPS), None
+    def backward(self, lib, g, x, y):
+        return g * (x - y) / lib.maximum(x * (1 - x), _BCE_EPS), None
 
 
 def binary_cross_entropy(input, target, weight=None, reduction: str = "mean"):
@@ -351,8 +351,8 @@ class SoftmaxCrossEntropy(Op):
         total = xp.add.reduce(loss, axis=None)
         return total if reduction == "sum" else total / self.count
 
-    def backward(self, F, g, x, onehot, coef, softmax):
-        p = F.softmax(x, 1) if F.differentiable else softmax
+    def backward(self, lib, g, x, onehot, coef, softmax):
+        p = lib.softmax(x, 1) if lib.differentiable else softmax
         if self.reduction == "mean":
             g = g / self.count
         if coef is not None:
@@ -360,7 +360,7 @@ class SoftmaxCrossEntropy(Op):
         elif self.reduction != "none":  # one scale for every sample
             return (p - onehot) * g, None, None, None
         shape = (g.shape[0], 1, *g.shape[1:])  # per sample, with room for the class axis
-        return (p - onehot) * F.reshape(g, shape), None, None, None
+        return (p - onehot) * lib.reshape(g, shape), None, None, None
 
 
 def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: str = "mean"):
@@ -614,7 +614,7 @@ def zero_one_loss(input, target, tolerance: float | None = None, reduction: str 
     grad, and ``backward()`` on it raises, pointing to a differentiable surrogate.
     """
     _check_reduction("zero_one_loss", reduction)
-    y = input if isinstance(input, Tensor) else as_tensor(input)
+    y = as_tensor(input)
     if tolerance is not None:
         y, t = _pair("zero_one_loss", y, target, reduction)
         wrong = xp.abs(y._array - t._array) >= tolerance

@@ -13,8 +13,8 @@ stay roughly unit Gaussian as the layers below it change. Conventions (PyTorch's
 * evaluation: the running estimates normalise, so the output of one sample does not
   depend on the rest of its batch.
 
-Both are composed from primitives, so their gradients (through the batch statistics too)
-follow from the chain rule.
+Both are one primitive, :class:`~chainrule.ops.normalization.Normalize`, whose docstring
+derives the gradient, through the batch statistics too.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from chainrule.autograd.grad_mode import no_grad
 from chainrule.errors import ShapeError
 from chainrule.nn.layers import layer_input
 from chainrule.nn.module import Module, Parameter
+from chainrule.ops.normalization import batch_statistics, normalize
 from chainrule.tensor import Tensor, as_tensor, ones, tensor, zeros
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "batch_norm", "layer_norm"]
@@ -46,45 +47,37 @@ def batch_norm(
     With ``training`` the batch statistics are used and ``running_mean``/``running_var``
     (if given) are updated in place; otherwise the running statistics are used.
     """
-    x = input if isinstance(input, Tensor) else as_tensor(input)
+    x = as_tensor(input)
     if x.ndim < 2:
         raise ShapeError(f"batch_norm: expected input of shape (N, C, ...), got {tuple(x.shape)}")
     c = x.shape[1]
     axes = (0, *range(2, x.ndim))
     shape = (1, c) + (1,) * (x.ndim - 2)
-    if training:
-        n = x._array.size // c
-        if n <= 1:
-            raise ValueError(
-                f"batch_norm: expected more than 1 value per channel when training, got input of "
-                f"shape {tuple(x.shape)}"
-            )
-        mean = x.mean(axes, keepdim=True)
-        d = x - mean
-        var = (d * d).mean(axes, keepdim=True)
-        if running_mean is not None and running_var is not None:
-            with no_grad():
-                m = momentum
-                running_mean.copy_((1 - m) * running_mean._array + m * mean._array.reshape(c))
-                running_var.copy_(
-                    (1 - m) * running_var._array + m * var._array.reshape(c) * (n / (n - 1))
-                )
-    else:
+    w = None if weight is None else weight.reshape(shape)
+    b = None if bias is None else bias.reshape(shape)
+    if not training:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm: evaluation needs running_mean and running_var")
-        d = x - running_mean.reshape(shape)
-        var = running_var.reshape(shape)
-    out = d / (var + eps).sqrt()
-    if weight is not None:
-        out = out * weight.reshape(shape)
-    if bias is not None:
-        out = out + bias.reshape(shape)
-    return out
+        mean, var = running_mean._array.reshape(shape), running_var._array.reshape(shape)
+        return normalize(x, axes, w, b, eps, mean, var, fixed=True)
+    n = x._array.size // c
+    if n <= 1:
+        raise ValueError(
+            f"batch_norm: expected more than 1 value per channel when training, got input of "
+            f"shape {tuple(x.shape)}"
+        )
+    mean, var = batch_statistics(x._array, axes)
+    if running_mean is not None and running_var is not None:
+        with no_grad():
+            m = momentum
+            running_mean.copy_((1 - m) * running_mean._array + m * mean.reshape(c))
+            running_var.copy_((1 - m) * running_var._array + m * var.reshape(c) * (n / (n - 1)))
+    return normalize(x, axes, w, b, eps, mean, var)
 
 
 def _floating(x) -> Tensor:
     """Input of a layer without parameters: a floating tensor of its own dtype."""
-    x = x if isinstance(x, Tensor) else as_tensor(x)
+    x = as_tensor(x)
     return x if x._array.dtype.kind == "f" else x.to(_dt.get_default_dtype())
 
 
@@ -178,23 +171,14 @@ class BatchNorm2d(_BatchNorm):
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-5):
     """Normalise over the last ``len(normalized_shape)`` dimensions of each sample (biased
     variance), then scale and shift: independent of the batch, same in training and eval."""
-    x = input if isinstance(input, Tensor) else as_tensor(input)
+    x = as_tensor(input)
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     k = len(shape)
     if k == 0 or tuple(x.shape[x.ndim - k :]) != shape or x.ndim < k:
         raise ShapeError(
             f"layer_norm: expected input whose last dimensions are {shape}, got shape {tuple(x.shape)}"
         )
-    axes = tuple(range(x.ndim - k, x.ndim))
-    mean = x.mean(axes, keepdim=True)
-    d = x - mean
-    var = (d * d).mean(axes, keepdim=True)
-    out = d / (var + eps).sqrt()
-    if weight is not None:
-        out = out * weight
-    if bias is not None:
-        out = out + bias
-    return out
+    return normalize(x, range(x.ndim - k, x.ndim), weight, bias, eps)
 
 
 class LayerNorm(Module):

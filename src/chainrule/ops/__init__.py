@@ -2,6 +2,9 @@
 subclass holding its forward, its derivative and its conventions; the functions here
 check arguments, promote dtypes and call them."""
 
+import sys
+
+from chainrule import tensor as _tensor_module
 from chainrule.errors import ShapeError
 from chainrule.ops._common import normalize_dim, normalize_dims
 from chainrule.ops.arithmetic import add, div, mul, neg, pow, sub
@@ -34,6 +37,7 @@ from chainrule.ops.reduction import (
     max,
     mean,
     min,
+    norm,
     std,
     sum,
     var,
@@ -70,7 +74,7 @@ from chainrule.ops.shape import (
 )
 from chainrule.ops.softmax import log_softmax, logsumexp, softmax
 
-# The recorded forms of in-place writes, used by autograd.inplace (not public names).
+# The recorded forms of in-place writes, used by ops.inplace (not public names).
 from chainrule.ops.writes import assign as assign
 from chainrule.ops.writes import assign_at as assign_at
 
@@ -124,6 +128,7 @@ __all__ = [
     "mul",
     "ne",
     "neg",
+    "norm",
     "normalize_dim",
     "normalize_dims",
     "normalize_index",
@@ -147,3 +152,13 @@ __all__ = [
     "var",
     "where",
 ]
+
+from chainrule.ops import inplace
+from chainrule.ops.op import Op
+from chainrule.ops.tensormath import TensorMath
+
+# The rules' vocabulary on tensors is built from the ops above, so it is handed to the
+# nodes last: a differentiable backward (create_graph=True) uses it.
+Op.tensor_math = inplace.CopySlices.tensor_math = TensorMath
+
+_tensor_module._ops = sys.modules[__name__]  # the seam: see chainrule/tensor.py

@@ -2,15 +2,16 @@ r"""Arithmetic: ``+ - * / **`` and negation, with broadcasting.
 
 Broadcasting is NumPy's (and PyTorch's): shapes are aligned on the right, and a dimension
 of size 1, or a missing leading one, is stretched. The backward of a stretch is a sum, so
-each rule ends with ``F.sum_to(grad, input_shape)``.
+each rule ends with ``lib.sum_to(grad, input_shape)``.
 """
 
 from __future__ import annotations
 
 from chainrule import dtypes as _dt
 from chainrule._backend import xp
-from chainrule.autograd.function import Op
-from chainrule.ops._common import broadcast_error, prepare, shape_of
+from chainrule.ops._common import broadcast_error, shape_of
+from chainrule.ops.op import Op
+from chainrule.ops.promotion import prepare
 from chainrule.tensor import Tensor, as_tensor
 
 __all__ = ["add", "div", "mul", "neg", "pow", "sub"]
@@ -35,11 +36,11 @@ class Add(_Binary):
         self.shapes = (shape_of(a), shape_of(b))
         return a + b
 
-    def backward(self, F, g):
+    def backward(self, lib, g):
         na, nb = self.needs_input_grad
         return (
-            F.sum_to(g, self.shapes[0]) if na else None,
-            F.sum_to(g, self.shapes[1]) if nb else None,
+            lib.sum_to(g, self.shapes[0]) if na else None,
+            lib.sum_to(g, self.shapes[1]) if nb else None,
         )
 
 
@@ -51,11 +52,11 @@ class Sub(_Binary):
         self.shapes = (shape_of(a), shape_of(b))
         return a - b
 
-    def backward(self, F, g):
+    def backward(self, lib, g):
         na, nb = self.needs_input_grad
         return (
-            F.sum_to(g, self.shapes[0]) if na else None,
-            F.sum_to(-g, self.shapes[1]) if nb else None,
+            lib.sum_to(g, self.shapes[0]) if na else None,
+            lib.sum_to(-g, self.shapes[1]) if nb else None,
         )
 
 
@@ -63,18 +64,22 @@ class Mul(_Binary):
     r"""Forward: :math:`y = a b`.
 
     Backward: :math:`\bar a = \bar y\, b`, :math:`\bar b = \bar y\, a`.
+
+    Each input is saved only when the other's gradient needs it, as PyTorch saves them
+    (so changing, in place, an input that no gradient reads is not an error).
     """
 
     def forward(self, a, b):
         self.shapes = (shape_of(a), shape_of(b))
-        self.save(a, b)
+        na, nb = self.needs_input_grad
+        self.save(a if nb else None, b if na else None)
         return a * b
 
-    def backward(self, F, g, a, b):
+    def backward(self, lib, g, a, b):
         na, nb = self.needs_input_grad
         return (
-            F.sum_to(g * b, self.shapes[0]) if na else None,
-            F.sum_to(g * a, self.shapes[1]) if nb else None,
+            lib.sum_to(g * b, self.shapes[0]) if na else None,
+            lib.sum_to(g * a, self.shapes[1]) if nb else None,
         )
 
 
@@ -84,18 +89,19 @@ class Div(_Binary):
     Backward: :math:`\bar a = \bar y / b`, :math:`\bar b = -\bar y\, a / b^2`.
 
     Conventions: division by zero gives ±inf or nan, as in IEEE arithmetic and PyTorch.
+    ``a`` is saved only when :math:`\bar b` is needed, as PyTorch saves it.
     """
 
     def forward(self, a, b):
         self.shapes = (shape_of(a), shape_of(b))
-        self.save(a, b)
+        self.save(a if self.needs_input_grad[1] else None, b)
         return a / b
 
-    def backward(self, F, g, a, b):
+    def backward(self, lib, g, a, b):
         na, nb = self.needs_input_grad
         return (
-            F.sum_to(g / b, self.shapes[0]) if na else None,
-            F.sum_to(-g * a / (b * b), self.shapes[1]) if nb else None,
+            lib.sum_to(g / b, self.shapes[0]) if na else None,
+            lib.sum_to(-g * a / (b * b), self.shapes[1]) if nb else None,
         )
 
 
@@ -113,20 +119,22 @@ class Pow(_Binary):
     def forward(self, a, b):
         self.shapes = (shape_of(a), shape_of(b))
         out = a**b
-        self.save(a, b, out)
+        self.save(a, b, out if self.needs_input_grad[1] else None)  # y only for b's gradient
         return out
 
-    def backward(self, F, g, a, b, out):
+    def backward(self, lib, g, a, b, out):
         na, nb = self.needs_input_grad
         ga = gb = None
         if na:
             if isinstance(b, int | float):
                 ga = g * 0 if b == 0 else g * b * a ** (b - 1)
             else:
-                ga = F.where(b == 0, 0.0, g * b * a ** (b - 1))
-            ga = F.sum_to(ga, self.shapes[0])
+                ga = lib.where(b == 0, 0.0, g * b * a ** (b - 1))
+            ga = lib.sum_to(ga, self.shapes[0])
         if nb:
-            gb = F.sum_to(g * F.where((a == 0) & (b >= 0), 0.0, out * F.log(a)), self.shapes[1])
+            gb = lib.sum_to(
+                g * lib.where((a == 0) & (b >= 0), 0.0, out * lib.log(a)), self.shapes[1]
+            )
         return ga, gb
 
 
@@ -136,7 +144,7 @@ class Neg(Op):
     def forward(self, x):
         return -x
 
-    def backward(self, F, g):
+    def backward(self, lib, g):
         return -g
 
 
@@ -178,7 +186,7 @@ def pow(input, exponent):
 
 def neg(input):
     """``-input``."""
-    return Neg.apply(input if isinstance(input, Tensor) else as_tensor(input))
+    return Neg.apply(as_tensor(input))
 
 
 def _result_kind(a, b) -> str:

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule import _kernels
-from chainrule.autograd.function import Op
+import chainrule.ops.kernels as kernels
 from chainrule.errors import ShapeError
-from chainrule.ops._common import prepare
+from chainrule.ops.op import Op
+from chainrule.ops.promotion import prepare
 from chainrule.tensor import Tensor, as_tensor
 
 __all__ = ["avg_pool2d", "conv2d", "fold", "max_pool2d", "unfold"]
@@ -34,7 +34,7 @@ def _pair(value, name: str, minimum: int) -> tuple:
 
 
 def _output_hw(op: str, hw, kernel, stride, padding, dilation) -> tuple:
-    out = _kernels.conv_output_size_2d(hw, kernel, dilation, padding, stride)
+    out = kernels.conv_output_size_2d(hw, kernel, dilation, padding, stride)
     if min(out) < 1:
         raise ShapeError(
             f"{op}: the input's spatial size {tuple(hw)} (padding {padding}) is smaller than the "
@@ -52,10 +52,10 @@ class Unfold(Op):
 
     def forward(self, x, kernel, dilation, padding, stride, pad_value):
         self.geometry = (x.shape[2:], kernel, dilation, padding, stride)
-        return _kernels.unfold(x, kernel, dilation, padding, stride, pad_value)
+        return kernels.unfold(x, kernel, dilation, padding, stride, pad_value)
 
-    def backward(self, F, g):
-        return F.fold(g, *self.geometry), None, None, None, None, None
+    def backward(self, lib, g):
+        return lib.fold(g, *self.geometry), None, None, None, None, None
 
 
 class Fold(Op):
@@ -67,10 +67,10 @@ class Fold(Op):
 
     def forward(self, cols, output_size, kernel, dilation, padding, stride):
         self.geometry = (kernel, dilation, padding, stride)
-        return _kernels.fold(cols, output_size, kernel, dilation, padding, stride)
+        return kernels.fold(cols, output_size, kernel, dilation, padding, stride)
 
-    def backward(self, F, g):
-        return F.unfold(g, *self.geometry), None, None, None, None, None
+    def backward(self, lib, g):
+        return lib.unfold(g, *self.geometry), None, None, None, None, None
 
 
 class Conv2d(Op):
@@ -93,25 +93,27 @@ class Conv2d(Op):
         n = x.shape[0]
         o = w.shape[0]
         self.geometry = (tuple(w.shape[2:]), dilation, padding, stride)
-        cols = _kernels.im2col(x, *self.geometry)
+        cols = kernels.im2col(x, *self.geometry)
         out = w.reshape(o, -1) @ cols
         if b is not None:
             out += b[:, None]
         self.save(x, w)
-        oh, ow = _kernels.conv_output_size_2d(x.shape[2:], *self.geometry)
+        oh, ow = kernels.conv_output_size_2d(x.shape[2:], *self.geometry)
         return out.reshape(o, oh, ow, n).transpose(3, 0, 1, 2)
 
-    def backward(self, F, g, x, w):
+    def backward(self, lib, g, x, w):
         nx, nw, nb = self.needs_input_grad[:3]
         o = g.shape[1]
-        g2 = F.reshape(F.permute(g, (1, 2, 3, 0)), (o, -1))  # (O, OH*OW*N)
+        g2 = lib.reshape(lib.permute(g, (1, 2, 3, 0)), (o, -1))  # (O, OH*OW*N)
         gx = gw = gb = None
         if nx:
-            gx = F.col2im(F.matmul(F.mT(F.reshape(w, (o, -1))), g2), x.shape[2:], *self.geometry)
+            gx = lib.col2im(
+                lib.matmul(lib.mT(lib.reshape(w, (o, -1))), g2), x.shape[2:], *self.geometry
+            )
         if nw:  # (cols g2^T)^T: BLAS is faster with the long axis inner to both operands
-            gw = F.reshape(F.mT(F.matmul(F.im2col(x, *self.geometry), F.mT(g2))), w.shape)
+            gw = lib.reshape(lib.mT(lib.matmul(lib.im2col(x, *self.geometry), lib.mT(g2))), w.shape)
         if nb:
-            gb = F.sum(g2, 1)
+            gb = lib.sum(g2, 1)
         return gx, gw, gb, None, None, None
 
 
@@ -124,16 +126,16 @@ class MaxPool2d(Op):
 
     Conventions (PyTorch's): at ties the first maximal element in row-major order takes
     the gradient; a NaN counts as the maximum (the last NaN of a window, if several).
-    The routing (``_kernels.PoolRoute``) is found in a column pass and a row pass.
+    The routing (``kernels.PoolRoute``) is found in a column pass and a row pass.
     """
 
     def forward(self, x, kernel, stride, padding, dilation):
-        out, route = _kernels.max_pool(x, kernel, stride, padding, dilation)
+        out, route = kernels.max_pool(x, kernel, stride, padding, dilation)
         self.save(route)  # saved, so that it is freed with the rest after backward
         return out
 
-    def backward(self, F, g, route):
-        return F.pool_scatter(g, route), None, None, None, None
+    def backward(self, lib, g, route):
+        return lib.pool_scatter(g, route), None, None, None, None
 
 
 class PoolScatter(Op):
@@ -146,10 +148,10 @@ class PoolScatter(Op):
 
     def forward(self, g, route):
         self.save(route)
-        return _kernels.pool_scatter(g, route)
+        return kernels.pool_scatter(g, route)
 
-    def backward(self, F, gg, route):
-        return F.pool_gather(gg, route), None
+    def backward(self, lib, gg, route):
+        return lib.pool_gather(gg, route), None
 
 
 def pool_gather(x, route):
@@ -172,7 +174,7 @@ def pool_gather(x, route):
     def pick(t, which, count, step, dilation, length, axis):
         out = None
         for k in range(count):
-            index = _kernels.pass_index(axis, k, step, dilation, length)
+            index = kernels.pass_index(axis, k, step, dilation, length)
             term = where(Tensor(which == k), getitem(t, index), 0.0)
             out = term if out is None else out + term
         return out
@@ -183,7 +185,7 @@ def pool_gather(x, route):
 
 def _image(x, op: str, channels: int | None = None):
     """``x`` as a 4-D tensor (a 3-D one is one unbatched image), and whether it was 3-D."""
-    x = x if isinstance(x, Tensor) else as_tensor(x)
+    x = as_tensor(x)
     if x.ndim not in (3, 4):
         raise ShapeError(
             f"{op}: expected a 4-D input (N, C, H, W) or a 3-D one (C, H, W), got shape {tuple(x.shape)}"
@@ -200,7 +202,7 @@ def _image(x, op: str, channels: int | None = None):
 
 
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
-    """im2col: the (N, C*kh*kw, L) matrix of all sliding windows, PyTorch's ``F.unfold``."""
+    """im2col: the (N, C*kh*kw, L) matrix of all sliding windows, PyTorch's ``lib.unfold``."""
     x, _ = _image(input, "unfold")
     k = _pair(kernel_size, "kernel_size", 1)
     d, p, s = (
@@ -213,8 +215,8 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
 
 
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
-    """col2im: sum (N, C*kh*kw, L) columns back into (N, C, H, W), PyTorch's ``F.fold``."""
-    cols = input if isinstance(input, Tensor) else as_tensor(input)
+    """col2im: sum (N, C*kh*kw, L) columns back into (N, C, H, W), PyTorch's ``lib.fold``."""
+    cols = as_tensor(input)
     size = _pair(output_size, "output_size", 1)
     k = _pair(kernel_size, "kernel_size", 1)
     d, p, s = (
@@ -236,7 +238,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     (O,); ``padding`` may be an int, a pair, ``"valid"`` (0) or ``"same"`` (stride 1)."""
     if groups != 1:
         raise ValueError(f"conv2d: groups={groups} is not supported (only groups=1)")
-    w = weight if isinstance(weight, Tensor) else as_tensor(weight)
+    w = as_tensor(weight)
     if w.ndim != 4:
         raise ShapeError(
             f"conv2d: weight must be 4-D (out, in, kh, kw), got shape {tuple(w.shape)}"
@@ -258,7 +260,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     _output_hw("conv2d", x.shape[2:], kernel, s, p, d)
     b = None
     if bias is not None:
-        b = bias if isinstance(bias, Tensor) else as_tensor(bias)
+        b = as_tensor(bias)
         if tuple(b.shape) != (w.shape[0],):
             raise ShapeError(f"conv2d: bias must have shape ({w.shape[0]},), got {tuple(b.shape)}")
     if x.dtype != w.dtype:
@@ -324,6 +326,6 @@ def avg_pool2d(
         out = total / (k[0] * k[1])
     else:  # divide each window by the number of real (unpadded) pixels in it
         ones = np.ones((1, 1, *hw), dtype=windows.dtype)
-        counts = _kernels.unfold(ones, k, (1, 1), p, s).sum(1).reshape(windows.shape[3:])
+        counts = kernels.unfold(ones, k, (1, 1), p, s).sum(1).reshape(windows.shape[3:])
         out = total / counts
     return out.squeeze(0) if unbatched else out

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import math
 
-from chainrule import _kernels
+import chainrule.ops.kernels as kernels
 from chainrule._backend import xp
-from chainrule.autograd.function import Op
-from chainrule.ops._common import float_input
-from chainrule.tensor import Tensor, as_tensor
+from chainrule.ops.op import Op
+from chainrule.ops.promotion import float_input
+from chainrule.tensor import as_tensor
 
 __all__ = [
     "abs",
@@ -45,7 +45,7 @@ class Exp(Op):
         self.save(out)
         return out
 
-    def backward(self, F, g, out):
+    def backward(self, lib, g, out):
         return g * out
 
 
@@ -58,7 +58,7 @@ class Expm1(Op):
         self.save(out)
         return out
 
-    def backward(self, F, g, out):
+    def backward(self, lib, g, out):
         return g * (out + 1)
 
 
@@ -70,7 +70,7 @@ class Log1p(Op):
         self.save(x)
         return xp.log1p(x)
 
-    def backward(self, F, g, x):
+    def backward(self, lib, g, x):
         return g / (1 + x)
 
 
@@ -85,8 +85,8 @@ class Erf(Op):
         self.save(x)
         return erf(x)
 
-    def backward(self, F, g, x):
-        return g * (2 / math.sqrt(math.pi)) * F.exp(-(x * x))
+    def backward(self, lib, g, x):
+        return g * (2 / math.sqrt(math.pi)) * lib.exp(-(x * x))
 
 
 class Softplus(Op):
@@ -107,9 +107,9 @@ class Softplus(Op):
         smooth = (xp.log1p(xp.exp(-xp.abs(bx))) + xp.maximum(bx, 0)) / beta
         return xp.where(bx > threshold, x, smooth)
 
-    def backward(self, F, g, x):
+    def backward(self, lib, g, x):
         bx = x * self.beta
-        return F.where(bx > self.threshold, g, g * F.sigmoid(bx)), None, None
+        return lib.where(bx > self.threshold, g, g * lib.sigmoid(bx)), None, None
 
 
 class Log(Op):
@@ -123,7 +123,7 @@ class Log(Op):
         self.save(x)
         return xp.log(x)
 
-    def backward(self, F, g, x):
+    def backward(self, lib, g, x):
         return g / x
 
 
@@ -139,7 +139,7 @@ class Sqrt(Op):
         self.save(out)
         return out
 
-    def backward(self, F, g, out):
+    def backward(self, lib, g, out):
         return g / (2 * out)
 
 
@@ -153,8 +153,8 @@ class Abs(Op):
         self.save(x)
         return xp.abs(x)
 
-    def backward(self, F, g, x):
-        return g * F.sign(x)
+    def backward(self, lib, g, x):
+        return g * lib.sign(x)
 
 
 class Sin(Op):
@@ -164,8 +164,8 @@ class Sin(Op):
         self.save(x)
         return xp.sin(x)
 
-    def backward(self, F, g, x):
-        return g * F.cos(x)
+    def backward(self, lib, g, x):
+        return g * lib.cos(x)
 
 
 class Cos(Op):
@@ -175,8 +175,8 @@ class Cos(Op):
         self.save(x)
         return xp.cos(x)
 
-    def backward(self, F, g, x):
-        return -g * F.sin(x)
+    def backward(self, lib, g, x):
+        return -g * lib.sin(x)
 
 
 class Tanh(Op):
@@ -191,7 +191,7 @@ class Tanh(Op):
         self.save(out)
         return out
 
-    def backward(self, F, g, out):
+    def backward(self, lib, g, out):
         return g * (1 - out * out)
 
 
@@ -209,11 +209,11 @@ class Sigmoid(Op):
     """
 
     def forward(self, x):
-        out = _kernels.sigmoid(x)
+        out = kernels.sigmoid(x)
         self.save(out)
         return out
 
-    def backward(self, F, g, out):
+    def backward(self, lib, g, out):
         return g * out * (1 - out)
 
 
@@ -228,12 +228,12 @@ class Relu(Op):
     reuses_grad = True  # the backward may write into the incoming gradient (see Node)
 
     def forward(self, x):
-        out = _kernels.relu(x)
+        out = kernels.relu(x)
         self.save(out)
         return out
 
-    def backward(self, F, g, out):
-        return F.threshold_grad(g, out, self.grad_owned)
+    def backward(self, lib, g, out):
+        return lib.threshold_grad(g, out, self.grad_owned)
 
 
 class Clamp(Op):
@@ -256,7 +256,7 @@ class Clamp(Op):
             out = xp.minimum(out, hi)
         return out
 
-    def backward(self, F, g, x):
+    def backward(self, lib, g, x):
         lo, hi = self.bounds
         if lo is None:
             inside = x <= hi
@@ -264,7 +264,7 @@ class Clamp(Op):
             inside = x >= lo
         else:
             inside = (x >= lo) & (x <= hi)
-        return F.where(inside, g, 0.0), None, None
+        return lib.where(inside, g, 0.0), None, None
 
 
 def exp(input):
@@ -306,7 +306,7 @@ def sqrt(input):
 
 def abs(input):
     """Elementwise absolute value."""
-    return Abs.apply(input if isinstance(input, Tensor) else as_tensor(input))
+    return Abs.apply(as_tensor(input))
 
 
 def sin(input):
@@ -328,7 +328,7 @@ def sigmoid(input):
 
 def relu(input):
     r"""Rectified linear unit, :math:`\max(x, 0)`."""
-    return Relu.apply(input if isinstance(input, Tensor) else as_tensor(input))
+    return Relu.apply(as_tensor(input))
 
 
 def clamp(input, min=None, max=None):
@@ -338,7 +338,7 @@ def clamp(input, min=None, max=None):
     for name, bound in (("min", min), ("max", max)):
         if bound is not None and not isinstance(bound, int | float):
             raise TypeError(f"clamp: {name} must be a number or None, got {type(bound).__name__}")
-    x = input if isinstance(input, Tensor) else as_tensor(input)
+    x = as_tensor(input)
     if x._array.dtype.kind != "f" and any(isinstance(b, float) for b in (min, max)):
         x = float_input(x, "clamp")
     return Clamp.apply(x, min, max)

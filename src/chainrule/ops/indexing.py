@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule import _kernels
+import chainrule.ops.kernels as kernels
 from chainrule import dtypes as _dt
 from chainrule._backend import ndarray, xp
-from chainrule.autograd.function import Op
-from chainrule.autograd.inplace import make_view
+from chainrule.autograd.views import make_view
 from chainrule.errors import ShapeError
 from chainrule.ops._common import normalize_dim
+from chainrule.ops.op import Op
 from chainrule.tensor import Tensor, as_tensor
 
 __all__ = ["gather", "getitem", "index_add", "normalize_index"]
@@ -33,8 +33,8 @@ class GetItem(Op):
         self.in_shape, self.index, self.advanced = x.shape, index, advanced
         return x[index]
 
-    def backward(self, F, g):
-        return F.index_add(self.in_shape, self.index, g, self.advanced), None, None
+    def backward(self, lib, g):
+        return lib.index_add(self.in_shape, self.index, g, self.advanced), None, None
 
     def explain(self, err, args):
         return type(err)(f"index into a tensor of shape {tuple(args[0].shape)}: {err}")
@@ -49,9 +49,9 @@ class IndexAdd(Op):
 
     def forward(self, values, shape, index, accumulate):
         self.index = index
-        return _kernels.index_add(shape, index, values, accumulate)
+        return kernels.index_add(shape, index, values, accumulate)
 
-    def backward(self, F, g):
+    def backward(self, lib, g):
         return g[self.index], None, None, None
 
 
@@ -86,7 +86,7 @@ def normalize_index(index, shape: tuple):
 def getitem(input, index):
     """``input[index]``: basic indexing (integers, slices, None, ``...``) gives a view,
     integer arrays and masks a copy."""
-    x = input if isinstance(input, Tensor) else as_tensor(input)
+    x = as_tensor(input)
     index = normalize_index(index, x._array.shape)
     parts = index if isinstance(index, tuple) else (index,)
     if all(_is_basic(p) for p in parts):
@@ -110,7 +110,7 @@ def _is_basic(part) -> bool:
 
 def index_add(shape, index, values, accumulate: bool = True):
     """Zeros of ``shape`` with ``values`` added at ``index`` (repeats accumulate)."""
-    v = values if isinstance(values, Tensor) else as_tensor(values)
+    v = as_tensor(values)
     return IndexAdd.apply(v, tuple(shape), normalize_index(index, tuple(shape)), accumulate)
 
 
@@ -118,7 +118,7 @@ def gather(input, dim: int, index):
     """Values along ``dim`` picked by ``index``: ``out[i][j] = input[i][index[i][j]]`` for
     ``dim=1``. ``index`` has the same number of dimensions as ``input``; the gradient goes
     back to the picked positions (adding up where an index repeats)."""
-    x = input if isinstance(input, Tensor) else as_tensor(input)
+    x = as_tensor(input)
     idx = index._array if isinstance(index, Tensor) else xp.asarray(index)
     if idx.dtype.kind not in "iu":
         raise IndexError(f"gather: index must be an integer tensor, got dtype {idx.dtype}")

@@ -2,10 +2,11 @@ r"""Matrix multiplication, batched and broadcast like ``numpy.matmul`` and ``tor
 
 from __future__ import annotations
 
-from chainrule.autograd.function import Op
 from chainrule.errors import ShapeError
-from chainrule.ops._common import broadcast_error, prepare
-from chainrule.tensor import Tensor, as_tensor
+from chainrule.ops._common import broadcast_error
+from chainrule.ops.op import Op
+from chainrule.ops.promotion import prepare
+from chainrule.tensor import as_tensor
 
 __all__ = ["linear", "matmul"]
 
@@ -15,18 +16,21 @@ class Matmul(Op):
     broadcast. Both inputs have at least two dimensions (``matmul`` reshapes vectors).
 
     Backward: :math:`\bar A = \bar Y B^\top`, :math:`\bar B = A^\top \bar Y`, each summed
-    over the batch dimensions that broadcasting stretched.
+    over the batch dimensions that broadcasting stretched. Each input is saved only when
+    the other's gradient needs it, as PyTorch saves them.
     """
 
     def forward(self, a, b):
-        self.save(a, b)
+        self.shapes = (a.shape, b.shape)
+        na, nb = self.needs_input_grad
+        self.save(a if nb else None, b if na else None)
         return a @ b
 
-    def backward(self, F, g, a, b):
+    def backward(self, lib, g, a, b):
         na, nb = self.needs_input_grad
         return (
-            F.sum_to(F.matmul(g, F.mT(b)), a.shape) if na else None,
-            F.sum_to(F.matmul(F.mT(a), g), b.shape) if nb else None,
+            lib.sum_to(lib.matmul(g, lib.mT(b)), self.shapes[0]) if na else None,
+            lib.sum_to(lib.matmul(lib.mT(a), g), self.shapes[1]) if nb else None,
         )
 
     def explain(self, err, args):
@@ -44,30 +48,33 @@ class Linear(Op):
     input": :math:`\bar y` is the layer's delta.
 
     One primitive instead of matmul + add: one node, no intermediate, and the bias added
-    in place into the fresh product.
+    in place into the fresh product. ``x`` is saved only for :math:`\bar W` and ``W``
+    only for :math:`\bar x`, as PyTorch saves them.
     """
 
     def forward(self, x, w, b):
-        self.save(x, w)
+        nx, nw, _ = self.needs_input_grad
+        self.save(x if nw else None, w if nx else None)
         out = x @ w.T
         if b is not None:
             out += b
         return out
 
-    def backward(self, F, g, x, w):
+    def backward(self, lib, g, x, w):
         nx, nw, nb = self.needs_input_grad
-        gx = F.matmul(g, w) if nx else None
-        if x.ndim != 2:  # leading dimensions flattened into rows
-            g, x = F.reshape(g, (-1, w.shape[0])), F.reshape(x, (-1, w.shape[1]))
-        gw = F.matmul(F.mT(g), x) if nw else None
-        gb = F.sum(g, 0) if nb else None
+        gx = lib.matmul(g, w) if nx else None
+        if g.ndim != 2:  # leading dimensions flattened into rows
+            g = lib.reshape(g, (-1, g.shape[-1]))
+            x = lib.reshape(x, (-1, x.shape[-1])) if nw else None
+        gw = lib.matmul(lib.mT(g), x) if nw else None
+        gb = lib.sum(g, 0) if nb else None
         return gx, gw, gb
 
 
 def linear(input, weight, bias=None):
     """:math:`x W^\top + b`: ``input`` (..., in), ``weight`` (out, in), ``bias`` (out,)."""
-    x = input if isinstance(input, Tensor) else as_tensor(input)
-    w = weight if isinstance(weight, Tensor) else as_tensor(weight)
+    x = as_tensor(input)
+    w = as_tensor(weight)
     if w.ndim != 2:
         raise ShapeError(
             f"linear: weight must be 2-D (out_features, in_features), got {tuple(w.shape)}"
@@ -78,7 +85,7 @@ def linear(input, weight, bias=None):
             f"got shape {tuple(x.shape)}"
         )
     if bias is not None:
-        b = bias if isinstance(bias, Tensor) else as_tensor(bias)
+        b = as_tensor(bias)
         if tuple(b.shape) != (w.shape[0],):
             raise ShapeError(f"linear: bias must have shape ({w.shape[0]},), got {tuple(b.shape)}")
     else:
@@ -94,8 +101,8 @@ def linear(input, weight, bias=None):
 def matmul(input, other):
     """Matrix product. A 1-D first argument is a row vector and a 1-D second argument a
     column vector; the added dimension is removed from the result, as in PyTorch."""
-    a = input if isinstance(input, Tensor) else as_tensor(input)
-    b = other if isinstance(other, Tensor) else as_tensor(other)
+    a = as_tensor(input)
+    b = as_tensor(other)
     sa, sb = tuple(a.shape), tuple(b.shape)
     if not sa or not sb:
         raise ShapeError(

@@ -13,8 +13,8 @@ from collections import namedtuple
 
 from chainrule import dtypes as _dt
 from chainrule._backend import xp
-from chainrule.autograd.function import Op
 from chainrule.ops._common import normalize_dim, normalize_dims
+from chainrule.ops.op import Op
 from chainrule.tensor import Tensor, _make, as_tensor
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "max",
     "mean",
     "min",
+    "norm",
     "std",
     "sum",
     "var",
@@ -54,10 +55,10 @@ class Sum(Op):
         self.axes, self.keepdim = axes, keepdim
         return xp.add.reduce(x, axis=axes, keepdims=keepdim, dtype=dtype)
 
-    def backward(self, F, g):
+    def backward(self, lib, g):
         if not self.keepdim:
-            g = F.reshape(g, kept_shape(self.in_shape, self.axes))
-        return F.broadcast_to(g, self.in_shape), None, None, None
+            g = lib.reshape(g, kept_shape(self.in_shape, self.axes))
+        return lib.broadcast_to(g, self.in_shape), None, None, None
 
 
 class Mean(Op):
@@ -71,10 +72,10 @@ class Mean(Op):
         self.in_shape, self.axes, self.keepdim, self.count = x.shape, axes, keepdim, count
         return xp.add.reduce(x, axis=axes, keepdims=keepdim) / count
 
-    def backward(self, F, g):
+    def backward(self, lib, g):
         if not self.keepdim:
-            g = F.reshape(g, kept_shape(self.in_shape, self.axes))
-        return F.broadcast_to(g / self.count, self.in_shape), None, None, None
+            g = lib.reshape(g, kept_shape(self.in_shape, self.axes))
+        return lib.broadcast_to(g / self.count, self.in_shape), None, None, None
 
 
 class _Extremum(Op):
@@ -92,12 +93,69 @@ class _Extremum(Op):
         self.save(x, out)
         return out
 
-    def backward(self, F, g, x, out):
+    def backward(self, lib, g, x, out):
         if not self.keepdim:
             shape = kept_shape(self.in_shape, self.axes)
-            g, out = F.reshape(g, shape), F.reshape(out, shape)
-        mask = F.cast(x == out, x.dtype)
-        return g * mask / F.sum(mask, self.axes, True), None, None
+            g, out = lib.reshape(g, shape), lib.reshape(out, shape)
+        mask = lib.cast(x == out, x.dtype)
+        return g * mask / lib.sum(mask, self.axes, True), None, None
+
+
+class Norm(Op):
+    r"""Forward: the vector :math:`p`-norm over dims, :math:`y = (\sum_i |x_i|^p)^{1/p}`;
+    :math:`p = \infty` gives :math:`\max_i |x_i|`, :math:`-\infty` the minimum, and
+    :math:`p = 0` the number of non-zero elements.
+
+    Backward: :math:`\bar x = \bar y\,\mathrm{sign}(x)\,|x|^{p-1} / y^{p-1}`, which is
+    :math:`\bar y\, x / y` for :math:`p = 2` (the unit vector along x) and
+    :math:`\bar y\,\mathrm{sign}(x)` for :math:`p = 1`. For :math:`\pm\infty` the gradient
+    goes to the elements whose :math:`|x_i|` is the result, split evenly at ties; the
+    count :math:`p = 0` has gradient 0.
+
+    Conventions (PyTorch's): at :math:`y = 0` the gradient is 0 (a subgradient of a norm
+    at the origin), and so is it at :math:`x_i = 0` for :math:`p < 1`.
+    """
+
+    def forward(self, x, p, axes, keepdim):
+        self.in_shape, self.p, self.axes, self.keepdim = x.shape, p, axes, keepdim
+        a = xp.abs(x)
+        if p == 2:
+            out = xp.sqrt(xp.add.reduce(a * a, axis=axes, keepdims=keepdim))
+        elif p == 1:
+            out = xp.add.reduce(a, axis=axes, keepdims=keepdim)
+        elif p == math.inf:
+            out = xp.max(a, axis=axes, keepdims=keepdim)
+        elif p == -math.inf:
+            out = xp.min(a, axis=axes, keepdims=keepdim)
+        elif p == 0:
+            out = xp.add.reduce(a != 0, axis=axes, keepdims=keepdim).astype(x.dtype)
+        else:
+            out = xp.add.reduce(a**p, axis=axes, keepdims=keepdim) ** (1 / p)
+        out = xp.asarray(out, dtype=x.dtype)
+        self.save(x, out)
+        return out
+
+    def backward(self, lib, g, x, out):
+        p = self.p
+        if not self.keepdim:
+            shape = kept_shape(self.in_shape, self.axes)
+            g, out = lib.reshape(g, shape), lib.reshape(out, shape)
+        if p == 0:
+            return lib.zeros_like(x), None, None, None
+        if p == 1:
+            return g * lib.sign(x), None, None, None
+        if p == 2:
+            return g * lib.where(out == 0, 0.0, x / out), None, None, None
+        sign = lib.sign(x)
+        size = x * sign  # |x|
+        if p in (math.inf, -math.inf):
+            mask = lib.cast(size == out, x.dtype)
+            return sign * mask * (g / lib.sum(mask, self.axes, True)), None, None, None
+        scale = lib.where(out == 0, 0.0, g / out ** (p - 1))
+        power = size ** (p - 1)
+        if p < 1:
+            power = lib.where(x == 0, 0.0, power)
+        return sign * power * scale, None, None, None
 
 
 class Amax(_Extremum):
@@ -114,13 +172,9 @@ class Amin(_Extremum):
     reduce = staticmethod(xp.min)
 
 
-def _tensor(x) -> Tensor:
-    return x if isinstance(x, Tensor) else as_tensor(x)
-
-
 def sum(input, dim=None, keepdim: bool = False, *, dtype=None):
     """Sum over ``dim``; bool and integer input sum to int64, as in PyTorch."""
-    x = _tensor(input)
+    x = as_tensor(input)
     axes = normalize_dims(dim, x._array.ndim, "sum")
     if dtype is None and x._array.dtype.kind in "biu":
         dtype = _dt.int64
@@ -143,7 +197,7 @@ def _require_float(x: Tensor, op: str) -> None:
 
 def mean(input, dim=None, keepdim: bool = False):
     """Arithmetic mean over ``dim``: the sum divided by the number of reduced elements."""
-    x = _tensor(input)
+    x = as_tensor(input)
     _require_float(x, "mean")
     axes = normalize_dims(dim, x._array.ndim, "mean")
     return Mean.apply(x, axes, bool(keepdim), _reduced_count(x, axes))
@@ -164,7 +218,7 @@ def var(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=Non
     ``correction=0`` gives the biased one. With :math:`N - c \le 0` the result is inf or
     nan, as in PyTorch.
     """
-    x = _tensor(input)
+    x = as_tensor(input)
     _require_float(x, "var")
     axes = normalize_dims(dim, x._array.ndim, "var")
     c = _correction(unbiased, correction)
@@ -181,7 +235,7 @@ def std(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=Non
 
 
 def _extremum(cls, name, input, dim, keepdim):
-    x = _tensor(input)
+    x = as_tensor(input)
     axes = normalize_dims(dim, x._array.ndim, name)
     if x._array.size == 0:
         raise ValueError(f"{name}: cannot reduce an empty tensor of shape {tuple(x.shape)}")
@@ -199,7 +253,7 @@ def amin(input, dim=None, keepdim: bool = False):
 
 
 def _arg(fn, name, input, dim, keepdim) -> Tensor:
-    x = _tensor(input)
+    x = as_tensor(input)
     if x._array.size == 0:
         raise ValueError(f"{name}: cannot reduce an empty tensor of shape {tuple(x.shape)}")
     if dim is None:
@@ -232,7 +286,7 @@ def _max_min(reduce, arg, name, input, dim, keepdim):
         return reduce(input)
     from chainrule.ops.indexing import gather
 
-    x = _tensor(input)
+    x = as_tensor(input)
     idx = arg(x, dim, keepdim=True)
     values = gather(x, dim, idx)
     if not keepdim:
@@ -252,13 +306,37 @@ def min(input, dim=None, keepdim: bool = False):
     return _max_min(amin, argmin, "min", input, dim, keepdim)
 
 
+def norm(input, p="fro", dim=None, keepdim: bool = False, *, dtype=None):
+    """The vector ``p``-norm of ``input`` over ``dim`` (all elements when None), as
+    PyTorch's ``Tensor.norm``: ``p`` is a number, ``inf``/``-inf``, or ``"fro"`` (the
+    2-norm of the elements). ``dtype`` casts the input first."""
+    x = as_tensor(input)
+    if dtype is not None:
+        x = x.to(dtype)
+    if x._array.dtype.kind != "f":
+        raise TypeError(
+            f"norm: the input must be a floating-point tensor, got dtype {x._array.dtype}"
+        )
+    if p == "fro":
+        p = 2
+    if isinstance(p, str) or not isinstance(p, int | float) or isinstance(p, bool):
+        raise ValueError(
+            f"norm: p must be a number, inf, -inf or 'fro', got {p!r} (matrix norms such as "
+            "'nuc' are not available)"
+        )
+    axes = normalize_dims(dim, x._array.ndim, "norm")
+    if x._array.size == 0 and p < 0:
+        raise ValueError(f"norm: a negative p needs a non-empty tensor, got shape {x.shape}")
+    return Norm.apply(x, float(p), axes, bool(keepdim))
+
+
 def any(input, dim=None, keepdim: bool = False) -> Tensor:
-    x = _tensor(input)
+    x = as_tensor(input)
     axes = normalize_dims(dim, x._array.ndim, "any")
     return _make(xp.asarray(xp.any(x._array, axis=axes, keepdims=keepdim)), None, False)
 
 
 def all(input, dim=None, keepdim: bool = False) -> Tensor:
-    x = _tensor(input)
+    x = as_tensor(input)
     axes = normalize_dims(dim, x._array.ndim, "all")
     return _make(xp.asarray(xp.all(x._array, axis=axes, keepdims=keepdim)), None, False)

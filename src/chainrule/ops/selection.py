@@ -4,8 +4,9 @@ comparisons and logical ops that build the masks they choose with (not different
 from __future__ import annotations
 
 from chainrule._backend import xp
-from chainrule.ops._common import broadcast_error, prepare, shape_of
+from chainrule.ops._common import broadcast_error, shape_of
 from chainrule.ops.arithmetic import _Binary
+from chainrule.ops.promotion import prepare
 from chainrule.tensor import Tensor, _make, as_tensor
 
 __all__ = [
@@ -39,12 +40,16 @@ class Maximum(_Binary):
         self.save(a, b)
         return xp.maximum(a, b)
 
-    def backward(self, F, g, a, b):
+    def backward(self, lib, g, a, b):
         na, nb = self.needs_input_grad
         half = g * 0.5
         return (
-            F.sum_to(F.where(a == b, half, F.where(a < b, 0.0, g)), self.shapes[0]) if na else None,
-            F.sum_to(F.where(a == b, half, F.where(a > b, 0.0, g)), self.shapes[1]) if nb else None,
+            lib.sum_to(lib.where(a == b, half, lib.where(a < b, 0.0, g)), self.shapes[0])
+            if na
+            else None,
+            lib.sum_to(lib.where(a == b, half, lib.where(a > b, 0.0, g)), self.shapes[1])
+            if nb
+            else None,
         )
 
 
@@ -59,12 +64,16 @@ class Minimum(_Binary):
         self.save(a, b)
         return xp.minimum(a, b)
 
-    def backward(self, F, g, a, b):
+    def backward(self, lib, g, a, b):
         na, nb = self.needs_input_grad
         half = g * 0.5
         return (
-            F.sum_to(F.where(a == b, half, F.where(a > b, 0.0, g)), self.shapes[0]) if na else None,
-            F.sum_to(F.where(a == b, half, F.where(a < b, 0.0, g)), self.shapes[1]) if nb else None,
+            lib.sum_to(lib.where(a == b, half, lib.where(a > b, 0.0, g)), self.shapes[0])
+            if na
+            else None,
+            lib.sum_to(lib.where(a == b, half, lib.where(a < b, 0.0, g)), self.shapes[1])
+            if nb
+            else None,
         )
 
 
@@ -80,12 +89,12 @@ class Where(_Binary):
         self.save(cond)
         return xp.where(cond, a, b)
 
-    def backward(self, F, g, cond):
+    def backward(self, lib, g, cond):
         _, na, nb = self.needs_input_grad
         return (
             None,
-            F.sum_to(F.where(cond, g, 0.0), self.shapes[0]) if na else None,
-            F.sum_to(F.where(cond, 0.0, g), self.shapes[1]) if nb else None,
+            lib.sum_to(lib.where(cond, g, 0.0), self.shapes[0]) if na else None,
+            lib.sum_to(lib.where(cond, 0.0, g), self.shapes[1]) if nb else None,
         )
 
 
@@ -115,7 +124,7 @@ def where(condition, input, other):
 def masked_fill(input, mask, value):
     """``input`` with ``value`` wherever the bool ``mask`` (broadcast to the input's
     shape) is true; the value is a number or a 0-d tensor, cast to the input's dtype."""
-    x = input if isinstance(input, Tensor) else as_tensor(input)
+    x = as_tensor(input)
     m = mask._array if isinstance(mask, Tensor) else xp.asarray(mask)
     if m.dtype.kind != "b":
         raise TypeError(f"masked_fill: the mask must be a bool tensor, got dtype {m.dtype}")

@@ -15,10 +15,10 @@ import numpy as np
 
 from chainrule import dtypes as _dt
 from chainrule._backend import xp
-from chainrule.autograd.function import Op
-from chainrule.autograd.inplace import make_view
+from chainrule.autograd.views import make_view
 from chainrule.errors import ShapeError
 from chainrule.ops._common import normalize_dim
+from chainrule.ops.op import Op
 from chainrule.tensor import Tensor, as_tensor
 
 __all__ = [
@@ -45,8 +45,8 @@ class Reshape(Op):
         self.in_shape = x.shape
         return x.reshape(shape)
 
-    def backward(self, F, g):
-        return F.reshape(g, self.in_shape), None
+    def backward(self, lib, g):
+        return lib.reshape(g, self.in_shape), None
 
 
 class Permute(Op):
@@ -57,20 +57,26 @@ class Permute(Op):
         self.inverse = tuple(int(i) for i in np.argsort(dims))
         return x.transpose(dims)
 
-    def backward(self, F, g):
-        return F.permute(g, self.inverse), None
+    def backward(self, lib, g):
+        return lib.permute(g, self.inverse), None
 
 
 class Expand(Op):
-    r"""Forward: broadcast to a larger shape (a view, no copy). Backward: the gradient summed
-    over every dimension that was stretched or added."""
+    r"""Forward: broadcast to a larger shape (a view, no copy: a stretched dimension has
+    stride 0). Backward: the gradient summed over every dimension that was stretched or
+    added."""
 
     def forward(self, x, shape):
         self.in_shape = x.shape
-        return xp.broadcast_to(x, shape)
+        view = xp.broadcast_to(x, shape)
+        if not x.flags.writeable:
+            return view
+        # NumPy marks a broadcast view read-only; PyTorch lets ``fill_`` write through an
+        # expanded tensor (and refuses other in-place ops: ops/inplace.py checks).
+        return xp.lib.stride_tricks.as_strided(x, view.shape, view.strides, writeable=True)
 
-    def backward(self, F, g):
-        return F.sum_to(g, self.in_shape), None
+    def backward(self, lib, g):
+        return lib.sum_to(g, self.in_shape), None
 
 
 class Cast(Op):
@@ -82,8 +88,8 @@ class Cast(Op):
         self.in_dtype = x.dtype
         return x.astype(dtype)
 
-    def backward(self, F, g):
-        return F.cast(g, self.in_dtype), None
+    def backward(self, lib, g):
+        return lib.cast(g, self.in_dtype), None
 
 
 class Cat(Op):
@@ -95,16 +101,12 @@ class Cat(Op):
         self.bounds = np.cumsum([0] + [a.shape[axis] for a in arrays]).tolist()
         return xp.concatenate(arrays, axis=axis)
 
-    def backward(self, F, g):
+    def backward(self, lib, g):
         lead = (slice(None),) * self.axis
         return tuple(
             g[(*lead, slice(lo, hi))] if need else None
             for need, lo, hi in zip(self.needs_input_grad, self.bounds, self.bounds[1:])
         )
-
-
-def _tensor(x) -> Tensor:
-    return x if isinstance(x, Tensor) else as_tensor(x)
 
 
 def _shape_arg(shape, op: str) -> tuple:
@@ -118,7 +120,7 @@ def _shape_arg(shape, op: str) -> tuple:
 
 def reshape(input, *shape):
     """The same values in ``shape``; one size may be -1 and is then inferred."""
-    x = _tensor(input)
+    x = as_tensor(input)
     shape = _shape_arg(shape, "reshape")
     size = x._array.size
     known = math.prod(s for s in shape if s != -1)
@@ -139,7 +141,7 @@ def reshape(input, *shape):
 
 def flatten(input, start_dim: int = 0, end_dim: int = -1):
     """Merge dimensions ``start_dim`` to ``end_dim`` (inclusive) into one."""
-    x = _tensor(input)
+    x = as_tensor(input)
     if x._array.ndim == 0:
         return reshape(x, (1,))
     s = normalize_dim(start_dim, x._array.ndim, "flatten")
@@ -153,7 +155,7 @@ def flatten(input, start_dim: int = 0, end_dim: int = -1):
 def squeeze(input, dim=None):
     """Remove dimensions of size 1 (only ``dim``, or only those in a tuple ``dim``, if given;
     naming a dimension whose size is not 1 leaves it in place, as in PyTorch)."""
-    x = _tensor(input)
+    x = as_tensor(input)
     shape = x._array.shape
     if dim is None:
         drop = {i for i, n in enumerate(shape) if n == 1}
@@ -166,7 +168,7 @@ def squeeze(input, dim=None):
 
 def unsqueeze(input, dim: int):
     """Insert a dimension of size 1 at ``dim`` (which may be ``ndim``, meaning last)."""
-    x = _tensor(input)
+    x = as_tensor(input)
     d = normalize_dim(dim, x._array.ndim + 1, "unsqueeze")
     shape = x._array.shape
     return reshape(x, (*shape[:d], 1, *shape[d:]))
@@ -174,7 +176,7 @@ def unsqueeze(input, dim: int):
 
 def permute(input, *dims):
     """Reorder dimensions: output dimension i is input dimension ``dims[i]``."""
-    x = _tensor(input)
+    x = as_tensor(input)
     dims = _shape_arg(dims, "permute")
     ndim = x._array.ndim
     if len(dims) != ndim:
@@ -189,7 +191,7 @@ def permute(input, *dims):
 
 def transpose(input, dim0: int, dim1: int):
     """Swap two dimensions."""
-    x = _tensor(input)
+    x = as_tensor(input)
     ndim = x._array.ndim
     if ndim < 2 and dim0 in (0, -1) and dim1 in (0, -1):
         return x
@@ -202,7 +204,7 @@ def transpose(input, dim0: int, dim1: int):
 
 def broadcast_to(input, shape):
     """A view of ``input`` broadcast to ``shape`` (NumPy's rules)."""
-    x = _tensor(input)
+    x = as_tensor(input)
     shape = _shape_arg((shape,), "broadcast_to")
     if shape == x._array.shape:
         return x
@@ -220,7 +222,7 @@ def broadcast_to(input, shape):
 
 def expand(input, *sizes):
     """PyTorch's ``expand``: broadcast to ``sizes``, where -1 keeps a dimension's size."""
-    x = _tensor(input)
+    x = as_tensor(input)
     sizes = _shape_arg(sizes, "expand")
     lead = len(sizes) - x._array.ndim
     if lead < 0:
@@ -235,12 +237,12 @@ def expand(input, *sizes):
 
 def cast(input, dtype):
     """``input`` converted to ``dtype`` (a copy); differentiable between floating dtypes."""
-    return Cast.apply(_tensor(input), _dt.to_dtype(dtype))
+    return Cast.apply(as_tensor(input), _dt.to_dtype(dtype))
 
 
 def cat(tensors, dim: int = 0):
     """Join tensors along an existing dimension; all other sizes must match."""
-    tensors = [_tensor(t) for t in _sequence(tensors, "cat")]
+    tensors = [as_tensor(t) for t in _sequence(tensors, "cat")]
     first = tensors[0]
     if first._array.ndim == 0:
         raise ShapeError("cat: zero-dimensional tensors cannot be concatenated; use stack")
@@ -263,7 +265,7 @@ concat = cat
 
 def stack(tensors, dim: int = 0):
     """Join tensors of one shape along a new dimension ``dim``."""
-    tensors = [_tensor(t) for t in _sequence(tensors, "stack")]
+    tensors = [as_tensor(t) for t in _sequence(tensors, "stack")]
     ref = tensors[0]._array.shape
     for i, t in enumerate(tensors[1:], 1):
         if t._array.shape != ref:

@@ -10,8 +10,9 @@ the composition of ``exp``, ``sum`` and ``log``.
 from __future__ import annotations
 
 from chainrule._backend import xp
-from chainrule.autograd.function import Op
-from chainrule.ops._common import float_input, normalize_dim, normalize_dims
+from chainrule.ops._common import normalize_dim, normalize_dims
+from chainrule.ops.op import Op
+from chainrule.ops.promotion import float_input
 from chainrule.ops.reduction import kept_shape
 
 __all__ = ["log_softmax", "logsumexp", "softmax"]
@@ -41,11 +42,11 @@ class Logsumexp(Op):
         self.save(x, out)
         return out
 
-    def backward(self, F, g, x, out):
+    def backward(self, lib, g, x, out):
         if not self.keepdim:
             shape = kept_shape(self.in_shape, self.axes)
-            g, out = F.reshape(g, shape), F.reshape(out, shape)
-        return g * F.exp(x - out), None, None
+            g, out = lib.reshape(g, shape), lib.reshape(out, shape)
+        return g * lib.exp(x - out), None, None
 
 
 class Softmax(Op):
@@ -62,8 +63,8 @@ class Softmax(Op):
         self.save(out)
         return out
 
-    def backward(self, F, g, out):
-        return out * (g - F.sum(g * out, self.axis, True)), None
+    def backward(self, lib, g, out):
+        return out * (g - lib.sum(g * out, self.axis, True)), None
 
 
 class LogSoftmax(Op):
@@ -82,8 +83,8 @@ class LogSoftmax(Op):
         self.save(out)
         return out
 
-    def backward(self, F, g, out):
-        return g - F.exp(out) * F.sum(g, self.axis, True), None
+    def backward(self, lib, g, out):
+        return g - lib.exp(out) * lib.sum(g, self.axis, True), None
 
 
 def logsumexp(input, dim=None, keepdim: bool = False):

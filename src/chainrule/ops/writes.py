@@ -1,7 +1,7 @@
 r"""Writing values into a tensor, as ops: the out-of-place forms of ``copy_``, ``fill_``,
 ``zero_`` and ``x[index] = value``.
 
-An in-place write that autograd must record (see ``autograd/inplace.py``) is computed by
+An in-place write that autograd must record (see ``ops/inplace.py``) is computed by
 one of these ops from a copy of the old values, so that its backward knows what the
 write did: the overwritten elements of the old tensor receive no gradient (they no
 longer influence anything), and the written values receive the gradient of the places
@@ -11,10 +11,10 @@ they went to.
 from __future__ import annotations
 
 from chainrule._backend import xp
-from chainrule.autograd.function import Op
 from chainrule.errors import ShapeError
 from chainrule.ops._common import shape_of
 from chainrule.ops.indexing import normalize_index
+from chainrule.ops.op import Op
 from chainrule.ops.shape import cast
 from chainrule.tensor import Tensor, as_tensor
 
@@ -35,11 +35,11 @@ class Assign(Op):
         out[...] = src
         return out
 
-    def backward(self, F, g):
+    def backward(self, lib, g):
         nx, ns = self.needs_input_grad
         return (
-            F.zeros_like(g) if nx else None,
-            F.sum_to(g, self.src_shape) if ns else None,
+            lib.zeros_like(g) if nx else None,
+            lib.sum_to(g, self.src_shape) if ns else None,
         )
 
 
@@ -65,22 +65,22 @@ class AssignAt(Op):
         self.keep = keep
         return out
 
-    def backward(self, F, g):
+    def backward(self, lib, g):
         nx, nv, _ = self.needs_input_grad
         gv = None
         if nv:
             gv = g[self.index]
             lead = len(self.v_shape) - len(gv.shape)
             if lead > 0:  # v had leading dimensions of size 1 that the region lacks
-                gv = F.reshape(gv, (1,) * lead + tuple(gv.shape))
-            gv = F.sum_to(gv, self.v_shape)
-        return (F.where(self.keep, g, 0.0) if nx else None), gv, None
+                gv = lib.reshape(gv, (1,) * lead + tuple(gv.shape))
+            gv = lib.sum_to(gv, self.v_shape)
+        return (lib.where(self.keep, g, 0.0) if nx else None), gv, None
 
 
 def assign(input, src):
     """A tensor of ``input``'s shape and dtype holding ``src`` (broadcast): the value of
     ``input`` after ``input.copy_(src)``."""
-    x = input if isinstance(input, Tensor) else as_tensor(input)
+    x = as_tensor(input)
     s = _value_for(x, src)
     if not isinstance(s, Tensor) or s.shape == ():
         return Assign.apply(x, s)
@@ -100,7 +100,7 @@ def assign(input, src):
 def assign_at(input, index, value):
     """A copy of ``input`` with ``value`` written at ``index``: the value of ``input``
     after ``input[index] = value``."""
-    x = input if isinstance(input, Tensor) else as_tensor(input)
+    x = as_tensor(input)
     return AssignAt.apply(x, _value_for(x, value), normalize_index(index, x._array.shape))
 
 

@@ -34,7 +34,8 @@ from operator import attrgetter, is_
 
 import numpy as np
 
-from chainrule._backend import silence, to_numpy, unsilence, xp
+from chainrule._backend import to_numpy, xp
+from chainrule._fp_errors import silence, unsilence
 from chainrule.autograd.grad_mode import enable_grad
 from chainrule.errors import ShapeError
 from chainrule.tensor import Tensor

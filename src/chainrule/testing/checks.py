@@ -12,7 +12,7 @@ import numpy as np
 
 import chainrule as cr
 from chainrule.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck
-from chainrule.testing.opinfo import (
+from chainrule.testing.sampling import (
     Kink,
     OpInfo,
     Sample,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 import chainrule.nn.functional as F
-from chainrule.testing.opinfo import Const, Kink, OpInfo, Sample, _away, _u
+from chainrule.testing.sampling import Const, Kink, OpInfo, Sample, away, uniform
 
 __all__ = ["LOSS_OPS"]
 
@@ -145,11 +145,16 @@ def _np_zero_one(y, t, tolerance=None, reduction="mean"):
 def _regression(extra=()):
     def make(rng):
         out = [
-            Sample((_u(rng, (3, 4)), _u(rng, (3, 4))), {"reduction": r}, desc=r) for r in REDUCTIONS
+            Sample((uniform(rng, (3, 4)), uniform(rng, (3, 4))), {"reduction": r}, desc=r)
+            for r in REDUCTIONS
         ]
-        out.append(Sample((_u(rng, ()), _u(rng, ())), desc="0-d"))
+        out.append(Sample((uniform(rng, ()), uniform(rng, ())), desc="0-d"))
         for kwargs in extra:
-            out.append(Sample((_u(rng, (3, 4), -3, 3), _u(rng, (3, 4))), kwargs, desc=str(kwargs)))
+            out.append(
+                Sample(
+                    (uniform(rng, (3, 4), -3, 3), uniform(rng, (3, 4))), kwargs, desc=str(kwargs)
+                )
+            )
         return out
 
     return make
@@ -169,7 +174,7 @@ def _bce_samples(rng):
             (
                 _probs(rng, (3, 4)),
                 Const((rng.random((3, 4)) > 0.5).astype(float)),
-                Const(_u(rng, (3, 4), 0.5, 2)),
+                Const(uniform(rng, (3, 4), 0.5, 2)),
             ),
             desc="weight, hard targets",
         )
@@ -179,12 +184,14 @@ def _bce_samples(rng):
 
 def _bce_logits_samples(rng):
     y = lambda: Const((rng.random((3, 4)) > 0.5).astype(float))  # noqa: E731
-    out = [Sample((_u(rng, (3, 4), -4, 4), y()), {"reduction": r}, desc=r) for r in REDUCTIONS]
+    out = [Sample((uniform(rng, (3, 4), -4, 4), y()), {"reduction": r}, desc=r) for r in REDUCTIONS]
     out += [
-        Sample((_u(rng, (3, 4), -4, 4), y(), Const(_u(rng, (3, 4), 0.5, 2))), desc="weight"),
         Sample(
-            (_u(rng, (3, 4), -4, 4), y()),
-            {"pos_weight": Const(_u(rng, (4,), 0.5, 3))},
+            (uniform(rng, (3, 4), -4, 4), y(), Const(uniform(rng, (3, 4), 0.5, 2))), desc="weight"
+        ),
+        Sample(
+            (uniform(rng, (3, 4), -4, 4), y()),
+            {"pos_weight": Const(uniform(rng, (4,), 0.5, 3))},
             desc="pos_weight",
         ),
         Sample(
@@ -196,10 +203,10 @@ def _bce_logits_samples(rng):
 
 
 def _ce_samples(rng):
-    x = lambda *s: _u(rng, s, -3, 3)  # noqa: E731
+    x = lambda *s: uniform(rng, s, -3, 3)  # noqa: E731
     t = np.array([0, 3, 4, 1])
     soft = Const(_softmax(rng.standard_normal((4, 5)), 1))
-    w = Const(_u(rng, (5,), 0.5, 2))
+    w = Const(uniform(rng, (5,), 0.5, 2))
     out = [Sample((x(4, 5), t), {"reduction": r}, desc=r) for r in REDUCTIONS]
     out += [
         Sample((x(4, 5), t), {"weight": w}, desc="weight"),
@@ -238,7 +245,7 @@ def _ce_samples(rng):
 
 def _nll_samples(rng):
     logp = lambda *s: _log_softmax(rng.standard_normal(s), 1)  # noqa: E731
-    w = Const(_u(rng, (5,), 0.5, 2))
+    w = Const(uniform(rng, (5,), 0.5, 2))
     t = np.array([0, 3, -100, 1])
     out = [
         Sample((logp(4, 5), t), {"reduction": r, "weight": w}, desc=f"weight, ignored, {r}")
@@ -252,11 +259,11 @@ def _nll_samples(rng):
 
 def _margin_samples(rng):
     t = np.array([0, 3, 4, 1])
-    out = [Sample((_u(rng, (4, 5)), t), {"reduction": r}, desc=r) for r in REDUCTIONS]
+    out = [Sample((uniform(rng, (4, 5)), t), {"reduction": r}, desc=r) for r in REDUCTIONS]
     out.append(
         Sample(
-            (_u(rng, (4, 5)), t),
-            {"p": 2, "margin": 0.5, "weight": Const(_u(rng, (5,), 0.5, 2))},
+            (uniform(rng, (4, 5)), t),
+            {"p": 2, "margin": 0.5, "weight": Const(uniform(rng, (5,), 0.5, 2))},
             desc="p=2, margin, weight",
         )
     )
@@ -266,12 +273,10 @@ def _margin_samples(rng):
 def _plus_minus(kinks=(1.0, -1.0), extra=()):
     def make(rng):
         t = np.where(rng.random((3, 4)) > 0.5, 1.0, -1.0)
-        y = _away(rng, (3, 4), kinks, low=-2, high=2)
+        y = away(rng, (3, 4), kinks, low=-2, high=2)
         out = [Sample((y, Const(t)), {"reduction": r}, desc=r) for r in REDUCTIONS]
         for kwargs in extra:
-            out.append(
-                Sample((_away(rng, (3, 4), (0.5, -0.5)), Const(t)), kwargs, desc=str(kwargs))
-            )
+            out.append(Sample((away(rng, (3, 4), (0.5, -0.5)), Const(t)), kwargs, desc=str(kwargs)))
         return out
 
     return make
@@ -291,11 +296,11 @@ def _categorical_samples(rng):
 
 
 def _penalty_samples(rng):
-    return [Sample(([_away(rng, (3, 4), (0.0,)), _away(rng, (5,), (0.0,))],), desc="two tensors")]
+    return [Sample(([away(rng, (3, 4), (0.0,)), away(rng, (5,), (0.0,))],), desc="two tensors")]
 
 
 def _zero_one_samples(rng):
-    scores = _u(rng, (6, 4))
+    scores = uniform(rng, (6, 4))
     return [
         *[
             Sample((scores, rng.integers(0, 4, 6)), {"reduction": r}, desc=f"classes, {r}")

@@ -11,7 +11,7 @@ import numpy as np
 
 import chainrule.nn.functional as F
 from chainrule import ops
-from chainrule.testing.opinfo import Const, Kink, OpInfo, Sample, _away, _distinct, _u
+from chainrule.testing.sampling import Const, Kink, OpInfo, Sample, away, distinct, uniform
 
 __all__ = ["NN_OPS"]
 
@@ -172,16 +172,21 @@ def _np_layer_norm(x, shape, w=None, b=None, eps=1e-5):
 # --------------------------------------------------------------------------- samples
 def _linear_samples(rng):
     return [
-        Sample((_u(rng, (4, 3)), _u(rng, (5, 3)), _u(rng, (5,))), desc="batch"),
-        Sample((_u(rng, (2, 4, 3)), _u(rng, (5, 3)), _u(rng, (5,))), desc="leading dims"),
-        Sample((_u(rng, (3,)), _u(rng, (5, 3)), _u(rng, (5,))), desc="one vector"),
-        Sample((_u(rng, (4, 3)), _u(rng, (5, 3)), None), desc="no bias"),
-        Sample((_u(rng, (3, 4)).T, _u(rng, (5, 3)), _u(rng, (5,))), desc="non-contiguous"),
+        Sample((uniform(rng, (4, 3)), uniform(rng, (5, 3)), uniform(rng, (5,))), desc="batch"),
+        Sample(
+            (uniform(rng, (2, 4, 3)), uniform(rng, (5, 3)), uniform(rng, (5,))), desc="leading dims"
+        ),
+        Sample((uniform(rng, (3,)), uniform(rng, (5, 3)), uniform(rng, (5,))), desc="one vector"),
+        Sample((uniform(rng, (4, 3)), uniform(rng, (5, 3)), None), desc="no bias"),
+        Sample(
+            (uniform(rng, (3, 4)).T, uniform(rng, (5, 3)), uniform(rng, (5,))),
+            desc="non-contiguous",
+        ),
     ]
 
 
 def _conv_samples(rng):
-    x = lambda *s: _u(rng, s)  # noqa: E731
+    x = lambda *s: uniform(rng, s)  # noqa: E731
     return [
         Sample((x(2, 3, 6, 5), x(4, 3, 3, 3), x(4)), desc="3x3"),
         Sample(
@@ -204,17 +209,19 @@ def _conv_samples(rng):
 
 def _unfold_samples(rng):
     return [
-        Sample((_u(rng, (2, 3, 5, 4)), (2, 3)), desc="rectangular kernel"),
-        Sample((_u(rng, (1, 2, 6, 6)), 3), {"stride": 2, "padding": 1}, desc="stride and padding"),
-        Sample((_u(rng, (1, 2, 7, 6)), 2), {"dilation": (2, 1)}, desc="dilation"),
+        Sample((uniform(rng, (2, 3, 5, 4)), (2, 3)), desc="rectangular kernel"),
+        Sample(
+            (uniform(rng, (1, 2, 6, 6)), 3), {"stride": 2, "padding": 1}, desc="stride and padding"
+        ),
+        Sample((uniform(rng, (1, 2, 7, 6)), 2), {"dilation": (2, 1)}, desc="dilation"),
     ]
 
 
 def _fold_samples(rng):
     return [
-        Sample((_u(rng, (2, 3 * 6, 8)), (5, 4), (2, 3)), desc="overlapping windows"),
+        Sample((uniform(rng, (2, 3 * 6, 8)), (5, 4), (2, 3)), desc="overlapping windows"),
         Sample(
-            (_u(rng, (1, 2 * 9, 9)), (6, 6), 3),
+            (uniform(rng, (1, 2 * 9, 9)), (6, 6), 3),
             {"stride": 2, "padding": 1},
             desc="stride and padding",
         ),
@@ -222,7 +229,7 @@ def _fold_samples(rng):
 
 
 def _pool_samples(rng):
-    x = lambda *s: _distinct(rng, s)  # noqa: E731
+    x = lambda *s: distinct(rng, s)  # noqa: E731
     return [
         Sample((x(2, 3, 6, 6), 2), desc="2x2"),
         Sample((x(1, 2, 7, 7), 3, 2, 1), desc="3x3, stride 2, padding 1"),
@@ -235,28 +242,28 @@ def _avg_samples(rng):
     return [
         *_pool_samples(rng),
         Sample(
-            (_u(rng, (1, 2, 6, 5)), 3, 2, 1),
+            (uniform(rng, (1, 2, 6, 5)), 3, 2, 1),
             {"count_include_pad": False},
             desc="count_include_pad=False",
         ),
-        Sample((_u(rng, (1, 2, 4, 4)), 2), {"divisor_override": 3}, desc="divisor_override"),
+        Sample((uniform(rng, (1, 2, 4, 4)), 2), {"divisor_override": 3}, desc="divisor_override"),
     ]
 
 
 def _softplus_samples(rng):
     return [
-        Sample((_u(rng, (3, 4), -5, 5),), desc="default"),
-        Sample((_u(rng, (3, 4), -5, 5), 2.0, 5.0), desc="beta 2, threshold 5"),
+        Sample((uniform(rng, (3, 4), -5, 5),), desc="default"),
+        Sample((uniform(rng, (3, 4), -5, 5), 2.0, 5.0), desc="beta 2, threshold 5"),
         Sample((np.array([19.0, 21.0, 25.0, -30.0]),), desc="around the threshold"),
     ]
 
 
 def _activation_samples(*extra):
     def make(rng):
-        out = [Sample((_away(rng, (3, 4), (0.0,), low=-3, high=3),), desc="default")]
+        out = [Sample((away(rng, (3, 4), (0.0,), low=-3, high=3),), desc="default")]
         for kwargs in extra:
             out.append(
-                Sample((_away(rng, (2, 5), (0.0,), low=-3, high=3),), kwargs, desc=str(kwargs))
+                Sample((away(rng, (2, 5), (0.0,), low=-3, high=3),), kwargs, desc=str(kwargs))
             )
         return out
 
@@ -265,36 +272,43 @@ def _activation_samples(*extra):
 
 def _batch_norm_samples(rng):
     def stats(c):
-        return Const(_u(rng, (c,))), Const(_u(rng, (c,), 0.5, 2.0))
+        return Const(uniform(rng, (c,))), Const(uniform(rng, (c,), 0.5, 2.0))
 
     return [
         Sample(
-            (_u(rng, (5, 3)), None, None, _u(rng, (3,)), _u(rng, (3,)), True),
+            (uniform(rng, (5, 3)), None, None, uniform(rng, (3,)), uniform(rng, (3,)), True),
             desc="training (N, C)",
         ),
         Sample(
-            (_u(rng, (4, 3, 5)), None, None, _u(rng, (3,)), _u(rng, (3,)), True),
+            (uniform(rng, (4, 3, 5)), None, None, uniform(rng, (3,)), uniform(rng, (3,)), True),
             desc="training (N, C, L)",
         ),
         Sample(
-            (_u(rng, (2, 3, 3, 4)), None, None, _u(rng, (3,)), _u(rng, (3,)), True),
+            (uniform(rng, (2, 3, 3, 4)), None, None, uniform(rng, (3,)), uniform(rng, (3,)), True),
             desc="training (N, C, H, W)",
         ),
-        Sample((_u(rng, (5, 3)), None, None, None, None, True), desc="training, no affine"),
-        Sample((_u(rng, (4, 3)), *stats(3), _u(rng, (3,)), _u(rng, (3,)), False), desc="eval"),
+        Sample((uniform(rng, (5, 3)), None, None, None, None, True), desc="training, no affine"),
         Sample(
-            (_u(rng, (2, 3, 2, 2)), *stats(3), _u(rng, (3,)), _u(rng, (3,)), False), desc="eval 4-D"
+            (uniform(rng, (4, 3)), *stats(3), uniform(rng, (3,)), uniform(rng, (3,)), False),
+            desc="eval",
+        ),
+        Sample(
+            (uniform(rng, (2, 3, 2, 2)), *stats(3), uniform(rng, (3,)), uniform(rng, (3,)), False),
+            desc="eval 4-D",
         ),
     ]
 
 
 def _layer_norm_samples(rng):
     return [
-        Sample((_u(rng, (2, 3, 4)), (4,), _u(rng, (4,)), _u(rng, (4,))), desc="last dim"),
         Sample(
-            (_u(rng, (2, 3, 4)), (3, 4), _u(rng, (3, 4)), _u(rng, (3, 4))), desc="last two dims"
+            (uniform(rng, (2, 3, 4)), (4,), uniform(rng, (4,)), uniform(rng, (4,))), desc="last dim"
         ),
-        Sample((_u(rng, (5, 6)), (6,)), desc="no affine"),
+        Sample(
+            (uniform(rng, (2, 3, 4)), (3, 4), uniform(rng, (3, 4)), uniform(rng, (3, 4))),
+            desc="last two dims",
+        ),
+        Sample((uniform(rng, (5, 6)), (6,)), desc="no affine"),
     ]
 
 
@@ -334,7 +348,7 @@ NN_OPS = [
         ops.erf,
         _erf,
         lambda t, x: t.erf(x),
-        lambda rng: [Sample((_u(rng, (3, 4), -3, 3),))],
+        lambda rng: [Sample((uniform(rng, (3, 4), -3, 3),))],
         method=None,
     ),
     OpInfo(
@@ -343,7 +357,7 @@ NN_OPS = [
         np.expm1,
         lambda t, x: t.expm1(x),
         lambda rng: [
-            Sample((_u(rng, (3, 4), -2, 2),)),
+            Sample((uniform(rng, (3, 4), -2, 2),)),
             Sample((np.array([1e-10, -1e-12]),), desc="tiny"),
         ],
     ),
@@ -353,7 +367,7 @@ NN_OPS = [
         np.log1p,
         lambda t, x: t.log1p(x),
         lambda rng: [
-            Sample((_u(rng, (3, 4), -0.5, 2),)),
+            Sample((uniform(rng, (3, 4), -0.5, 2),)),
             Sample((np.array([1e-10, -1e-12]),), desc="tiny"),
         ],
     ),

@@ -7,135 +7,20 @@ arrays) chosen away from kinks, and exact values at the kinks. The test suite an
 ``chainrule verify`` both run from this table, and a coverage test fails when a
 primitive or a public op has no entry.
 
-Sample arguments are plain NumPy values: floating arrays become tensors that require
-grad (the differentiable inputs), integer and bool arrays and floating arrays wrapped in
-:class:`Const` become constant tensors, lists of arrays become lists of tensors, and
-everything else is passed as is.
+The entries of the nn layers and the losses are in ``nn_opinfo.py`` and
+``loss_opinfo.py``; what an entry is made of is in ``sampling.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-
 import numpy as np
 
 import chainrule as cr
+from chainrule.testing.loss_opinfo import LOSS_OPS
+from chainrule.testing.nn_opinfo import NN_OPS
+from chainrule.testing.sampling import Kink, OpInfo, Sample, away, distinct, uniform
 
-__all__ = ["OP_DB", "Const", "Kink", "OpInfo", "Sample", "plain", "to_chainrule", "to_torch"]
-
-
-@dataclass(frozen=True)
-class Const:
-    """A floating array passed as a constant (a tensor that does not require grad)."""
-
-    value: np.ndarray
-
-
-def plain(value):
-    """A sample value for the NumPy reference: Const unwrapped."""
-    if isinstance(value, Const):
-        return value.value
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    return value
-
-
-@dataclass(frozen=True)
-class Sample:
-    args: tuple
-    kwargs: dict = field(default_factory=dict)
-    desc: str = ""
-    torch: bool = True  # False where PyTorch does not support the case (NumPy extensions)
-    gradcheck: bool = True  # False where float64 finite differences cannot apply
-
-
-@dataclass(frozen=True)
-class Kink:
-    """Exact gradients at a point where the function is not smooth, for an upstream
-    gradient of ones: ``grads[i]`` belongs to the i-th floating array in ``args``."""
-
-    args: tuple
-    grads: tuple
-    kwargs: dict = field(default_factory=dict)
-    desc: str = ""
-
-
-@dataclass(frozen=True)
-class OpInfo:
-    name: str
-    op: Callable
-    ref: Callable | None
-    torch: Callable | None
-    samples: Callable[[np.random.Generator], list]
-    method: str | None = None
-    differentiable: bool = True
-    gradgrad: bool = True
-    kinks: tuple = ()
-    rtol32: float = 2e-5
-
-
-# --------------------------------------------------------------------------- conversion
-def _is_float_array(v) -> bool:
-    return isinstance(v, np.ndarray) and v.dtype.kind == "f"
-
-
-def to_chainrule(value, dtype=np.float64, requires_grad: bool = True):
-    """A sample value as chainrule input (see the module docstring)."""
-    if isinstance(value, Const):
-        return to_chainrule(value.value, dtype, requires_grad=False)
-    if isinstance(value, np.ndarray):
-        if value.dtype.kind == "f":
-            return cr.tensor(value.astype(dtype), requires_grad=requires_grad)
-        return cr.tensor(value)
-    if isinstance(value, list):
-        return [to_chainrule(v, dtype, requires_grad) for v in value]
-    return value
-
-
-def to_torch(torch, value, dtype=None, requires_grad: bool = True):
-    """A sample value as PyTorch input (the same conventions)."""
-    if isinstance(value, Const):
-        return to_torch(torch, value.value, dtype, requires_grad=False)
-    if isinstance(value, np.ndarray):
-        if value.dtype.kind == "f":
-            t = torch.tensor(value.astype(np.float64) if dtype is None else value.astype(dtype))
-            return t.requires_grad_(requires_grad)
-        return torch.from_numpy(np.array(value, copy=True))
-    if isinstance(value, list):
-        return [to_torch(torch, v, dtype, requires_grad) for v in value]
-    return value
-
-
-def float_leaves(args) -> list:
-    """The differentiable inputs among converted args, in order."""
-    out = []
-    for a in args:
-        if isinstance(a, list):
-            out.extend(float_leaves(a))
-        elif hasattr(a, "requires_grad") and a.requires_grad:
-            out.append(a)
-    return out
-
-
-# --------------------------------------------------------------------------- sample makers
-def _u(rng, shape, low=-2.0, high=2.0):
-    return np.asarray(rng.uniform(low, high, shape))
-
-
-def _away(rng, shape, points=(0.0,), gap=0.1, low=-2.0, high=2.0):
-    """Uniform values at least ``gap`` away from every kink in ``points``."""
-    x = np.asarray(rng.uniform(low, high, shape))
-    for p in points:
-        near = np.abs(x - p) < gap
-        x = np.where(near, p + np.sign(x - p + 1e-12) * gap * 2, x)
-    return x
-
-
-def _distinct(rng, shape):
-    """Values with no ties (so max/min and sorting have unique answers)."""
-    n = int(np.prod(shape))
-    return (rng.permutation(n) * 0.37 - n * 0.15 + rng.uniform(0, 0.1, n)).reshape(shape)
+__all__ = ["OP_DB"]
 
 
 BROADCAST_PAIRS = [
@@ -153,8 +38,8 @@ def _binary_samples(low=-2.0, high=2.0, other_low=None, other_high=None, separat
     def make(rng):
         out = []
         for sa, sb, desc in BROADCAST_PAIRS:
-            a = _u(rng, sa, low, high)
-            b = _u(
+            a = uniform(rng, sa, low, high)
+            b = uniform(
                 rng,
                 sb,
                 other_low if other_low is not None else low,
@@ -165,15 +50,15 @@ def _binary_samples(low=-2.0, high=2.0, other_low=None, other_high=None, separat
                     b + 0.5 * np.sign(b - np.broadcast_to(a, np.broadcast_shapes(sa, sb)).mean())
                 )
             out.append(Sample((a, b), desc=desc))
-        a = _u(rng, (4, 3), low, high).T  # non-contiguous
-        b = _u(
+        a = uniform(rng, (4, 3), low, high).T  # non-contiguous
+        b = uniform(
             rng,
             (3, 4),
             other_low if other_low is not None else low,
             other_high if other_high is not None else high,
         )
         out.append(Sample((a, b), desc="non-contiguous"))
-        out.append(Sample((_u(rng, (2, 3), low, high), 1.5), desc="tensor and Python scalar"))
+        out.append(Sample((uniform(rng, (2, 3), low, high), 1.5), desc="tensor and Python scalar"))
         return out
 
     return make
@@ -181,7 +66,7 @@ def _binary_samples(low=-2.0, high=2.0, other_low=None, other_high=None, separat
 
 def _scalar_left(value):
     def make(rng):
-        return [Sample((value, _u(rng, (2, 3), 0.5, 2.0)), desc="Python scalar and tensor")]
+        return [Sample((value, uniform(rng, (2, 3), 0.5, 2.0)), desc="Python scalar and tensor")]
 
     return make
 
@@ -189,9 +74,9 @@ def _scalar_left(value):
 def _unary_samples(low=-2.0, high=2.0, points=None):
     def make(rng):
         gen = (
-            (lambda s: _away(rng, s, points, low=low, high=high))
+            (lambda s: away(rng, s, points, low=low, high=high))
             if points
-            else (lambda s: _u(rng, s, low, high))
+            else (lambda s: uniform(rng, s, low, high))
         )
         return [
             Sample((gen(()),), desc="0-d"),
@@ -211,7 +96,7 @@ def _chain(*makers):
 
 
 def _reduction_samples(
-    dims=(None, 0, 1, -1, (0, 2)), keepdims=(False, True), value=_u, zero_d=True
+    dims=(None, 0, 1, -1, (0, 2)), keepdims=(False, True), value=uniform, zero_d=True
 ):
     def make(rng):
         out = [Sample((value(rng, ()),), desc="0-d")] if zero_d else []
@@ -288,8 +173,8 @@ def _matmul_samples(rng):
         ((4,), (4,), "vector @ vector"),
         ((2, 3, 4), (4,), "batched @ vector"),
     ]
-    out = [Sample((_u(rng, a), _u(rng, b)), desc=d) for a, b, d in cases]
-    out.append(Sample((_u(rng, (4, 3)).T, _u(rng, (5, 4)).T), desc="non-contiguous"))
+    out = [Sample((uniform(rng, a), uniform(rng, b)), desc=d) for a, b, d in cases]
+    out.append(Sample((uniform(rng, (4, 3)).T, uniform(rng, (5, 4)).T), desc="non-contiguous"))
     return out
 
 
@@ -297,15 +182,17 @@ def _where_samples(rng):
     out = []
     for sa, sb, desc in BROADCAST_PAIRS:
         shape = np.broadcast_shapes(sa, sb)
-        out.append(Sample((rng.random(shape) > 0.5, _u(rng, sa), _u(rng, sb)), desc=desc))
+        out.append(Sample((rng.random(shape) > 0.5, uniform(rng, sa), uniform(rng, sb)), desc=desc))
     out.append(
-        Sample((rng.random((1, 4)) > 0.5, _u(rng, (3, 4)), 0.25), desc="mask broadcast, scalar")
+        Sample(
+            (rng.random((1, 4)) > 0.5, uniform(rng, (3, 4)), 0.25), desc="mask broadcast, scalar"
+        )
     )
     return out
 
 
 def _clamp_samples(rng):
-    x = lambda s: _away(rng, s, (-0.5, 0.7))  # noqa: E731
+    x = lambda s: away(rng, s, (-0.5, 0.7))  # noqa: E731
     return [
         Sample((x((3, 4)), -0.5, 0.7), desc="both bounds"),
         Sample((x((3, 4)), -0.5, None), desc="min only"),
@@ -316,72 +203,80 @@ def _clamp_samples(rng):
 
 def _shape_samples(rng):
     return [
-        Sample((_u(rng, (2, 3, 4)), (6, 4)), desc="merge"),
-        Sample((_u(rng, (2, 3, 4)), (4, -1)), desc="inferred size"),
-        Sample((_u(rng, (6,)), (1, 2, 3)), desc="split"),
-        Sample((_u(rng, ()), (1, 1)), desc="0-d to 2-d"),
-        Sample((_u(rng, (4, 3)).T, (12,)), desc="non-contiguous"),
+        Sample((uniform(rng, (2, 3, 4)), (6, 4)), desc="merge"),
+        Sample((uniform(rng, (2, 3, 4)), (4, -1)), desc="inferred size"),
+        Sample((uniform(rng, (6,)), (1, 2, 3)), desc="split"),
+        Sample((uniform(rng, ()), (1, 1)), desc="0-d to 2-d"),
+        Sample((uniform(rng, (4, 3)).T, (12,)), desc="non-contiguous"),
     ]
 
 
 def _permute_samples(rng):
     return [
-        Sample((_u(rng, (2, 3, 4)), (2, 0, 1)), desc="3-d"),
-        Sample((_u(rng, (2, 3, 4)), (0, -1, 1)), desc="negative dim"),
-        Sample((_u(rng, (3, 4)), (1, 0)), desc="2-d"),
+        Sample((uniform(rng, (2, 3, 4)), (2, 0, 1)), desc="3-d"),
+        Sample((uniform(rng, (2, 3, 4)), (0, -1, 1)), desc="negative dim"),
+        Sample((uniform(rng, (3, 4)), (1, 0)), desc="2-d"),
     ]
 
 
 def _transpose_samples(rng):
     return [
-        Sample((_u(rng, (2, 3, 4)), 0, 2)),
-        Sample((_u(rng, (3, 4)), -1, -2)),
-        Sample((_u(rng, (3, 4)), 1, 1), desc="same dim"),
+        Sample((uniform(rng, (2, 3, 4)), 0, 2)),
+        Sample((uniform(rng, (3, 4)), -1, -2)),
+        Sample((uniform(rng, (3, 4)), 1, 1), desc="same dim"),
     ]
 
 
 def _squeeze_samples(rng):
     return [
-        Sample((_u(rng, (1, 3, 1, 2)),), desc="all"),
-        Sample((_u(rng, (1, 3, 1, 2)), 2), desc="one dim"),
-        Sample((_u(rng, (1, 3, 1, 2)), 1), desc="a dim of size 3 stays"),
-        Sample((_u(rng, (1, 3, 1, 2)), -4), desc="negative dim"),
+        Sample((uniform(rng, (1, 3, 1, 2)),), desc="all"),
+        Sample((uniform(rng, (1, 3, 1, 2)), 2), desc="one dim"),
+        Sample((uniform(rng, (1, 3, 1, 2)), 1), desc="a dim of size 3 stays"),
+        Sample((uniform(rng, (1, 3, 1, 2)), -4), desc="negative dim"),
     ]
 
 
 def _unsqueeze_samples(rng):
-    return [Sample((_u(rng, (3, 2)), d), desc=f"dim={d}") for d in (0, 1, 2, -1, -3)]
+    return [Sample((uniform(rng, (3, 2)), d), desc=f"dim={d}") for d in (0, 1, 2, -1, -3)]
 
 
 def _flatten_samples(rng):
     return [
-        Sample((_u(rng, (2, 3, 4)),), desc="all"),
-        Sample((_u(rng, (2, 3, 4, 2)), 1, 2), desc="middle"),
-        Sample((_u(rng, (2, 3, 4)), 1), desc="from 1"),
-        Sample((_u(rng, ()),), desc="0-d"),
+        Sample((uniform(rng, (2, 3, 4)),), desc="all"),
+        Sample((uniform(rng, (2, 3, 4, 2)), 1, 2), desc="middle"),
+        Sample((uniform(rng, (2, 3, 4)), 1), desc="from 1"),
+        Sample((uniform(rng, ()),), desc="0-d"),
     ]
 
 
 def _cat_samples(rng):
     return [
-        Sample(([_u(rng, (2, 3)), _u(rng, (4, 3))],), {"dim": 0}, desc="dim 0"),
+        Sample(([uniform(rng, (2, 3)), uniform(rng, (4, 3))],), {"dim": 0}, desc="dim 0"),
         Sample(
-            ([_u(rng, (2, 3)), _u(rng, (2, 1)), _u(rng, (2, 2))],), {"dim": 1}, desc="three, dim 1"
+            ([uniform(rng, (2, 3)), uniform(rng, (2, 1)), uniform(rng, (2, 2))],),
+            {"dim": 1},
+            desc="three, dim 1",
         ),
-        Sample(([_u(rng, (2, 3, 2)), _u(rng, (2, 3, 1))],), {"dim": -1}, desc="negative dim"),
+        Sample(
+            ([uniform(rng, (2, 3, 2)), uniform(rng, (2, 3, 1))],), {"dim": -1}, desc="negative dim"
+        ),
     ]
 
 
 def _stack_samples(rng):
     return [
-        Sample(([_u(rng, (2, 3)), _u(rng, (2, 3))],), {"dim": 0}, desc="dim 0"),
-        Sample(([_u(rng, (2, 3)), _u(rng, (2, 3)), _u(rng, (2, 3))],), {"dim": 2}, desc="last"),
-        Sample(([_u(rng, (3,)), _u(rng, (3,))],), {"dim": -1}, desc="negative dim"),
+        Sample(([uniform(rng, (2, 3)), uniform(rng, (2, 3))],), {"dim": 0}, desc="dim 0"),
+        Sample(
+            ([uniform(rng, (2, 3)), uniform(rng, (2, 3)), uniform(rng, (2, 3))],),
+            {"dim": 2},
+            desc="last",
+        ),
+        Sample(([uniform(rng, (3,)), uniform(rng, (3,))],), {"dim": -1}, desc="negative dim"),
     ]
 
 
 def _getitem_samples(rng):
-    x = lambda: _u(rng, (5, 4))  # noqa: E731
+    x = lambda: uniform(rng, (5, 4))  # noqa: E731
     return [
         Sample((x(), (slice(1, 4), slice(None, None, 2))), desc="slices"),
         Sample((x(), 2), desc="integer"),
@@ -391,39 +286,62 @@ def _getitem_samples(rng):
         Sample((x(), (np.array([0, 1, 1]), np.array([2, 2, 3]))), desc="paired arrays, repeats"),
         Sample((x(), rng.random((5, 4)) > 0.4), desc="boolean mask"),
         Sample((x(), (rng.random(5) > 0.5, slice(1, 3))), desc="row mask and slice"),
-        Sample((_u(rng, (2, 3, 4)), (Ellipsis, None, 1)), desc="ellipsis and None"),
+        Sample((uniform(rng, (2, 3, 4)), (Ellipsis, None, 1)), desc="ellipsis and None"),
         Sample((x(), (slice(None, None, -1),)), desc="negative step", torch=False),
     ]
 
 
+def _norm_samples(rng):
+    x = lambda s: away(rng, s, gap=0.2)  # noqa: E731  (|x| kinks at 0)
+    out = [Sample((x(()), 2), desc="0-d")]
+    for p in (2, 1, 3, 0.5, 0):
+        out.append(Sample((x((3, 4, 2)), p), desc=f"p={p}, all"))
+        out.append(Sample((x((3, 4, 2)), p, (0, 2), True), desc=f"p={p}, dims, keepdim"))
+    for p in (float("inf"), float("-inf")):
+        out.append(Sample((distinct(rng, (3, 4)), p, 1), desc=f"p={p}, dim 1"))
+    out.append(Sample((x((4, 3)).T, "fro", 1), desc="'fro', non-contiguous"))
+    return out
+
+
 def _masked_fill_samples(rng):
-    x = lambda: _u(rng, (3, 4))  # noqa: E731
+    x = lambda: uniform(rng, (3, 4))  # noqa: E731
     return [
         Sample((x(), rng.random((3, 4)) > 0.5, 0.25), desc="number"),
         Sample((x(), rng.random((1, 4)) > 0.5, -1.5), desc="mask broadcast"),
-        Sample((x(), rng.random((3, 4)) > 0.5, _u(rng, ())), desc="0-d tensor value"),
+        Sample((x(), rng.random((3, 4)) > 0.5, uniform(rng, ())), desc="0-d tensor value"),
     ]
 
 
 def _assign_samples(rng):
     return [
-        Sample((_u(rng, (3, 4)), _u(rng, (3, 4))), desc="same shape"),
-        Sample((_u(rng, (3, 4)), _u(rng, (4,))), desc="broadcast source"),
-        Sample((_u(rng, (3, 4)), 0.5), desc="number (fill_)"),
-        Sample((_u(rng, (2, 3)), _u(rng, ())), desc="0-d source"),
+        Sample((uniform(rng, (3, 4)), uniform(rng, (3, 4))), desc="same shape"),
+        Sample((uniform(rng, (3, 4)), uniform(rng, (4,))), desc="broadcast source"),
+        Sample((uniform(rng, (3, 4)), 0.5), desc="number (fill_)"),
+        Sample((uniform(rng, (2, 3)), uniform(rng, ())), desc="0-d source"),
     ]
 
 
 def _assign_at_samples(rng):
-    x = lambda: _u(rng, (5, 4))  # noqa: E731
+    x = lambda: uniform(rng, (5, 4))  # noqa: E731
     return [
-        Sample((x(), (slice(1, 3), slice(None)), _u(rng, (2, 4))), desc="rows"),
-        Sample((x(), 2, _u(rng, (4,))), desc="one row"),
-        Sample((x(), (slice(None), 1), _u(rng, (1,))), desc="column, broadcast value"),
-        Sample((x(), np.array([0, 3]), _u(rng, (2, 4))), desc="integer array"),
+        Sample((x(), (slice(1, 3), slice(None)), uniform(rng, (2, 4))), desc="rows"),
+        Sample((x(), 2, uniform(rng, (4,))), desc="one row"),
+        Sample((x(), (slice(None), 1), uniform(rng, (1,))), desc="column, broadcast value"),
+        Sample((x(), np.array([0, 3]), uniform(rng, (2, 4))), desc="integer array"),
         Sample((x(), rng.random((5, 4)) > 0.5, 0.5), desc="mask, number"),
-        Sample((x(), (1, 2), _u(rng, ())), desc="one element"),
+        Sample((x(), (1, 2), uniform(rng, ())), desc="one element"),
     ]
+
+
+def _np_norm(x, p, dim=None, keepdim=False):
+    p = 2 if p == "fro" else p
+    axis = dim if dim is not None else tuple(range(np.ndim(x)))
+    a = np.abs(x)
+    if p == 0:
+        return np.sum(a != 0, axis=axis, keepdims=keepdim).astype(x.dtype)
+    if np.isinf(p):
+        return (np.max if p > 0 else np.min)(a, axis=axis, keepdims=keepdim)
+    return np.sum(a**p, axis=axis, keepdims=keepdim) ** (1 / p)
 
 
 def _np_assign_at(x, index, value):
@@ -440,31 +358,33 @@ def _torch_assign_at(t, x, index, value):
 
 def _gather_samples(rng):
     return [
-        Sample((_u(rng, (3, 4)), 1, rng.integers(0, 4, (3, 2))), desc="dim 1"),
-        Sample((_u(rng, (3, 4)), 0, np.array([[0, 1, 2, 0], [2, 2, 2, 2]])), desc="dim 0, repeats"),
-        Sample((_u(rng, (2, 3, 4)), -1, rng.integers(0, 4, (2, 3, 1))), desc="3-d"),
+        Sample((uniform(rng, (3, 4)), 1, rng.integers(0, 4, (3, 2))), desc="dim 1"),
+        Sample(
+            (uniform(rng, (3, 4)), 0, np.array([[0, 1, 2, 0], [2, 2, 2, 2]])), desc="dim 0, repeats"
+        ),
+        Sample((uniform(rng, (2, 3, 4)), -1, rng.integers(0, 4, (2, 3, 1))), desc="3-d"),
     ]
 
 
 def _index_add_samples(rng):
     return [
-        Sample((_u(rng, (4, 3)), (5, 3), np.array([0, 2, 2, 4])), desc="rows with repeats"),
-        Sample((_u(rng, (3,)), (6,), np.array([5, 5, 1])), desc="vector with repeats"),
+        Sample((uniform(rng, (4, 3)), (5, 3), np.array([0, 2, 2, 4])), desc="rows with repeats"),
+        Sample((uniform(rng, (3,)), (6,), np.array([5, 5, 1])), desc="vector with repeats"),
     ]
 
 
 def _broadcast_samples(rng):
     return [
-        Sample((_u(rng, (3, 1)), (2, 3, 4)), desc="stretch and add"),
-        Sample((_u(rng, ()), (3,)), desc="0-d"),
-        Sample((_u(rng, (4,)), (3, 4)), desc="leading"),
+        Sample((uniform(rng, (3, 1)), (2, 3, 4)), desc="stretch and add"),
+        Sample((uniform(rng, ()), (3,)), desc="0-d"),
+        Sample((uniform(rng, (4,)), (3, 4)), desc="leading"),
     ]
 
 
 def _expand_samples(rng):
     return [
-        Sample((_u(rng, (3, 1)), 2, 3, 4), desc="sizes"),
-        Sample((_u(rng, (3, 1)), -1, 5), desc="-1 keeps a size"),
+        Sample((uniform(rng, (3, 1)), 2, 3, 4), desc="sizes"),
+        Sample((uniform(rng, (3, 1)), -1, 5), desc="-1 keeps a size"),
     ]
 
 
@@ -472,17 +392,17 @@ def _cast_samples(rng):
     return [
         # Rounding to float32 makes float64 finite differences meaningless; the gradient
         # (cast back to float64) is checked against PyTorch instead.
-        Sample((_u(rng, (3, 4)), np.float32), desc="to float32", gradcheck=False),
-        Sample((_u(rng, (3,)), np.float64), desc="same dtype (copy)"),
+        Sample((uniform(rng, (3, 4)), np.float32), desc="to float32", gradcheck=False),
+        Sample((uniform(rng, (3,)), np.float64), desc="same dtype (copy)"),
     ]
 
 
 def _softmax_samples(rng):
     return [
-        Sample((_u(rng, (3, 5), -3, 3), 1), desc="rows"),
-        Sample((_u(rng, (3, 5), -3, 3), 0), desc="columns"),
-        Sample((_u(rng, (2, 3, 4), -3, 3), -1), desc="3-d"),
-        Sample((_u(rng, (6,), -3, 3), 0), desc="vector"),
+        Sample((uniform(rng, (3, 5), -3, 3), 1), desc="rows"),
+        Sample((uniform(rng, (3, 5), -3, 3), 0), desc="columns"),
+        Sample((uniform(rng, (2, 3, 4), -3, 3), -1), desc="3-d"),
+        Sample((uniform(rng, (6,), -3, 3), 0), desc="vector"),
     ]
 
 
@@ -498,7 +418,10 @@ def _compare_samples(rng):
 
 
 def _special_samples(rng):
-    return [Sample((np.array([0.0, np.nan, np.inf, -np.inf, -1.5]),)), Sample((_u(rng, (2, 3)),))]
+    return [
+        Sample((np.array([0.0, np.nan, np.inf, -np.inf, -1.5]),)),
+        Sample((uniform(rng, (2, 3)),)),
+    ]
 
 
 def _bool_samples(rng):
@@ -511,17 +434,17 @@ def _bool_samples(rng):
 
 def _max_dim_samples(rng):
     return [
-        Sample((_distinct(rng, (3, 4)),), desc="all"),
-        Sample((_distinct(rng, (3, 4)), 1), desc="dim 1"),
-        Sample((_distinct(rng, (3, 4, 2)), 0, True), desc="dim 0 keepdim"),
+        Sample((distinct(rng, (3, 4)),), desc="all"),
+        Sample((distinct(rng, (3, 4)), 1), desc="dim 1"),
+        Sample((distinct(rng, (3, 4, 2)), 0, True), desc="dim 0 keepdim"),
     ]
 
 
 def _arg_samples(rng):
     return [
-        Sample((_distinct(rng, (3, 4)),), desc="flat"),
-        Sample((_distinct(rng, (3, 4)), 1), desc="dim 1"),
-        Sample((_distinct(rng, (3, 4, 2)), 0, True), desc="keepdim"),
+        Sample((distinct(rng, (3, 4)),), desc="flat"),
+        Sample((distinct(rng, (3, 4)), 1), desc="dim 1"),
+        Sample((distinct(rng, (3, 4, 2)), 0, True), desc="keepdim"),
         Sample((np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 0.0]]), 1), desc="ties pick the first"),
     ]
 
@@ -738,8 +661,8 @@ def _entries():
             _chain(
                 _reduction_samples(dims=(None, 1, (0, 2)), zero_d=False),
                 lambda rng: [
-                    Sample((_u(rng, (3, 4)),), {"dim": 1, "correction": 0}, desc="biased"),
-                    Sample((_u(rng, (3, 4)), 0), {"unbiased": False}, desc="unbiased=False"),
+                    Sample((uniform(rng, (3, 4)),), {"dim": 1, "correction": 0}, desc="biased"),
+                    Sample((uniform(rng, (3, 4)), 0), {"unbiased": False}, desc="unbiased=False"),
                 ],
             ),
             method="var",
@@ -752,17 +675,34 @@ def _entries():
             _chain(
                 _reduction_samples(dims=(None, 1, (0, 2)), zero_d=False),
                 lambda rng: [
-                    Sample((_u(rng, (3, 4)),), {"dim": 1, "correction": 0}, desc="biased")
+                    Sample((uniform(rng, (3, 4)),), {"dim": 1, "correction": 0}, desc="biased")
                 ],
             ),
             method="std",
+        ),
+        OpInfo(
+            "norm",
+            cr.norm,
+            lambda x, p, dim=None, keepdim=False: _np_norm(x, p, dim, keepdim),
+            lambda t, x, p, dim=None, keepdim=False: t.norm(x, p, dim, keepdim),
+            _norm_samples,
+            method="norm",
+            kinks=(
+                Kink((np.zeros(3), 2), (np.zeros(3),), desc="the zero vector"),
+                Kink(
+                    (np.array([[3.0, -3.0, 1.0]]), float("inf"), 1),
+                    (np.array([[0.5, -0.5, 0.0]]),),
+                    desc="inf-norm ties split evenly",
+                ),
+                Kink((np.array([-2.0, 0.0, 3.0]), 1), (np.array([-1.0, 0.0, 1.0]),), desc="x = 0"),
+            ),
         ),
         OpInfo(
             "amax",
             cr.amax,
             _np_reduce(np.max),
             lambda t, x, dim=None, keepdim=False: t.amax(x, () if dim is None else dim, keepdim),
-            _reduction_samples(value=_distinct),
+            _reduction_samples(value=distinct),
             method="amax",
             kinks=(
                 Kink(
@@ -777,7 +717,7 @@ def _entries():
             cr.amin,
             _np_reduce(np.min),
             lambda t, x, dim=None, keepdim=False: t.amin(x, () if dim is None else dim, keepdim),
-            _reduction_samples(value=_distinct),
+            _reduction_samples(value=distinct),
             method="amin",
             kinks=(
                 Kink(
@@ -894,8 +834,8 @@ def _entries():
             lambda x: x.T,
             lambda t, x: x.T,
             lambda rng: [
-                Sample((_u(rng, (3, 4)),)),
-                Sample((_u(rng, (4, 3)).T,), desc="non-contiguous"),
+                Sample((uniform(rng, (3, 4)),)),
+                Sample((uniform(rng, (4, 3)).T,), desc="non-contiguous"),
             ],
         ),
         OpInfo(
@@ -1064,12 +1004,4 @@ def _torch_index(t, index):
     return conv if isinstance(index, tuple) else conv[0]
 
 
-OP_DB: list[OpInfo] = _entries()
-
-from chainrule.testing.nn_opinfo import NN_OPS  # noqa: E402  (built on the helpers above)
-
-OP_DB += NN_OPS
-
-from chainrule.testing.loss_opinfo import LOSS_OPS  # noqa: E402
-
-OP_DB += LOSS_OPS
+OP_DB: list[OpInfo] = _entries() + NN_OPS + LOSS_OPS

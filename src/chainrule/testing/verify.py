@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from tqdm import tqdm
 
 from chainrule.testing import checks
-from chainrule.testing.opinfo import OP_DB, OpInfo
+from chainrule.testing.opinfo import OP_DB
+from chainrule.testing.sampling import OpInfo
 
 __all__ = ["OpReport", "run", "verify_op"]
 

@@ -1,4 +1,5 @@
-"""Callbacks: code that ``fit`` runs at the end of every epoch.
+"""Callbacks: code that ``fit`` runs at the end of every epoch (and after every batch's
+backward pass).
 
 Each receives the training state (``state.model``, ``state.optimizer``,
 ``state.history``, ``state.epoch``...) and the epoch's record; setting ``state.stop``
@@ -25,6 +26,10 @@ class Callback:
 
     def on_train_begin(self, state) -> None:
         pass
+
+    def on_after_backward(self, state, inputs, targets, loss) -> None:
+        """After ``loss.backward()`` on a batch, before gradient clipping and the
+        optimizer's step: the batch's gradients are in the parameters' ``.grad``."""
 
     def on_epoch_end(self, state, record: dict) -> None:
         pass

@@ -13,10 +13,13 @@ __all__ = ["History"]
 
 class History:
     """One record (a dict of numbers) per epoch: ``history["val_loss"]`` is the list of
-    that metric over the epochs; ``history.records`` the raw records."""
+    that metric over the epochs; ``history.records`` the raw records. ``history.steps``
+    holds records taken within epochs (one dict each, with its ``step``), such as the
+    gradient-flow reports of :class:`chainrule.diagnostics.FlowMonitor`."""
 
-    def __init__(self, records: list | None = None) -> None:
+    def __init__(self, records: list | None = None, steps: list | None = None) -> None:
         self.records: list[dict] = [dict(r) for r in records or []]
+        self.steps: list[dict] = [dict(s) for s in steps or []]
 
     def append(self, record: dict) -> None:
         self.records.append(dict(record))
@@ -41,11 +44,14 @@ class History:
         return dict(self.records[-1]) if self.records else {}
 
     def as_dict(self) -> dict:
-        return {"records": [dict(r) for r in self.records]}
+        out = {"records": [dict(r) for r in self.records]}
+        if self.steps:
+            out["steps"] = [dict(s) for s in self.steps]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict) -> History:
-        return cls(data.get("records", []))
+        return cls(data.get("records", []), data.get("steps", []))
 
     def __repr__(self) -> str:
         return f"History({len(self)} epochs: {', '.join(self.keys())})"

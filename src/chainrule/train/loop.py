@@ -1,6 +1,7 @@
 """``fit`` and ``evaluate``: the training loop, short enough to read in one glance.
 
-Per batch: ``zero_grad`` -> forward -> loss -> ``backward`` -> (clip) -> ``step``.
+Per batch: ``zero_grad`` -> forward -> loss -> ``backward`` -> callbacks'
+``on_after_backward`` -> (clip) -> ``step``.
 When a penalty is given, the loss minimised is the structural risk: the empirical risk
 (the data loss) plus the penalty, and both are recorded separately.
 """
@@ -158,6 +159,8 @@ def fit(
             extra_term = penalty(model) if penalty is not None else None
             loss = risk + extra_term if extra_term is not None else risk
             loss.backward()
+            for cb in callbacks:
+                cb.on_after_backward(state, x, y, loss)
             if clip_grad_norm is not None:
                 clip_grad_norm_(model.parameters(), clip_grad_norm)
             optimizer.step()

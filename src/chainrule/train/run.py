@@ -6,6 +6,7 @@ under the output directory (``checkpoint.chainrule``, ``history.csv``, ``history
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +52,8 @@ class Config:
     patience: int | None = None
     data_root: str | None = None
     download: bool = False
+    diagnose: bool = False
+    diagnose_every: int = 25
 
 
 # What a checkpoint must agree on with the options used to resume it.
@@ -150,6 +153,12 @@ def run(config: Config, out_dir, resume=None, verbose: int = 1) -> dict:
     ]
     if config.patience:
         callbacks.append(EarlyStopping("val_loss", patience=config.patience))
+    monitor = None
+    if config.diagnose:
+        from chainrule.diagnostics import FlowMonitor
+
+        monitor = FlowMonitor(spec.fn, every=config.diagnose_every, warn=_warn)
+        callbacks.append(monitor)
     history = fit(
         model,
         spec.fn,
@@ -175,15 +184,26 @@ def run(config: Config, out_dir, resume=None, verbose: int = 1) -> dict:
         curves = history.plot(
             out / "curves.png", title=f"{config.data}: {config.model}, {config.optimizer}"
         )
+    flow_plot = None
+    if monitor is not None and history.steps:
+        flow_plot = monitor.plot(out / "gradient_flow.png")
     return {
         "history": history,
         "test": result,
         "model": model,
         "checkpoint": checkpoint,
         "curves": curves,
+        "flow_plot": flow_plot,
         "out": out,
         "splits": splits,
     }
+
+
+def _warn(message: str) -> None:
+    """A FlowMonitor warning on the terminal, above the progress bar."""
+    from tqdm import tqdm
+
+    tqdm.write(f"chainrule: warning: {message}", file=sys.stderr)
 
 
 def _plain(value):

@@ -38,78 +38,26 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule._backend import xp
-from chainrule.autograd.function import Node, _new
-from chainrule.autograd.grad_mode import STATE, enable_grad, no_grad
+from chainrule.autograd.grad_mode import STATE, no_grad
+from chainrule.autograd.graph import Node, next_sequence_number
+from chainrule.autograd.views import refresh_if_stale, refresh_view, replay
 from chainrule.errors import ShapeError
+from chainrule.ops.rulemath import ArrayMath
+from chainrule.ops.shape import cast
+from chainrule.tensor import Tensor, _make
 
 __all__ = [
     "CopySlices",
-    "ViewInfo",
     "apply_inplace",
-    "make_view",
+    "check_internal_overlap",
+    "check_overlap",
     "records",
-    "refresh_if_stale",
-    "refresh_view",
     "write",
 ]
 
 
-class ViewInfo:
-    """What a view remembers of its base: ``base`` (the tensor that owns the memory; for
-    a view of a view, the first one), ``steps`` (the view ops that lead from the base to
-    the view, as ``(op class, arguments)``) and ``base_node`` (the base's node when the
-    view's own node was last built)."""
-
-    __slots__ = ("base", "base_node", "steps")
-
-    def __init__(self, base, steps: tuple) -> None:
-        self.base = base
-        self.steps = steps
-        self.base_node = base._node
-
-
-def make_view(out, x, step: tuple):
-    """Mark ``out``, just computed from ``x`` by the view op ``step``, as a view of ``x``'s
-    memory: it shares the version counter and remembers how to find itself in the base."""
-    out._version_counter = x._counter()
-    info = x._view
-    if info is None:
-        out._view = ViewInfo(x, (step,))
-    else:
-        out._view = ViewInfo(info.base, (*info.steps, step))
-    return out
-
-
-def replay(x, steps: tuple):
-    """Apply a view's steps to ``x``: a tensor (the ops are recorded) or an array."""
-    for op, args in steps:
-        x = op.apply(x, *args) if isinstance(x, Tensor) else _new(op).forward(x, *args)
-    return x
-
-
-def refresh_if_stale(view) -> None:
-    """Rebuild ``view``'s node if its base has a new history since it was last built."""
-    info = view._view
-    if info.base_node is not info.base._node:
-        refresh_view(view)
-
-
-def refresh_view(view) -> None:
-    """Give ``view`` a node built from its base's current one (the base's history moved,
-    by an in-place op on the base or on another view of it)."""
-    info = view._view
-    base = info.base
-    info.base_node = base._node
-    if base._requires_grad:
-        with enable_grad():
-            fresh = replay(base, info.steps)
-        view._node = fresh._node
-        view._output_index = fresh._output_index
-        view._requires_grad = fresh._requires_grad
-
-
 class CopySlices(Node):
-    r"""The base of a view after an in-place op through the view.
+    r"""The base of a view after an in-place op through the view (PyTorch's name).
 
     Forward (done by the in-place op): :math:`b' = b` with the view's region replaced by
     the new values :math:`v`.
@@ -118,6 +66,9 @@ class CopySlices(Node):
     values were overwritten); :math:`\bar v = \bar b'` restricted to the region (the
     view's steps applied to the gradient).
     """
+
+    array_math = ArrayMath
+    tensor_math = None  # TensorMath, set by chainrule/ops/__init__.py
 
     def __init__(self, base, new, keep, steps: tuple) -> None:
         self.steps = steps
@@ -141,22 +92,36 @@ class CopySlices(Node):
     def name(self) -> str:
         return "CopySlices"
 
-    def backward(self, F, g):
+    def backward(self, lib, g):
         need_base, _ = self.needs_input_grad
-        return F.where(self.keep, g, 0.0) if need_base else None, replay(g, self.steps)
+        return lib.where(self.keep, g, 0.0) if need_base else None, replay(g, self.steps)
 
 
 # --------------------------------------------------------------------------- writing
-def write(x, values, name: str):
+def check_internal_overlap(arr, name: str) -> None:
+    """Refuse to write, other than one value everywhere, into memory that several
+    elements share (an expanded tensor), as PyTorch refuses: the result would depend on
+    the order of the writes."""
+    if any(s == 0 and n > 1 for s, n in zip(arr.strides, arr.shape)):
+        raise RuntimeError(
+            f"{name}: unsupported operation: more than one element of the written-to tensor "
+            "refers to a single memory location. Please clone() the tensor before performing "
+            "the operation."
+        )
+
+
+def write(x, values, name: str, check: bool = True):
     """Write ``values`` into ``x``'s memory (NumPy's broadcasting and casting) and count
     the write: the plain in-place write of a ``no_grad`` update, of ``nn.init`` and of
-    ``load_state_dict``."""
+    ``load_state_dict``. ``check=False``: the caller has checked for shared memory (a
+    fill writes one value everywhere, which PyTorch allows in an expanded tensor)."""
     arr = x._array
+    if check:
+        check_internal_overlap(arr, name)
     if not arr.flags.writeable:
         raise RuntimeError(
-            f"{name}: this tensor's memory cannot be written: it is an expanded view, where "
-            "several elements share one memory location, or read-only memory; clone() it "
-            "first"
+            f"{name}: this tensor's memory is read-only (a NumPy array that cannot be "
+            "written, shared with from_numpy?); clone() it first"
         )
     try:
         arr[...] = values
@@ -167,6 +132,40 @@ def write(x, values, name: str):
         ) from None
     x._bump_version()
     return x
+
+
+def _dense_span(a):
+    """The bytes ``(start, end)`` of an array whose elements fill one block of memory with
+    no gaps and no repeats (in some order of its dimensions), else None."""
+    dims = sorted((s, n) for s, n in zip(a.strides, a.shape) if n != 1)
+    expected = a.itemsize
+    for stride, n in dims:
+        if stride != expected:
+            return None
+        expected *= n
+    start = a.__array_interface__["data"][0]
+    return start, start + a.size * a.itemsize
+
+
+def check_overlap(dest, value, name: str) -> None:
+    """PyTorch's rule: an in-place op may read the memory it writes only element for
+    element (``x.add_(x)``); an input that overlaps the written memory only in part would
+    be read after some of it was overwritten, so it is refused. (As in PyTorch, layouts
+    too irregular to compare cheaply are let through.)"""
+    if not isinstance(value, Tensor):
+        return
+    src = value._array
+    if src is dest or src.size == 0 or dest.size == 0 or not np.may_share_memory(src, dest):
+        return
+    a, b = _dense_span(dest), _dense_span(src)
+    if a is None or b is None or (a == b and dest.strides == src.strides):
+        return
+    if a[0] < b[1] and b[0] < a[1]:
+        raise RuntimeError(
+            f"{name}: unsupported operation: some elements of the input tensor and the "
+            "written-to tensor refer to a single memory location. Please clone() the tensor "
+            "before performing the operation."
+        )
 
 
 _KIND_RANK = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
@@ -214,20 +213,34 @@ def records(x, *args) -> bool:
     return x._requires_grad or any(isinstance(a, Tensor) and a.requires_grad for a in args)
 
 
-def apply_inplace(x, name: str, op, *args, **kwargs):
+def apply_inplace(x, name: str, op, *args, check: bool = True, region=None, **kwargs):
     """``x.name(*args)``: compute ``op(x, *args, **kwargs)`` and make ``x`` hold it.
 
     Without a graph to keep (grad mode off, or nothing involved requires grad) the result
     is written into ``x``'s memory and the write counted. Otherwise the op is recorded:
-    see the module docstring.
+    see the module docstring. ``region``: an index outside which the op changes nothing;
+    only it is written (``x[i] = v`` into an expanded tensor must not rewrite the rest).
     """
+    if check:  # (unless the caller checked: fill_, x[i] = v)
+        check_internal_overlap(x._array, name)
+        for a in args:
+            check_overlap(x._array, a, name)
     if not records(x, *args):
         with no_grad():
             result = op(x, *args, **kwargs)
         _check_result(x, result._array, name)
-        return write(x, result._array, name)
+        return write(x, result._array, name, check=False)
 
     _check_writable_history(x)
+    if any(s == 0 and n > 1 for s, n in zip(x._array.strides, x._array.shape)):
+        # Several elements of x are one memory location, so the values the graph would
+        # record for them are not what memory holds after the write (PyTorch's answer
+        # depends on the order of its writes). Refused rather than a doubtful gradient.
+        raise RuntimeError(
+            f"{name}: cannot record an in-place write into an expanded tensor, where several "
+            "elements share one memory location, while its gradient is needed; clone() it "
+            "first (writing under cr.no_grad() works)"
+        )
     # The op reads a copy of x's old values that carries x's history: whatever it saves
     # for its backward stays as it was when x is overwritten below.
     old = _make(x._array.copy(), x._node, x._requires_grad)
@@ -235,8 +248,6 @@ def apply_inplace(x, name: str, op, *args, **kwargs):
     result = op(old, *args, **kwargs)
     _check_result(x, result._array, name)
     if result._array.dtype != x._array.dtype:
-        from chainrule.ops import cast
-
         result = cast(result, x._array.dtype)
     info = x._view
     keep = None
@@ -245,7 +256,11 @@ def apply_inplace(x, name: str, op, *args, **kwargs):
         # layout, so that the view's steps select the same elements in it.
         keep = xp.ones_like(info.base._array, dtype=bool)
         replay(keep, info.steps)[...] = False
-    write(x, result._array, name)
+    if region is None:
+        write(x, result._array, name, check=False)
+    else:
+        x._array[region] = result._array[region]
+        x._bump_version()
     _adopt_saved_output(result, x)
     if info is None:
         x._node = result._node
@@ -254,7 +269,7 @@ def apply_inplace(x, name: str, op, *args, **kwargs):
         return x
     base = info.base
     node = CopySlices(base, result, keep, info.steps)
-    node._seq = _next_seq()
+    node._seq = next_sequence_number()
     base._node = node
     base._output_index = 0
     base._requires_grad = True
@@ -275,12 +290,3 @@ def _adopt_saved_output(result, x) -> None:
         (i, x._counter(), x._version, None) if c is counter else (i, c, v, t)
         for i, c, v, t in node.saved_versions
     )
-
-
-def _next_seq() -> int:
-    from chainrule.autograd.function import _SEQUENCE
-
-    return next(_SEQUENCE)
-
-
-from chainrule.tensor import Tensor, _make  # noqa: E402  (tensor.py imports this module)

@@ -1,0 +1,380 @@
+r"""``explain``: the backward pass of a scalar, node by node, with every number shown.
+
+Backpropagation is the chain rule applied once per node, in the order the engine runs
+them: each node receives :math:`\bar y = \partial L/\partial y` for its output (the sum
+over every op that used it), applies its backward rule and sends one gradient to each
+input. :func:`explain` records exactly that (see :mod:`chainrule.autograd.walk`) and
+prints it, with the rule of each node taken from its op's docstring
+(:mod:`chainrule.autograd.rules`), so the text and the code cannot disagree.
+
+For a fully connected network it also writes the sheet's notation: for layer k,
+:math:`z_k = a_{k-1} W_k^\top + b_k`, the residual :math:`\delta_k = \partial L/\partial
+z_k`, :math:`\partial L/\partial W_k = \delta_k^\top a_{k-1}` (the sheet's
+:math:`\delta a^\top`, summed over the samples) and, for a softmax cross-entropy output
+with the mean over N samples, :math:`\delta_L = (a - y)/N` with :math:`a` the softmax
+and :math:`y` the one-hot targets.
+
+:meth:`Trace.check` asks the engine for every gradient again (``autograd.grad``) and
+compares.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import textwrap
+
+import numpy as np
+
+from chainrule._backend import xp
+from chainrule.autograd.rules import rule_of
+from chainrule.autograd.walk import (
+    NodeRecord,
+    engine_edge_gradients,
+    engine_gradients,
+    walk_backward,
+)
+from chainrule.tensor import Tensor
+
+__all__ = ["Step", "Trace", "explain", "summarize"]
+
+SMALL = 16  # arrays with at most this many elements are printed in full
+
+
+def summarize(a, full: int = SMALL) -> str:
+    """An array as text: every entry when small, else shape, norm, range and a few entries."""
+    a = np.asarray(a)
+    if a.size <= full:
+        if a.ndim == 0:
+            return f"{a.item():.6g}"
+        return " ".join(np.array2string(a, precision=4, separator=", ").split())
+    head = ", ".join(f"{v:.4g}" for v in a.reshape(-1)[:4])
+    return (
+        f"shape {tuple(a.shape)}, norm {np.linalg.norm(a.astype(np.float64)):.4g}, "
+        f"min {a.min():.4g}, max {a.max():.4g}, first [{head}, ...]"
+    )
+
+
+def _as_json(a, full: int = 64) -> dict:
+    a = np.asarray(a, dtype=np.float64)
+    out = {"shape": list(a.shape), "norm": _num(np.linalg.norm(a))}
+    if a.size <= full:
+        out["values"] = [_num(v) for v in a.reshape(-1)] if a.ndim else _num(a.item())
+    else:
+        out["head"] = [_num(v) for v in a.reshape(-1)[:8]]
+    return out
+
+
+def _num(v) -> float | str:
+    v = float(v)
+    return v if np.isfinite(v) else str(v)
+
+
+class Step:
+    """One node of the backward pass.
+
+    ``op``: the op's name (``leaf`` for a tensor created by the user); ``name``: how the
+    trace refers to the node's output (``z2``, ``a1``, a parameter's name); ``rule``: the
+    backward rule, read from the op's docstring (``rule_source``: that text unrendered);
+    ``upstream``: the gradient that reached each output; ``downstream``: the gradient sent
+    to each input that needs one, to ``inputs[i]`` (the receiving steps' names);
+    ``received``: ``(step index or None for the seed, array)`` terms summed into
+    ``upstream[0]`` when the output was used more than once (a fan-out sum); ``notes``:
+    the layer notation; ``value``: the leaf's value (None for op nodes).
+    """
+
+    def __init__(self, index: int, record: NodeRecord, rule: tuple[str, str]) -> None:
+        self.index = index
+        self.record = record
+        self.op = ""
+        self.name = ""
+        self.rule, self.rule_source = rule
+        self.upstream = list(record.upstream)
+        self.downstream = [g for g in record.downstream if g is not None]
+        self.inputs: list[str] = []
+        self.received: list[tuple] = []
+        self.notes: list[str] = []
+        self.value = None
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.op == "leaf"
+
+    def to_dict(self) -> dict:
+        return {
+            "index": self.index,
+            "op": self.op,
+            "name": self.name,
+            "rule": self.rule,
+            "upstream": [None if g is None else _as_json(g) for g in self.upstream],
+            "downstream": [
+                {"to": to, "gradient": _as_json(g)} for to, g in zip(self.inputs, self.downstream)
+            ],
+            "fan_out": [{"from": k, "gradient": _as_json(g)} for k, g in self.received]
+            if len(self.received) > 1
+            else [],
+            "notes": list(self.notes),
+        }
+
+    def lines(self) -> list[str]:
+        kind = "leaf: adds into .grad" if self.is_leaf else self.op
+        out = [f"step {self.index}  {self.name}  ({kind})"]
+        out += textwrap.wrap(
+            self.rule, 100, initial_indent="  rule      ", subsequent_indent=" " * 12
+        )
+        if len(self.received) > 1:
+            out.append(
+                f"  fan-out   {self.name} was used by {len(self.received)} ops; its gradient "
+                "is the sum of what each sent:"
+            )
+            for k, g in self.received:
+                out.append(f"            from step {k}: {summarize(g)}")
+        for i, g in enumerate(self.upstream):
+            label = f"∂L/∂{self.name}" + (f"[{i}]" if len(self.upstream) > 1 else "")
+            out.append(f"  upstream  {label} = {summarize(g) if g is not None else 'none'}")
+        for to, g in zip(self.inputs, self.downstream):
+            out.append(f"  sends     to {to}: {summarize(g)}")
+        out.extend(f"  note      {n}" for n in self.notes)
+        return out
+
+
+class Trace:
+    """The backward pass of a scalar, one :class:`Step` per node in engine order."""
+
+    def __init__(self, output, steps: list[Step], seed) -> None:
+        self.output = output
+        self.steps = steps
+        self._seed = seed
+        self.mismatches: list[str] = []
+
+    @property
+    def loss(self) -> float:
+        return float(self.output._array)
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def __str__(self) -> str:
+        head = [
+            f"Backward pass of L = {self.loss:.6g} ({self.output._array.dtype}): "
+            f"{len(self.steps)} steps, in the order the engine runs them.",
+            "Each step receives ∂L/∂(its output), applies its rule and sends one gradient to "
+            "each input; x̄ means ∂L/∂x.",
+            "",
+        ]
+        body = []
+        for s in self.steps:
+            body.extend([*s.lines(), ""])
+        return "\n".join(head + body).rstrip() + "\n"
+
+    def to_dict(self) -> dict:
+        """A JSON-serialisable form: each step with its rule and its gradients (arrays of
+        up to 64 elements in full, larger ones as shape, norm and first entries)."""
+        return {
+            "output": _num(self.loss),
+            "dtype": str(self.output._array.dtype),
+            "steps": [s.to_dict() for s in self.steps],
+        }
+
+    def to_json(self, indent: int | None = 1) -> str:
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+    def check(self, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
+        """Recompute every printed gradient with the engine and compare.
+
+        Each step's upstream gradient (and so each leaf's total) against
+        ``autograd.grad`` of the output with respect to that node, and each gradient a
+        step sends against the engine running that node alone for the same upstream.
+        Returns True when all agree; the disagreements are left in ``self.mismatches``.
+        """
+        records = [s.record for s in self.steps]
+        self.mismatches = []
+        truth = engine_gradients(self.output, self._seed, records)
+        for s, expected in zip(self.steps, truth):
+            for i, (mine, ref) in enumerate(zip(s.upstream, expected)):
+                self._compare(f"step {s.index} ({s.name}) upstream {i}", mine, ref, rtol, atol)
+            if s.is_leaf:
+                continue
+            edges = [g for g in engine_edge_gradients(s.record) if g is not None]
+            for to, mine, ref in zip(s.inputs, s.downstream, edges):
+                self._compare(f"step {s.index} ({s.name}) to {to}", mine, ref, rtol, atol)
+        return not self.mismatches
+
+    def _compare(self, what, mine, ref, rtol, atol) -> None:
+        if mine is None and ref is None:
+            return
+        if mine is None or ref is None or mine.shape != ref.shape:
+            self.mismatches.append(f"{what}: trace {mine!r}, engine {ref!r}")
+        elif not np.allclose(mine, ref, rtol=rtol, atol=atol, equal_nan=True):
+            err = np.max(np.abs(np.asarray(mine, np.float64) - ref))
+            self.mismatches.append(f"{what}: differs by up to {err:.3g}")
+
+    def _repr_html_(self) -> str:
+        rows = []
+        for s in self.steps:
+            sends = "<br>".join(
+                f"→ {html.escape(to)}: <code>{html.escape(summarize(g))}</code>"
+                for to, g in zip(s.inputs, s.downstream)
+            )
+            up = "<br>".join(html.escape(summarize(g)) for g in s.upstream if g is not None)
+            notes = "<br>".join(html.escape(n) for n in s.notes)
+            rows.append(
+                f"<tr><td>{s.index}</td><td>{html.escape(s.name)}</td><td>{html.escape(s.op)}"
+                f"</td><td>{html.escape(s.rule)}</td><td><code>{up}</code></td><td>{sends}</td>"
+                f"<td>{notes}</td></tr>"
+            )
+        head = "".join(
+            f"<th>{h}</th>" for h in ("step", "node", "op", "rule", "∂L/∂output", "sends", "notes")
+        )
+        svg = ""
+        from chainrule.autograd.dot import to_dot
+
+        try:
+            svg = to_dot(self.output)._repr_svg_() or ""
+        except RuntimeError:  # no graphviz: the table alone
+            svg = ""
+        return (
+            f"<p>Backward pass of L = {self.loss:.6g}, {len(self.steps)} steps in engine "
+            f"order</p>{svg}<table><tr>{head}</tr>{''.join(rows)}</table>"
+        )
+
+
+def _label_nodes(steps: list[Step], records: list[NodeRecord], params) -> None:
+    """Names for every node, numbered in forward order (the reverse of the engine's):
+    ``z1, z2`` for linear layers' outputs, ``a1`` for an activation of ``z1``, parameters
+    from ``params``, ``op#n`` otherwise."""
+
+    names = {id(t): n for n, t in (params or {}).items()}
+    count: dict[str, int] = {}
+    layer = {}  # id(node) -> layer number, for linear nodes
+    for s in reversed(steps):  # forward order
+        node = s.record.node
+        if isinstance(node, Tensor):
+            s.op = "leaf"
+            n = count["leaf"] = count.get("leaf", 0) + 1
+            s.name = names.get(id(node), f"leaf{n}")
+            s.value = node._array
+            continue
+        s.op = node.op_name
+        n = count[s.op] = count.get(s.op, 0) + 1
+        if s.op == "linear":
+            layer[id(node)] = n
+            s.name = f"z{n}"
+        else:
+            first = next((p for p in s.record.parents if p is not None), None)
+            k = layer.get(id(first[0])) if first is not None else None
+            if k is not None and len(s.record.parents) == 1 and s.op in _ACTIVATIONS:
+                s.name = f"a{k}"
+            else:
+                s.name = f"{s.op}#{n}"
+    if steps and not steps[0].is_leaf and steps[0].op != "linear":
+        steps[0].name = "L"  # the root: the loss
+    by_node = {id(s.record.node): s for s in steps}
+    for s in steps:
+        s.inputs = [
+            by_node[id(p[0])].name
+            for p, g in zip(s.record.parents, s.record.downstream)
+            if p is not None and (g is not None or s.record.upstream[0] is None)
+        ]
+    for s in steps:
+        s.received = [(None if k is None else steps[k].index, g) for k, g in s.record.received[0]]
+
+
+_ACTIVATIONS = {"sigmoid", "tanh", "relu", "softplus", "leaky_relu", "elu", "gelu", "silu"}
+
+
+def _layer_notes(steps: list[Step]) -> None:
+    """The sheet's residual notation on linear layers and on a softmax cross-entropy."""
+    names = {id(s.record.node): s for s in steps}
+    for s in steps:
+        node = s.record.node
+        if s.op == "linear":
+            k = s.name[1:]
+            parents = [names[id(p[0])].name if p else None for p in s.record.parents]
+            x, w = [*parents, None, None][:2]
+            s.notes.append(
+                f"layer {k}: z{k} = {x or 'x'} W{k}ᵀ + b{k}; its residual δ{k} = ∂L/∂z{k} is "
+                "the upstream above"
+            )
+            if w is not None:
+                s.notes.append(
+                    f"∂L/∂W{k} = δ{k}ᵀ·{x or 'x'} (the sheet's δ·aᵀ, summed over the samples), "
+                    f"sent to {w}"
+                )
+            if len(parents) > 2 and parents[2] is not None:
+                s.notes.append(f"∂L/∂b{k} = Σ over samples of δ{k}, sent to {parents[2]}")
+            if x is not None and s.record.downstream[0] is not None:
+                s.notes.append(f"∂L/∂{x} = δ{k}·W{k}, sent to {x}")
+        elif s.op in _ACTIVATIONS and s.name.startswith("a"):
+            s.notes.append(
+                f"δ{s.name[1:]} = ∂L/∂{s.name} ⊙ (derivative at z{s.name[1:]}): the rule above"
+            )
+        elif type(node).__name__ == "SoftmaxCrossEntropy":
+            _output_delta_note(s, names)
+
+
+def _output_delta_note(s: Step, names: dict) -> None:
+    node = s.record.node
+    parent = s.record.parents[0]
+    if parent is None or node.reduction != "mean" or node.saved[2] is not None:
+        return
+    _, onehot, _, softmax = node.saved  # what the op kept: logits, one-hot, weights, softmax
+    target = names[id(parent[0])].name
+    k = target[1:] if target.startswith("z") else ""
+    s.notes.append(
+        f"output delta δ{k} = ∂L/∂{target} = (a - y)/N with a = softmax({target}), "
+        f"y = onehot(targets), N = {int(node.count)}"
+    )
+    s.notes.append(f"a = {summarize(softmax)}")
+    s.notes.append(f"y = {summarize(onehot)}")
+
+
+def _leaves_by_first_use(records: list[NodeRecord]) -> list[NodeRecord]:
+    """The engine reaches the leaves last, in no particular order among themselves (none
+    depends on another); list them in the order the ops first send to them, so that a
+    trace reads the same on every run."""
+
+    ops = [r for r in records if not isinstance(r.node, Tensor)]
+    leaves = [r for r in records if isinstance(r.node, Tensor)]
+    leaves.sort(key=lambda r: min((k for k, _ in r.received[0] if k is not None), default=-1))
+    return ops + leaves
+
+
+def explain(output, params: dict | None = None) -> Trace:
+    """The backward pass of the scalar ``output``, node by node, in the engine's order.
+
+    Parameters
+    ----------
+    output : Tensor
+        A single-element tensor that requires grad, whose graph has not been freed (call
+        ``explain`` before ``backward()``, or after ``backward(retain_graph=True)``).
+    params : dict, optional
+        ``{name: tensor}`` naming leaves in the trace, e.g.
+        ``dict(model.named_parameters())``.
+
+    Returns
+    -------
+    Trace
+        ``str(trace)`` prints it; ``trace.steps[i]`` has ``op``, ``rule``, ``upstream``
+        and ``downstream``; ``trace.check()`` compares every gradient with the engine's.
+        Nothing is freed and no ``.grad`` changes.
+    """
+
+    if not isinstance(output, Tensor):
+        raise TypeError(f"explain: expected a tensor, got {type(output).__name__}")
+    if output._array.size != 1:
+        raise ValueError(
+            f"explain: the output must be a scalar (one element), got shape {tuple(output.shape)}; "
+            "reduce it first (.sum() or .mean())"
+        )
+    if not output.requires_grad:
+        raise RuntimeError(
+            "explain: the output does not require grad: it was not computed from any tensor "
+            "with requires_grad=True, or it was computed under no_grad()"
+        )
+    seed = xp.ones(output._array.shape, output._array.dtype)
+    records = _leaves_by_first_use(walk_backward(output, seed))
+    steps = [Step(i + 1, r, rule_of(r.node)) for i, r in enumerate(records)]
+    _label_nodes(steps, records, params)
+    _layer_notes(steps)
+    return Trace(output, steps, seed)

@@ -1,0 +1,93 @@
+"""The rules' vocabulary on tensors: the names of :class:`~chainrule.ops.rulemath.ArrayMath`,
+computed by chainrule ops, so that a gradient computed with it has a graph of its own
+and can be differentiated again (``create_graph=True``)."""
+
+from __future__ import annotations
+
+import chainrule.ops.kernels as kernels
+from chainrule._backend import xp
+from chainrule.ops import conv, elementwise, indexing, linalg, reduction, selection
+from chainrule.ops import shape as shapes
+from chainrule.ops.rulemath import sum_to
+from chainrule.ops.softmax import softmax as _softmax
+from chainrule.tensor import Tensor, _make
+
+__all__ = ["TensorMath"]
+
+
+class TensorMath:
+    """Backward vocabulary as chainrule ops, so the result is differentiable."""
+
+    differentiable = True
+
+    @staticmethod
+    def sum(x, axis=None, keepdims=False):
+        return reduction.sum(x, axis, keepdim=keepdims)
+
+    @staticmethod
+    def sum_to(g, shape):
+        return sum_to(TensorMath, g, tuple(shape))
+
+    broadcast_to = staticmethod(shapes.broadcast_to)
+    reshape = staticmethod(shapes.reshape)
+    permute = staticmethod(shapes.permute)
+    cast = staticmethod(shapes.cast)
+    matmul = staticmethod(linalg.matmul)
+    exp = staticmethod(elementwise.exp)
+    log = staticmethod(elementwise.log)
+    sin = staticmethod(elementwise.sin)
+    cos = staticmethod(elementwise.cos)
+    sigmoid = staticmethod(elementwise.sigmoid)
+    where = staticmethod(selection.where)
+    maximum = staticmethod(selection.maximum)
+    softmax = staticmethod(_softmax)
+    index_add = staticmethod(indexing.index_add)
+
+    @staticmethod
+    def mT(x):
+        return shapes.transpose(x, -1, -2)
+
+    @staticmethod
+    def sign(x):
+        # The derivative of sign is zero wherever it exists, so a constant is exact.
+        return _make(xp.sign(x._array if isinstance(x, Tensor) else x), None, False)
+
+    @staticmethod
+    def zeros_like(x):
+        # A constant: zeros do not depend on x.
+        return _make(xp.zeros_like(x._array), None, False)
+
+    @staticmethod
+    def threshold_grad(g, out, overwrite=False):
+        return selection.where(out <= 0, 0.0, g)
+
+    @staticmethod
+    def unfold(x, kernel, dilation, padding, stride, pad_value=0.0):
+        return conv.Unfold.apply(x, kernel, dilation, padding, stride, pad_value)
+
+    @staticmethod
+    def fold(cols, output_size, kernel, dilation, padding, stride):
+        return conv.Fold.apply(cols, output_size, kernel, dilation, padding, stride)
+
+    @staticmethod
+    def im2col(x, kernel, dilation, padding, stride, pad_value=0.0):
+        # (N, K, L) windows -> (K, L*N): the same numbers as the array kernel, via unfold.
+        cols = TensorMath.unfold(x, kernel, dilation, padding, stride, pad_value)
+        return shapes.reshape(shapes.permute(cols, (1, 2, 0)), (cols.shape[1], -1))
+
+    @staticmethod
+    def col2im(cols, output_size, kernel, dilation, padding, stride):
+        oh, ow = kernels.conv_output_size_2d(output_size, kernel, dilation, padding, stride)
+        n = cols.shape[1] // (oh * ow)
+        per_image = shapes.permute(shapes.reshape(cols, (cols.shape[0], oh * ow, n)), (2, 0, 1))
+        return TensorMath.fold(per_image, output_size, kernel, dilation, padding, stride)
+
+    @staticmethod
+    def pool_scatter(g, route):
+        return conv.PoolScatter.apply(g, route)
+
+    @staticmethod
+    def pool_gather(x, route):
+        # Composed from differentiable pieces (slices and selects along the routing), so a
+        # third derivative of max pooling needs no further primitive.
+        return conv.pool_gather(x, route)
