@@ -1,6 +1,7 @@
 """Initialised with zeros or any constant, every hidden unit of a layer computes the same
 thing and receives the same gradient, so the units stay identical through all of training
-(one distinct unit per hidden layer) and the network is no wider than one unit per layer;
+(one distinct unit per hidden layer, as cr.diagnostics.symmetry counts them) and the
+network is no wider than one unit per layer;
 random initialisation breaks the symmetry, and only it trains the network to a good
 accuracy.
 
@@ -56,24 +57,6 @@ class Config(_Config):
 SMOKE = {"epochs": 8}
 
 
-def _distinct_rows(weight: np.ndarray, bias: np.ndarray) -> int:
-    """Distinct hidden units: distinct rows of [W | b] (exact comparison)."""
-    return len(np.unique(np.concatenate([weight, bias[:, None]], axis=1), axis=0))
-
-
-def _symmetry(model) -> dict:
-    """``cr.diagnostics.symmetry(model, atol=0.0)`` where it exists; the same count here
-    otherwise (layer name -> distinct units of each Linear layer)."""
-    diagnostics = getattr(cr, "diagnostics", None)
-    if diagnostics is not None and hasattr(diagnostics, "symmetry"):
-        return {str(k): int(v) for k, v in diagnostics.symmetry(model, atol=0.0).items()}
-    return {
-        name: _distinct_rows(m.weight.numpy(), m.bias.numpy())
-        for name, m in model.named_modules()
-        if isinstance(m, nn.Linear)
-    }
-
-
 def _model(config: Config, arm: str):
     model = mlp((64, config.hidden, config.hidden, 10), activation=nn.Sigmoid)
     if arm in config.symmetric_arms:
@@ -88,8 +71,7 @@ def _model(config: Config, arm: str):
 def run(config: Config) -> Result:
     data = digits(config.seed)
     loss_fn = nn.functional.cross_entropy
-    has_api = hasattr(getattr(cr, "diagnostics", None), "symmetry")
-    metrics: dict = {"counted_by": "cr.diagnostics.symmetry" if has_api else "the lab's own count"}
+    metrics: dict = {}
     traces = {}
     for arm in ARMS:
         cr.manual_seed(config.seed)
@@ -100,7 +82,7 @@ def run(config: Config) -> Result:
         distinct, accs = [], []
         for _ in range(config.epochs):
             train_epoch(model, loss_fn, opt, data.x_train, data.y_train, 32, gen)
-            counts = _symmetry(model)
+            counts = cr.diagnostics.symmetry(model, atol=0.0)
             distinct.append([counts[name] for name in hidden])
             accs.append(evaluate(model, loss_fn, data.x_val, data.y_val)[1])
         _, test_acc = evaluate(model, loss_fn, data.x_test, data.y_test)
@@ -117,13 +99,7 @@ def run(config: Config) -> Result:
         }
         traces[arm] = {"accuracy": np.array(accs), "distinct": np.array(distinct)}
     metrics["hidden"] = config.hidden
-    notes = []
-    if not has_api:
-        notes.append(
-            "cr.diagnostics.symmetry is not available in this build of chainrule; the "
-            "distinct units were counted by the lab itself (distinct rows of [W | b])."
-        )
-    return Result(metrics, traces, notes=notes)
+    return Result(metrics, traces)
 
 
 def check(result: Result) -> list:
