@@ -97,8 +97,8 @@ def _cmd_all(args) -> int:
     for r in results:
         verdict = "passed" if r.passed else "FAILED"
         detail = f"  ({r.error})" if r.error else ""
-        checks = f"{sum(c.passed for c in r.checks)}/{len(r.checks)} checks"
-        print(f"  {r.name:<{width}}  {verdict:<6}  {checks:>11}  {r.seconds:6.1f} s{detail}")
+        checks = f"{sum(c.passed for c in r.checks)}/{len(r.checks)}"
+        print(f"  {r.name:<{width}}  {verdict:<6}  {checks:>5} checks  {r.seconds:6.1f} s{detail}")
     failed = [r.name for r in results if not r.passed]
     page = report.write_report(results, out, seconds=seconds, where=where)
     print(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-__all__ = ["COLORS", "figure", "save"]
+__all__ = ["COLORS", "figure", "integer_ticks", "save"]
 
 #: A colour per series that stays apart in print and for the common colour blindnesses
 #: (Okabe and Ito's palette), then matplotlib's defaults.
@@ -45,6 +45,13 @@ def figure(ncols: int = 1, nrows: int = 1, width: float = 4.2, height: float = 3
         ax.xaxis.label.set_fontsize(9)
         ax.yaxis.label.set_fontsize(9)
     return fig, flat
+
+
+def integer_ticks(ax) -> None:
+    """Whole numbers only on the x axis (epochs, steps, layers)."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def save(fig: Figure, out_dir, name: str) -> Path:

@@ -186,15 +186,21 @@ def plot(result: Result, out_dir) -> list:
     paths = [plotting.save(fig, out_dir, "batchnorm-histograms")]
     fig, (ax1, ax2) = plotting.figure(2, width=4.4, height=3.2)
     k = np.arange(1, depth + 1)
-    ax1.semilogy(k, m["plain"]["activation_std_per_layer"], "o-", ms=3, label="no BN, init")
-    ax1.semilogy(k, m["batchnorm"]["activation_std_per_layer"], "o-", ms=3, label="BN, init")
-    ax1.semilogy(
-        k, m["plain"]["trained_activation_std_per_layer"], "x--", ms=4, label="no BN, trained"
-    )
-    ax1.semilogy(
-        k, m["batchnorm"]["trained_activation_std_per_layer"], "x--", ms=4, label="BN, trained"
-    )
+    for name, label, color in (("plain", "no BN", "#0072B2"), ("batchnorm", "BN", "#D55E00")):
+        entry = m[name]
+        ax1.semilogy(
+            k, entry["activation_std_per_layer"], "o-", ms=3, color=color, label=f"{label}, at init"
+        )
+        ax1.semilogy(
+            k,
+            entry["trained_activation_std_per_layer"],
+            "x--",
+            ms=4,
+            color=color,
+            label=f"{label}, trained",
+        )
     ax1.set_xlabel("layer")
+    plotting.integer_ticks(ax1)
     ax1.set_ylabel("std of the tanh outputs (log scale)")
     ax1.set_title("spread of the activations per layer")
     ax1.legend()
@@ -213,6 +219,7 @@ def plot(result: Result, out_dir) -> list:
         label=f"BN (val acc {m['batchnorm']['val_accuracy']:.3f})",
     )
     ax2.set_xlabel("epoch")
+    plotting.integer_ticks(ax2)
     ax2.set_ylabel("training loss (log scale)")
     ax2.set_title("SGD with momentum, same lr")
     ax2.legend()

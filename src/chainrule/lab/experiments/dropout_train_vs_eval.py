@@ -136,7 +136,8 @@ def plot(result: Result, out_dir) -> list:
     ax1.set_xlabel("test accuracy")
     ax1.set_ylabel("passes")
     ax1.set_title(f"trained with dropout p = {m['p']}")
-    ax1.legend()
+    ax1.set_ylim(top=ax1.get_ylim()[1] * 1.35)  # room for the legend
+    ax1.legend(loc="upper left")
     ax2.bar([0, 1], [m["inverted_mean"], m["plain_mean"]], color=["#009E73", "#CC79A7"])
     ax2.axhline(1.0, color="k", ls="--", lw=0.8, label="input value 1")
     ax2.axhline(1 - m["p"], color="k", ls=":", lw=0.8, label="1 − p")

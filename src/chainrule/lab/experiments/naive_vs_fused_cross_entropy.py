@@ -174,6 +174,13 @@ def plot(result: Result, out_dir) -> list:
     ax1.set_xlabel("margin μ = z_true − z_other")
     ax1.set_ylabel("loss (log scale)")
     ax1.set_title("the clip form saturates at −ln ε")
+    ax1.annotate(
+        "float32: both forms round\nthe loss to 0 past μ ≈ 16.6",
+        xy=(16.6, 1e-8),
+        xytext=(-10, 1e-13),
+        fontsize=7,
+        arrowprops={"arrowstyle": "->", "lw": 0.8},
+    )
     ax1.legend(loc="lower left")
     ax2.plot(mu, -t["true_grad"], color="k", lw=3, alpha=0.3, label="true |a − y|")
     ax2.plot(mu, -t["clip_grad"], label="clip form")

@@ -102,6 +102,7 @@ def run(config: Config) -> Result:
         }
         traces[name] = (loss, val)
     metrics["epochs"] = config.epochs
+    metrics["target"] = config.target
     return Result(metrics, traces)
 
 
@@ -134,6 +135,7 @@ def plot(result: Result, out_dir) -> list:
             mean, std = curve.mean(0), curve.std(0)
             (line,) = ax.plot(epochs, mean, lw=1.3, label=name)
             ax.fill_between(epochs, mean - std, mean + std, color=line.get_color(), alpha=0.15)
+    ax1.axhline(result.metrics["target"], color="k", ls=":", lw=0.8, label="target loss")
     ax1.set_yscale("log")
     ax1.set_xlabel("epoch")
     ax1.set_ylabel("training loss (log scale)")

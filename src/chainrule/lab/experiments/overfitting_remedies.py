@@ -196,7 +196,7 @@ def plot(result: Result, out_dir) -> list:
     k = np.arange(len(REMEDIES))
     ax1.bar(k - 0.2, [m[r]["train_accuracy"] for r in REMEDIES], width=0.4, label="training")
     ax1.bar(k + 0.2, [m[r]["test_accuracy"] for r in REMEDIES], width=0.4, label="test")
-    ax1.set_ylim(0.5, 1.01)
+    ax1.set_ylim(0.5, 1.12)
     ax1.set_ylabel("accuracy")
     ax1.set_title(f"accuracy, mean of {m['seeds']} seeds")
     ax2.bar(k, [m[r]["val_loss"] - m[r]["train_loss"] for r in REMEDIES], color="#D55E00")
@@ -205,6 +205,6 @@ def plot(result: Result, out_dir) -> list:
     for ax in (ax1, ax2):
         ax.set_xticks(k)
         ax.set_xticklabels(REMEDIES, rotation=30, ha="right")
-    ax1.legend()
+    ax1.legend(loc="upper center", ncol=2)
     paths.append(plotting.save(fig, out_dir, "overfitting-summary"))
     return paths

@@ -164,6 +164,7 @@ def plot(result: Result, out_dir) -> list:
         label=f"mean over m·n, lr {m['classes']}η (test acc {m['test_accuracy_rescued_run']:.3f})",
     )
     ax.set_xlabel("epoch")
+    plotting.integer_ticks(ax)
     ax.set_ylabel("training loss per sample (log scale)")
     ax.set_title("softmax regression on digits, plain SGD")
     ax.legend()

@@ -141,7 +141,7 @@ def plot(result: Result, out_dir) -> list:
         ax.set_xticks(range(n))
         ax.set_yticks(range(n))
         ax.grid(False)
-    fig.colorbar(im, ax=[ax1, ax2], shrink=0.8, label="∂a_i/∂z_j")
+    fig.colorbar(im, ax=[ax1, ax2], shrink=0.8, location="left", pad=0.02)
     k = np.arange(n)
     ax3.bar(k - 0.2, t["a"] - t["y"], width=0.4, label="a − y (formula)")
     ax3.bar(k + 0.2, t["grad"], width=0.4, label="dC/dz (autograd)")
@@ -149,5 +149,5 @@ def plot(result: Result, out_dir) -> list:
     ax3.set_xlabel("class i")
     ax3.set_ylabel("gradient")
     ax3.set_title("cross-entropy gradient, one sample")
-    ax3.legend()
+    ax3.legend(loc="lower left")
     return [plotting.save(fig, out_dir, "softmax-ce-gradient")]

@@ -107,12 +107,12 @@ def check(result: Result) -> list:
     # Adam stops near, not at, each minimiser: allow 2% of slack in the orders.
     return [
         at_most(
-            "largest relative fall of the empirical risk from one λ to the next",
+            "largest relative fall of the empirical risk from one λ to the next (negative: it only rose)",
             m["worst_risk_decrease"],
             0.02,
         ),
         at_most(
-            "largest relative rise of the penalty from one λ to the next",
+            "largest relative rise of the penalty from one λ to the next (negative: it only fell)",
             m["worst_penalty_increase"],
             0.02,
         ),

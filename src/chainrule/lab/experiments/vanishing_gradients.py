@@ -205,11 +205,12 @@ def plot(result: Result, out_dir) -> list:
             w,
             "o-",
             ms=3,
-            label=f"{m[arm]['activation']} ({m[arm]['first_over_last']:.1e})",
+            label=f"{m[arm]['activation']}: first/last {m[arm]['first_over_last']:.1e}",
         )
     ax1.set_xlabel("hidden layer (1 = next to the input)")
+    plotting.integer_ticks(ax1)
     ax1.set_ylabel("‖∂L/∂W_l‖ at initialisation")
-    ax1.set_title("gradient per layer (first/last)")
+    ax1.set_title("weight gradient per layer")
     ax1.legend()
     if "sigmoid_derivative" in t:
         ax2.hist(t["sigmoid_derivative"], bins=50, color="#0072B2")
@@ -222,6 +223,7 @@ def plot(result: Result, out_dir) -> list:
         acc = t[arm]["accuracy"]
         ax3.plot(np.arange(1, len(acc) + 1), acc, "o-", ms=3, label=m[arm]["activation"])
     ax3.set_xlabel("epoch (SGD, lr 0.1)")
+    plotting.integer_ticks(ax3)
     ax3.set_ylabel("validation accuracy")
     ax3.set_title("training the same deep nets")
     ax3.set_ylim(0, 1)

@@ -136,23 +136,33 @@ def check(result: Result) -> list:
 def plot(result: Result, out_dir) -> list:
     t, m = result.traces, result.metrics
     fig, (ax1, ax2) = plotting.figure(2, width=4.4, height=3.3)
+    k = np.arange(len(ARMS))
+    for layer, offset in ((0, -0.2), (1, 0.2)):
+        counts = [
+            t[arm]["distinct"][:, layer].max()
+            if arm != "random"
+            else t[arm]["distinct"][:, layer].min()
+            for arm in ARMS
+        ]
+        bars = ax1.bar(k + offset, counts, width=0.4, label=f"hidden layer {layer + 1}")
+        ax1.bar_label(bars, fontsize=8)
+    ax1.set_xticks(k)
+    ax1.set_xticklabels([f"{arm} init" for arm in ARMS])
+    ax1.set_ylabel(f"distinct units of {m['hidden']}")
+    ax1.set_ylim(0, m["hidden"] * 1.15)
+    ax1.set_title("symmetry: worst epoch of training")
+    ax1.legend(loc="upper left")
     for arm in ARMS:
-        d = t[arm]["distinct"]
-        epochs = np.arange(1, len(d) + 1)
-        ax1.semilogy(epochs, d[:, 0], "o-", ms=3, label=f"{arm}, layer 1")
-        ax1.semilogy(epochs, d[:, 1], "x--", ms=4, label=f"{arm}, layer 2")
+        acc = t[arm]["accuracy"]
         ax2.plot(
-            epochs,
-            t[arm]["accuracy"],
+            np.arange(1, len(acc) + 1),
+            acc,
             "o-",
             ms=3,
             label=f"{arm} (test {m[arm]['test_accuracy']:.3f})",
         )
-    ax1.set_xlabel("epoch")
-    ax1.set_ylabel("distinct hidden units (log scale)")
-    ax1.set_title(f"symmetry: distinct units of {m['hidden']}")
-    ax1.legend(fontsize=7)
     ax2.set_xlabel("epoch")
+    plotting.integer_ticks(ax2)
     ax2.set_ylabel("validation accuracy")
     ax2.set_ylim(0, 1)
     ax2.set_title("what each initialisation learns")
