@@ -54,7 +54,7 @@ class Config(_Config):
     hidden: int = 256
     epochs: int = 80
     lr: float = 3e-3
-    seeds: int = 3
+    seeds: int = 5
     dropout: float = 0.5
     l2: float = 1e-2
     l1: float = 1e-3
