@@ -144,7 +144,9 @@ class LocalExecutor(Executor):
     max_attempts : int
         How many times a task is started before it is reported failed, when the worker
         process running it dies (killed, out of memory). An exception raised by the task
-        itself is reported at once, never retried.
+        itself is reported at once, never retried. A dead worker breaks the whole pool, so
+        every task running at that moment is started again in a fresh pool and counts
+        the attempt, as the pool cannot tell which task's worker died.
     """
 
     def __init__(self, jobs: int = 1, *, max_attempts: int = 3) -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -171,9 +170,6 @@ class Result:
         The verdicts of ``check(result)``.
     figures : dict
         File name -> PNG bytes, as ``plot`` wrote them.
-    notes : list of str
-        What the reader should know about this run that is not a check (an API that
-        was missing, so a check could not be made).
     error, traceback : str or None
         Set when ``run``, ``check`` or ``plot`` raised; the experiment then failed.
     """
@@ -188,7 +184,6 @@ class Result:
     checks: list = field(default_factory=list)
     figures: dict = field(default_factory=dict)
     seconds: float = 0.0
-    notes: list = field(default_factory=list)
     error: str | None = None
     traceback: str | None = None
 
@@ -210,7 +205,6 @@ class Result:
             "seed": self.seed,
             "smoke": self.smoke,
             "seconds": round(self.seconds, 3),
-            "notes": list(self.notes),
             "error": self.error,
             "traceback": self.traceback,
         }
@@ -225,6 +219,3 @@ def _json_safe(value):
     if isinstance(value, list):
         return [_json_safe(v) for v in value]
     return value
-
-
-Metrics = dict[str, Any]

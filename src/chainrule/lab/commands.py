@@ -67,8 +67,6 @@ def _cmd_run(args) -> int:
     print(textwrap.fill(f"Claim: {exp.claim}", 100))
     for check in result.checks:
         print(f"  {check}")
-    for note in result.notes:
-        print(textwrap.fill(f"note: {note}", 100))
     if result.error:
         print(result.traceback, file=sys.stderr)
         print(f"{exp.name}: FAILED, it raised {result.error}")

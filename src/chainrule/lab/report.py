@@ -56,8 +56,6 @@ section.exp.failed { border-left-color: var(--fail); }
 .claim { font-size: 1.02rem; margin: 0.2rem 0 0.7rem; }
 .derivation { background: #f7f9fb; border-left: 3px solid #9fb3c8; padding: 0.5rem 0.8rem;
               margin: 0 0 0.8rem; font-size: 0.95rem; }
-.notes { background: #fff8e1; border-left: 3px solid #f0b400; padding: 0.4rem 0.8rem;
-         font-size: 0.93rem; }
 figure { margin: 0.6rem 0 1rem; }
 figure img { max-width: 100%; height: auto; border: 1px solid var(--line); border-radius: 4px; }
 figcaption { color: var(--muted); font-size: 0.85rem; }
@@ -116,8 +114,6 @@ def _experiment(result: Result) -> str:
         f'<p class="claim"><strong>Claim.</strong> {_e(exp.claim)}</p>',
         f'<div class="derivation"><strong>Why.</strong> {_e(exp.derivation)}</div>',
     ]
-    if result.notes:
-        parts.append('<div class="notes">' + "<br>".join(_e(n) for n in result.notes) + "</div>")
     for file_name, data in sorted(result.figures.items()):
         encoded = base64.b64encode(data).decode("ascii")
         parts.append(
@@ -167,7 +163,7 @@ def _experiment(result: Result) -> str:
 
 
 def render(
-    results: Sequence[Result], *, seconds: float | None = None, where: str = "this process"
+    results: Sequence[Result], *, seconds: float | None = None, where: str = "one process"
 ) -> str:
     """The report's HTML for ``results`` (in the order given)."""
     passed = sum(r.passed for r in results)
@@ -233,7 +229,7 @@ shows the measurement and checks it; the derivations in full are in
 
 
 def write_report(
-    results: Sequence[Result], out_dir, *, seconds: float | None = None, where: str = "this process"
+    results: Sequence[Result], out_dir, *, seconds: float | None = None, where: str = "one process"
 ) -> Path:
     """Write ``index.html`` and ``results.json`` into ``out_dir``; returns the page's path.
 

@@ -28,8 +28,8 @@ SECTION = 1
 DERIVATION = """
 Let the hidden units j and k of a layer have the same incoming weights and bias. They then
 compute the same pre-activation z_j = z_k and activation a_j = a_k for every input. If
-every outgoing weight is the same too (w_{ij} = w_{ik} for each unit i above, as a constant
-initialisation makes them), the residuals are equal: δ_j = f'(z_j) Σ_i w_{ij} δ_i = δ_k,
+every outgoing weight is the same too (w_ij = w_ik for each unit i above, as a constant
+initialisation makes them), the residuals are equal: δ_j = f'(z_j) Σ_i w_ij δ_i = δ_k,
 so their weight gradients δ_j aᵀ and δ_k aᵀ are equal, and so are the outgoing weights'
 gradients δ_i a_j and δ_i a_k. One update keeps every equality; by induction they hold
 forever, whatever the optimiser (each update is a function of equal gradients). A layer of
