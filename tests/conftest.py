@@ -10,9 +10,10 @@ from chainrule.autograd.grad_mode import STATE
 
 
 @pytest.fixture(autouse=True)
-def _strict_and_isolated(monkeypatch):
-    # A built-in rule returning a gradient of the wrong shape or dtype is a bug: it raises.
-    monkeypatch.setattr(engine, "CHECK_BUILTIN_RULES", True)
+def _isolated():
+    # Tests run the backward loop that users run (no checks on the built-in rules); the
+    # op tables run once more with the checks on (tests/test_ops.py, the ``loop`` fixture).
+    assert not engine.CHECK_BUILTIN_RULES
     default = cr.get_default_dtype()
     cr.manual_seed(0)
     yield

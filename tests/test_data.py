@@ -78,6 +78,29 @@ def test_loader_and_dataset_errors():
 
 
 # ------------------------------------------------------------------ the data sets
+def test_validation_split_is_stratified_seeded_and_disjoint():
+    x = np.arange(200, dtype=np.float32)[:, None]
+    y = np.array([0] * 120 + [1] * 60 + [2] * 20)
+    ds = cr.data.TensorDataset(x, y)
+    train, val = cr.data.validation_split(ds, 0.1, seed=3, stratify=True)
+    assert np.bincount(val.tensors[1].numpy()).tolist() == [12, 6, 2]  # 10% of each class
+    assert np.bincount(train.tensors[1].numpy()).tolist() == [108, 54, 18]
+    seen = np.concatenate([train.tensors[0].numpy()[:, 0], val.tensors[0].numpy()[:, 0]])
+    assert sorted(seen.tolist()) == x[:, 0].tolist()  # every sample once
+    again = cr.data.validation_split(ds, 0.1, seed=3, stratify=True)[1]
+    other = cr.data.validation_split(ds, 0.1, seed=4, stratify=True)[1]
+    assert np.array_equal(again.tensors[0].numpy(), val.tensors[0].numpy())
+    assert not np.array_equal(other.tensors[0].numpy(), val.tensors[0].numpy())
+    plain = cr.data.validation_split(ds, 0.25, seed=3)[1]
+    assert len(plain) == 50
+    with pytest.raises(ValueError, match=r"fraction must be in \(0, 1\), got 1.0"):
+        cr.data.validation_split(ds, 1.0)
+    with pytest.raises(ValueError, match="leaves no validation sample"):
+        cr.data.validation_split(ds, 0.001)
+    with pytest.raises(ValueError, match="stratify needs class labels"):
+        cr.data.validation_split(cr.data.TensorDataset(x, x), 0.1, stratify=True)
+
+
 def test_digits_are_the_real_uci_digits():
     d = cr.data.load("digits")
     assert len(d.train) + len(d.test) == 1797 and len(d.test) == round(1797 * 0.2)

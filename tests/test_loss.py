@@ -57,6 +57,73 @@ def test_extreme_logits_give_finite_losses_and_gradients(dtype, big):
     np.testing.assert_allclose(x.grad.numpy(), [0.25, -0.25, 0.0, 0.0], atol=1e-7)
 
 
+_INF = float("inf")
+# Two samples of (N=2, C=3, d=2): class 1 masked (-inf, or merely very negative) throughout,
+# one row entirely masked, one target on a masked class.
+_MASKED = np.array(
+    [[[0.0, 2.0], [-_INF, -_INF], [1.0, -0.5]], [[-_INF, 0.3], [-_INF, -_INF], [-_INF, 1.2]]]
+)
+_INDEX_TARGETS = {
+    "indices": np.array([[0, 2], [2, 0]]),
+    "target on a masked class": np.array([[1, 2], [2, 0]]),
+    "ignored rows": np.array([[-100, 2], [-100, 0]]),  # [1, :, 0] is all -inf and ignored
+}
+_PROBABILITIES = {
+    "one-hot probabilities": np.eye(3)[[[0, 2], [2, 0]]].transpose(0, 2, 1),
+    "soft probabilities": np.array(
+        [[[0.5, 0.0], [0.0, 0.0], [0.5, 1.0]], [[0.0, 0.25], [0.0, 0.0], [1.0, 0.75]]]
+    ),
+}
+_TARGETS = {**_INDEX_TARGETS, **_PROBABILITIES}
+
+
+@pytest.mark.parametrize("masked", [-_INF, -1e300, "float32 -3e38"])
+@pytest.mark.parametrize("name", list(_TARGETS))
+def test_cross_entropy_with_masked_classes_matches_pytorch(name, masked):
+    """Masked classes (-inf logits, or very negative ones) in every target form, with
+    weights or label smoothing, each reduction: PyTorch's values (inf for a masked target,
+    nan where PyTorch multiplies a 0 by -inf) and gradients."""
+    cr_dtype, torch_dtype, fill = cr.float64, torch.float64, masked
+    if masked == "float32 -3e38":
+        cr_dtype, torch_dtype, fill = cr.float32, torch.float32, -3e38
+    rtol = 1e-12 if cr_dtype == cr.float64 else 1e-5
+    logits, target = np.where(np.isinf(_MASKED), fill, _MASKED), _TARGETS[name]
+    probabilities = target.dtype.kind == "f"
+    for options in ({}, {"weight": [1.0, 2.0, 0.5]}, {"label_smoothing": 0.2}):
+        for reduction in ("mean", "sum", "none"):
+            theirs = torch.tensor(logits, dtype=torch_dtype, requires_grad=True)
+            tt = torch.tensor(target, dtype=torch_dtype if probabilities else None)
+            kw = {
+                k: torch.tensor(v, dtype=torch_dtype) if k == "weight" else v
+                for k, v in options.items()
+            }
+            expected = torch.nn.functional.cross_entropy(theirs, tt, reduction=reduction, **kw)
+            expected.sum().backward()
+            mine = cr.tensor(logits, dtype=cr_dtype, requires_grad=True)
+            ct = cr.tensor(target, dtype=cr_dtype if probabilities else None)
+            kw = {
+                k: cr.tensor(v, dtype=cr_dtype) if k == "weight" else v for k, v in options.items()
+            }
+            got = F.cross_entropy(mine, ct, reduction=reduction, **kw)
+            got.sum().backward()
+            case = f"{options} {reduction}"
+            np.testing.assert_allclose(
+                got.numpy(), expected.detach().numpy(), rtol=rtol, atol=1e-30, err_msg=case
+            )
+            np.testing.assert_allclose(
+                mine.grad.numpy(), theirs.grad.numpy(), rtol=rtol, atol=1e-7, err_msg=case
+            )
+
+
+def test_a_masked_class_no_longer_makes_cross_entropy_nan():
+    loss = F.cross_entropy(cr.tensor([[0.0, -_INF, 1.0]]), cr.tensor([0]))
+    assert loss.item() == pytest.approx(1.3132616875182228, rel=1e-6)  # PyTorch's value
+    ignored = F.cross_entropy(cr.tensor([[-_INF, -_INF], [0.0, 0.0]]), cr.tensor([-100, 0]))
+    assert ignored.item() == pytest.approx(np.log(2), rel=1e-6)
+    nll = F.nll_loss(cr.tensor([[-_INF, -_INF], [0.0, -1.0]]), cr.tensor([-100, 1]))
+    assert nll.item() == 1.0
+
+
 def test_categorical_cross_entropy_clip_kills_the_gradient():
     probs = np.array([[1e-12, 1 - 1e-12], [0.3, 0.7]])
     target = np.array([0, 0])

@@ -12,6 +12,7 @@ import torch
 
 import chainrule as cr
 import chainrule.ops.kernels as kernels
+from chainrule.autograd import engine
 from chainrule.ops.kernels import fast
 from chainrule.ops.op import Op
 from chainrule.testing import checks
@@ -41,19 +42,41 @@ def test_float32_forward(info, sample):
     checks.check_float32(info, sample)
 
 
+@pytest.fixture(params=["plain", "checked"])
+def loop(request, monkeypatch):
+    """Each backward test runs twice: through the loop users run, and with the engine
+    checking the shape and dtype of every gradient a built-in rule returns."""
+    monkeypatch.setattr(engine, "CHECK_BUILTIN_RULES", request.param == "checked")
+    return request.param
+
+
 @pytest.mark.parametrize(("info", "sample"), DIFF, ids=_ids(DIFF))
-def test_gradcheck(info, sample):
+def test_gradcheck(info, sample, loop):
     checks.check_gradcheck(info, sample)
 
 
 @pytest.mark.parametrize(("info", "sample"), GRADGRAD, ids=_ids(GRADGRAD))
-def test_second_derivative(info, sample):
+def test_second_derivative(info, sample, loop):
     checks.check_gradgradcheck(info, sample)
 
 
 @pytest.mark.parametrize(("info", "sample"), TORCH, ids=_ids(TORCH))
-def test_matches_pytorch(info, sample):
+def test_matches_pytorch(info, sample, loop):
     checks.check_torch(info, sample, torch)
+
+
+@pytest.mark.parametrize("checking", [False, True])
+def test_the_loop_users_run_is_the_one_without_checks(checking, monkeypatch):
+    """By default the engine hands a built-in rule's gradients on unchecked (the fast path);
+    with CHECK_BUILTIN_RULES it checks each one."""
+    calls = []
+    real = engine.checked_gradients
+    monkeypatch.setattr(engine, "CHECK_BUILTIN_RULES", checking)
+    monkeypatch.setattr(engine, "checked_gradients", lambda *a: calls.append(a) or real(*a))
+    x = cr.tensor([[1.0, -2.0], [3.0, 0.5]], requires_grad=True)
+    (x.relu() @ x).tanh().sum().backward()
+    assert x.grad is not None
+    assert bool(calls) == checking
 
 
 @pytest.mark.parametrize(("info", "sample"), METHODS, ids=_ids(METHODS))

@@ -217,6 +217,99 @@ def test_state_dict_uses_pytorchs_layout_and_keys():
         optim.Adam([w]).load_state_dict(sd)
 
 
+def _stepped(name, kwargs):
+    """An optimizer over a (2, 3) and a (4,) parameter after one step, and its state_dict."""
+    ps = [cr.ones(2, 3, requires_grad=True), cr.ones(4, requires_grad=True)]
+    opt = getattr(optim, name)(ps, **kwargs)
+    for p in ps:
+        p.grad = cr.full(p.shape, 0.5)
+    opt.step()
+    return opt, copy.deepcopy(opt.state_dict())
+
+
+def _unchanged(opt, before):
+    after = opt.state_dict()
+    assert after["param_groups"] == before["param_groups"]
+    assert after["state"].keys() == before["state"].keys()
+    for i, entries in before["state"].items():
+        assert after["state"][i].keys() == entries.keys()
+        for key, value in entries.items():
+            np.testing.assert_array_equal(after["state"][i][key], value)
+
+
+@pytest.mark.parametrize(("name", "kwargs"), CASES, ids=[f"{n}-{kw}" for n, kw in CASES])
+def test_load_state_dict_refuses_state_with_an_entry_missing(name, kwargs):
+    opt, saved = _stepped(name, kwargs)
+    scalars, buffers = opt._state_names(opt.param_groups[0])
+    assert set(saved["state"][1]) == {*scalars, *buffers}  # what a step creates, exactly
+    for key in saved["state"][1]:
+        broken = copy.deepcopy(saved)
+        del broken["state"][1][key]
+        if not broken["state"][1]:
+            continue  # an empty state is a parameter's before its first step, and loads
+        with pytest.raises(ValueError, match=rf"parameter 1 lacks '{key}': with these options"):
+            opt.load_state_dict(broken)
+        _unchanged(opt, saved)
+    opt.load_state_dict(saved)  # the complete state loads
+    _unchanged(opt, saved)
+
+
+def test_load_state_dict_checks_adams_buffers_before_changing_anything():
+    opt, saved = _stepped("Adam", {"lr": 0.1})
+
+    def refused(edit, message):
+        broken = copy.deepcopy(saved)
+        edit(broken)
+        with pytest.raises(ValueError, match=message):
+            opt.load_state_dict(broken)
+        _unchanged(opt, saved)
+
+    def only_step(sd):
+        sd["state"][0] = {"step": 3.0}
+
+    refused(only_step, r"Adam.load_state_dict: parameter 0 lacks 'exp_avg', 'exp_avg_sq'")
+    refused(
+        lambda sd: sd["state"][0].update(exp_avg=np.float32(0.5)),
+        r"parameter 0: buffer 'exp_avg' has shape \(\), the parameter has shape \(2, 3\)",
+    )
+    refused(
+        lambda sd: sd["state"][1].update(exp_avg_sq=np.ones(3, np.float32)),
+        r"parameter 1: buffer 'exp_avg_sq' has shape \(3,\)",
+    )
+    refused(
+        lambda sd: sd["state"][1].update(exp_avg_sq=[0.0] * 4),
+        r"buffer 'exp_avg_sq' is a list, not an array of the parameter's shape \(4,\)",
+    )
+    refused(
+        lambda sd: sd["state"][1].update(exp_avg=np.ones(4, np.int64)),
+        r"buffer 'exp_avg' has dtype int64, not a floating-point one",
+    )
+    for step in (-1.0, math.nan, math.inf, "3", True, None):
+        refused(lambda sd, s=step: sd["state"][1].update(step=s), r"'step' is .*, not a finite")
+    refused(
+        lambda sd: sd["state"][1].update(max_exp_avg_sq=np.ones(4)),
+        r"parameter 1 has the unknown 'max_exp_avg_sq'",
+    )
+    refused(  # the loaded options decide what is needed
+        lambda sd: sd["param_groups"][0].update(amsgrad=True),
+        r"parameter 0 lacks 'max_exp_avg_sq'",
+    )
+    refused(lambda sd: sd["param_groups"][0].update(lr=-1.0), r"group 0: Invalid learning rate")
+    refused(lambda sd: sd["param_groups"][0].update(params=[0, 0]), r"lists 0, not the index")
+    refused(lambda sd: sd["state"].update({7: {}}), r"state for parameter 7, which no group")
+    refused(lambda sd: sd["state"].update({1: [1]}), r"the state of parameter 1 is not a dict")
+    refused(lambda sd: sd.pop("state"), r"expected a dict with 'state' and 'param_groups'")
+    refused(lambda sd: sd["param_groups"].__setitem__(0, [0, 1]), r"group 0 is not a dict")
+
+    empty = copy.deepcopy(saved)
+    empty["state"][0] = {}  # no step yet: as if absent
+    float64 = copy.deepcopy(saved)
+    float64["state"][1]["exp_avg"] = saved["state"][1]["exp_avg"].astype(np.float64)
+    for good in (empty, float64):
+        opt.load_state_dict(good)
+    assert opt.state_dict()["state"][1]["exp_avg"].dtype == np.float32  # cast, as PyTorch
+
+
 def test_closure_is_called_once_and_its_loss_returned():
     model, x, y = _model_and_data()
     opt = optim.SGD(model.parameters(), lr=0.1)

@@ -3,7 +3,9 @@ demo and train commands with their error paths."""
 
 from __future__ import annotations
 
+import copy
 import json
+import math
 import subprocess
 import sys
 
@@ -18,6 +20,7 @@ from chainrule.train import (
     EarlyStopping,
     JSONLogger,
     ModelCheckpoint,
+    TerminateOnNaN,
     accuracy,
     evaluate,
     fit,
@@ -249,6 +252,85 @@ def test_history_plot_writes_a_png(tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+# ------------------------------------------------------------------ divergence
+def test_terminate_on_nan_stops_at_the_bad_batch_and_keeps_the_last_good_checkpoint(
+    tmp_path, capsys
+):
+    data, model = _setup()
+    opt = cr.optim.SGD(model.parameters(), lr=0.1)
+    sched = cr.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=math.inf)  # epoch 3: lr inf
+    epochs = []
+
+    class Seen(Callback):
+        def on_epoch_end(self, state, record):
+            epochs.append(record["epoch"])
+
+    stop = TerminateOnNaN()
+    history = fit(
+        model,
+        nn.CrossEntropyLoss(),
+        opt,
+        data.train,
+        6,
+        scheduler=sched,
+        batch_size=30,
+        verbose=0,
+        callbacks=[stop, ModelCheckpoint(tmp_path / "c.chainrule"), Seen()],
+    )
+    assert len(history) == 2 and epochs == [1, 2]  # epoch 3 abandoned, not recorded
+    assert (stop.stopped["epoch"], stop.stopped["step"], stop.stopped["steps"]) == (3, 2, 5)
+    assert not np.isfinite(stop.stopped["loss"])
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"the loss became {stop.stopped['loss']} at epoch 3, step 2 of 5")
+    assert "a smaller learning rate (this run used inf), gradient clipping" in printed
+    kept = cr.load(tmp_path / "c.chainrule")
+    assert kept["epoch"] == 2 and all(np.isfinite(v.numpy()).all() for v in kept["model"].values())
+
+
+def test_terminate_on_nan_catches_weights_broken_by_an_epochs_last_step(tmp_path):
+    """The loss of a batch is computed before its step: a step that leaves a weight nan at
+    the end of an epoch is caught by checking the weights, before the epoch is saved."""
+    data, model = _setup()
+
+    class Sabotage(cr.optim.SGD):
+        def step(self, closure=None):
+            super().step(closure)
+            model[0].weight._array[0, 0] = np.nan
+
+    stop = TerminateOnNaN(verbose=False)
+    history = fit(
+        model,
+        nn.CrossEntropyLoss(),
+        Sabotage(model.parameters(), lr=0.1),
+        data.train,
+        3,
+        batch_size=200,  # one step per epoch: the last
+        callbacks=[stop, ModelCheckpoint(tmp_path / "c.chainrule")],
+        verbose=0,
+    )
+    assert len(history) == 0 and not (tmp_path / "c.chainrule").exists()
+    assert np.isfinite(stop.stopped["loss"]) and stop.stopped["step"] == 1
+    assert stop.message.startswith("a weight of the model became inf or nan at epoch 1, step 1")
+
+
+def test_train_with_a_huge_learning_rate_stops_and_says_why(tmp_path, capsys):
+    assert cli.main(["train", "--lr", "1e30", "--epochs", "3", "--out", str(tmp_path / "a")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("chainrule: training diverged: the loss became nan at epoch 1, step ")
+    assert "no epoch finished, so no checkpoint was written" in err
+    assert "a smaller --lr than 1e+30, --clip-grad-norm 1.0 (gradient clipping)" in err
+    assert err.count("\n") == 1 and not (tmp_path / "a" / "checkpoint.chainrule").exists()
+    later = ["--data", "xor", "--hidden", "8", "--schedule", "step", "--step-size", "2"]
+    argv = ["train", *later, "--gamma", "1e30", "--epochs", "5", "--out", str(tmp_path / "b")]
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    ckpt = tmp_path / "b" / "checkpoint.chainrule"
+    assert "at epoch 3, step 2 of 5; training stopped there and the last good checkpoint, " in err
+    assert f"after epoch 2, is {ckpt}. Likely remedies: a smaller --lr than 1e+27" in err
+    kept = cr.load(ckpt)
+    assert kept["epoch"] == 2 and all(np.isfinite(v.numpy()).all() for v in kept["model"].values())
+
+
 # ------------------------------------------------------------------ checkpoints and resume
 def _train(epochs, ckpt=None, resume_from=None, seed=0):
     """Adam + cosine schedule + dropout, so that exact resumption needs every piece of state."""
@@ -294,6 +376,107 @@ def test_resuming_equals_training_straight_through_bit_for_bit(tmp_path):
     assert strip == [{k: v for k, v in r.items() if k != "time"} for r in resumed_history.records]
 
 
+_SCHEDULES = {
+    "none": lambda opt: None,
+    "step": lambda opt: cr.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5),
+    "exponential": lambda opt: cr.optim.lr_scheduler.ExponentialLR(opt, gamma=0.8),
+    "cosine": lambda opt: cr.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=4),
+    "linear": lambda opt: cr.optim.lr_scheduler.LinearLR(opt, start_factor=0.1, total_iters=3),
+}
+# Each optimizer once, the other choices rotated among them: with and without a seed,
+# dropout and batch norm (whose running statistics and batch counts are state too).
+_MATRIX = [
+    ("SGD", {"lr": 0.1}, "step", 0.0, False, None),
+    ("SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True}, "cosine", 0.3, True, 3),
+    ("Adagrad", {"lr": 0.1}, "exponential", 0.3, False, None),
+    ("RMSprop", {"lr": 0.01, "momentum": 0.5, "centered": True}, "linear", 0.0, True, None),
+    ("Adam", {"lr": 0.01, "amsgrad": True}, "none", 0.3, True, None),
+    ("AdamW", {"lr": 0.01}, "step", 0.3, False, 4),
+    ("Adadelta", {}, "cosine", 0.0, True, None),
+]
+
+
+def _run(config, epochs, checkpoint=None, resume=None):
+    name, options, schedule, dropout, batchnorm, seed = config
+    cr.manual_seed(0 if resume is None else 99)  # a resumed run takes everything from the file
+    data = cr.data.load("moons", n=96, noise=0.2)
+    layers = [nn.Linear(2, 8)] + ([nn.BatchNorm1d(8)] if batchnorm else []) + [nn.Tanh()]
+    layers += ([nn.Dropout(dropout)] if dropout else []) + [nn.Linear(8, 2)]
+    model = nn.Sequential(*layers)
+    opt = getattr(cr.optim, name)(model.parameters(), **options)
+    sched = _SCHEDULES[schedule](opt)
+    history, start = None, 0
+    if resume is not None:
+        state = load_checkpoint(resume, model, opt, sched)
+        history, start = state["history"], state["epoch"]
+    history = fit(
+        model,
+        nn.CrossEntropyLoss(),
+        opt,
+        data.train,
+        epochs,
+        val_data=data.test,
+        callbacks=[ModelCheckpoint(checkpoint)] if checkpoint else [],
+        scheduler=sched,
+        batch_size=16,
+        seed=seed,
+        verbose=0,
+        history=history,
+        start_epoch=start,
+    )
+    return model, opt, history, cr.random.get_rng_state()
+
+
+@pytest.mark.parametrize("config", _MATRIX, ids=[f"{c[0]}-{c[2]}-seed{c[5]}" for c in _MATRIX])
+def test_resume_is_bit_exact_in_every_configuration(tmp_path, config):
+    model, opt, history, rng = _run(config, 4)
+    _run(config, 2, checkpoint=tmp_path / "half.chainrule")
+    resumed, resumed_opt, resumed_history, resumed_rng = _run(
+        config, 4, resume=tmp_path / "half.chainrule"
+    )
+    for (key, a), b in zip(model.state_dict().items(), resumed.state_dict().values()):
+        assert a.numpy().tobytes() == b.numpy().tobytes(), key
+    for i, entries in opt.state_dict()["state"].items():
+        for key, value in entries.items():
+            np.testing.assert_array_equal(resumed_opt.state_dict()["state"][i][key], value)
+    records = [{k: v for k, v in r.items() if k != "time"} for r in history.records]
+    assert records == [{k: v for k, v in r.items() if k != "time"} for r in resumed_history.records]
+    assert rng == resumed_rng  # the generator, too, is where the straight run left it
+
+
+def test_early_stopping_and_best_checkpoints_resume_where_they_left_off(tmp_path):
+    """Nothing improves (lr 0): the straight run stops after epoch 4 (best 1, patience 3)
+    and saves its best checkpoint once; resumed after epoch 2, the callbacks replay the
+    history, so the run still stops after epoch 4 and saves no new best."""
+
+    def train(epochs, resume=None):
+        data, model = _setup()
+        opt = cr.optim.SGD(model.parameters(), lr=0.0)
+        history, start = None, 0
+        if resume is not None:
+            state = load_checkpoint(resume, model, opt)
+            history, start = state["history"], state["epoch"]
+        stop = EarlyStopping("val_loss", patience=3)
+        best = ModelCheckpoint(tmp_path / "best.chainrule", save_best_only=True)
+        every = ModelCheckpoint(tmp_path / "epoch{epoch}.chainrule")
+        history = fit(
+            model,
+            nn.CrossEntropyLoss(),
+            opt,
+            data.train,
+            epochs,
+            val_data=data.test,
+            callbacks=[stop, best, every],
+            verbose=0,
+            history=history,
+            start_epoch=start,
+        )
+        return len(history), stop.stopped_epoch, len(best.saved)
+
+    assert train(10) == (4, 4, 1)
+    assert train(10, resume=tmp_path / "epoch2.chainrule") == (4, 4, 0)
+
+
 def test_checkpoint_round_trip_restores_everything(tmp_path):
     model, opt, history = _train(3)
     sched = cr.optim.lr_scheduler.StepLR(opt, 2)
@@ -327,10 +510,88 @@ def test_a_plain_save_is_not_a_training_checkpoint(tmp_path):
 def test_demo_reaches_95_percent_and_writes_its_files(tmp_path, capsys):
     assert cli.main(["demo", "--out", str(tmp_path / "demo")]) == 0
     out = capsys.readouterr().out
-    accuracy_value = float(out.split("test accuracy ")[1].split(",")[0])
-    assert accuracy_value >= 0.95, out
+    validation = float(out.split("validation accuracy ")[1].split(" ")[0])
+    test = float(out.split("test accuracy ")[1].split(" ")[0])
+    assert validation >= 0.95 and test >= 0.95, out
     for name in ("checkpoint.chainrule", "curves.png", "history.csv", "history.json"):
         assert (tmp_path / "demo" / name).exists()
+    results = json.loads((tmp_path / "demo" / "results.json").read_text())
+    assert round(results["validation"]["accuracy"], 4) == validation
+    assert round(results["test"]["accuracy"], 4) == test
+    assert results["samples"] == {"train": 1295, "validation": 143, "test": 359}
+
+
+def test_training_selects_on_validation_and_looks_at_the_test_split_once(tmp_path, monkeypatch):
+    """chainrule train: fit validates (and early stopping chooses) on a stratified split of
+    the training data; the test split is evaluated once, after training."""
+    import chainrule.train.loop as loop
+    import chainrule.train.run as run
+
+    events = []
+    evaluate_, fit_ = loop.evaluate, run.fit
+
+    def spy_evaluate(model, loss_fn, data, **kwargs):
+        events.append(("evaluate", data))
+        return evaluate_(model, loss_fn, data, **kwargs)
+
+    def spy_fit(*args, **kwargs):
+        events.append(("fit", kwargs["val_data"]))
+        history = fit_(*args, **kwargs)
+        events.append(("fit done", None))
+        return history
+
+    monkeypatch.setattr(loop, "evaluate", spy_evaluate)
+    monkeypatch.setattr(run, "evaluate", spy_evaluate)
+    monkeypatch.setattr(run, "fit", spy_fit)
+    config = run.Config(data="blobs", hidden=(8,), epochs=3, patience=2, seed=5)
+    result = run.run(config, tmp_path, verbose=0)
+    test, train = result["splits"].test, result["splits"].train
+    (val,) = {id(data): data for kind, data in events if kind == "fit"}.values()
+    assert [kind for kind, data in events if data is test] == ["evaluate"]  # once...
+    assert events.index(("fit done", None)) < [data is test for _, data in events].index(True)
+    rows = {tuple(r) for r in val.tensors[0].numpy().tolist()}
+    assert not rows & {tuple(r) for r in test.tensors[0].numpy().tolist()}
+    assert rows <= {tuple(r) for r in train.tensors[0].numpy().tolist()}
+    per_class = np.bincount(train.tensors[1].numpy())
+    expected = np.floor(per_class * 0.1 + 0.5).astype(int).tolist()  # 10% of each class
+    assert np.bincount(val.tensors[1].numpy()).tolist() == expected and sum(expected) == 22
+    assert result["validation"] == evaluate_(result["model"], nn.functional.cross_entropy, val)
+    assert result["history"]["val_loss"][-1] == result["validation"]["loss"]
+
+
+def test_the_plot_and_the_files_name_validation_and_test_apart(tmp_path, monkeypatch, capsys):
+    import matplotlib.axes
+
+    labels = []
+    plot = matplotlib.axes.Axes.plot
+
+    def spy(self, *args, **kwargs):
+        labels.append(kwargs.get("label"))
+        return plot(self, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "plot", spy)
+    argv = ["train", "--data", "xor", "--hidden", "8", "--epochs", "2", "--out", str(tmp_path)]
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-3].startswith("  validation loss ") and "validation accuracy" in out[-3]
+    assert out[-2].startswith("  test loss ") and "evaluated once, after training" in out[-2]
+    assert labels[:6] == [
+        "training loss",
+        "validation loss",
+        "test loss (once, after training)",
+        "training accuracy",
+        "validation accuracy",
+        "test accuracy (once, after training)",
+    ]
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert set(results) == {"epochs", "samples", "validation", "test"}
+    header = (tmp_path / "history.csv").read_text().splitlines()[0].split(",")
+    assert "val_loss" in header and not any(k.startswith("test") for k in header)
+    argv = [*argv[:-2], "--val-split", "0", "--patience", "2", "--out", str(tmp_path / "x")]
+    assert cli.main(argv) == 2
+    assert "--patience stops on the validation loss; it needs a --val-split above 0" in (
+        capsys.readouterr().err
+    )
 
 
 def test_train_resume_continues_exactly(tmp_path):
@@ -418,6 +679,55 @@ def test_corrupted_and_mismatched_checkpoints_are_one_line_errors(tmp_path, caps
     assert "is not a directory" in capsys.readouterr().err
 
 
+def test_forged_checkpoints_are_one_line_errors_that_name_the_entry(tmp_path, capsys):
+    """A checkpoint that is a valid chainrule file but not one save_checkpoint wrote: each
+    entry missing or of the wrong form, and wrong values inside the entries."""
+    run = ["train", "--data", "xor", "--hidden", "4", "--schedule", "step", "--epochs", "1"]
+    assert cli.main([*run, "--out", str(tmp_path / "r")]) == 0
+    good = cr.load(tmp_path / "r" / "checkpoint.chainrule")
+
+    def edit(path, value):
+        def apply(state):
+            *parents, last = path
+            for key in parents:
+                state = state[key]
+            if value is KeyError:
+                del state[last]
+            else:
+                state[last] = value
+
+        return apply
+
+    entries = ["epoch", "model", "optimizer", "scheduler", "rng", "history", "extra"]
+    cases = [(edit([k], KeyError), f"has no '{k}' entry") for k in entries]
+    cases += [(edit([k], bad), f"malformed '{k}' entry") for k in entries for bad in (-1, "x", [1])]
+    cases += [
+        (edit(["rng", "state", "inc"], -1), "set_rng_state: expected the PCG64 state"),
+        (edit(["model", "0.weight"], "x"), "error(s) in loading state_dict for Sequential"),
+        (edit(["model", "0.weight"], [["a"] * 2] * 4), "dtype <U1, not numbers"),
+        (
+            edit(["optimizer", "param_groups", 0, "lr"], "fast"),
+            "group 0: the learning rate must be a real number, got 'fast'",
+        ),
+        (edit(["optimizer", "state", 0, "exp_avg"], np.zeros(())), "has shape ()"),
+        (edit(["scheduler", "optimizer"], {}), "StepLR.load_state_dict: expected the entries"),
+        (edit(["scheduler", "last_epoch"], "x"), "'last_epoch' is 'x', not like 0"),
+        (edit(["history", "records", 0, "loss"], "low"), "malformed 'history' entry"),
+        (edit(["history", "seed"], 1.5), "malformed 'history' entry"),
+        (edit(["extra", "config"], [1]), "malformed 'config' entry"),
+    ]
+    forged = tmp_path / "forged.chainrule"
+    for change, message in cases:
+        state = copy.deepcopy(good)
+        change(state)
+        cr.save(state, forged)
+        capsys.readouterr()
+        code = cli.main([*run[:-1], "2", "--out", str(tmp_path / "f"), "--resume", str(forged)])
+        err = capsys.readouterr().err
+        assert code == 2 and err.startswith("chainrule: error: "), err
+        assert message in err and err.count("\n") == 1, (message, err)
+
+
 def test_errors_never_show_a_traceback_from_the_console_script(tmp_path):
     bad = tmp_path / "bad.chainrule"
     bad.write_bytes(b"\x80\x04garbage")
@@ -437,3 +747,17 @@ def test_every_subcommand_has_help(command, capsys):
     with pytest.raises(SystemExit) as exc:
         cli.main([command, "--help"])
     assert exc.value.code == 0 and f"usage: chainrule {command}" in capsys.readouterr().out
+
+
+def test_resuming_incomplete_optimizer_state_is_a_one_line_error(tmp_path, capsys):
+    run = ["train", "--data", "xor", "--hidden", "8", "--epochs", "1", "--out", str(tmp_path)]
+    assert cli.main(run) == 0
+    ckpt = tmp_path / "checkpoint.chainrule"
+    state = cr.load(ckpt)
+    state["optimizer"]["state"][0] = {"step": 3.0}  # Adam's moments gone
+    cr.save(state, ckpt)
+    capsys.readouterr()
+    assert cli.main([*run[:-3], "2", "--out", str(tmp_path), "--resume", str(ckpt)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("chainrule: error: Adam.load_state_dict: parameter 0 lacks 'exp_avg'")
+    assert err.count("\n") == 1

@@ -1,9 +1,11 @@
-"""The ``chainrule`` command line: ``demo``, ``train``, ``diagnose``, ``explain``, ``bench``,
-``verify`` and ``lab``.
+"""The ``chainrule`` command line: ``demo``, ``train``, ``diagnose``, ``explain``, ``drill``,
+``bench``, ``verify`` and ``lab``.
 
 Every user mistake (an unknown dataset or option value, a bad path, a corrupted or
 foreign checkpoint) ends in one line, ``chainrule: error: ...``, and exit status 2, never
-a traceback. Set ``CHAINRULE_DEBUG=1`` to see the traceback instead.
+a traceback. A run whose loss stops being finite ends in ``chainrule: training diverged:
+...`` (where, what was kept, what helps) and exit status 1. Set ``CHAINRULE_DEBUG=1`` to
+see the traceback instead.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import os
 import sys
 
 import chainrule
+from chainrule.errors import TrainingDiverged
 
 __all__ = ["build_parser", "main"]
 
@@ -72,16 +75,17 @@ def _betas(text: str) -> tuple:
 
 
 # ----------------------------------------------------------------------------- commands
+def _figures(name: str, metrics: dict) -> str:
+    return ", ".join(f"{name} {key} {value:.4f}" for key, value in metrics.items())
+
+
 def _print_result(result: dict, what: str) -> None:
-    test = result["test"]
-    parts = [f"{what}: test loss {test['loss']:.4f}"]
-    if "accuracy" in test:
-        parts.append(f"test accuracy {test['accuracy']:.4f}")
-    parts.append(f"after {len(result['history'])} epochs")
-    print(", ".join(parts))
-    written = [result["checkpoint"], result["out"] / "history.csv"] + [
-        result[k] for k in ("curves", "flow_plot") if result.get(k)
-    ]
+    print(f"{what}: after {len(result['history'])} epochs")
+    if result["validation"] is not None:
+        print(f"  {_figures('validation', result['validation'])} (held out of the training data)")
+    print(f"  {_figures('test', result['test'])} (the test split, evaluated once, after training)")
+    written = [result["checkpoint"], result["out"] / "history.csv", result["out"] / "results.json"]
+    written += [result[k] for k in ("curves", "flow_plot") if result.get(k)]
     print("wrote " + ", ".join(str(p) for p in written))
 
 
@@ -102,7 +106,8 @@ def _cmd_demo(args) -> int:
     )
     print(
         f"chainrule demo: a 64-128-64-10 ReLU network learns the bundled handwritten digits "
-        f"(1,797 8x8 images), Adam, {args.epochs} epochs"
+        f"(1,797 8x8 images), Adam, {args.epochs} epochs; 10% of the training images are "
+        "held out for validation, the test images are used once, at the end"
     )
     result = run(config, args.out, verbose=1)
     _print_result(result, "demo")
@@ -145,6 +150,12 @@ def _cmd_explain(args) -> int:
         return 0
     print(trace)
     return 0
+
+
+def _cmd_drill(args) -> int:
+    from chainrule.drill import command
+
+    return command.run(args)
 
 
 def _cmd_bench(args) -> int:
@@ -213,10 +224,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser(
         "demo",
-        help="train an MLP on the bundled digits and report its test accuracy",
+        help="train an MLP on the bundled digits and report its validation and test accuracy",
         description="Train a 64-128-64-10 MLP on the bundled handwritten digits (about "
-        "a second on two cores), print its test accuracy, and write the curves and a "
-        "checkpoint under --out.",
+        "a second on two cores), print its accuracy on a validation split held out of the "
+        "training data and on the test split (used once, at the end), and write the curves "
+        "and a checkpoint under --out.",
     )
     demo.add_argument(
         "--epochs", type=_positive_int, default=40, help="training epochs (default 40)"
@@ -230,8 +242,10 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser(
         "train",
         help="train a network on a data set, with every choice on the command line",
-        description="Train a model and write checkpoint.chainrule, history.csv/json and "
-        "curves.png into --out. --resume continues a run from its checkpoint, exactly.",
+        description="Train a model and write checkpoint.chainrule, history.csv/json, "
+        "results.json and curves.png into --out. --val-split holds validation data out of the "
+        "training data; the test split is evaluated once, after training. --resume continues "
+        "a run from its checkpoint, exactly.",
     )
     _data_and_model(train, sorted(recipes.INITS))
     g = train.add_argument_group("loss and regularisation")
@@ -286,9 +300,17 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--batch-size", type=_positive_int, default=32)
     g.add_argument("--seed", type=int, default=0)
     g.add_argument(
+        "--val-split",
+        type=_probability,
+        default=0.1,
+        help="fraction of the training data held out for validation (stratified by class, "
+        "drawn from --seed; default 0.1); the val_ figures and --patience use it, the test "
+        "split is evaluated once, at the end; 0: no validation",
+    )
+    g.add_argument(
         "--patience",
         type=_positive_int,
-        help="stop early after this many epochs without improvement",
+        help="stop early after this many epochs without a better validation loss",
     )
     g.add_argument("--out", help="output directory (default runs/<data>-<model>)")
     g.add_argument("--resume", help="continue from this checkpoint (same options, more --epochs)")
@@ -347,6 +369,42 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--json", action="store_true", help="print the trace as JSON")
     explain.set_defaults(func=_cmd_explain)
 
+    drill = sub.add_parser(
+        "drill",
+        help="numeric exercises on the fundamentals, graded by chainrule's own autograd",
+        description="Small exercises with numbers drawn from a seed (backpropagation, softmax, "
+        "optimizer steps, batch norm, dropout, penalties, losses): answer each quantity, get it "
+        "graded against chainrule's autograd, optimizers and losses, and see the worked "
+        "solution. Without --json, --check or --solution the drill is interactive. --check "
+        "exits 0 when every answer is right, 1 otherwise.",
+    )
+    drill.add_argument(
+        "topic",
+        nargs="?",
+        metavar="TOPIC",
+        help="a topic, or 'list' to list them (a random topic when omitted)",
+    )
+    drill.add_argument("--seed", type=int, help="the exercise's numbers (default: drawn at random)")
+    g = drill.add_mutually_exclusive_group()
+    g.add_argument(
+        "--json",
+        action="store_true",
+        help="print the exercise as JSON: topic, seed, question, inputs, answer_shape",
+    )
+    g.add_argument(
+        "--check",
+        metavar="ANSWERS.json",
+        help="grade a JSON object of answers keyed by quantity name",
+    )
+    g.add_argument("--solution", action="store_true", help="print the worked solution")
+    drill.add_argument(
+        "--rtol",
+        type=_non_negative,
+        default=1e-2,
+        help="relative tolerance of a right answer (default 0.01)",
+    )
+    drill.set_defaults(func=_cmd_drill)
+
     bench = sub.add_parser(
         "bench",
         help="time training steps against PyTorch and hand-written NumPy",
@@ -394,7 +452,20 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("chainrule: interrupted", file=sys.stderr)
         return 130
-    except (ValueError, TypeError, OSError, KeyError, RuntimeError, ImportError) as err:
+    except TrainingDiverged as err:
+        if os.environ.get("CHAINRULE_DEBUG"):
+            raise
+        print(f"chainrule: training diverged: {err}", file=sys.stderr)
+        return 1
+    except (
+        ValueError,
+        TypeError,
+        OSError,
+        KeyError,
+        RuntimeError,
+        MemoryError,
+        ImportError,
+    ) as err:
         if os.environ.get("CHAINRULE_DEBUG"):
             raise
         message = " ".join(line.strip() for line in str(err).splitlines()) or type(err).__name__

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["LabelError", "ShapeError"]
+__all__ = ["LabelError", "ShapeError", "TrainingDiverged"]
 
 
 class ShapeError(ValueError, RuntimeError):
@@ -17,3 +17,8 @@ class LabelError(ValueError, IndexError):
     """A target label outside the values a loss accepts (a class index out of range, a
     label that is not -1 or +1). An ``IndexError`` too, as PyTorch raises for bad class
     indices."""
+
+
+class TrainingDiverged(RuntimeError):
+    """A training run stopped because its loss (or its weights) stopped being finite
+    numbers; the message says where, what was kept, and what usually helps."""

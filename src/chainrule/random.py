@@ -9,7 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["default_generator", "get_rng_state", "manual_seed", "seed", "set_rng_state"]
+__all__ = [
+    "default_generator",
+    "draw_seed",
+    "get_rng_state",
+    "manual_seed",
+    "seed",
+    "set_rng_state",
+]
 
 _generator = np.random.Generator(np.random.PCG64(0))
 
@@ -36,11 +43,45 @@ def seed() -> int:
     return s
 
 
+def draw_seed() -> int:
+    """A seed for a generator of its own (a loader's shuffles), drawn from this one."""
+    return int(_generator.integers(2**63))
+
+
 def get_rng_state() -> dict:
     """The generator's state as a plain dict (what a checkpoint stores)."""
     return _generator.bit_generator.state
 
 
+def _is_state(state) -> bool:
+    """Whether ``state`` has exactly the form :func:`get_rng_state` returns."""
+    if not isinstance(state, dict) or state.keys() != {
+        "bit_generator",
+        "state",
+        "has_uint32",
+        "uinteger",
+    }:
+        return False
+    inner = state["state"]
+    return (
+        state["bit_generator"] == "PCG64"
+        and isinstance(inner, dict)
+        and inner.keys() == {"state", "inc"}
+        and all(type(v) is int and 0 <= v < 2**128 for v in inner.values())
+        and state["has_uint32"] in (0, 1)
+        and type(state["has_uint32"]) is int
+        and type(state["uinteger"]) is int
+        and 0 <= state["uinteger"] < 2**32
+    )
+
+
 def set_rng_state(state: dict) -> None:
-    """Restore a state returned by :func:`get_rng_state`."""
+    """Restore a state returned by :func:`get_rng_state` (anything else is refused with a
+    ValueError, before the generator changes)."""
+    if not _is_state(state):
+        text = repr(state)
+        raise ValueError(
+            "set_rng_state: expected the PCG64 state that get_rng_state returns, got "
+            + (text if len(text) <= 80 else text[:77] + "...")
+        )
     _generator.bit_generator.state = state

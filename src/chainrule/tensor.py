@@ -1017,9 +1017,24 @@ def randint(low: int, high: int | None = None, size=(), dtype=None, generator=No
 
 def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> Tensor:
     """Values from ``start`` to ``end`` (exclusive) by ``step``; integers give int64,
-    any float argument gives the default float dtype."""
+    any float argument gives the default float dtype. Raises RuntimeError, in PyTorch's
+    words, for a zero step, a non-finite bound or step, and a step pointing away from
+    ``end``."""
     if end is None:
         start, end = 0, start
+    start, end, step = (v.item() if isinstance(v, Tensor) else v for v in (start, end, step))
+    for name, value in (("start", start), ("end", end), ("step", step)):
+        if not isinstance(value, int | float | np.integer | np.floating) or isinstance(value, bool):
+            raise TypeError(f"arange: {name} must be a number, got {value!r}")
+    if step == 0:
+        raise RuntimeError(f"arange: step must be nonzero (got start={start}, end={end}, step=0)")
+    if not all(np.isfinite((start, end, step))):
+        raise RuntimeError(f"arange: unsupported range: {start} -> {end} by {step}")
+    if (end - start) * step < 0:
+        raise RuntimeError(
+            f"arange: upper bound and lower bound inconsistent with step sign ({start} -> {end} "
+            f"by {step})"
+        )
     if dtype is None:
         dtype = _dt.result_type(start, end, step)
     return _factory(xp.arange(start, end, step, dtype=_dt.to_dtype(dtype)), requires_grad)

@@ -316,9 +316,12 @@ def _layer_notes(steps: list[Step]) -> None:
 def _output_delta_note(s: Step, names: dict) -> None:
     node = s.record.node
     parent = s.record.parents[0]
-    if parent is None or node.reduction != "mean" or node.saved[2] is not None:
+    if parent is None or node.reduction != "mean" or node.smoothing or node.saved[2] is not None:
         return
-    _, onehot, _, softmax = node.saved  # what the op kept: logits, one-hot, weights, softmax
+    # What the op kept: logits, class indices, per-sample weights, validity, class
+    # weights, and the softmax it computed.
+    x, target, _, _, _, softmax = node.saved
+    onehot = np.moveaxis(np.eye(x.shape[1], dtype=x.dtype)[target], -1, 1)
     target = names[id(parent[0])].name
     k = target[1:] if target.startswith("z") else ""
     s.notes.append(

@@ -1,7 +1,7 @@
 """Data: datasets, the loader, and every data set behind ``cr.data.load(name)``."""
 
 from chainrule.data import idx, synthetic
-from chainrule.data.dataset import DataLoader, Dataset, TensorDataset
+from chainrule.data.dataset import DataLoader, Dataset, TensorDataset, validation_split
 from chainrule.data.registry import DATASETS, Splits, available, load
 
 __all__ = [
@@ -14,4 +14,5 @@ __all__ = [
     "idx",
     "load",
     "synthetic",
+    "validation_split",
 ]

@@ -12,11 +12,11 @@ import math
 
 import numpy as np
 
-from chainrule._backend import xp
-from chainrule.random import default_generator
+from chainrule._backend import to_numpy, xp
+from chainrule.random import draw_seed
 from chainrule.tensor import Tensor, _make, as_tensor
 
-__all__ = ["DataLoader", "Dataset", "TensorDataset"]
+__all__ = ["DataLoader", "Dataset", "TensorDataset", "validation_split"]
 
 
 class Dataset:
@@ -50,6 +50,47 @@ class TensorDataset(Dataset):
 
     def __getitem__(self, index):
         return tuple(_make(t._array[index], None, False) for t in self.tensors)
+
+
+def validation_split(
+    dataset: TensorDataset, fraction: float, *, seed: int = 0, stratify: bool = False
+) -> tuple[TensorDataset, TensorDataset]:
+    """Hold out about ``fraction`` of ``dataset`` for validation: returns ``(train, val)``,
+    two TensorDatasets whose samples keep their order in ``dataset``.
+
+    The held-out samples are the first of a permutation drawn from ``seed``; with
+    ``stratify`` (class labels in the last tensor), each class gives its own count times
+    ``fraction``, rounded half up, so both parts keep the classes' proportions. Either part
+    coming out empty is an error.
+    """
+    if not 0 < fraction < 1:
+        raise ValueError(f"validation_split: fraction must be in (0, 1), got {fraction!r}")
+    n = len(dataset)
+    order = np.random.default_rng(seed).permutation(n)
+    if stratify:
+        labels = to_numpy(dataset.tensors[-1]._array)[order]
+        if labels.dtype.kind not in "iu" or labels.ndim != 1:
+            raise ValueError(
+                f"validation_split: stratify needs class labels (integers, one per sample), "
+                f"got dtype {labels.dtype} and shape {labels.shape}"
+            )
+        held = np.concatenate(
+            [
+                order[labels == c][: math.floor(fraction * n_c + 0.5)]
+                for c, n_c in zip(*np.unique(labels, return_counts=True))
+            ]
+        )
+    else:
+        held = order[: math.floor(fraction * n + 0.5)]
+    if not 0 < len(held) < n:
+        raise ValueError(
+            f"validation_split: holding out {fraction} of {n} samples leaves "
+            f"{'no validation' if len(held) == 0 else 'no training'} sample"
+        )
+    val = np.zeros(n, bool)
+    val[held] = True
+    index = np.arange(n)
+    return TensorDataset(*dataset[index[~val]]), TensorDataset(*dataset[index[val]])
 
 
 def _collate(samples: list):
@@ -87,7 +128,7 @@ class DataLoader:
             raise ValueError("DataLoader: the dataset is empty")
         self.dataset, self.batch_size = dataset, batch_size
         self.shuffle, self.drop_last = shuffle, drop_last
-        self.seed = int(default_generator().integers(2**63)) if seed is None else int(seed)
+        self.seed = draw_seed() if seed is None else int(seed)
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:

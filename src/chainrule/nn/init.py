@@ -13,12 +13,15 @@ makes every unit of a layer compute the same thing and receive the same gradient
 units never become different (the symmetry failure the lab demonstrates).
 
 All draws come from the library's generator (``cr.manual_seed``). Every function writes
-in place, without recording a graph, and returns its tensor.
+in place, without recording a graph, and returns its tensor. As in PyTorch, the Kaiming
+initialisers leave a tensor with no elements (the weight of ``nn.Linear(0, 3)``, whose
+fan-in is 0) as it is, with a warning, and ``orthogonal_`` silently.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -137,6 +140,14 @@ def xavier_normal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), generator)
 
 
+def _empty(tensor: Tensor) -> bool:
+    """Whether ``tensor`` has no elements (then its fan may be 0), warning as PyTorch does."""
+    if tensor._array.size:
+        return False
+    warnings.warn("Initializing zero-element tensors is a no-op", UserWarning, stacklevel=3)
+    return True
+
+
 def kaiming_uniform_(
     tensor: Tensor,
     a: float = 0.0,
@@ -146,6 +157,8 @@ def kaiming_uniform_(
 ) -> Tensor:
     r"""U(-b, b) with :math:`b = \sqrt3 \, g/\sqrt{\mathrm{fan}}`, :math:`g` the gain of
     ``nonlinearity`` (with slope ``a`` for leaky_relu)."""
+    if _empty(tensor):
+        return tensor
     bound = math.sqrt(3.0) * calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
     return uniform_(tensor, -bound, bound, generator)
 
@@ -158,6 +171,8 @@ def kaiming_normal_(
     generator=None,
 ) -> Tensor:
     r"""N(0, std^2) with :math:`std = g/\sqrt{\mathrm{fan}}`."""
+    if _empty(tensor):
+        return tensor
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
     return normal_(tensor, 0.0, std, generator)
 
@@ -170,6 +185,8 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
         raise ValueError(
             f"orthogonal_ needs a tensor with at least 2 dimensions, got shape {tuple(tensor.shape)}"
         )
+    if tensor._array.size == 0:
+        return tensor
     rows = tensor.shape[0]
     cols = tensor._array.size // rows
     flat = _gen(generator).standard_normal((rows, cols))

@@ -405,6 +405,9 @@ class Module:
             if key not in state_dict:
                 continue
             value = _as_numpy(state_dict[key])
+            if value.dtype.kind not in "biuf":
+                errors.append(f"the value for {key!r} has dtype {value.dtype}, not numbers")
+                continue
             if tuple(value.shape) != tuple(target.shape):
                 errors.append(
                     f"size mismatch for {key!r}: the state_dict has shape {tuple(value.shape)}, "

@@ -51,6 +51,11 @@ def batch_norm(
     if x.ndim < 2:
         raise ShapeError(f"batch_norm: expected input of shape (N, C, ...), got {tuple(x.shape)}")
     c = x.shape[1]
+    if c == 0:  # an IndexError, as PyTorch raises
+        raise IndexError(
+            f"batch_norm: the input of shape {tuple(x.shape)} has no channels (dimension 1 is "
+            "0), so there is nothing to normalise; was the layer built with num_features=0?"
+        )
     axes = (0, *range(2, x.ndim))
     shape = (1, c) + (1,) * (x.ndim - 2)
     w = None if weight is None else weight.reshape(shape)

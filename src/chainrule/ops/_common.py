@@ -24,7 +24,7 @@ def shape_of(x) -> tuple:
 def normalize_dim(dim, ndim: int, op: str) -> int:
     """A dimension index in [-ndim, ndim) turned into [0, ndim)."""
     if not isinstance(dim, int | np.integer) or isinstance(dim, bool):
-        raise TypeError(f"{op}: dim must be an integer, got {type(dim).__name__}")
+        raise TypeError(f"{op}: dim must be an integer, got {type(dim).__name__} {dim!r}")
     n = max(ndim, 1)
     if not -n <= dim < n:
         raise IndexError(
@@ -40,6 +40,10 @@ def normalize_dims(dim, ndim: int, op: str):
         return None
     if isinstance(dim, int | np.integer):
         return (normalize_dim(dim, ndim, op),) if ndim else None
+    if not isinstance(dim, list | tuple):
+        raise TypeError(
+            f"{op}: dim must be an integer or a tuple of integers, got {type(dim).__name__} {dim!r}"
+        )
     dims = tuple(normalize_dim(d, ndim, op) for d in dim)
     if not dims:
         return None  # PyTorch reads an empty dim list as "all dimensions"

@@ -15,15 +15,20 @@ from chainrule.ops.op import Op
 from chainrule.ops.promotion import float_input
 from chainrule.ops.reduction import kept_shape
 
-__all__ = ["log_softmax", "logsumexp", "softmax"]
+__all__ = ["exponentials", "log_softmax", "logsumexp", "softmax"]
 
 
-def _shifted(x, axes):
-    """``x - m`` with ``m`` the maximum over ``axes``; an infinite maximum is replaced by 0
-    so that rows of -inf (or holding +inf) give -inf (or +inf) rather than nan."""
+def exponentials(x, axes):
+    """The one softmax forward that logsumexp, softmax, log_softmax and the fused
+    cross-entropy share: ``s = x - m`` (``m`` the maximum over ``axes``), ``e = exp(s)``
+    and ``total``, the sum of ``e`` over ``axes``; so the softmax is ``e / total`` and the
+    log of the sum of ``exp(x)`` is ``log(total) + m``. An infinite maximum is replaced by
+    0, so that rows of -inf (or holding +inf) give -inf (or +inf) rather than nan."""
     m = xp.max(x, axis=axes, keepdims=True)
     m = xp.where(xp.isfinite(m), m, 0)
-    return x - m, m
+    s = x - m
+    e = xp.exp(s)
+    return s, m, e, xp.add.reduce(e, axis=axes, keepdims=True)
 
 
 class Logsumexp(Op):
@@ -35,8 +40,8 @@ class Logsumexp(Op):
 
     def forward(self, x, axes, keepdim):
         self.in_shape, self.axes, self.keepdim = x.shape, axes, keepdim
-        s, m = _shifted(x, axes)
-        out = xp.log(xp.exp(s).sum(axis=axes, keepdims=True)) + m
+        _, m, _, total = exponentials(x, axes)
+        out = xp.log(total) + m
         if not keepdim:
             out = out.squeeze(axis=axes)
         self.save(x, out)
@@ -58,8 +63,8 @@ class Softmax(Op):
 
     def forward(self, x, axis):
         self.axis = axis
-        e = xp.exp(_shifted(x, axis)[0])
-        out = e / e.sum(axis=axis, keepdims=True)
+        _, _, e, total = exponentials(x, axis)
+        out = e / total
         self.save(out)
         return out
 
@@ -78,8 +83,8 @@ class LogSoftmax(Op):
 
     def forward(self, x, axis):
         self.axis = axis
-        s, _ = _shifted(x, axis)
-        out = s - xp.log(xp.exp(s).sum(axis=axis, keepdims=True))
+        s, _, _, total = exponentials(x, axis)
+        out = s - xp.log(total)
         self.save(out)
         return out
 

@@ -71,6 +71,9 @@ class Adadelta(Optimizer):
 
     hyper = ("lr", "rho", "eps", "weight_decay", "maximize")
 
+    def _state_names(self, group: dict) -> tuple[tuple, tuple]:
+        return ("step",), ("square_avg", "acc_delta")
+
     def _update(self, param, grad, state, group, hyper) -> None:
         if "square_avg" not in state:
             state["step"] = 0.0

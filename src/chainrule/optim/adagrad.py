@@ -77,6 +77,9 @@ class Adagrad(Optimizer):
 
     hyper = ("lr", "lr_decay", "weight_decay", "eps", "maximize")
 
+    def _state_names(self, group: dict) -> tuple[tuple, tuple]:
+        return ("step",), ("sum",)
+
     def _update(self, param, grad, state, group, hyper) -> None:
         if "sum" not in state:
             state["step"] = 0.0

@@ -5,7 +5,13 @@ from __future__ import annotations
 import math
 
 from chainrule._backend import xp
-from chainrule.optim.optimizer import Optimizer, check, check_nonnegative, regularized
+from chainrule.optim.optimizer import (
+    Optimizer,
+    check,
+    check_nonnegative,
+    check_number,
+    regularized,
+)
 
 __all__ = ["Adam", "AdamW", "adam_update"]
 
@@ -112,7 +118,7 @@ class Adam(Optimizer):
             params,
             dict(
                 lr=lr,
-                betas=tuple(betas),
+                betas=tuple(betas) if isinstance(betas, list) else betas,
                 eps=eps,
                 weight_decay=weight_decay,
                 amsgrad=amsgrad,
@@ -124,7 +130,10 @@ class Adam(Optimizer):
     def _validate(self, group: dict) -> None:
         super()._validate(group)
         betas = group["betas"]
-        check(len(betas) == 2, f"betas must be a pair (beta1, beta2), got {betas}")
+        if not isinstance(betas, tuple | list) or len(betas) != 2:
+            raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+        for i, beta in enumerate(betas):
+            check_number(beta, f"beta{i + 1} (betas[{i}])")
         check(
             0 <= betas[0] < 1, f"Invalid beta parameter at index 0: {betas[0]} (must be in [0, 1))"
         )
@@ -132,6 +141,10 @@ class Adam(Optimizer):
             0 <= betas[1] < 1, f"Invalid beta parameter at index 1: {betas[1]} (must be in [0, 1))"
         )
         check_nonnegative(group, "eps", "weight_decay")
+
+    def _state_names(self, group: dict) -> tuple[tuple, tuple]:
+        amsgrad = ("max_exp_avg_sq",) if group["amsgrad"] else ()
+        return ("step",), ("exp_avg", "exp_avg_sq", *amsgrad)
 
     def _update(self, param, grad, state, group, hyper) -> None:
         if "exp_avg" not in state:

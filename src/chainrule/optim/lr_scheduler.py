@@ -15,6 +15,18 @@ from chainrule.optim.optimizer import Optimizer
 __all__ = ["CosineAnnealingLR", "ExponentialLR", "LRScheduler", "LinearLR", "StepLR"]
 
 
+def _kind(value):
+    """What a schedule's state entry must stay across a save: a number (int or float), a
+    flag, or a list of that many numbers."""
+    if isinstance(value, bool) or value is None:
+        return type(value)
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, list) and all(_kind(v) == "number" for v in value):
+        return ("numbers", len(value))
+    return type(value)
+
+
 class LRScheduler:
     """Base class: remembers each group's initial rate, counts epochs, sets rates."""
 
@@ -65,6 +77,17 @@ class LRScheduler:
         return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
 
     def load_state_dict(self, state_dict: dict) -> None:
+        """Restore what :meth:`state_dict` returned for a schedule of the same class:
+        the same entries, each a number, a flag or a list of numbers as here (checked
+        before anything changes)."""
+        own = self.state_dict()
+        name = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state_dict, dict) or state_dict.keys() != own.keys():
+            got = sorted(map(str, state_dict)) if isinstance(state_dict, dict) else state_dict
+            raise ValueError(f"{name}: expected the entries {sorted(own)}, got {got!r}")
+        for key, value in state_dict.items():
+            if _kind(value) != _kind(own[key]):
+                raise ValueError(f"{name}: {key!r} is {value!r}, not like {own[key]!r}")
         self.__dict__.update(state_dict)
 
 

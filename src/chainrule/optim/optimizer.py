@@ -30,6 +30,8 @@ Where gradient clipping goes in a training loop::
 from __future__ import annotations
 
 import copy
+import math
+import numbers
 from operator import attrgetter, is_
 
 import numpy as np
@@ -40,7 +42,16 @@ from chainrule.autograd.grad_mode import enable_grad
 from chainrule.errors import ShapeError
 from chainrule.tensor import Tensor
 
-__all__ = ["CHUNK", "SMALL", "Optimizer", "check", "check_nonnegative", "chunked", "regularized"]
+__all__ = [
+    "CHUNK",
+    "SMALL",
+    "Optimizer",
+    "check",
+    "check_nonnegative",
+    "check_number",
+    "chunked",
+    "regularized",
+]
 
 CHUNK = 1 << 20  # elements per slice of a large parameter (4 MB of float32)
 SMALL = 1 << 15  # parameters up to this size are updated together with their group's others
@@ -73,10 +84,18 @@ _LABELS = {
 }
 
 
+def check_number(value, label: str) -> None:
+    """Raise TypeError unless ``value`` is a real number (a bool is not one)."""
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        raise TypeError(f"{label} must be a real number, got {value!r}")
+
+
 def check_nonnegative(group: dict, *keys: str) -> None:
-    """Raise ValueError, in PyTorch's words, for the first of ``keys`` that is negative."""
+    """Raise ValueError, in PyTorch's words, for the first of ``keys`` that is negative
+    (TypeError for one that is not a number)."""
     for key in keys:
         label = _LABELS.get(key, f"{key} value")
+        check_number(group[key], f"the {label}")
         check(group[key] >= 0, f"Invalid {label}: {group[key]} (must be >= 0)")
 
 
@@ -377,57 +396,120 @@ class Optimizer:
                     }
         return {"state": state, "param_groups": copy.deepcopy(groups)}
 
+    def _state_names(self, group: dict) -> tuple[tuple, tuple] | None:
+        """What ``_update`` keeps for a parameter of ``group`` once it has taken a step:
+        the names of its scalars and of its buffers (arrays shaped like the parameter).
+        None where a subclass does not say; its loaded buffers then get a shape check only."""
+        return None
+
     def load_state_dict(self, state_dict: dict) -> None:
         """Restore hyperparameters and buffers saved by :meth:`state_dict` into an
-        optimizer built over the same parameters (same groups, same sizes). Everything is
-        checked before anything changes."""
-        try:
-            saved_groups, saved_state = state_dict["param_groups"], state_dict["state"]
-        except (KeyError, TypeError):
-            raise ValueError(
-                "load_state_dict: expected a dict with 'state' and 'param_groups'"
-            ) from None
+        optimizer built over the same parameters (same groups, same sizes).
+
+        Everything is checked before anything changes: each group's parameter indices and
+        hyperparameters, and each parameter's state, which is empty (no step yet) or holds
+        exactly what this optimizer keeps with the loaded options (Adam: ``step``,
+        ``exp_avg``, ``exp_avg_sq``, and ``max_exp_avg_sq`` with ``amsgrad``): a finite,
+        non-negative number for each scalar and a floating-point array of the parameter's
+        shape for each buffer (cast to the parameter's dtype, as PyTorch does). A
+        ValueError names the parameter index and the entry that is wrong.
+        """
+        name = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= state_dict.keys():
+            raise ValueError(f"{name}: expected a dict with 'state' and 'param_groups'")
+        saved_groups, saved_state = state_dict["param_groups"], state_dict["state"]
+        if not isinstance(saved_groups, list | tuple) or not isinstance(saved_state, dict):
+            raise ValueError(f"{name}: 'param_groups' must be a list and 'state' a dict")
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(
-                f"load_state_dict: the state has {len(saved_groups)} parameter groups, "
+                f"{name}: the state has {len(saved_groups)} parameter groups, "
                 f"this optimizer has {len(self.param_groups)}"
             )
+        groups, by_index = [], {}
         for i, (saved, own) in enumerate(zip(saved_groups, self.param_groups)):
-            if len(saved["params"]) != len(own["params"]):
+            indices = saved.get("params") if isinstance(saved, dict) else None
+            if not isinstance(indices, list | tuple):
+                raise ValueError(f"{name}: parameter group {i} is not a dict with a 'params' list")
+            if len(indices) != len(own["params"]):
                 raise ValueError(
-                    f"load_state_dict: parameter group {i} has {len(saved['params'])} parameters in "
+                    f"{name}: parameter group {i} has {len(indices)} parameters in "
                     f"the state but {len(own['params'])} in this optimizer"
                 )
-        by_index = {}
-        for saved, own in zip(saved_groups, self.param_groups):
-            for idx, p in zip(saved["params"], own["params"]):
-                by_index[idx] = p
+            for idx, p in zip(indices, own["params"]):
+                if type(idx) is not int or idx in by_index:
+                    raise ValueError(
+                        f"{name}: parameter group {i} lists {idx!r}, not the index of a new parameter"
+                    )
+                by_index[idx] = (p, i)
+            group = {**own, **{k: v for k, v in saved.items() if k != "params"}}
+            try:
+                self._validate(group)
+            except (TypeError, ValueError) as err:
+                raise ValueError(f"{name}: parameter group {i}: {err}") from None
+            groups.append(group)
         new_state = {}
-        for idx, buffers in saved_state.items():
-            key = int(idx)
-            if key not in by_index:
-                raise ValueError(
-                    f"load_state_dict: state for parameter {idx}, which no group lists"
-                )
-            p = by_index[key]
-            restored = {}
-            for name, value in buffers.items():
-                if hasattr(value, "shape") and np.ndim(value) > 0:
-                    arr = np.asarray(value)
-                    if arr.shape != p._array.shape:
-                        raise ValueError(
-                            f"load_state_dict: buffer {name!r} of parameter {idx} has shape "
-                            f"{arr.shape}, the parameter has shape {tuple(p._array.shape)}"
-                        )
-                    restored[name] = xp.asarray(arr, dtype=p._array.dtype).copy()
-                else:
-                    restored[name] = value.item() if hasattr(value, "item") else value
-            new_state[p] = restored
-        for saved, own in zip(saved_groups, self.param_groups):
-            for k, v in saved.items():
+        for idx, entries in saved_state.items():
+            if idx not in by_index or type(idx) is not int:
+                raise ValueError(f"{name}: state for parameter {idx!r}, which no group lists")
+            p, i = by_index[idx]
+            if not isinstance(entries, dict):
+                raise ValueError(f"{name}: the state of parameter {idx} is not a dict")
+            new_state[p] = self._checked_state(name, idx, p, entries, groups[i])
+        for group, own in zip(groups, self.param_groups):
+            for k, v in group.items():
                 if k != "params":
                     own[k] = copy.deepcopy(v)
         self.state = new_state
+
+    def _checked_state(self, name: str, idx: int, p, entries: dict, group: dict) -> dict:
+        """One parameter's loaded state, checked (see :meth:`load_state_dict`), as new arrays."""
+        names = self._state_names(group)
+        shape, where = tuple(p._array.shape), f"{name}: parameter {idx}"
+        if names is not None and entries:
+            expected = [*names[0], *names[1]]
+            missing = [k for k in expected if k not in entries]
+            unknown = [k for k in entries if k not in expected]
+            if missing or unknown:
+                problems = [f"lacks {', '.join(map(repr, missing))}"] if missing else []
+                problems += [f"has the unknown {', '.join(map(repr, unknown))}"] if unknown else []
+                raise ValueError(
+                    f"{where} {' and '.join(problems)}: with these options "
+                    f"{type(self).__name__} keeps {', '.join(expected)} for a parameter that has "
+                    "taken a step"
+                )
+        restored = {}
+        for key, value in entries.items():
+            if names is None and not (hasattr(value, "shape") and np.ndim(value) > 0):
+                restored[key] = value.item() if hasattr(value, "item") else value
+            elif names is None or key in names[1]:  # a buffer
+                if not hasattr(value, "shape"):
+                    raise ValueError(
+                        f"{where}: buffer {key!r} is a {type(value).__name__}, not an array of "
+                        f"the parameter's shape {shape}"
+                    )
+                arr = np.asarray(value)
+                if arr.shape != shape:
+                    raise ValueError(
+                        f"{where}: buffer {key!r} has shape {arr.shape}, the parameter has "
+                        f"shape {shape}"
+                    )
+                if arr.dtype.kind != "f":
+                    raise ValueError(
+                        f"{where}: buffer {key!r} has dtype {arr.dtype}, not a floating-point one"
+                    )
+                restored[key] = xp.asarray(arr, dtype=p._array.dtype).copy()
+            else:  # a scalar: the step count
+                number = value.item() if hasattr(value, "shape") and np.ndim(value) == 0 else value
+                if (
+                    not isinstance(number, int | float)
+                    or isinstance(number, bool)
+                    or not 0 <= number < math.inf
+                ):
+                    raise ValueError(
+                        f"{where}: {key!r} is {value!r}, not a finite non-negative number"
+                    )
+                restored[key] = float(number)
+        return restored
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]

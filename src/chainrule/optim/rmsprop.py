@@ -95,6 +95,11 @@ class RMSprop(Optimizer):
 
     hyper = ("lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize")
 
+    def _state_names(self, group: dict) -> tuple[tuple, tuple]:
+        momentum = ("momentum_buffer",) if group["momentum"] > 0 else ()
+        centered = ("grad_avg",) if group["centered"] else ()
+        return ("step",), ("square_avg", *momentum, *centered)
+
     def _update(self, param, grad, state, group, hyper) -> None:
         if "square_avg" not in state:
             state["step"] = 0.0

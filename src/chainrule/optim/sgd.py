@@ -114,6 +114,9 @@ class SGD(Optimizer):
 
     hyper = ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize")
 
+    def _state_names(self, group: dict) -> tuple[tuple, tuple]:
+        return (), ("momentum_buffer",) if group["momentum"] != 0 else ()
+
     def _update(self, param, grad, state, group, hyper) -> None:
         first, buf = False, None
         if group["momentum"] != 0:

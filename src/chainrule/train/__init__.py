@@ -6,6 +6,7 @@ from chainrule.train.callbacks import (
     EarlyStopping,
     JSONLogger,
     ModelCheckpoint,
+    TerminateOnNaN,
 )
 from chainrule.train.checkpoint import load_checkpoint, save_checkpoint
 from chainrule.train.history import History
@@ -18,6 +19,7 @@ __all__ = [
     "History",
     "JSONLogger",
     "ModelCheckpoint",
+    "TerminateOnNaN",
     "TrainState",
     "accuracy",
     "evaluate",

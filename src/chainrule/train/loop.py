@@ -18,6 +18,7 @@ from tqdm import tqdm
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.data.dataset import DataLoader, Dataset, TensorDataset
 from chainrule.nn.utils import clip_grad_norm_
+from chainrule.random import draw_seed
 from chainrule.train.history import History
 
 __all__ = ["TrainState", "accuracy", "evaluate", "fit"]
@@ -127,15 +128,28 @@ def fit(
     """Train ``model`` for ``epochs`` epochs (counting from ``start_epoch`` when resuming).
 
     ``train_data``/``val_data``: a DataLoader, a Dataset, or an ``(inputs, targets)`` pair
-    (batched by ``batch_size``, shuffled with ``seed``). ``penalty(model)`` returns the
+    (batched by ``batch_size``, shuffled with ``seed``; without one, the seed is drawn
+    from the library's generator, once per run: it is kept in the history, and a run
+    resumed with that history uses it again). ``penalty(model)`` returns the
     regularisation term added to the loss. ``clip_grad_norm`` clips the gradients' total
     norm before each step. ``scheduler.step()`` runs once per epoch. ``metrics`` maps names
     to ``fn(outputs, targets) -> float`` (default: accuracy where it is defined).
     ``verbose``: 0 silent, 1 a progress bar (only on a terminal) and a line per epoch.
-    Returns the :class:`History` (one record per epoch).
+    Callbacks see each batch (``on_after_backward``, then ``on_batch_end`` after the
+    step) and each epoch (``on_epoch_end``); one that sets ``state.stop`` at the end of a
+    batch ends training at once, and that epoch is neither
+    recorded nor passed to ``on_epoch_end`` (so no checkpoint of it is written): pass
+    :class:`~chainrule.train.TerminateOnNaN` to stop a run whose loss stops being finite.
+    Returns the :class:`History` (one record per finished epoch).
     """
-    loader = _loader(train_data, batch_size, True, seed)
     history = history if history is not None else History()
+    if not isinstance(train_data, DataLoader):
+        if seed is None:
+            # Drawn at the start of a run only: a resumed run restored the generator to
+            # where the first one stopped, so a draw now would give another data order.
+            seed = history.seed if history.seed is not None else draw_seed()
+        history.seed = seed
+    loader = _loader(train_data, batch_size, True, seed)
     metrics = {"accuracy": accuracy} if metrics is None else metrics
     state = TrainState(model, optimizer, scheduler, history, start_epoch, extra=extra or {})
     for cb in callbacks:
@@ -152,7 +166,8 @@ def fit(
             file=sys.stderr,
             disable=None if verbose else True,
         )
-        for x, y in batches:
+        steps = len(loader)
+        for step, (x, y) in enumerate(batches, 1):
             optimizer.zero_grad()
             out = model(x)
             risk = loss_fn(out, y)
@@ -164,10 +179,11 @@ def fit(
             if clip_grad_norm is not None:
                 clip_grad_norm_(model.parameters(), clip_grad_norm)
             optimizer.step()
+            value = loss.item()
             values = {name: fn(out, y) for name, fn in metrics.items()}
             mean.add(
                 len(y),
-                loss=loss.item(),
+                loss=value,
                 **values,
                 **(
                     {"risk": risk.item(), "penalty": extra_term.item()}
@@ -177,6 +193,14 @@ def fit(
             )
             if not batches.disable:
                 batches.set_postfix({k: f"{v:.4f}" for k, v in mean.means().items()}, refresh=False)
+            batch = {"epoch": epoch + 1, "step": step, "steps": steps, "loss": value}
+            for cb in callbacks:
+                cb.on_batch_end(state, batch)
+            if state.stop:
+                break
+        batches.close()
+        if state.stop:  # stopped within the epoch: the epoch is abandoned, not recorded
+            break
         record = {"epoch": epoch + 1, **mean.means(), "lr": optimizer.param_groups[0]["lr"]}
         if scheduler is not None:
             scheduler.step()

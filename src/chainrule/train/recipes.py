@@ -4,6 +4,7 @@ as ``chainrule train`` (and the lab) choose them from the command line."""
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import numpy as np
 
@@ -16,6 +17,7 @@ __all__ = [
     "INITS",
     "LOSSES",
     "OPTIMIZERS",
+    "OPTIMIZER_BUFFERS",
     "SCHEDULES",
     "LossSpec",
     "build_model",
@@ -56,24 +58,36 @@ def build_model(
     dropout: float = 0.0,
     batchnorm: bool = False,
     init: str = "default",
+    memory: int | None = None,
+    copies: int = 1,
 ):
     """An MLP (Linear [BatchNorm] activation [Dropout] per hidden width, then Linear) or a
-    small CNN (Conv 3x3 [BatchNorm] activation MaxPool 2 per width, then Linear)."""
+    small CNN (Conv 3x3 [BatchNorm] activation MaxPool 2 per width, then Linear).
+
+    ``memory``: the bytes available. The network's size is worked out from its shapes
+    first, and one whose parameters and buffers, ``copies`` times over (training keeps the
+    weights, their gradients and the optimizer's buffers), would not fit raises a
+    MemoryError that says how much it needs, before anything is allocated.
+    """
     act = ACTIVATIONS[activation]
-    layers = []
+    layers = []  # factories: nothing is allocated until the size is known to fit
+    values = 0  # parameters and buffers
     if model == "mlp":
         if len(input_shape) > 1:
-            layers.append(nn.Flatten())
+            layers.append(nn.Flatten)
         width = math.prod(input_shape)
         for h in hidden:
-            layers.append(nn.Linear(width, h))
+            layers.append(partial(nn.Linear, width, h))
+            values += width * h + h
             if batchnorm:
-                layers.append(nn.BatchNorm1d(h))
-            layers.append(act())
+                layers.append(partial(nn.BatchNorm1d, h))
+                values += 4 * h  # weight, bias, running mean and variance
+            layers.append(act)
             if dropout:
-                layers.append(nn.Dropout(dropout))
+                layers.append(partial(nn.Dropout, dropout))
             width = h
-        layers.append(nn.Linear(width, outputs))
+        layers.append(partial(nn.Linear, width, outputs))
+        values += width * outputs + outputs
     elif model == "cnn":
         if len(input_shape) != 3:
             raise ValueError(
@@ -86,17 +100,28 @@ def build_model(
                     f"the images ({input_shape[1]}x{input_shape[2]}) are too small for "
                     f"{len(hidden)} conv blocks; pass fewer --hidden widths"
                 )
-            layers.append(nn.Conv2d(channels, width, 3, padding=1))
+            layers.append(partial(nn.Conv2d, channels, width, 3, padding=1))
+            values += channels * width * 9 + width
             if batchnorm:
-                layers.append(nn.BatchNorm2d(width))
-            layers += [act(), nn.MaxPool2d(2)]
+                layers.append(partial(nn.BatchNorm2d, width))
+                values += 4 * width
+            layers += [act, partial(nn.MaxPool2d, 2)]
             if dropout:
-                layers.append(nn.Dropout(dropout))
+                layers.append(partial(nn.Dropout, dropout))
             channels, h, w = width, h // 2, w // 2
-        layers += [nn.Flatten(), nn.Linear(channels * h * w, outputs)]
+        layers += [nn.Flatten, partial(nn.Linear, channels * h * w, outputs)]
+        values += channels * h * w * outputs + outputs
     else:
         raise ValueError(f"unknown model {model!r}; known: mlp, cnn")
-    net = nn.Sequential(*layers)
+    needed = values * 4 * copies  # float32
+    if memory is not None and needed > memory:
+        raise MemoryError(
+            f"this network holds {values:,} parameters and buffers; training it takes at least "
+            f"{needed / 2**30:.1f} GiB ({copies} float32 copies: weights, gradients and the "
+            f"optimizer's buffers), but {memory / 2**30:.1f} GiB of memory is available; "
+            "choose smaller widths"
+        )
+    net = nn.Sequential(*(make() for make in layers))
     fill = INITS[init]
     if fill is not None:
         for m in net.modules():
@@ -185,6 +210,8 @@ def loss_spec(name: str, task: str, num_classes: int | None, target_dim: int = 1
 
 
 OPTIMIZERS = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw", "adadelta"]
+# The arrays of a parameter's size each optimizer keeps (with build_optimizer's options).
+OPTIMIZER_BUFFERS = dict(zip(OPTIMIZERS, [0, 1, 1, 1, 1, 2, 2, 2]))
 
 
 def build_optimizer(
