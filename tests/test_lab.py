@@ -9,6 +9,7 @@ import json
 import re
 import time
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 
@@ -138,6 +139,18 @@ def test_a_wrong_derivative_in_the_activation_table_fails_its_check(monkeypatch)
     result = runner.run_experiment("activations", smoke=True, figures=False)
     failed = [c.what for c in result.checks if not c.passed]
     assert failed == ["sigmoid: max |autograd f' - closed form|"]
+
+
+def test_fundamentals_md_has_an_anchor_per_experiment_and_its_code_links_resolve():
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "docs" / "fundamentals.md").read_text(encoding="utf-8")
+    for name in ISSUE_NAMES:
+        assert f'<a id="{name}"></a>' in text, name
+        assert f"**Experiment `{name}`**" in text, name
+    links = re.findall(r"\]\((\.\./[^)#]+)\)", text)
+    assert len(links) > 20
+    missing = [link for link in links if not (root / "docs" / link).resolve().exists()]
+    assert missing == []
 
 
 # ----------------------------------------------------------------------- failures
