@@ -8,10 +8,23 @@ from itertools import pairwise
 import numpy as np
 
 import chainrule as cr
-from chainrule import nn
+from chainrule import nn, optim
 from chainrule.train.loop import accuracy
 
-__all__ = ["Split", "digits", "evaluate", "mlp", "rng", "train_epoch"]
+__all__ = [
+    "OPTIMIZERS",
+    "Split",
+    "digits",
+    "evaluate",
+    "mlp",
+    "noisy_digits",
+    "optimizer",
+    "rng",
+    "train_epoch",
+]
+
+#: The update rules the optimizer experiments compare, in the sheet's order.
+OPTIMIZERS = ("SGD", "Momentum", "Nesterov", "Adagrad", "RMSprop", "Adam", "AdamW")
 
 
 def rng(seed: int, stream: int = 0) -> np.random.Generator:
@@ -46,6 +59,31 @@ def digits(seed: int, n_train: int | None = None, n_val: int = 300) -> Split:
     if n_train is not None:
         train = train[:n_train]
     return Split(x[train], y[train], x[val], y[val], x_test, y_test)
+
+
+def noisy_digits(seed: int, n_train: int | None, label_noise: float) -> Split:
+    """:func:`digits` with a fraction ``label_noise`` of the training labels changed to
+    another class (validation and test labels stay right)."""
+    data = digits(seed, n_train=n_train)
+    gen = rng(seed, 7)
+    flip = gen.random(len(data.y_train)) < label_noise
+    shift = gen.integers(1, 10, size=len(data.y_train))  # to any other class
+    data.y_train = np.where(flip, (data.y_train + shift) % 10, data.y_train)
+    return data
+
+
+def optimizer(name: str, params, lr: float):
+    """One of :data:`OPTIMIZERS` at rate ``lr`` (momentum 0.9; AdamW's decay 1e-2)."""
+    if name in ("SGD", "Momentum", "Nesterov"):
+        mu = 0.0 if name == "SGD" else 0.9
+        return optim.SGD(params, lr=lr, momentum=mu, nesterov=name == "Nesterov")
+    if name == "Adagrad":
+        return optim.Adagrad(params, lr=lr)
+    if name == "RMSprop":
+        return optim.RMSprop(params, lr=lr)
+    if name == "Adam":
+        return optim.Adam(params, lr=lr)
+    return optim.AdamW(params, lr=lr, weight_decay=1e-2)
 
 
 def mlp(sizes, activation=nn.ReLU, batchnorm: bool = False, dropout: float = 0.0):

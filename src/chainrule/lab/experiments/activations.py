@@ -21,6 +21,8 @@ from chainrule.lab.base import Config as _Config
 from chainrule.lab.base import Result, at_most, between, holds
 from chainrule.nn import functional as F
 
+__all__ = ["DERIVATION", "NAME", "SECTION", "SMOKE", "TABLE", "Config", "check", "plot", "run"]
+
 NAME = "activations"
 SECTION = 3
 DERIVATION = """

@@ -21,6 +21,8 @@ from chainrule.lab.base import Config as _Config
 from chainrule.lab.base import Result, at_least, at_most, near
 from chainrule.lab.experiments._common import digits, rng
 
+__all__ = ["DERIVATION", "NAME", "SECTION", "SMOKE", "Config", "check", "plot", "run"]
+
 NAME = "adam-bias-correction"
 SECTION = 4
 DERIVATION = """

@@ -22,6 +22,18 @@ from chainrule.lab.base import Result, at_most, holds
 from chainrule.lab.experiments._common import rng
 from chainrule.nn import functional as F
 
+__all__ = [
+    "DERIVATION",
+    "NAME",
+    "SECTION",
+    "SMOKE",
+    "Config",
+    "check",
+    "hand_gradients",
+    "plot",
+    "run",
+]
+
 NAME = "backprop-by-hand"
 SECTION = 1
 DERIVATION = """

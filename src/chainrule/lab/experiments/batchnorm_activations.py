@@ -22,6 +22,8 @@ from chainrule.lab.base import Config as _Config
 from chainrule.lab.base import Result, at_least, at_most, between
 from chainrule.lab.experiments._common import digits, mlp, rng, train_epoch
 
+__all__ = ["DERIVATION", "NAME", "SECTION", "SMOKE", "Config", "check", "plot", "run"]
+
 NAME = "batchnorm-activations"
 SECTION = 5
 DERIVATION = """

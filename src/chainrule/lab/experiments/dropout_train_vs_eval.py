@@ -23,6 +23,8 @@ from chainrule.lab.base import Result, at_least, at_most, holds
 from chainrule.lab.experiments._common import digits, evaluate, mlp, rng, train_epoch
 from chainrule.random import default_generator
 
+__all__ = ["DERIVATION", "NAME", "SECTION", "SMOKE", "Config", "check", "plot", "run"]
+
 NAME = "dropout-train-vs-eval"
 SECTION = 5
 DERIVATION = """

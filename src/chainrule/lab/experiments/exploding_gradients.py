@@ -21,6 +21,8 @@ from chainrule.lab.base import Config as _Config
 from chainrule.lab.base import Result, at_least, holds
 from chainrule.lab.experiments._common import digits, rng
 
+__all__ = ["DERIVATION", "NAME", "SECTION", "SMOKE", "Config", "check", "plot", "run"]
+
 NAME = "exploding-gradients"
 SECTION = 2
 DERIVATION = """

@@ -24,6 +24,8 @@ from chainrule.lab.base import Result, at_least, at_most, holds
 from chainrule.lab.experiments._common import rng
 from chainrule.nn import functional as F
 
+__all__ = ["DERIVATION", "NAME", "SECTION", "SMOKE", "Config", "check", "plot", "run"]
+
 NAME = "l1-vs-l2"
 SECTION = 6
 DERIVATION = """

@@ -24,6 +24,19 @@ from chainrule.lab.base import Result, at_least, at_most, holds
 from chainrule.lab.experiments._common import rng
 from chainrule.nn import functional as F
 
+__all__ = [
+    "DERIVATION",
+    "FORMULAS",
+    "LOSSES",
+    "NAME",
+    "SECTION",
+    "SMOKE",
+    "Config",
+    "check",
+    "plot",
+    "run",
+]
+
 NAME = "loss-surrogates"
 SECTION = 6
 DERIVATION = """

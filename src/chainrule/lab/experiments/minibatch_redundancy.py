@@ -20,6 +20,8 @@ from chainrule.lab.base import Config as _Config
 from chainrule.lab.base import Result, at_most, between
 from chainrule.lab.experiments._common import digits
 
+__all__ = ["DERIVATION", "NAME", "SECTION", "SMOKE", "Config", "check", "plot", "run"]
+
 NAME = "minibatch-redundancy"
 SECTION = 4
 DERIVATION = """

@@ -22,6 +22,8 @@ from chainrule.lab.base import Config as _Config
 from chainrule.lab.base import Result, at_least, at_most
 from chainrule.lab.experiments._common import rng
 
+__all__ = ["DERIVATION", "NAME", "SECTION", "SMOKE", "Config", "check", "plot", "run"]
+
 NAME = "momentum-and-nesterov-forms"
 SECTION = 4
 DERIVATION = """

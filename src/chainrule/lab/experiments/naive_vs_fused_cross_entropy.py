@@ -23,6 +23,8 @@ from chainrule.lab.base import Config as _Config
 from chainrule.lab.base import Result, at_least, at_most, between
 from chainrule.nn import functional as F
 
+__all__ = ["DERIVATION", "NAME", "SECTION", "SMOKE", "Config", "check", "plot", "run"]
+
 NAME = "naive-vs-fused-cross-entropy"
 SECTION = 3
 DERIVATION = """

@@ -15,10 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 
 import chainrule as cr
-from chainrule import optim
 from chainrule.lab import plotting
 from chainrule.lab.base import Config as _Config
 from chainrule.lab.base import Result, at_least, at_most
+from chainrule.lab.experiments._common import OPTIMIZERS, optimizer
+
+__all__ = ["DERIVATION", "NAME", "OPTIMIZERS", "SECTION", "SMOKE", "Config", "check", "plot", "run"]
 
 NAME = "optimizer-paths"
 SECTION = 4
@@ -33,8 +35,6 @@ saddle of ½x² − ½y² + ¼y⁴ the y-gradient is about y itself: SGD grows y
 1 + η per step, while RMSprop and Adam divide by the gradient's own size and move y by
 about η per step from the first one.
 """
-
-OPTIMIZERS = ("SGD", "Momentum", "Nesterov", "Adagrad", "RMSprop", "Adam", "AdamW")
 
 
 def _quadratic(kappa):
@@ -114,22 +114,9 @@ def _problems(config: Config) -> dict:
     }
 
 
-def _optimizer(name: str, params, lr: float):
-    if name in ("SGD", "Momentum", "Nesterov"):
-        mu = 0.0 if name == "SGD" else 0.9
-        return optim.SGD(params, lr=lr, momentum=mu, nesterov=name == "Nesterov")
-    if name == "Adagrad":
-        return optim.Adagrad(params, lr=lr)
-    if name == "RMSprop":
-        return optim.RMSprop(params, lr=lr)
-    if name == "Adam":
-        return optim.Adam(params, lr=lr)
-    return optim.AdamW(params, lr=lr, weight_decay=1e-2)
-
-
 def _descend(f, start, name, lr, steps) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     w = cr.tensor(np.array(start), requires_grad=True)
-    opt = _optimizer(name, [w], lr)
+    opt = optimizer(name, [w], lr)
     path, values, grads = [w.detach().numpy().copy()], [], []
     for _ in range(steps):
         opt.zero_grad()

@@ -19,8 +19,17 @@ from chainrule import nn
 from chainrule.lab import plotting
 from chainrule.lab.base import Config as _Config
 from chainrule.lab.base import Result, at_least, at_most
-from chainrule.lab.experiments._common import digits, evaluate, mlp, rng, train_epoch
-from chainrule.lab.experiments.optimizer_paths import OPTIMIZERS, _optimizer
+from chainrule.lab.experiments._common import (
+    OPTIMIZERS,
+    digits,
+    evaluate,
+    mlp,
+    optimizer,
+    rng,
+    train_epoch,
+)
+
+__all__ = ["DERIVATION", "NAME", "RATES", "SECTION", "SMOKE", "Config", "check", "plot", "run"]
 
 NAME = "optimizer-race"
 SECTION = 4
@@ -77,7 +86,7 @@ def run(config: Config) -> Result:
         for name in OPTIMIZERS:
             model = mlp((64, config.hidden, 10))
             model.load_state_dict(init)
-            opt = _optimizer(name, model.parameters(), RATES[name])
+            opt = optimizer(name, model.parameters(), RATES[name])
             if name in ("Momentum", "Nesterov"):
                 opt.param_groups[0]["momentum"] = config.momentum
                 opt.param_groups[0]["nesterov"] = name == "Nesterov" and config.momentum > 0

@@ -21,8 +21,10 @@ from chainrule import nn, optim
 from chainrule.lab import plotting
 from chainrule.lab.base import Config as _Config
 from chainrule.lab.base import Result, at_most
-from chainrule.lab.experiments._common import digits, evaluate, mlp, rng
+from chainrule.lab.experiments._common import evaluate, mlp, noisy_digits, rng
 from chainrule.train.recipes import build_penalty
+
+__all__ = ["DERIVATION", "NAME", "REMEDIES", "SECTION", "SMOKE", "Config", "check", "plot", "run"]
 
 NAME = "overfitting-remedies"
 SECTION = 5
@@ -109,21 +111,12 @@ def _train(config: Config, data, remedy: str, seed: int):
     return np.array(history), final_train, final_val, test, stopped
 
 
-def _noisy_digits(config: Config, seed: int):
-    data = digits(seed, n_train=config.n_train)
-    gen = rng(seed, 7)
-    flip = gen.random(len(data.y_train)) < config.label_noise
-    shift = gen.integers(1, 10, size=len(data.y_train))  # to any other class
-    data.y_train = np.where(flip, (data.y_train + shift) % 10, data.y_train)
-    return data
-
-
 def run(config: Config) -> Result:
     runs = {remedy: [] for remedy in REMEDIES}
     traces = {}
     for k in range(config.seeds):
         seed = config.seed * 1000 + k
-        data = _noisy_digits(config, seed)
+        data = noisy_digits(seed, config.n_train, config.label_noise)
         for remedy in REMEDIES:
             history, train, val, test, stopped = _train(config, data, remedy, seed)
             runs[remedy].append((train, val, test, stopped))

@@ -21,6 +21,8 @@ from chainrule.lab.base import Config as _Config
 from chainrule.lab.base import Result, at_least, at_most
 from chainrule.lab.experiments._common import digits, rng
 
+__all__ = ["DERIVATION", "NAME", "SECTION", "SMOKE", "Config", "check", "plot", "run"]
+
 NAME = "reduce-mean-pitfall"
 SECTION = 3
 DERIVATION = """

@@ -19,6 +19,8 @@ from chainrule.lab.base import Result, at_most
 from chainrule.lab.experiments._common import rng
 from chainrule.nn import functional as F
 
+__all__ = ["DERIVATION", "NAME", "SECTION", "SMOKE", "Config", "check", "plot", "run"]
+
 NAME = "softmax-ce-gradient"
 SECTION = 3
 DERIVATION = """

@@ -17,6 +17,8 @@ from chainrule.lab import plotting
 from chainrule.lab.base import Config as _Config
 from chainrule.lab.base import Result, at_most, between, holds
 
+__all__ = ["DERIVATION", "NAME", "SECTION", "SMOKE", "Config", "check", "plot", "run"]
+
 NAME = "softmax-overflow"
 SECTION = 3
 DERIVATION = """

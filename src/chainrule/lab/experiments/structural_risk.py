@@ -19,10 +19,10 @@ from chainrule import optim
 from chainrule.lab import plotting
 from chainrule.lab.base import Config as _Config
 from chainrule.lab.base import Result, at_most
-from chainrule.lab.experiments._common import mlp
-from chainrule.lab.experiments.overfitting_remedies import Config as _DataConfig
-from chainrule.lab.experiments.overfitting_remedies import _noisy_digits
+from chainrule.lab.experiments._common import mlp, noisy_digits
 from chainrule.nn import functional as F
+
+__all__ = ["DERIVATION", "LAMBDAS", "NAME", "SECTION", "SMOKE", "Config", "check", "plot", "run"]
 
 NAME = "structural-risk"
 SECTION = 6
@@ -60,9 +60,7 @@ def _weights(model) -> list:
 
 
 def run(config: Config) -> Result:
-    data = _noisy_digits(
-        _DataConfig(n_train=config.n_train, label_noise=config.label_noise), config.seed
-    )
+    data = noisy_digits(config.seed, config.n_train, config.label_noise)
     x, y = cr.tensor(data.x_train), cr.tensor(data.y_train)
     init = mlp((64, config.hidden, 10)).state_dict()
     risk, penalty, test_error, test_loss = [], [], [], []

@@ -21,6 +21,8 @@ from chainrule.lab.base import Config as _Config
 from chainrule.lab.base import Result, at_least, at_most
 from chainrule.lab.experiments._common import digits, rng
 
+__all__ = ["ARMS", "DERIVATION", "NAME", "SECTION", "SMOKE", "Config", "check", "plot", "run"]
+
 NAME = "vanishing-gradients"
 SECTION = 2
 DERIVATION = """

@@ -23,6 +23,8 @@ from chainrule.lab.base import Config as _Config
 from chainrule.lab.base import Result, at_least, holds
 from chainrule.lab.experiments._common import digits, evaluate, mlp, rng, train_epoch
 
+__all__ = ["ARMS", "DERIVATION", "NAME", "SECTION", "SMOKE", "Config", "check", "plot", "run"]
+
 NAME = "zero-init-symmetry"
 SECTION = 1
 DERIVATION = """
