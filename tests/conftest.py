@@ -20,3 +20,4 @@ def _isolated():
     cr.set_default_dtype(default)
     STATE.grad = True
     STATE.anomaly = False
+    STATE.inference = False

@@ -676,7 +676,7 @@ def test_parameters_of_different_dtypes_are_updated_one_by_one():
 
 @pytest.mark.parametrize(("name", "kwargs"), [c for c in CASES if c[0] in ("SGD", "Adam")])
 def test_large_parameters_updated_a_slice_at_a_time_give_the_same_bits(name, kwargs, monkeypatch):
-    from chainrule.optim import optimizer as base
+    from chainrule.optim import flat as base
 
     def run():
         rng = np.random.default_rng(2)
@@ -703,3 +703,67 @@ def test_a_parameter_resized_after_steps_is_named_not_broadcast(n):
     ps[0].grad = cr.ones(1, 4)
     with pytest.raises(cr.ShapeError, match=r"momentum_buffer.*\(4,\).*\(1, 4\)"):
         opt.step()
+
+
+# ------------------------------------------------------------------ the algorithm boxes
+def _plain_adam(
+    p,
+    g,
+    m,
+    v,
+    vmax,
+    *,
+    step,
+    lr,
+    beta1,
+    beta2,
+    eps,
+    weight_decay,
+    amsgrad,
+    bias_correction,
+    decoupled,
+    maximize,
+):
+    """Adam's docstring box, line by line, in plain NumPy (allocating freely)."""
+    g = -g if maximize else g
+    if decoupled:
+        p = p * (1 - lr * weight_decay) if weight_decay != 0 else p
+    elif weight_decay != 0:
+        g = g + weight_decay * p
+    m = m + (1 - beta1) * (g - m)
+    v = beta2 * v + (1 - beta2) * (g * g)
+    c1, c2 = (1 - beta1**step, 1 - beta2**step) if bias_correction else (1.0, 1.0)
+    vmax = np.maximum(vmax, v) if amsgrad else vmax
+    v_hat = vmax if amsgrad else v
+    p = p - (m / (np.sqrt(v_hat) / math.sqrt(c2) + eps)) * (lr / c1)
+    return p, m, v, vmax
+
+
+@pytest.mark.parametrize("amsgrad", [False, True])
+@pytest.mark.parametrize("decay", ["none", "l2", "decoupled"])
+@pytest.mark.parametrize("bias_correction", [True, False])
+@pytest.mark.parametrize("scratch", [False, True])
+def test_adam_update_gives_the_bits_of_its_algorithm_box(amsgrad, decay, bias_correction, scratch):
+    from chainrule.optim.adam import adam_update
+
+    rng = np.random.default_rng(3)
+    p, g, m = (rng.standard_normal(50).astype(np.float32) for _ in range(3))
+    v, vmax = (np.abs(rng.standard_normal(50)).astype(np.float32) for _ in range(2))
+    kw = dict(
+        step=3.0,
+        lr=1e-2,
+        beta1=0.9,
+        beta2=0.999,
+        eps=1e-8,
+        amsgrad=amsgrad,
+        bias_correction=bias_correction,
+        decoupled=decay == "decoupled",
+        weight_decay=0.0 if decay == "none" else 0.1,
+        maximize=False,
+    )
+    expected = _plain_adam(p, g, m, v, vmax, **kw)
+    arrays = [a.copy() for a in (p, g, m, v, vmax)]
+    work = (np.empty_like(p), np.empty_like(p)) if scratch else ()
+    adam_update(*arrays, **kw, scratch=work)
+    for mine, plain in zip([arrays[0], arrays[2], arrays[3], arrays[4]], expected):
+        np.testing.assert_array_equal(mine.view(np.int32), plain.astype(np.float32).view(np.int32))

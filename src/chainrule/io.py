@@ -50,12 +50,22 @@ directory, which is flushed, synced to disk and renamed over the target, so a cr
 either the old file or the new one, never half of one. A process killed mid-save cannot
 remove its temporary file; the next save to the same target removes the ones of that
 target whose process is no longer running.
+
+Both take a path or, as PyTorch's ``torch.save``/``torch.load`` do, a binary file object
+(``io.BytesIO``, ``open(path, "wb")``): ``save`` writes the whole file with one
+``write`` at the object's position (atomicity is then the caller's), ``load`` reads from
+the object's position to its end. ``load`` accepts PyTorch's ``map_location``,
+``weights_only`` and ``mmap``: every tensor loads on the CPU, the only device there is;
+``weights_only`` is always true in effect, since the format holds nothing but data, and
+asking for ``weights_only=False`` (unpickling arbitrary objects) is refused. A whole
+model or optimizer object cannot be saved (only data can): save its ``state_dict()``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import math
 import os
@@ -67,6 +77,7 @@ from pathlib import Path
 import numpy as np
 
 from chainrule._backend import to_numpy, xp
+from chainrule.devices import check_device
 from chainrule.tensor import Tensor, _make
 
 __all__ = ["ChecksumError", "FormatError", "atomic_write_bytes", "load", "save"]
@@ -127,6 +138,14 @@ class _Writer:
         if isinstance(obj, list | tuple):
             tag = "list" if isinstance(obj, list) else "tuple"
             return {tag: [self.encode(v, f"{where}[{i}]", depth + 1) for i, v in enumerate(obj)]}
+        if callable(getattr(obj, "state_dict", None)):  # a model, an optimizer, a scheduler
+            raise TypeError(
+                f"save: cannot store a whole {type(obj).__name__} object at {where}: chainrule "
+                "files hold data, never code or objects (that needs pickle, which can run "
+                "anything on load). Save its state instead, cr.save(obj.state_dict(), path), "
+                "and restore it with obj.load_state_dict(cr.load(path)) into an object built "
+                "by the same code"
+            )
         raise TypeError(
             f"save: cannot store a {type(obj).__name__} at {where}; only dicts, lists, tuples, "
             "arrays, tensors, numbers, strings, booleans and None can be saved"
@@ -237,9 +256,16 @@ def atomic_write_bytes(path, data: bytes) -> None:
         os.close(dir_fd)
 
 
-def save(obj, path) -> None:
-    """Write ``obj`` to ``path`` atomically, in the format described in this module."""
-    atomic_write_bytes(path, _serialize(obj))  # serialising first: bad content touches no file
+def save(obj, f) -> None:
+    """Write ``obj`` to ``f``, a path (atomically) or a binary file object, in the format
+    described in this module."""
+    data = _serialize(obj)  # serialising first: bad content touches no file
+    if hasattr(f, "write"):
+        if isinstance(f, io.TextIOBase):
+            raise TypeError("save: the file object is open in text mode; open it with 'wb'")
+        f.write(data)
+        return
+    atomic_write_bytes(f, data)
 
 
 # --------------------------------------------------------------------------- decoding
@@ -443,18 +469,74 @@ def _decode(raw_header: bytes, data: memoryview):
     return _read_arrays(tree, data, "the top level")
 
 
-def load(path):
-    """Read a file written by :func:`save`. Raises ``FormatError`` for a file of another
-    kind (a pickle is recognised and refused) or one that breaks a rule of the format
-    (see the module docstring), and ``ChecksumError`` for a damaged one; nothing else."""
-    path = Path(path)
+def _read(f) -> tuple[bytes, str]:
+    """The bytes of ``f`` (a path or a binary file object) and a name for messages."""
+    if hasattr(f, "read"):
+        if isinstance(f, io.TextIOBase):
+            raise TypeError("load: the file object is open in text mode; open it with 'rb'")
+        raw = f.read()
+        if not isinstance(raw, bytes | bytearray | memoryview):
+            raise TypeError(f"load: the file object gave {type(raw).__name__}, not bytes")
+        return bytes(raw), str(getattr(f, "name", "the file object"))
+    path = Path(f)
     try:
-        raw = path.read_bytes()
+        return path.read_bytes(), str(path)
     except FileNotFoundError:
         raise FileNotFoundError(f"load: there is no file {str(path)!r}") from None
     except IsADirectoryError:
         raise IsADirectoryError(f"load: {str(path)!r} is a directory, not a file") from None
-    return _deserialize(raw, repr(str(path)))
+
+
+_NO_PICKLE = (
+    "chainrule never unpickles: unpickling can run any code the file's author chose. Its "
+    "files hold only data (tensors, arrays, numbers, strings and containers of them), which "
+    "load reads as PyTorch's weights_only=True does"
+)
+
+
+def _check_load_options(map_location, pickle_module, weights_only) -> None:
+    if weights_only is False:
+        raise ValueError(
+            f"load: weights_only=False is not supported. {_NO_PICKLE}; leave weights_only "
+            "out (or True). To move a whole model, save model.state_dict() and load it into "
+            "a model built by the same code."
+        )
+    if pickle_module is not None:
+        raise ValueError(f"load: a pickle_module cannot be used. {_NO_PICKLE}.")
+    if map_location is None or callable(map_location):
+        return
+    if isinstance(map_location, dict):  # saved location -> target: every tensor was on the CPU
+        check_device("load(map_location)", map_location.get("cpu", "cpu"))
+    else:
+        check_device("load(map_location)", map_location)
+
+
+def _relocate(obj, fn):
+    """Apply a callable map_location to every loaded tensor, as ``fn(tensor, "cpu")``."""
+    if isinstance(obj, Tensor):
+        return fn(obj, "cpu")
+    if isinstance(obj, dict):
+        return {k: _relocate(v, fn) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(_relocate(v, fn) for v in obj)
+    return obj
+
+
+def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None):
+    """Read a file written by :func:`save` from ``f``, a path or a binary file object.
+    Raises ``FormatError`` for a file of another kind (a pickle is recognised and refused)
+    or one that breaks a rule of the format (see the module docstring), and
+    ``ChecksumError`` for a damaged one; nothing else.
+
+    PyTorch's options: ``map_location`` may name the CPU (``"cpu"``, ``cr.device("cpu")``,
+    a dict whose ``"cpu"`` entry is the CPU), or be a callable ``fn(tensor, "cpu")``
+    applied to every tensor loaded; another device raises. ``weights_only`` may be None or
+    True (the only way chainrule loads); False raises. ``mmap`` is accepted (the file is
+    read into memory either way)."""
+    _check_load_options(map_location, pickle_module, weights_only)
+    raw, name = _read(f)
+    loaded = _deserialize(raw, repr(name))
+    return _relocate(loaded, map_location) if callable(map_location) else loaded
 
 
 def _deserialize(raw: bytes, name: str):

@@ -1,8 +1,20 @@
 """The library's one source of randomness.
 
 Every random number chainrule draws (``randn``, ``rand``, initialisers, dropout masks,
-shuffles) comes from the generator held here, so ``cr.manual_seed(s)`` makes a whole run
-reproducible bit for bit. No other module calls ``np.random`` directly.
+shuffles) comes from the NumPy generator held here, unless a :class:`chainrule.Generator`
+(``generator.py``) is passed as ``generator=``, so ``cr.manual_seed(s)`` makes a whole
+run reproducible bit for bit. No other module calls ``np.random`` directly.
+
+Reproducibility. The same seed gives the same numbers on every machine: PCG64's bits are
+defined exactly, and so are the integers, permutations, shuffles and uniform draws NumPy
+makes from them. Normal and exponential draws also pass through a few floating-point
+functions (``exp``, ``log`` in the distributions' tails), whose last bit can differ
+between C math libraries, so across operating systems those may, rarely, differ in the
+last bit. NumPy may change a sampling algorithm between its own versions (it says so in
+its release notes). The numbers are not PyTorch's for the same seed: PyTorch draws from
+its own Mersenne Twister with its own transformations, and matching it bit for bit is not
+a goal; the distributions are the same. Seeds are taken as PyTorch takes them: any
+integer in [-2**63, 2**64), a negative one standing for itself plus 2**64.
 """
 
 from __future__ import annotations
@@ -10,37 +22,43 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
+    "check_seed",
     "default_generator",
     "draw_seed",
     "get_rng_state",
-    "manual_seed",
-    "seed",
+    "rng",
     "set_rng_state",
 ]
 
 _generator = np.random.Generator(np.random.PCG64(0))
 
 
+def check_seed(where: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{where}: the seed must be an integer, got {type(value).__name__}")
+    value = int(value)
+    if not -(2**63) <= value < 2**64:
+        raise ValueError(f"{where}: the seed must lie in [-2**63, 2**64), got {value}")
+    return value % 2**64
+
+
 def default_generator() -> np.random.Generator:
-    """The generator all of chainrule draws from."""
+    """The NumPy generator all of chainrule draws from."""
     return _generator
 
 
-def manual_seed(seed: int) -> np.random.Generator:
-    """Reseed the library's generator; returns it, as ``torch.manual_seed`` does."""
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-        raise TypeError(f"manual_seed: the seed must be an integer, got {type(seed).__name__}")
-    if seed < 0:
-        raise ValueError(f"manual_seed: the seed must be non-negative, got {seed}")
-    _generator.bit_generator.state = np.random.PCG64(int(seed)).state
-    return _generator
-
-
-def seed() -> int:
-    """Reseed from fresh OS entropy and return the seed used."""
-    s = int(np.random.SeedSequence().entropy % (2**63))
-    manual_seed(s)
-    return s
+def rng(generator=None) -> np.random.Generator:
+    """The NumPy generator to draw from: the library's when ``generator`` is None,
+    else the given :class:`chainrule.Generator`'s (its ``_rng``; a NumPy ``Generator`` is
+    also taken)."""
+    if generator is None:
+        return _generator
+    if isinstance(generator, np.random.Generator):
+        return generator
+    own = getattr(generator, "_rng", None)  # a chainrule.Generator (generator.py)
+    if isinstance(own, np.random.Generator):
+        return own
+    raise TypeError(f"generator must be a cr.Generator, got {type(generator).__name__}")
 
 
 def draw_seed() -> int:

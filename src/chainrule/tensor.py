@@ -19,10 +19,13 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from chainrule import devices as _devices
 from chainrule import dtypes as _dt
 from chainrule._backend import ndarray, to_numpy, xp
 from chainrule.errors import ShapeError
-from chainrule.random import default_generator
+from chainrule.random import rng as _rng
+from chainrule.size import Size
+from chainrule.size import _size as _as_size
 
 # The seam: the one place where this bottom layer calls upward. A tensor's math methods
 # (``x + y``, ``x.exp()``, ``x[i] = v``) are ops, and its ``backward()`` is the engine's;
@@ -182,12 +185,14 @@ class Tensor:
         return self
 
     @property
-    def shape(self) -> tuple:
-        return self._array.shape
+    def shape(self) -> Size:
+        """The sizes of the dimensions, as a :class:`~chainrule.size.Size` (a tuple)."""
+        return _as_size(self._array.shape)
 
     @property
-    def dtype(self) -> np.dtype:
-        return self._array.dtype
+    def dtype(self) -> _dt.dtype:
+        """The element type (a :class:`~chainrule.dtypes.dtype`: ``cr.float32``, ...)."""
+        return _dt.wrap(self._array.dtype)
 
     @property
     def ndim(self) -> int:
@@ -254,12 +259,22 @@ class Tensor:
         return self._view is not None
 
     @property
-    def device(self) -> str:
-        return "cpu" if xp is np else "gpu"
+    def device(self) -> _devices.device:
+        """Where the memory lives: ``device(type='cpu')`` (see ``chainrule/devices.py``)."""
+        return _devices.home()
+
+    @property
+    def is_cpu(self) -> bool:
+        return _devices.home().type == "cpu"
+
+    @property
+    def is_cuda(self) -> bool:
+        return _devices.home().type == "cuda"
 
     def size(self, dim: int | None = None):
+        """The shape as a ``Size``, or with ``dim`` the size of that dimension (an int)."""
         if dim is None:
-            return self._array.shape
+            return _as_size(self._array.shape)
         return self._array.shape[_ops.normalize_dim(dim, self._array.ndim, "size")]
 
     def dim(self) -> int:
@@ -484,19 +499,38 @@ class Tensor:
         return _ops.inplace.apply_inplace(self, name, _ops.assign, src, check=False)
 
     def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator=None) -> Tensor:
-        """Fill with draws from U(a, b), from the library's generator."""
-        g = generator or default_generator()
+        """Fill with draws from U(a, b), from ``generator`` (default: the library's)."""
+        _float_draw("uniform_", self._array.dtype)
+        if a > b:
+            raise ValueError(f"uniform_: the range [a, b) needs a <= b, got a={a} > b={b}")
+        g = _rng(generator)
         return self.copy_(_make(xp.asarray(g.uniform(a, b, self._array.shape)), None, False))
 
     def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator=None) -> Tensor:
-        """Fill with draws from N(mean, std^2), from the library's generator."""
-        g = generator or default_generator()
+        """Fill with draws from N(mean, std^2), from ``generator`` (default: the library's)."""
+        _float_draw("normal_", self._array.dtype)
+        if std < 0:
+            raise ValueError(f"normal_: std must be >= 0, got {std}")
+        g = _rng(generator)
         return self.copy_(_make(xp.asarray(g.normal(mean, std, self._array.shape)), None, False))
+
+    def bernoulli_(self, p=0.5, *, generator=None) -> Tensor:
+        """Fill with 1 (probability ``p``, a number or a tensor of probabilities that
+        broadcasts to this shape) or 0, from ``generator`` (default: the library's)."""
+        return self.copy_(_ops.draws.bernoulli_fill("bernoulli_", self, p, generator))
+
+    def bernoulli(self, p=None, *, generator=None) -> Tensor:
+        """``cr.bernoulli(self, p, generator=...)``: 1 with probability ``self`` (or ``p``)."""
+        return _ops.draws.bernoulli(self, p, generator=generator)
+
+    def multinomial(self, num_samples: int, replacement: bool = False, *, generator=None):
+        """``cr.multinomial(self, ...)``: category indices drawn with these weights."""
+        return _ops.draws.multinomial(self, num_samples, replacement, generator=generator)
 
     def __setitem__(self, index, value) -> None:
         """``x[index] = value``. As in PyTorch, a number fills the indexed region and a
         tensor is copied into it (broadcast, cast to this dtype)."""
-        index = _ops.normalize_index(index, self._array.shape)
+        index = _ops.normalize_index(index)
         try:
             region = self._array[index]
         except IndexError as err:
@@ -802,12 +836,30 @@ class Tensor:
         """A copy of this tensor that stays in the graph (gradient flows through)."""
         return _ops.cast(self, self._array.dtype)
 
-    def to(self, dtype):
-        """This tensor in ``dtype`` (differentiable between floating dtypes)."""
-        if isinstance(dtype, str) and dtype in ("cpu", "cuda"):
-            return self
-        d = _dt.to_dtype(dtype)
-        return self if d == self._array.dtype else _ops.cast(self, d)
+    def to(self, *args, **kwargs):
+        """This tensor in another dtype or on another device, as PyTorch's ``to``:
+        ``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other)`` (other's dtype
+        and device), with ``non_blocking`` and ``copy`` as PyTorch's.
+
+        Returns this very tensor when nothing changes (unless ``copy=True``), else a copy
+        that stays in the graph (differentiable between floating dtypes). The device must
+        be the CPU: asking for another (``"cuda"``, ``"mps"``) raises, since chainrule
+        runs on the CPU only.
+        """
+        d, copy = _devices.parse_to("to", args, kwargs)
+        if d is None or d == self._array.dtype:
+            return _ops.cast(self, self._array.dtype) if copy else self
+        return _ops.cast(self, d)
+
+    def cpu(self, memory_format=None) -> Tensor:
+        """This tensor, which is on the CPU already (PyTorch returns it unchanged too)."""
+        _devices.check_device("cpu", "cpu")
+        return self
+
+    def cuda(self, device=None, non_blocking: bool = False, memory_format=None) -> Tensor:
+        """Raises: chainrule has no GPU (use ``cr.cuda.is_available()`` to choose)."""
+        _devices.check_device("cuda", "cuda" if device is None else _cuda_device(device))
+        return self
 
     def type(self, dtype):
         return self.to(dtype)
@@ -905,20 +957,26 @@ def _holds_numpy_float64(data) -> bool:
     return False
 
 
-def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
+def tensor(
+    data, dtype=None, requires_grad: bool = False, *, device=None, pin_memory: bool = False
+) -> Tensor:
     """A new tensor holding a copy of ``data`` (a number, nested lists, an array, a tensor).
 
     A NumPy array keeps its dtype (float64 stays float64); Python floats get the default
-    dtype (float32), Python ints int64, Python bools bool.
+    dtype (float32), Python ints int64, Python bools bool. ``device`` may only be the CPU
+    (as on every factory here); ``pin_memory`` is accepted and means nothing on the CPU.
     """
+    _devices.check_device("tensor", device)
     t = _make(_to_array(data, dtype, copy=True), None, False)
     if requires_grad:
         t.requires_grad_(True)
     return t
 
 
-def as_tensor(data, dtype=None) -> Tensor:
+def as_tensor(data, dtype=None, device=None) -> Tensor:
     """``data`` as a tensor, without copying when it already is an array of that dtype."""
+    if device is not None:
+        _devices.check_device("as_tensor", device)
     if isinstance(data, Tensor) and (dtype is None or data.dtype == _dt.to_dtype(dtype)):
         return data
     return _make(_to_array(data, dtype, copy=False), None, False)
@@ -955,71 +1013,122 @@ def _dtype_or_default(dtype):
     return _dt.get_default_dtype() if dtype is None else _dt.to_dtype(dtype)
 
 
-def zeros(*size, dtype=None, requires_grad: bool = False) -> Tensor:
+def zeros(*size, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+    _devices.check_device("zeros", device)
     return _factory(xp.zeros(_size(size), _dtype_or_default(dtype)), requires_grad)
 
 
-def ones(*size, dtype=None, requires_grad: bool = False) -> Tensor:
+def ones(*size, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+    _devices.check_device("ones", device)
     return _factory(xp.ones(_size(size), _dtype_or_default(dtype)), requires_grad)
 
 
-def empty(*size, dtype=None, requires_grad: bool = False) -> Tensor:
+def empty(*size, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
+    _devices.check_device("empty", device)
     return _factory(xp.empty(_size(size), _dtype_or_default(dtype)), requires_grad)
 
 
-def full(size, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
+def full(size, fill_value, dtype=None, requires_grad: bool = False, *, device=None) -> Tensor:
     """A tensor of ``size`` filled with ``fill_value``; the dtype follows the value's type."""
+    _devices.check_device("full", device)
     if dtype is None:
         dtype = _dt.result_type(fill_value)
     return _factory(xp.full(_size((size,)), fill_value, _dt.to_dtype(dtype)), requires_grad)
 
 
-def zeros_like(t, dtype=None, requires_grad: bool = False) -> Tensor:
+def zeros_like(t, dtype=None, requires_grad: bool = False, *, device=None) -> Tensor:
+    _devices.check_device("zeros_like", device)
     return _factory(xp.zeros(t.shape, dtype or t.dtype), requires_grad)
 
 
-def ones_like(t, dtype=None, requires_grad: bool = False) -> Tensor:
+def ones_like(t, dtype=None, requires_grad: bool = False, *, device=None) -> Tensor:
+    _devices.check_device("ones_like", device)
     return _factory(xp.ones(t.shape, dtype or t.dtype), requires_grad)
 
 
-def full_like(t, fill_value, dtype=None, requires_grad: bool = False) -> Tensor:
+def full_like(t, fill_value, dtype=None, requires_grad: bool = False, *, device=None) -> Tensor:
+    _devices.check_device("full_like", device)
     return _factory(xp.full(t.shape, fill_value, dtype or t.dtype), requires_grad)
 
 
-def randn(*size, dtype=None, requires_grad: bool = False, generator=None) -> Tensor:
-    """Draws from the standard normal distribution (the library's seeded generator)."""
-    from chainrule.random import default_generator
+def _float_draw(where: str, dtype) -> None:
+    """Continuous draws need a floating dtype (PyTorch refuses integer ones too)."""
+    if _dt.to_dtype(dtype).kind != "f":
+        raise TypeError(
+            f"{where}: draws from a continuous distribution need a floating dtype, got "
+            f"{_dt.wrap(dtype)}; use randint for integers"
+        )
 
-    g = generator or default_generator()
-    arr = g.standard_normal(_size(size)).astype(_dtype_or_default(dtype))
+
+def randn(*size, dtype=None, requires_grad: bool = False, generator=None, device=None) -> Tensor:
+    """Draws from the standard normal distribution, from ``generator`` (default: the
+    library's seeded generator)."""
+    _devices.check_device("randn", device)
+    dt = _dtype_or_default(dtype)
+    _float_draw("randn", dt)
+    arr = _rng(generator).standard_normal(_size(size)).astype(dt)
     return _factory(xp.asarray(arr), requires_grad)
 
 
-def rand(*size, dtype=None, requires_grad: bool = False, generator=None) -> Tensor:
-    """Draws from U[0, 1) (the library's seeded generator)."""
-    from chainrule.random import default_generator
-
-    g = generator or default_generator()
-    arr = g.random(_size(size)).astype(_dtype_or_default(dtype))
+def rand(*size, dtype=None, requires_grad: bool = False, generator=None, device=None) -> Tensor:
+    """Draws from U[0, 1), from ``generator`` (default: the library's seeded generator)."""
+    _devices.check_device("rand", device)
+    dt = _dtype_or_default(dtype)
+    _float_draw("rand", dt)
+    arr = _rng(generator).random(_size(size)).astype(dt)
     return _factory(xp.asarray(arr), requires_grad)
 
 
-def randint(low: int, high: int | None = None, size=(), dtype=None, generator=None) -> Tensor:
-    """Integers drawn uniformly from [low, high) (``randint(high, size=...)`` for [0, high))."""
-    from chainrule.random import default_generator
-
-    if high is None:
+def randint(
+    low: int = 0,
+    high: int | None = None,
+    size=None,
+    *,
+    generator=None,
+    dtype=None,
+    device=None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """Integers drawn uniformly from [low, high), as PyTorch's two forms:
+    ``randint(high, size)`` and ``randint(low, high, size)`` (``size`` a tuple). The dtype
+    is int64 unless given (a float dtype holds the same whole numbers)."""
+    _devices.check_device("randint", device)
+    if size is None and isinstance(high, tuple | list):  # randint(high, size)
+        low, high, size = 0, low, high
+    elif high is None:
         low, high = 0, low
-    g = generator or default_generator()
-    arr = g.integers(low, high, _size((size,)) if not isinstance(size, int) else (size,))
-    return _factory(xp.asarray(arr.astype(dtype or _dt.int64)), False)
+    if size is None:
+        raise TypeError(
+            "randint() needs a size: randint(high, size) or randint(low, high, size), "
+            "with size a tuple such as (3,)"
+        )
+    if not isinstance(size, tuple | list):
+        raise TypeError(
+            f"randint(): size must be a tuple of ints, not {type(size).__name__} (write (n,))"
+        )
+    for name, v in (("low", low), ("high", high)):
+        if isinstance(v, bool) or not isinstance(v, int | np.integer):
+            raise TypeError(f"randint(): {name} must be an integer, got {v!r}")
+    if low >= high:
+        raise ValueError(f"randint(): low must be less than high, got low={low} >= high={high}")
+    dt = _dt.int64 if dtype is None else _dt.to_dtype(dtype)
+    arr = _rng(generator).integers(low, high, _size((size,)))
+    return _factory(xp.asarray(arr.astype(dt)), requires_grad)
 
 
-def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> Tensor:
+def _cuda_device(index):
+    """``t.cuda(i)``'s argument as a device description."""
+    return index if not isinstance(index, int) or isinstance(index, bool) else f"cuda:{index}"
+
+
+def arange(
+    start, end=None, step=1, dtype=None, requires_grad: bool = False, *, device=None
+) -> Tensor:
     """Values from ``start`` to ``end`` (exclusive) by ``step``; integers give int64,
     any float argument gives the default float dtype. Raises RuntimeError, in PyTorch's
     words, for a zero step, a non-finite bound or step, and a step pointing away from
     ``end``."""
+    _devices.check_device("arange", device)
     if end is None:
         start, end = 0, start
     start, end, step = (v.item() if isinstance(v, Tensor) else v for v in (start, end, step))
@@ -1040,9 +1149,15 @@ def arange(start, end=None, step=1, dtype=None, requires_grad: bool = False) -> 
     return _factory(xp.arange(start, end, step, dtype=_dt.to_dtype(dtype)), requires_grad)
 
 
-def linspace(start, end, steps: int, dtype=None, requires_grad: bool = False) -> Tensor:
+def linspace(
+    start, end, steps: int, dtype=None, requires_grad: bool = False, *, device=None
+) -> Tensor:
+    _devices.check_device("linspace", device)
     return _factory(xp.linspace(start, end, steps, dtype=_dtype_or_default(dtype)), requires_grad)
 
 
-def eye(n: int, m: int | None = None, dtype=None, requires_grad: bool = False) -> Tensor:
+def eye(
+    n: int, m: int | None = None, dtype=None, requires_grad: bool = False, *, device=None
+) -> Tensor:
+    _devices.check_device("eye", device)
     return _factory(xp.eye(n, m, dtype=_dtype_or_default(dtype)), requires_grad)

@@ -11,7 +11,14 @@ from chainrule.autograd import views as views  # reached by Tensor through the s
 from chainrule.autograd.anomaly import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
 from chainrule.autograd.engine import run_backward
 from chainrule.autograd.function import Function, FunctionCtx
-from chainrule.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from chainrule.autograd.grad_mode import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    is_inference_mode_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 from chainrule.errors import ShapeError
 from chainrule.tensor import Tensor, _make
 
@@ -23,11 +30,14 @@ __all__ = [
     "detect_anomaly",
     "enable_grad",
     "explain",
+    "functional",
     "grad",
     "gradcheck",
     "gradgradcheck",
+    "inference_mode",
     "is_anomaly_enabled",
     "is_grad_enabled",
+    "is_inference_mode_enabled",
     "no_grad",
     "set_detect_anomaly",
     "set_grad_enabled",
@@ -145,6 +155,7 @@ def grad(
     return tuple(result)
 
 
+from chainrule.autograd import functional  # noqa: E402
 from chainrule.autograd.dot import to_dot  # noqa: E402
 from chainrule.autograd.gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402
 from chainrule.autograd.trace import explain  # noqa: E402

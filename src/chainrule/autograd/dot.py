@@ -14,6 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from chainrule._backend import xp
+from chainrule.autograd.rules import rule_of
+from chainrule.autograd.steps import Step, label_nodes
+from chainrule.autograd.walk import walk_backward
+from chainrule.io import atomic_write_bytes
 from chainrule.tensor import Tensor
 
 __all__ = ["DotGraph", "to_dot"]
@@ -41,8 +45,6 @@ class DotGraph(str):
     def render(self, path, format: str | None = None) -> Path:
         """Write the drawing to ``path`` (SVG, PNG or PDF, from ``format`` or the file's
         suffix), atomically. Needs the ``graphviz`` package and the ``dot`` program."""
-        from chainrule.io import atomic_write_bytes
-
         path = Path(path)
         fmt = (format or path.suffix.lstrip(".") or "svg").lower()
         if fmt not in ("svg", "png", "pdf"):
@@ -83,9 +85,6 @@ def to_dot(output, params: dict | None = None) -> DotGraph:
     DotGraph
         The DOT text (a ``str``), with ``.render(path)`` for an SVG or PNG.
     """
-    from chainrule.autograd.rules import rule_of
-    from chainrule.autograd.trace import Step, _label_nodes
-    from chainrule.autograd.walk import walk_backward
 
     if not isinstance(output, Tensor):
         raise TypeError(f"to_dot: expected a tensor, got {type(output).__name__}")
@@ -97,7 +96,7 @@ def to_dot(output, params: dict | None = None) -> DotGraph:
     except RuntimeError:  # freed by a backward pass: the structure alone
         records = walk_backward(output, None)
     steps = [Step(i + 1, r, rule_of(r.node)) for i, r in enumerate(records)]
-    _label_nodes(steps, records, params)
+    label_nodes(steps, records, params)
     ids = {id(r.node): f"n{i}" for i, r in enumerate(records)}
     lines = [
         "digraph backward {",

@@ -1,33 +1,42 @@
-"""``Dataset``, ``TensorDataset`` and ``DataLoader``.
-
-A loader visits every sample exactly once per epoch, in batches. With ``shuffle`` the
-order of epoch ``e`` is a permutation drawn from a generator seeded with ``(seed, e)``:
-the same seed gives the same orders, and epoch ``e`` has the same order whether a run
-got there straight or by resuming from a checkpoint.
-"""
+"""Datasets, as PyTorch's ``torch.utils.data``: ``Dataset``, ``TensorDataset``, ``Subset``,
+``ConcatDataset`` and ``random_split``. (``DataLoader`` is in ``loader.py`` and importable
+from here too.)"""
 
 from __future__ import annotations
 
+import bisect
 import math
+import warnings
+from collections.abc import Sequence
 
 import numpy as np
 
-from chainrule._backend import to_numpy, xp
-from chainrule.random import draw_seed
-from chainrule.tensor import Tensor, _make, as_tensor
+from chainrule._backend import to_numpy
+from chainrule.random import rng
+from chainrule.tensor import _make, as_tensor
 
-__all__ = ["DataLoader", "Dataset", "TensorDataset", "validation_split"]
+__all__ = [
+    "ConcatDataset",
+    "Dataset",
+    "Subset",
+    "TensorDataset",
+    "random_split",
+    "validation_split",
+]
 
 
 class Dataset:
     """A sized collection of samples: subclasses define ``__len__`` and ``__getitem__``
-    (one index -> one sample, a tuple of arrays or tensors)."""
+    (one index -> one sample, a tuple of arrays or tensors). ``a + b`` concatenates."""
 
     def __len__(self) -> int:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def __getitem__(self, index):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def __add__(self, other) -> ConcatDataset:
+        return ConcatDataset([self, other])
 
 
 class TensorDataset(Dataset):
@@ -93,68 +102,92 @@ def validation_split(
     return TensorDataset(*dataset[index[~val]]), TensorDataset(*dataset[index[val]])
 
 
-def _collate(samples: list):
-    """Stack a list of samples (tuples) into one batch (a tuple of tensors)."""
-    columns = zip(*[s if isinstance(s, tuple | list) else (s,) for s in samples])
-    out = []
-    for column in columns:
-        arrays = [c._array if isinstance(c, Tensor) else np.asarray(c) for c in column]
-        out.append(as_tensor(xp.stack(arrays)))
-    return tuple(out)
+class Subset(Dataset):
+    """The samples of ``dataset`` at ``indices``, in that order: ``Subset(ds, idx)[i]`` is
+    ``ds[idx[i]]``; a list of positions gives the list of samples (or, when ``dataset``
+    takes a list, what it returns for the mapped list)."""
 
+    def __init__(self, dataset, indices: Sequence[int]) -> None:
+        self.dataset = dataset
+        self.indices = indices
 
-class DataLoader:
-    """Batches of a dataset: ``for x, y in DataLoader(ds, batch_size=32, shuffle=True)``.
-
-    ``drop_last`` skips a final batch smaller than ``batch_size``. ``seed`` fixes the
-    shuffles (one permutation per epoch, from ``(seed, epoch)``); by default it is drawn
-    from the library's generator, so ``cr.manual_seed`` fixes it too. The epoch advances
-    at every full iteration; ``set_epoch`` sets it (to resume a run).
-    """
-
-    def __init__(
-        self,
-        dataset,
-        batch_size: int = 1,
-        shuffle: bool = False,
-        drop_last: bool = False,
-        seed: int | None = None,
-    ) -> None:
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-            raise ValueError(
-                f"DataLoader: batch_size must be a positive integer, got {batch_size!r}"
-            )
-        if len(dataset) == 0:
-            raise ValueError("DataLoader: the dataset is empty")
-        self.dataset, self.batch_size = dataset, batch_size
-        self.shuffle, self.drop_last = shuffle, drop_last
-        self.seed = draw_seed() if seed is None else int(seed)
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-
-    def order(self, epoch: int | None = None) -> np.ndarray:
-        """The sample order of ``epoch`` (the current one by default)."""
-        n = len(self.dataset)
-        if not self.shuffle:
-            return np.arange(n)
-        e = self.epoch if epoch is None else epoch
-        return np.random.default_rng([self.seed, e]).permutation(n)
+    def __getitem__(self, idx):
+        if isinstance(idx, list):
+            return self.dataset[[self.indices[i] for i in idx]]
+        return self.dataset[self.indices[idx]]
 
     def __len__(self) -> int:
-        n = len(self.dataset)
-        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+        return len(self.indices)
 
-    def __iter__(self):
-        order = self.order()
-        self.epoch += 1
-        vectorised = isinstance(self.dataset, TensorDataset)
-        for start in range(0, len(order), self.batch_size):
-            idx = order[start : start + self.batch_size]
-            if len(idx) < self.batch_size and self.drop_last:
-                break
-            if vectorised:
-                yield self.dataset[idx]
-            else:
-                yield _collate([self.dataset[int(i)] for i in idx])
+
+class ConcatDataset(Dataset):
+    """Several datasets one after another: sample ``i`` comes from the dataset whose range
+    of positions holds it (``cumulative_sizes`` are the ends of those ranges)."""
+
+    def __init__(self, datasets) -> None:
+        self.datasets = list(datasets)
+        if not self.datasets:
+            raise ValueError("ConcatDataset: datasets should not be an empty iterable")
+        self.cumulative_sizes = np.cumsum([len(d) for d in self.datasets]).tolist()
+
+    def __len__(self) -> int:
+        return self.cumulative_sizes[-1]
+
+    def __getitem__(self, idx: int):
+        if idx < 0:
+            if -idx > len(self):
+                raise ValueError(
+                    f"ConcatDataset: index {idx} is out of range for {len(self)} samples"
+                )
+            idx = len(self) + idx
+        which = bisect.bisect_right(self.cumulative_sizes, idx)
+        start = self.cumulative_sizes[which - 1] if which else 0
+        return self.datasets[which][idx - start]
+
+
+def _split_lengths(n: int, lengths: Sequence) -> list[int]:
+    """PyTorch's rule: fractions that sum to 1 become floor(n * f) each, and the samples
+    left over go one by one to the splits in order; whole numbers are taken as they are."""
+    lengths = list(lengths)
+    total = sum(lengths)
+    if math.isclose(total, 1) and total <= 1:
+        for i, frac in enumerate(lengths):
+            if not 0 <= frac <= 1:
+                raise ValueError(f"random_split: fraction at index {i} is not between 0 and 1")
+        sizes = [math.floor(n * frac) for frac in lengths]
+        for i in range(n - sum(sizes)):
+            sizes[i % len(sizes)] += 1
+        for i, size in enumerate(sizes):
+            if size == 0:
+                warnings.warn(
+                    f"random_split: the split at index {i} has length 0 (an empty dataset)",
+                    UserWarning,
+                    stacklevel=3,
+                )
+        return sizes
+    if total != n:
+        raise ValueError(
+            f"random_split: the lengths sum to {total}, but the dataset has {n} samples "
+            "(give sizes that sum to it, or fractions that sum to 1)"
+        )
+    for i, size in enumerate(lengths):
+        if isinstance(size, bool) or not isinstance(size, int | np.integer):
+            raise TypeError(
+                "random_split: lengths must be whole numbers, or fractions that sum to 1; "
+                f"got {size!r} at index {i}"
+            )
+        if size < 0:
+            raise ValueError(f"random_split: lengths must be non-negative, got {size} at index {i}")
+    return [int(s) for s in lengths]
+
+
+def random_split(dataset, lengths: Sequence, generator=None) -> list[Subset]:
+    """Split ``dataset`` into non-overlapping :class:`Subset`s of the given lengths, the
+    samples assigned by a random permutation drawn from ``generator`` (by default the
+    library's, so ``cr.manual_seed`` fixes the split). ``lengths`` are sizes that sum to
+    ``len(dataset)``, or fractions that sum to 1 (``[0.8, 0.2]``), rounded as PyTorch
+    rounds them (floors, then the remainder one by one from the first split)."""
+    sizes = _split_lengths(len(dataset), lengths)
+    perm = rng(generator).permutation(sum(sizes)).tolist()
+    ends = np.cumsum(sizes).tolist()
+    return [Subset(dataset, perm[end - size : end]) for size, end in zip(sizes, ends)]

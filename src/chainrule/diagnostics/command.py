@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from chainrule import data as _data
+from chainrule import generator as _random
 from chainrule import nn
-from chainrule import random as _random
 from chainrule.diagnostics.flow import gradient_flow
 from chainrule.diagnostics.report import FlowReport
 from chainrule.train import recipes

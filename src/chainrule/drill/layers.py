@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule import autograd, nn
-from chainrule import random as _random
+from chainrule import generator as _random
+from chainrule import random as _stream
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.drill.core import Draft, Numbers, Quantity, SolutionStep, fmt, par
 from chainrule.drill.registry import register
@@ -112,7 +113,7 @@ def _drop(x: np.ndarray, p: float, seed: int) -> tuple[np.ndarray, object, objec
     drops others. The generator's state is restored afterwards, so the exercise leaves no
     trace in the library's random stream."""
     layer = nn.Dropout(p)
-    saved = _random.get_rng_state()
+    saved = _stream.get_rng_state()
     try:
         for k in range(100):
             _random.manual_seed(seed + k)
@@ -122,7 +123,7 @@ def _drop(x: np.ndarray, p: float, seed: int) -> tuple[np.ndarray, object, objec
             if keep.any() and not keep.all():
                 return keep.astype(np.int64), xt, out
     finally:
-        _random.set_rng_state(saved)
+        _stream.set_rng_state(saved)
     raise RuntimeError("dropout-scale: no mixed mask in 100 draws")  # pragma: no cover
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule.autograd.trace import Step, Trace, explain
+from chainrule.autograd.steps import Step
+from chainrule.autograd.trace import Trace, explain
 from chainrule.tensor import Tensor
 
 __all__ = ["TraceReader"]

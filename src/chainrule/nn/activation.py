@@ -62,7 +62,7 @@ def softplus(input, beta: float = 1.0, threshold: float = 20.0):
 
 
 def _float(x) -> Tensor:
-    return float_input(x, "activation")
+    return float_input(x)
 
 
 def leaky_relu(input, negative_slope: float = 0.01, inplace: bool = False):

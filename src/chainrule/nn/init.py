@@ -27,7 +27,7 @@ import numpy as np
 
 from chainrule._backend import xp
 from chainrule.autograd.grad_mode import no_grad
-from chainrule.random import default_generator
+from chainrule.random import rng
 from chainrule.tensor import Tensor
 
 __all__ = [
@@ -101,7 +101,7 @@ def _fill(tensor: Tensor, values) -> Tensor:
 
 
 def _gen(generator):
-    return generator or default_generator()
+    return rng(generator)
 
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:

@@ -109,10 +109,12 @@ class Conv2d(Module):
                 f"Conv2d: padding_mode={padding_mode!r} is not supported (only 'zeros')"
             )
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size = _conv._pair(kernel_size, "kernel_size", 1)
-        self.stride = _conv._pair(stride, "stride", 1)
-        self.padding = padding if isinstance(padding, str) else _conv._pair(padding, "padding", 0)
-        self.dilation = _conv._pair(dilation, "dilation", 1)
+        self.kernel_size = _conv.pair_of_ints(kernel_size, "kernel_size", 1)
+        self.stride = _conv.pair_of_ints(stride, "stride", 1)
+        self.padding = (
+            padding if isinstance(padding, str) else _conv.pair_of_ints(padding, "padding", 0)
+        )
+        self.dilation = _conv.pair_of_ints(dilation, "dilation", 1)
         dt = _dtype(dtype)
         self.weight = Parameter(empty(out_channels, in_channels, *self.kernel_size, dtype=dt))
         if bias:

@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from chainrule import devices as _devices
 from chainrule import dtypes as _dt
 from chainrule._backend import to_numpy, xp
 from chainrule.autograd.grad_mode import no_grad
@@ -326,12 +327,14 @@ class Module:
             else:
                 p.grad.zero_()
 
-    def to(self, dtype) -> Module:
-        """Convert every floating parameter and buffer (and gradient) to ``dtype``, in place,
-        so optimizers holding the parameters keep working."""
-        if isinstance(dtype, str) and dtype in ("cpu", "cuda"):
+    def to(self, *args, **kwargs) -> Module:
+        """Convert every floating parameter and buffer (and gradient) to a dtype, in place,
+        so optimizers holding the parameters keep working; PyTorch's forms: ``to(dtype)``,
+        ``to(device)``, ``to(device, dtype)``, ``to(tensor)``. The device must be the CPU
+        (chainrule runs there only): ``model.to("cuda")`` raises rather than pretend."""
+        target, _ = _devices.parse_to("Module.to", args, kwargs)
+        if target is None:
             return self
-        target = _dt.to_dtype(dtype)
         if target.kind != "f":
             raise TypeError(f"Module.to: only floating dtypes are allowed, got {target}")
         for t in [*self.parameters(), *self.buffers()]:
@@ -339,6 +342,15 @@ class Module:
                 t._array = t._array.astype(target)
                 if t.grad is not None:
                     t.grad._array = t.grad._array.astype(target)
+        return self
+
+    def cpu(self) -> Module:
+        """This module, whose tensors are on the CPU already."""
+        return self
+
+    def cuda(self, device=None) -> Module:
+        """Raises: chainrule has no GPU (choose with ``cr.cuda.is_available()``)."""
+        _devices.check_device("Module.cuda", "cuda" if device is None else device)
         return self
 
     def float(self) -> Module:

@@ -153,6 +153,7 @@ __all__ = [
     "where",
 ]
 
+from chainrule.ops import draws as draws  # (reached by Tensor's methods, as is inplace)
 from chainrule.ops import inplace
 from chainrule.ops.op import Op
 from chainrule.ops.tensormath import TensorMath

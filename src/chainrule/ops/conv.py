@@ -26,7 +26,9 @@ from chainrule.tensor import Tensor, as_tensor
 __all__ = ["avg_pool2d", "conv2d", "fold", "max_pool2d", "unfold"]
 
 
-def _pair(value, name: str, minimum: int) -> tuple:
+def pair_of_ints(value, name: str, minimum: int) -> tuple:
+    """``value`` (an int, or a pair of ints) as a pair, each at least ``minimum``: the
+    form of kernel sizes, strides, paddings and dilations."""
     pair = (value, value) if isinstance(value, int | np.integer) else tuple(value)
     if len(pair) != 2 or not all(isinstance(v, int | np.integer) and v >= minimum for v in pair):
         raise ValueError(f"{name} must be an integer >= {minimum} or a pair of them, got {value!r}")
@@ -204,11 +206,11 @@ def _image(x, op: str, channels: int | None = None):
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     """im2col: the (N, C*kh*kw, L) matrix of all sliding windows, PyTorch's ``lib.unfold``."""
     x, _ = _image(input, "unfold")
-    k = _pair(kernel_size, "kernel_size", 1)
+    k = pair_of_ints(kernel_size, "kernel_size", 1)
     d, p, s = (
-        _pair(dilation, "dilation", 1),
-        _pair(padding, "padding", 0),
-        _pair(stride, "stride", 1),
+        pair_of_ints(dilation, "dilation", 1),
+        pair_of_ints(padding, "padding", 0),
+        pair_of_ints(stride, "stride", 1),
     )
     _output_hw("unfold", x.shape[2:], k, s, p, d)
     return Unfold.apply(x, k, d, p, s, 0.0)
@@ -217,12 +219,12 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
 def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     """col2im: sum (N, C*kh*kw, L) columns back into (N, C, H, W), PyTorch's ``lib.fold``."""
     cols = as_tensor(input)
-    size = _pair(output_size, "output_size", 1)
-    k = _pair(kernel_size, "kernel_size", 1)
+    size = pair_of_ints(output_size, "output_size", 1)
+    k = pair_of_ints(kernel_size, "kernel_size", 1)
     d, p, s = (
-        _pair(dilation, "dilation", 1),
-        _pair(padding, "padding", 0),
-        _pair(stride, "stride", 1),
+        pair_of_ints(dilation, "dilation", 1),
+        pair_of_ints(padding, "padding", 0),
+        pair_of_ints(stride, "stride", 1),
     )
     oh, ow = _output_hw("fold", size, k, s, p, d)
     if cols.ndim != 3 or cols.shape[1] % (k[0] * k[1]) or cols.shape[2] != oh * ow:
@@ -244,7 +246,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
             f"conv2d: weight must be 4-D (out, in, kh, kw), got shape {tuple(w.shape)}"
         )
     x, unbatched = _image(input, "conv2d", channels=w.shape[1])
-    s, d = _pair(stride, "stride", 1), _pair(dilation, "dilation", 1)
+    s, d = pair_of_ints(stride, "stride", 1), pair_of_ints(dilation, "dilation", 1)
     kernel = tuple(w.shape[2:])
     if padding == "valid":
         p = (0, 0)
@@ -256,7 +258,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
             raise ValueError(f"conv2d: padding='same' needs an even total padding, got {total}")
         p = (total[0] // 2, total[1] // 2)
     else:
-        p = _pair(padding, "padding", 0)
+        p = pair_of_ints(padding, "padding", 0)
     _output_hw("conv2d", x.shape[2:], kernel, s, p, d)
     b = None
     if bias is not None:
@@ -274,9 +276,9 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 def _windows(op, input, kernel_size, stride, padding, pad_value):
     """Each pooling window as a row: (N, C, kh*kw, OH, OW), and the output geometry."""
     x, unbatched = _image(input, op)
-    k = _pair(kernel_size, "kernel_size", 1)
-    s = k if stride is None or stride == [] else _pair(stride, "stride", 1)
-    p = _pair(padding, "padding", 0)
+    k = pair_of_ints(kernel_size, "kernel_size", 1)
+    s = k if stride is None or stride == [] else pair_of_ints(stride, "stride", 1)
+    p = pair_of_ints(padding, "padding", 0)
     if p[0] > k[0] // 2 or p[1] > k[1] // 2:
         raise ValueError(f"{op}: padding {p} must be at most half the kernel size {k}")
     oh, ow = _output_hw(op, x.shape[2:], k, s, p, (1, 1))
@@ -293,9 +295,9 @@ def max_pool2d(
     if ceil_mode or return_indices:
         raise ValueError("max_pool2d: ceil_mode and return_indices are not supported")
     x, unbatched = _image(input, "max_pool2d")
-    k = _pair(kernel_size, "kernel_size", 1)
-    s = k if stride is None or stride == [] else _pair(stride, "stride", 1)
-    p, d = _pair(padding, "padding", 0), _pair(dilation, "dilation", 1)
+    k = pair_of_ints(kernel_size, "kernel_size", 1)
+    s = k if stride is None or stride == [] else pair_of_ints(stride, "stride", 1)
+    p, d = pair_of_ints(padding, "padding", 0), pair_of_ints(dilation, "dilation", 1)
     if p[0] > k[0] // 2 or p[1] > k[1] // 2:
         raise ValueError(f"max_pool2d: padding {p} must be at most half the kernel size {k}")
     _output_hw("max_pool2d", x.shape[2:], k, s, p, d)

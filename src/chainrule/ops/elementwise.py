@@ -269,39 +269,39 @@ class Clamp(Op):
 
 def exp(input):
     """Elementwise :math:`e^x`."""
-    return Exp.apply(float_input(input, "exp"))
+    return Exp.apply(float_input(input))
 
 
 def expm1(input):
     """Elementwise :math:`e^x - 1`, accurate near 0."""
-    return Expm1.apply(float_input(input, "expm1"))
+    return Expm1.apply(float_input(input))
 
 
 def log1p(input):
     r"""Elementwise :math:`\ln(1 + x)`, accurate near 0."""
-    return Log1p.apply(float_input(input, "log1p"))
+    return Log1p.apply(float_input(input))
 
 
 def erf(input):
     """The error function."""
-    return Erf.apply(float_input(input, "erf"))
+    return Erf.apply(float_input(input))
 
 
 def softplus(input, beta: float = 1.0, threshold: float = 20.0):
     r""":math:`\ln(1 + e^{\beta x})/\beta`, linear above ``threshold`` (as in PyTorch)."""
     if beta == 0:
         raise ValueError("softplus: beta must be non-zero")
-    return Softplus.apply(float_input(input, "softplus"), float(beta), float(threshold))
+    return Softplus.apply(float_input(input), float(beta), float(threshold))
 
 
 def log(input):
     """Elementwise natural logarithm."""
-    return Log.apply(float_input(input, "log"))
+    return Log.apply(float_input(input))
 
 
 def sqrt(input):
     """Elementwise square root."""
-    return Sqrt.apply(float_input(input, "sqrt"))
+    return Sqrt.apply(float_input(input))
 
 
 def abs(input):
@@ -310,20 +310,20 @@ def abs(input):
 
 
 def sin(input):
-    return Sin.apply(float_input(input, "sin"))
+    return Sin.apply(float_input(input))
 
 
 def cos(input):
-    return Cos.apply(float_input(input, "cos"))
+    return Cos.apply(float_input(input))
 
 
 def tanh(input):
-    return Tanh.apply(float_input(input, "tanh"))
+    return Tanh.apply(float_input(input))
 
 
 def sigmoid(input):
     """The logistic function, computed without overflow."""
-    return Sigmoid.apply(float_input(input, "sigmoid"))
+    return Sigmoid.apply(float_input(input))
 
 
 def relu(input):
@@ -340,7 +340,7 @@ def clamp(input, min=None, max=None):
             raise TypeError(f"clamp: {name} must be a number or None, got {type(bound).__name__}")
     x = as_tensor(input)
     if x._array.dtype.kind != "f" and any(isinstance(b, float) for b in (min, max)):
-        x = float_input(x, "clamp")
+        x = float_input(x)
     return Clamp.apply(x, min, max)
 
 

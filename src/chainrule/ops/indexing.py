@@ -59,7 +59,7 @@ def _is_advanced(part) -> bool:
     return isinstance(part, ndarray) and part.dtype.kind in "iu"
 
 
-def normalize_index(index, shape: tuple):
+def normalize_index(index):
     """An index with tensors and lists turned into arrays, checked for dtype and range."""
     parts = index if isinstance(index, tuple) else (index,)
     out = []
@@ -87,7 +87,7 @@ def getitem(input, index):
     """``input[index]``: basic indexing (integers, slices, None, ``...``) gives a view,
     integer arrays and masks a copy."""
     x = as_tensor(input)
-    index = normalize_index(index, x._array.shape)
+    index = normalize_index(index)
     parts = index if isinstance(index, tuple) else (index,)
     if all(_is_basic(p) for p in parts):
         if not any(p is Ellipsis for p in parts):
@@ -111,7 +111,7 @@ def _is_basic(part) -> bool:
 def index_add(shape, index, values, accumulate: bool = True):
     """Zeros of ``shape`` with ``values`` added at ``index`` (repeats accumulate)."""
     v = as_tensor(values)
-    return IndexAdd.apply(v, tuple(shape), normalize_index(index, tuple(shape)), accumulate)
+    return IndexAdd.apply(v, tuple(shape), normalize_index(index), accumulate)
 
 
 def gather(input, dim: int, index):

@@ -55,7 +55,7 @@ def _cast_to(x, dt):
     return x
 
 
-def float_input(x, op: str) -> Tensor:
+def float_input(x) -> Tensor:
     """``x`` as a floating tensor: integer and bool tensors become the default dtype, as
     PyTorch does for ``exp``, ``log``, ``sqrt`` and friends."""
     x = as_tensor(x)

@@ -94,7 +94,7 @@ class LogSoftmax(Op):
 
 def logsumexp(input, dim=None, keepdim: bool = False):
     """:math:`\\log\\sum\\exp` over ``dim`` (all dimensions when None), without overflow."""
-    x = float_input(input, "logsumexp")
+    x = float_input(input)
     axes = normalize_dims(dim, x._array.ndim, "logsumexp")
     if x._array.size == 0 and axes is None:
         raise ValueError(f"logsumexp: cannot reduce an empty tensor of shape {tuple(x.shape)}")
@@ -103,13 +103,13 @@ def logsumexp(input, dim=None, keepdim: bool = False):
 
 def softmax(input, dim: int):
     """Softmax along ``dim``: exponentiate and normalise to sum 1."""
-    x = float_input(input, "softmax")
+    x = float_input(input)
     return Softmax.apply(x, _axis(dim, x, "softmax"))
 
 
 def log_softmax(input, dim: int):
     """Log of the softmax along ``dim``, computed directly (never log of a rounded 0)."""
-    x = float_input(input, "log_softmax")
+    x = float_input(input)
     return LogSoftmax.apply(x, _axis(dim, x, "log_softmax"))
 
 

@@ -101,7 +101,7 @@ def assign_at(input, index, value):
     """A copy of ``input`` with ``value`` written at ``index``: the value of ``input``
     after ``input[index] = value``."""
     x = as_tensor(input)
-    return AssignAt.apply(x, _value_for(x, value), normalize_index(index, x._array.shape))
+    return AssignAt.apply(x, _value_for(x, value), normalize_index(index))
 
 
 def _value_for(x, value):

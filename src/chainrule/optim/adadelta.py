@@ -69,15 +69,15 @@ class Adadelta(Optimizer):
         check(0 <= group["rho"] <= 1, f"Invalid rho value: {group['rho']} (must be in [0, 1])")
         check_nonnegative(group, "eps", "weight_decay")
 
-    hyper = ("lr", "rho", "eps", "weight_decay", "maximize")
+    update_args = ("lr", "rho", "eps", "weight_decay", "maximize")
 
     def _state_names(self, group: dict) -> tuple[tuple, tuple]:
         return ("step",), ("square_avg", "acc_delta")
 
-    def _update(self, param, grad, state, group, hyper) -> None:
+    def _update(self, param, grad, state, group, options) -> None:
         if "square_avg" not in state:
             state["step"] = 0.0
             state["square_avg"] = xp.zeros_like(param)
             state["acc_delta"] = xp.zeros_like(param)
         state["step"] += 1
-        self._run(adadelta_update, hyper, param, grad, state["square_avg"], state["acc_delta"])
+        self._run(adadelta_update, options, param, grad, state["square_avg"], state["acc_delta"])

@@ -75,14 +75,14 @@ class Adagrad(Optimizer):
         super()._validate(group)
         check_nonnegative(group, "lr_decay", "weight_decay", "initial_accumulator_value", "eps")
 
-    hyper = ("lr", "lr_decay", "weight_decay", "eps", "maximize")
+    update_args = ("lr", "lr_decay", "weight_decay", "eps", "maximize")
 
     def _state_names(self, group: dict) -> tuple[tuple, tuple]:
         return ("step",), ("sum",)
 
-    def _update(self, param, grad, state, group, hyper) -> None:
+    def _update(self, param, grad, state, group, options) -> None:
         if "sum" not in state:
             state["step"] = 0.0
             state["sum"] = xp.full_like(param, group["initial_accumulator_value"])
         state["step"] += 1
-        self._run(adagrad_update, hyper, param, grad, state["sum"], step=state["step"])
+        self._run(adagrad_update, options, param, grad, state["sum"], step=state["step"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from chainrule._backend import xp
+from chainrule.optim.arith import add_scaled_square_, lerp_, root_plus, sub_scaled_ratio_
 from chainrule.optim.optimizer import (
     Optimizer,
     check,
@@ -49,30 +50,22 @@ def adam_update(
         θ ← θ - (γ / c1) m / (√v̂ / √c2 + ε)
 
     ``scratch``: optionally two work arrays shaped like ``param``; the step then
-    allocates no temporaries (beyond those ``maximize`` and L2 decay need).
+    allocates no temporaries (beyond those ``maximize`` and L2 decay need). Each line of
+    the body is a line of the box, in place (``arith.py``).
     """
+    m, v = exp_avg, exp_avg_sq
+    work, ratio = scratch or (xp.empty_like(param), xp.empty_like(param))
     if decoupled and weight_decay != 0:
         param *= 1 - lr * weight_decay
     grad = regularized(grad, param, 0 if decoupled else weight_decay, maximize)
-    if bias_correction:
-        bias_correction1 = 1 - beta1**step
-        bias_correction2_sqrt = math.sqrt(1 - beta2**step)
-    else:
-        bias_correction1 = bias_correction2_sqrt = 1.0
-    if not scratch:
-        scratch = (xp.empty_like(param), xp.empty_like(param))
-    work, ratio = scratch
-    exp_avg += xp.multiply(xp.subtract(grad, exp_avg, out=work), 1 - beta1, out=work)
-    exp_avg_sq *= beta2
-    exp_avg_sq += xp.multiply(xp.multiply(grad, grad, out=work), 1 - beta2, out=work)
+    lerp_(m, grad, 1 - beta1, work)  # m ← m + (1 - β1)(g - m)
+    v *= beta2  # v ← β2 v + (1 - β2) g²
+    add_scaled_square_(v, grad, 1 - beta2, work)
+    c1, c2 = (1 - beta1**step, 1 - beta2**step) if bias_correction else (1.0, 1.0)
     if amsgrad:
-        xp.maximum(max_exp_avg_sq, exp_avg_sq, out=max_exp_avg_sq)
-        denom = xp.sqrt(max_exp_avg_sq, out=work)
-    else:
-        denom = xp.sqrt(exp_avg_sq, out=work)
-    denom /= bias_correction2_sqrt
-    denom += eps
-    param -= xp.multiply(xp.divide(exp_avg, denom, out=ratio), lr / bias_correction1, out=ratio)
+        v = xp.maximum(max_exp_avg_sq, v, out=max_exp_avg_sq)  # v̂ ← max(v̂, v)
+    denom = root_plus(v, math.sqrt(c2), eps, out=work)  # √v̂ / √c2 + ε
+    sub_scaled_ratio_(param, m, denom, lr / c1, ratio)  # θ ← θ - (γ / c1) m / denom
 
 
 class Adam(Optimizer):
@@ -100,7 +93,7 @@ class Adam(Optimizer):
     """
 
     _decoupled = False
-    hyper = ("lr", "eps", "weight_decay", "amsgrad", "bias_correction", "maximize")
+    update_args = ("lr", "eps", "weight_decay", "amsgrad", "bias_correction", "maximize")
 
     def __init__(
         self,
@@ -146,7 +139,7 @@ class Adam(Optimizer):
         amsgrad = ("max_exp_avg_sq",) if group["amsgrad"] else ()
         return ("step",), ("exp_avg", "exp_avg_sq", *amsgrad)
 
-    def _update(self, param, grad, state, group, hyper) -> None:
+    def _update(self, param, grad, state, group, options) -> None:
         if "exp_avg" not in state:
             state["step"] = 0.0
             state["exp_avg"] = xp.zeros_like(param)
@@ -157,7 +150,7 @@ class Adam(Optimizer):
         beta1, beta2 = group["betas"]
         self._run(
             adam_update,
-            hyper,
+            options,
             param,
             grad,
             state["exp_avg"],

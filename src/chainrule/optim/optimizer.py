@@ -1,24 +1,18 @@
 """The ``Optimizer`` base: parameter groups, lazily created state, ``step(closure)``,
 ``zero_grad`` and ``state_dict``, with PyTorch's behaviour and formats.
 
-Each optimizer subclass names its hyperparameters and their checks, creates its state
-buffers, and implements ``_update`` by handing its pure update function on arrays to
-``_run``, with the hyperparameters it lists in ``hyper``. The update rules that need
-scratch space write it into one workspace the optimizer keeps (``scratch=`` of the update
-functions): a step then allocates nothing beyond what the rule's options demand.
+Writing an optimizer: a subclass names its hyperparameters (``__init__`` and the
+``_validate`` checks, in PyTorch's words), says what it keeps for a parameter
+(``_state_names``), and implements ``_update(param, grad, state, group, options)``:
+create the state's buffers on the first step, then hand the pure update function on
+arrays (``sgd_update``, ``adam_update``: each the algorithm box of its docstring) to
+``_run``. ``update_args`` lists the group entries the update function takes by keyword;
+they arrive in ``options``, read once per group and step.
 
-The built-in rules are elementwise: each element of the new parameter and buffers depends
-only on the same element of the old ones, of the gradient, and on scalars. Two speed-ups
-rest on that (a subclass whose rule is not elementwise sets ``elementwise = False`` and
-gets neither):
-
-- a parameter larger than ``CHUNK`` elements is updated a slice at a time (:func:`chunked`),
-  which bounds the workspace;
-- small parameters (at most ``SMALL`` elements) of one group are updated together, as one
-  flat array (:class:`_Together`): a network of many small layers then costs a handful of
-  NumPy calls per step instead of a handful per parameter. Their state buffers are views
-  of flat buffers; ``state[p]`` and ``state_dict()`` look exactly as they would otherwise,
-  and the numbers are the same to the last bit.
+The plain step is a loop over the parameters that have a gradient. For the built-in
+rules, which are elementwise, ``flat.py`` runs the same updates faster (small parameters
+batched into flat arrays, large ones in slices, work arrays kept between steps), with
+the same bits.
 
 Where gradient clipping goes in a training loop::
 
@@ -32,7 +26,6 @@ from __future__ import annotations
 import copy
 import math
 import numbers
-from operator import attrgetter, is_
 
 import numpy as np
 
@@ -40,35 +33,10 @@ from chainrule._backend import to_numpy, xp
 from chainrule._fp_errors import silence, unsilence
 from chainrule.autograd.grad_mode import enable_grad
 from chainrule.errors import ShapeError
+from chainrule.optim.flat import FastStep, is_buffer
 from chainrule.tensor import Tensor
 
-__all__ = [
-    "CHUNK",
-    "SMALL",
-    "Optimizer",
-    "check",
-    "check_nonnegative",
-    "check_number",
-    "chunked",
-    "regularized",
-]
-
-CHUNK = 1 << 20  # elements per slice of a large parameter (4 MB of float32)
-SMALL = 1 << 15  # parameters up to this size are updated together with their group's others
-
-
-def chunked(*arrays):
-    """Matching slices of same-shaped arrays (None entries stay None; the first, the
-    parameter, is never None): flat views of at most CHUNK elements when every array is
-    contiguous, otherwise the arrays whole."""
-    if arrays[0].size <= CHUNK:  # the parameter: the common case
-        return (arrays,)
-    present = [a for a in arrays if a is not None]
-    if not all(a.flags.c_contiguous for a in present):
-        return (arrays,)
-    flat = [None if a is None else a.reshape(-1) for a in arrays]
-    n = present[0].size
-    return [[None if f is None else f[s : s + CHUNK] for f in flat] for s in range(0, n, CHUNK)]
+__all__ = ["Optimizer", "check", "check_nonnegative", "check_number", "regularized"]
 
 
 def check(condition: bool, message: str) -> None:
@@ -109,102 +77,6 @@ def regularized(grad, param, weight_decay: float, maximize: bool):
     return grad
 
 
-_array_of = attrgetter("_array")
-
-
-def _is_buffer(value, param) -> bool:
-    return hasattr(value, "shape") and tuple(value.shape) == tuple(param._array.shape)
-
-
-class _Together:
-    """Small parameters of one group, updated as one flat array.
-
-    Each step gathers their gradients and values into ``grad`` and ``param`` (one
-    ``concatenate`` each), runs the update rule once on the flat arrays with the flat
-    state ``state``, and copies the new values back. ``dicts[i]`` is ``params[i]``'s entry
-    of ``Optimizer.state``: its buffers are views of the flat buffers, its scalars (the
-    step count) copies of the flat state's. A plan is rebuilt whenever it no longer
-    matches (other parameters have gradients, ``load_state_dict`` replaced the state, or a
-    buffer was replaced), so it is never stale.
-    """
-
-    def __init__(self, params: list, state: dict) -> None:
-        self.params = params
-        self.datas = [p._array for p in params]
-        ends = np.cumsum([p._array.size for p in params]).tolist()
-        self.parts = [slice(a, b) for a, b in zip([0, *ends], ends)]
-        dtype = params[0]._array.dtype
-        self.param = xp.empty(ends[-1], dtype)
-        self.grad = xp.empty(ends[-1], dtype)
-        self.values = [self.param[s].reshape(p._array.shape) for p, s in zip(params, self.parts)]
-        self.dicts = [state.setdefault(p, {}) for p in params]
-        self.state = {}
-        self.checks: list = []  # (state entry, key, view): what must still be in place
-        self.scalars: list = []
-        if self.dicts[0]:  # the state so far, each buffer concatenated
-            for key, value in self.dicts[0].items():
-                if _is_buffer(value, params[0]):
-                    parts = [d[key] for d in self.dicts]
-                    self.state[key] = xp.concatenate(parts, axis=None).astype(dtype, copy=False)
-                else:
-                    self.state[key] = value
-            self.split()
-
-    @staticmethod
-    def compatible(params: list, state: dict) -> bool:
-        """Whether these parameters can share one flat state: one dtype, and state entries
-        that agree (none yet, or the same keys, buffers of each parameter's shape and
-        equal scalars)."""
-        dtype = params[0]._array.dtype
-        first = state.get(params[0]) or {}
-        for p in params:
-            own = state.get(p) or {}
-            if p._array.dtype != dtype or own.keys() != first.keys():
-                return False
-            for key, value in own.items():
-                if hasattr(value, "shape") or hasattr(first[key], "shape"):
-                    if not (_is_buffer(value, p) and _is_buffer(first[key], params[0])):
-                        return False
-                elif not (type(value) is type(first[key]) and value == first[key]):
-                    return False
-        return True
-
-    def matches(self, params: list, state: dict) -> bool:
-        return (
-            len(params) == len(self.params)
-            and all(map(is_, params, self.params))
-            and all(map(is_, map(_array_of, params), self.datas))  # not replaced, so same shape
-            and all(map(is_, map(state.get, params), self.dicts))
-            and all(d.get(key) is view for d, key, view in self.checks)
-        )
-
-    def split(self) -> None:
-        """Point each parameter's state entry at its slice of the flat state."""
-        buffers = [(k, v) for k, v in self.state.items() if hasattr(v, "shape")]
-        self.checks = []
-        for p, d, part in zip(self.params, self.dicts, self.parts):
-            for key, flat in buffers:
-                view = d[key] = flat[part].reshape(p._array.shape)
-                self.checks.append((d, key, view))
-        self.scalars = [k for k in self.state if not hasattr(self.state[k], "shape")]
-
-    def step(self, optimizer: Optimizer, group: dict, hyper: dict) -> None:
-        params = self.params
-        xp.concatenate([p._grad._array for p in params], axis=None, out=self.grad)
-        xp.concatenate([p._array for p in params], axis=None, out=self.param)
-        fresh = not self.state
-        optimizer._update(self.param, self.grad, self.state, group, hyper)
-        if fresh and self.state:
-            self.split()
-        for p, new in zip(params, self.values):
-            p._array[...] = new
-            p._bump_version()  # an in-place write, as any: graphs that saved p notice
-        if self.scalars:
-            scalars = {k: self.state[k] for k in self.scalars}
-            for d in self.dicts:
-                d.update(scalars)
-
-
 class Optimizer:
     """Base class: holds ``param_groups`` (each a dict with ``"params"`` and its own
     hyperparameters) and ``state`` (per-parameter buffers, created at the first step that
@@ -213,8 +85,7 @@ class Optimizer:
     def __init__(self, params, defaults: dict) -> None:
         self.defaults = dict(defaults)
         self._validate(self.defaults)
-        self._scratch: dict = {}  # (dtype, count) -> work buffer, and views of it by shape
-        self._together: dict = {}  # (group index, batch number) -> _Together
+        self._fast = FastStep()  # the speed devices' plans and work arrays (flat.py)
         self.state: dict = {}
         self.param_groups: list[dict] = []
         if isinstance(params, Tensor):
@@ -280,98 +151,52 @@ class Optimizer:
         token = silence()  # a diverging run gives inf/nan, as in PyTorch, without warnings
         try:
             for index, group in enumerate(self.param_groups):
-                hyper = {key: group[key] for key in self.hyper}  # read once per group
-                small, size, batch = [], 0, 0
-                for p in group["params"]:
-                    grad = p._grad
-                    if grad is None:
-                        continue
-                    n = p._array.size
-                    if n > SMALL or not self.elementwise:
-                        self._update_one(p, group, hyper)
-                        continue
-                    if size + n > CHUNK:  # keep each flat batch within one slice
-                        self._update_together((index, batch), small, group, hyper)
-                        small, size, batch = [], 0, batch + 1
-                    small.append(p)
-                    size += n
-                if small:
-                    self._update_together((index, batch), small, group, hyper)
+                options = {key: group[key] for key in self.update_args}  # read once per group
+                params = [p for p in group["params"] if p._grad is not None]
+                if self.elementwise:  # the same updates, batched: see flat.py
+                    self._fast.step_group(self, index, params, group, options)
+                    continue
+                for p in params:
+                    self._update_one(p, group, options)
         finally:
             unsilence(token)
         return loss
 
-    elementwise = True  # see the module docstring
+    elementwise = True  # the update rule is elementwise, so flat.py may batch it
 
-    def _update_one(self, p, group: dict, hyper: dict) -> None:
+    def _update_one(self, p, group: dict, options: dict) -> None:
+        """Update one parameter from its gradient: the plain step."""
         state = self.state.get(p)
         if state is None:
             state = self.state[p] = {}
         for key, value in state.items():
-            if hasattr(value, "shape") and not _is_buffer(value, p):
+            if hasattr(value, "shape") and not is_buffer(value, p):
                 raise ShapeError(
                     f"{type(self).__name__}: the state {key!r} of a parameter has shape "
                     f"{tuple(value.shape)}, but the parameter now has shape "
                     f"{tuple(p._array.shape)} (was it replaced after the optimizer saw it?)"
                 )
-        self._update(p._array, p._grad._array, state, group, hyper)
+        self._update(p._array, p._grad._array, state, group, options)
         p._bump_version()  # the update wrote p in place: graphs that saved p notice
 
-    def _update_together(self, key, params: list, group: dict, hyper: dict) -> None:
-        """Update ``params`` (small, of one group) as one flat array when their states
-        allow it (see :class:`_Together`), else one by one."""
-        if len(params) > 1:
-            plan = self._together.get(key)
-            if plan is None or not plan.matches(params, self.state):
-                self._together.pop(key, None)
-                plan = None
-                if _Together.compatible(params, self.state):
-                    plan = self._together[key] = _Together(params, self.state)
-            if plan is not None:
-                plan.step(self, group, hyper)
-                return
-        for p in params:
-            self._update_one(p, group, hyper)
+    update_args: tuple = ()  # the group entries the update function takes, by keyword
 
-    hyper: tuple = ()  # the group entries the update function takes, by keyword
-
-    def _update(self, param, grad, state: dict, group: dict, hyper: dict) -> None:
-        """Create ``state``'s buffers if new, then ``_run`` the update function; ``hyper``
-        holds the group's entries named in ``hyper``, read once per step."""
+    def _update(self, param, grad, state: dict, group: dict, options: dict) -> None:
+        """Create ``state``'s buffers if new, then ``_run`` the update function; ``options``
+        holds the group's entries named in ``update_args``."""
         raise NotImplementedError  # pragma: no cover
 
-    def _run(self, update, hyper: dict, *arrays, scratch: int = 0, **extra) -> None:
-        """Call the pure ``update`` on ``arrays`` (parameter, gradient, buffers), a slice at
-        a time when they are large (see :func:`chunked`), with the hyperparameters and
-        ``extra`` as keywords, and ``scratch`` work arrays of the slice's shape if it asks
-        for them."""
-        if arrays[0].size <= CHUNK or not self.elementwise:  # the common case: one slice
+    def _run(self, update, options: dict, *arrays, scratch: int = 0, **extra) -> None:
+        """Call the pure ``update`` on ``arrays`` (parameter, gradient, buffers) with the
+        ``options`` and ``extra`` as keywords, and ``scratch`` work arrays shaped like the
+        parameter if it asks for them (kept between steps, and large parameters updated a
+        slice at a time: flat.py)."""
+        if not self.elementwise:
             if scratch:
-                extra["scratch"] = self._work(arrays[0], scratch)
-            update(*arrays, **hyper, **extra)
+                extra["scratch"] = tuple(xp.empty_like(arrays[0]) for _ in range(scratch))
+            update(*arrays, **options, **extra)
             return
-        for part in chunked(*arrays):
-            if scratch:
-                extra["scratch"] = self._work(part[0], scratch)
-            update(*part, **hyper, **extra)
-
-    def _work(self, like, count: int) -> tuple:
-        """``count`` work arrays shaped like ``like``: views of one buffer this optimizer
-        keeps (as large as the largest request so far), so that steps do not allocate
-        them again (an update must not keep them)."""
-        key = (like.shape, like.dtype, count)
-        work = self._scratch.get(key)
-        if work is None:
-            buffer = self._scratch.get((like.dtype, count))
-            if buffer is None or buffer.shape[1] < like.size:
-                self._scratch = {}  # views of a smaller buffer: let it go
-                buffer = self._scratch[(like.dtype, count)] = xp.empty(
-                    (count, like.size), like.dtype
-                )
-            work = self._scratch[key] = tuple(
-                buffer[i, : like.size].reshape(like.shape) for i in range(count)
-            )
-        return work
+        self._fast.run(update, options, arrays, scratch, extra)
 
     # ----------------------------------------------------------------- state
     def state_dict(self) -> dict:

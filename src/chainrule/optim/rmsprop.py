@@ -93,14 +93,14 @@ class RMSprop(Optimizer):
             0 <= group["alpha"] <= 1, f"Invalid alpha value: {group['alpha']} (must be in [0, 1])"
         )
 
-    hyper = ("lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize")
+    update_args = ("lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize")
 
     def _state_names(self, group: dict) -> tuple[tuple, tuple]:
         momentum = ("momentum_buffer",) if group["momentum"] > 0 else ()
         centered = ("grad_avg",) if group["centered"] else ()
         return ("step",), ("square_avg", *momentum, *centered)
 
-    def _update(self, param, grad, state, group, hyper) -> None:
+    def _update(self, param, grad, state, group, options) -> None:
         if "square_avg" not in state:
             state["step"] = 0.0
             state["square_avg"] = xp.zeros_like(param)
@@ -111,7 +111,7 @@ class RMSprop(Optimizer):
         state["step"] += 1
         self._run(
             rmsprop_update,
-            hyper,
+            options,
             param,
             grad,
             state["square_avg"],

@@ -3,6 +3,7 @@ r"""Stochastic gradient descent, with momentum and Nesterov momentum."""
 from __future__ import annotations
 
 from chainrule._backend import xp
+from chainrule.optim.arith import sub_scaled_
 from chainrule.optim.optimizer import Optimizer, check, check_nonnegative, regularized
 
 __all__ = ["SGD", "sgd_update"]
@@ -45,10 +46,7 @@ def sgd_update(
             momentum_buffer *= momentum
             momentum_buffer += grad if dampening == 0 else (1 - dampening) * grad
         grad = grad + momentum * momentum_buffer if nesterov else momentum_buffer
-    if scratch:
-        param -= xp.multiply(grad, lr, out=scratch[0])
-    else:
-        param -= lr * grad
+    sub_scaled_(param, grad, lr, scratch[0] if scratch else None)  # θ ← θ - γ g
 
 
 class SGD(Optimizer):
@@ -112,15 +110,15 @@ class SGD(Optimizer):
             "Nesterov momentum requires a momentum > 0 and zero dampening",
         )
 
-    hyper = ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize")
+    update_args = ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize")
 
     def _state_names(self, group: dict) -> tuple[tuple, tuple]:
         return (), ("momentum_buffer",) if group["momentum"] != 0 else ()
 
-    def _update(self, param, grad, state, group, hyper) -> None:
+    def _update(self, param, grad, state, group, options) -> None:
         first, buf = False, None
         if group["momentum"] != 0:
             buf = state.get("momentum_buffer")
             if buf is None:
                 first, buf = True, state.setdefault("momentum_buffer", xp.empty_like(param))
-        self._run(sgd_update, hyper, param, grad, buf, scratch=1, first=first)
+        self._run(sgd_update, options, param, grad, buf, scratch=1, first=first)

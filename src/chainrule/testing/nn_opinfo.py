@@ -17,7 +17,7 @@ __all__ = ["NN_OPS"]
 
 
 # --------------------------------------------------------------------------- references
-def _pair(v):
+def _two(v):
     return (v, v) if isinstance(v, int) else tuple(v)
 
 
@@ -29,7 +29,7 @@ def _out(size, k, s, p, d):
     return (size + 2 * p - d * (k - 1) - 1) // s + 1
 
 
-def _batched(fn):
+def _also_unbatched(fn):
     """Let a reference written for (N, C, H, W) also take one (C, H, W) image."""
 
     def ref(x, *args, **kwargs):
@@ -40,13 +40,13 @@ def _batched(fn):
     return ref
 
 
-@_batched
+@_also_unbatched
 def _np_conv2d(x, w, b=None, stride=1, padding=0, dilation=1):
-    s, d = _pair(stride), _pair(dilation)
+    s, d = _two(stride), _two(dilation)
     kh, kw = w.shape[2:]
     if padding == "same":
         padding = (d[0] * (kh - 1) // 2, d[1] * (kw - 1) // 2)
-    p = _pair(padding)
+    p = _two(padding)
     xp_ = _pad(x, p)
     oh, ow = _out(x.shape[2], kh, s[0], p[0], d[0]), _out(x.shape[3], kw, s[1], p[1], d[1])
     out = np.zeros((x.shape[0], w.shape[0], oh, ow), dtype=x.dtype)
@@ -63,7 +63,7 @@ def _np_conv2d(x, w, b=None, stride=1, padding=0, dilation=1):
 
 
 def _np_unfold(x, kernel_size, dilation=1, padding=0, stride=1):
-    k, d, p, s = _pair(kernel_size), _pair(dilation), _pair(padding), _pair(stride)
+    k, d, p, s = _two(kernel_size), _two(dilation), _two(padding), _two(stride)
     xp_ = _pad(x, p)
     n, c = x.shape[:2]
     oh, ow = _out(x.shape[2], k[0], s[0], p[0], d[0]), _out(x.shape[3], k[1], s[1], p[1], d[1])
@@ -81,7 +81,7 @@ def _np_unfold(x, kernel_size, dilation=1, padding=0, stride=1):
 
 
 def _np_fold(cols, output_size, kernel_size, dilation=1, padding=0, stride=1):
-    size, k, d, p, s = (_pair(v) for v in (output_size, kernel_size, dilation, padding, stride))
+    size, k, d, p, s = (_two(v) for v in (output_size, kernel_size, dilation, padding, stride))
     n = cols.shape[0]
     c = cols.shape[1] // (k[0] * k[1])
     oh, ow = _out(size[0], k[0], s[0], p[0], d[0]), _out(size[1], k[1], s[1], p[1], d[1])
@@ -98,13 +98,13 @@ def _np_fold(cols, output_size, kernel_size, dilation=1, padding=0, stride=1):
 
 
 def _np_pool(reduce):
-    @_batched
+    @_also_unbatched
     def ref(
         x, kernel_size, stride=None, padding=0, *_, count_include_pad=True, divisor_override=None
     ):
-        k = _pair(kernel_size)
-        s = k if stride is None else _pair(stride)
-        p = _pair(padding)
+        k = _two(kernel_size)
+        s = k if stride is None else _two(stride)
+        p = _two(padding)
         pad_value = -np.inf if reduce == "max" else 0.0
         xp_ = _pad(x, p, pad_value)
         ones = _pad(np.ones(x.shape[2:])[None, None], p)

@@ -16,7 +16,8 @@ import numpy as np
 from tqdm import tqdm
 
 from chainrule.autograd.grad_mode import no_grad
-from chainrule.data.dataset import DataLoader, Dataset, TensorDataset
+from chainrule.data.dataset import Dataset, TensorDataset
+from chainrule.data.loader import DataLoader
 from chainrule.nn.utils import clip_grad_norm_
 from chainrule.random import draw_seed
 from chainrule.train.history import History

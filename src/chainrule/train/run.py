@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from chainrule import data as _data
-from chainrule import random as _random
+from chainrule import generator as _random
 from chainrule.data.dataset import TensorDataset, validation_split
 from chainrule.errors import TrainingDiverged
 from chainrule.io import FormatError, atomic_write_bytes

@@ -46,7 +46,7 @@ def reduce(loss: Tensor, reduction: str, divisor=None):
 def matched(name: str, input, target, reduction: str) -> tuple[Tensor, Tensor]:
     """Input and target as floating tensors of one shape and dtype."""
     check_reduction(name, reduction)
-    x = float_input(input, name)
+    x = float_input(input)
     t = as_tensor(target)
     if tuple(t.shape) != tuple(x.shape):
         raise ShapeError(

@@ -47,7 +47,7 @@ def binary_cross_entropy(input, target, weight=None, reduction: str = "mean"):
             )
     loss = BinaryCrossEntropy.apply(x, t)
     if weight is not None:
-        loss = loss * float_input(weight, "binary_cross_entropy")
+        loss = loss * float_input(weight)
     return reduce(loss, reduction)
 
 
@@ -69,12 +69,12 @@ def binary_cross_entropy_with_logits(
     x, t = matched("binary_cross_entropy_with_logits", input, target, reduction)
     soft = ops.softplus(-x, 1.0, math.inf)
     if pos_weight is not None:
-        coef = (float_input(pos_weight, "binary_cross_entropy_with_logits") - 1) * t + 1
+        coef = (float_input(pos_weight) - 1) * t + 1
         loss = (1 - t) * x + coef * soft
     else:
         loss = (1 - t) * x + soft
     if weight is not None:
-        loss = loss * float_input(weight, "binary_cross_entropy_with_logits")
+        loss = loss * float_input(weight)
     return reduce(loss, reduction)
 
 
@@ -89,17 +89,13 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
     :math:`-w_{y_n}` at the target class, 0 elsewhere, divided as the mean is.
     """
     check_reduction("nll_loss", reduction)
-    x = float_input(input, "nll_loss")
+    x = float_input(input)
     x, target, unbatched = with_batch(x, target, "nll_loss")
     t, _ = class_targets("nll_loss", x, target, ignore_index)
     valid = t != ignore_index
     safe = xp.where(valid, t, 0)
     picked = ops.gather(x, 1, xp.expand_dims(safe, 1)).squeeze(1)
-    w = (
-        xp.ones(x.shape[1], x._array.dtype)
-        if weight is None
-        else float_input(weight, "nll_loss")._array
-    )
+    w = xp.ones(x.shape[1], x._array.dtype) if weight is None else float_input(weight)._array
     coef = xp.where(valid, w[safe], 0).astype(x._array.dtype)
     loss = -picked * coef
     if not valid.all():  # set, not multiplied: an ignored row's log-probability may be -inf
@@ -141,11 +137,11 @@ def cross_entropy(
     check_reduction("cross_entropy", reduction)
     if not 0 <= label_smoothing <= 1:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
-    x = float_input(input, "cross_entropy")
+    x = float_input(input)
     x, target, unbatched = with_batch(x, target, "cross_entropy")
     c = x.shape[1]
     wshape = (1, c) + (1,) * (x.ndim - 2)
-    w = None if weight is None else float_input(weight, "cross_entropy")
+    w = None if weight is None else float_input(weight)
     if w is not None and tuple(w.shape) != (c,):
         raise ShapeError(f"cross_entropy: weight must have shape ({c},), got {tuple(w.shape)}")
     t_data = target._array if isinstance(target, Tensor) else xp.asarray(target)
@@ -203,7 +199,7 @@ def categorical_cross_entropy(probs, target, eps: float = 1e-10, reduction: str 
     float32 have already lost the information that log-softmax keeps.
     """
     check_reduction("categorical_cross_entropy", reduction)
-    p = float_input(probs, "categorical_cross_entropy")
+    p = float_input(probs)
     t_data = target._array if isinstance(target, Tensor) else xp.asarray(target)
     if t_data.dtype.kind in "iu":
         c = p.shape[-1]

@@ -41,7 +41,7 @@ def multi_margin_loss(
     check_reduction("multi_margin_loss", reduction)
     if p not in (1, 2):
         raise ValueError(f"multi_margin_loss: p must be 1 or 2, got {p}")
-    x = float_input(input, "multi_margin_loss")
+    x = float_input(input)
     x, target, unbatched = with_batch(x, target, "multi_margin_loss")
     if x.ndim != 2:
         raise ShapeError(f"multi_margin_loss: expected input (N, C) or (C,), got {tuple(x.shape)}")
@@ -54,7 +54,7 @@ def multi_margin_loss(
     others = xp.ones((n, c), x._array.dtype)
     others[xp.arange(n), t] = 0
     if weight is not None:
-        others = others * float_input(weight, "multi_margin_loss")._array[t][:, None]
+        others = others * float_input(weight)._array[t][:, None]
     loss = (z * others).sum(1) / c
     if reduction == "none":
         return loss.squeeze(0) if unbatched else loss
