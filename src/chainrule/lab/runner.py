@@ -22,10 +22,10 @@ from tqdm import tqdm
 
 from chainrule import dtypes
 from chainrule.autograd.grad_mode import STATE
+from chainrule.generator import manual_seed
 from chainrule.lab import registry
 from chainrule.lab.base import Result
 from chainrule.parallel import Executor, LocalExecutor
-from chainrule.random import manual_seed
 
 __all__ = ["run_all", "run_experiment", "write_figures"]
 

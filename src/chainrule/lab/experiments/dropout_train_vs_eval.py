@@ -21,7 +21,6 @@ from chainrule.lab import plotting
 from chainrule.lab.base import Config as _Config
 from chainrule.lab.base import Result, at_least, at_most, holds
 from chainrule.lab.experiments._common import digits, evaluate, mlp, rng, train_epoch
-from chainrule.random import default_generator
 
 __all__ = ["DERIVATION", "NAME", "SECTION", "SMOKE", "Config", "check", "plot", "run"]
 
@@ -78,7 +77,7 @@ def run(config: Config) -> Result:
     # Expectation of one dropout layer, inverted and plain.
     x = cr.ones(config.elements)
     inverted = nn.functional.dropout(x, config.p, training=True).numpy().astype(np.float64)
-    keep = default_generator().random(config.elements) >= config.p
+    keep = cr.rand(config.elements, dtype=cr.float64).numpy() >= config.p
     plain = keep.astype(np.float64)  # mask without the 1/(1 - p)
     q = config.p / (1 - config.p) if config.p < 1 else math.inf
     sigma = math.sqrt(q / config.elements)  # std of the mean of the inverted outputs
