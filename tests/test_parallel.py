@@ -38,6 +38,25 @@ def die_always(x):
     return x
 
 
+_INIT_RUNS = [0]
+
+
+def count_initializer():
+    _INIT_RUNS[0] += 1
+
+
+def initializer_runs(_):
+    return os.getpid(), _INIT_RUNS[0]
+
+
+def test_the_initializer_runs_once_in_each_worker_process():
+    with LocalExecutor(2, initializer=count_initializer) as ex:
+        done = list(ex.map_unordered(initializer_runs, [(i,) for i in range(8)]))
+    assert all(d.ok for d in done)
+    assert {runs for _, runs in (d.value for d in done)} == {1}
+    assert os.getpid() not in {pid for pid, _ in (d.value for d in done)}
+
+
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_local_executor_returns_every_result_and_reports_the_error(jobs):
     with LocalExecutor(jobs) as ex:

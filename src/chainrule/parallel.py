@@ -78,14 +78,27 @@ class TaskResult:
         return self.error is None
 
 
-def call(fn: Callable, args: tuple, index: int = 0) -> TaskResult:
+# The initializers that have run in this process (each runs once per worker process).
+_initialized: set = set()
+
+
+def call(
+    fn: Callable, args: tuple, index: int = 0, initializer: Callable | None = None
+) -> TaskResult:
     """Run ``fn(*args)`` with one BLAS thread and capture what happens.
 
     This is what runs inside a worker; it never raises for an exception of ``fn`` (only
-    ``KeyboardInterrupt`` and ``SystemExit`` go through).
+    ``KeyboardInterrupt`` and ``SystemExit`` go through). ``initializer()``, when given,
+    runs first, once per process (a failure in it is the task's error).
     """
     start = time.perf_counter()
     try:
+        key = (
+            None if initializer is None else f"{initializer.__module__}.{initializer.__qualname__}"
+        )
+        if key is not None and key not in _initialized:
+            initializer()
+            _initialized.add(key)
         with threadpool_limits(limits=1):
             value = fn(*args)
     except Exception as err:
@@ -107,6 +120,9 @@ class Executor:
 
     #: How many tasks run at the same time.
     workers: int = 1
+    #: A module-level function each worker process runs once before its first task
+    #: (process-wide settings such as ``chainrule.tune_allocator``), or None.
+    initializer: Callable | None = None
 
     def map_unordered(self, fn: Callable, tasks: Sequence[tuple]) -> Iterator[TaskResult]:
         """Yield one :class:`TaskResult` per argument tuple, as each task finishes.
@@ -141,6 +157,8 @@ class LocalExecutor(Executor):
     ----------
     jobs : int
         Number of worker processes.
+    initializer : callable, optional
+        Run once in each worker process before its first task.
     max_attempts : int
         How many times a task is started before it is reported failed, when the worker
         process running it dies (killed, out of memory). An exception raised by the task
@@ -149,10 +167,13 @@ class LocalExecutor(Executor):
         the attempt, as the pool cannot tell which task's worker died.
     """
 
-    def __init__(self, jobs: int = 1, *, max_attempts: int = 3) -> None:
+    def __init__(
+        self, jobs: int = 1, *, initializer: Callable | None = None, max_attempts: int = 3
+    ) -> None:
         if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
             raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
         self.workers = jobs
+        self.initializer = initializer
         self.max_attempts = max_attempts
         self._pool: ProcessPoolExecutor | None = None
 
@@ -172,7 +193,7 @@ class LocalExecutor(Executor):
         tasks = [tuple(args) for args in tasks]
         if self.workers == 1:
             for i, args in enumerate(tasks):
-                yield call(fn, args, i)
+                yield call(fn, args, i, self.initializer)
             return
         attempts = [0] * len(tasks)
         pending = list(range(len(tasks)))
@@ -181,7 +202,7 @@ class LocalExecutor(Executor):
             running = {}
             for i in pending:
                 attempts[i] += 1
-                running[self._pool.submit(call, fn, tasks[i], i)] = i
+                running[self._pool.submit(call, fn, tasks[i], i, self.initializer)] = i
             pending = []
             try:
                 while running:
@@ -230,12 +251,21 @@ class DaskExecutor(Executor):
         Number of workers of a local cluster (ignored for a remote scheduler).
     timeout : float
         Seconds to wait for the scheduler before giving up with a ``ConnectionError``.
+    initializer : callable, optional
+        Run once in each worker process before its first task.
 
     A worker that dies mid-task has its task rerun elsewhere by Dask (up to its
     ``allowed-failures`` setting); after that the task is reported failed.
     """
 
-    def __init__(self, address: str, *, jobs: int = 2, timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        address: str,
+        *,
+        jobs: int = 2,
+        timeout: float = 5.0,
+        initializer: Callable | None = None,
+    ) -> None:
         try:
             from dask.distributed import Client, LocalCluster
         except ImportError:
@@ -244,6 +274,7 @@ class DaskExecutor(Executor):
             ) from None
         self._cluster = None
         self.address = address
+        self.initializer = initializer
         if address == "local":
             self._cluster = LocalCluster(
                 n_workers=jobs,
@@ -271,7 +302,7 @@ class DaskExecutor(Executor):
         from dask.distributed import as_completed
 
         futures = {
-            self._client.submit(call, fn, tuple(args), i, pure=False): i
+            self._client.submit(call, fn, tuple(args), i, self.initializer, pure=False): i
             for i, args in enumerate(tasks)
         }
         try:
@@ -295,12 +326,15 @@ class DaskExecutor(Executor):
             self._cluster.close()
 
 
-def make_executor(jobs: int = 1, scheduler: str | None = None) -> Executor:
+def make_executor(
+    jobs: int = 1, scheduler: str | None = None, initializer: Callable | None = None
+) -> Executor:
     """The executor the command-line options ``--jobs`` and ``--scheduler`` ask for.
 
     ``scheduler=None`` gives a :class:`LocalExecutor` of ``jobs`` processes; an address
-    (or ``"local"``) gives a :class:`DaskExecutor`.
+    (or ``"local"``) gives a :class:`DaskExecutor`. ``initializer`` runs once in each
+    worker process.
     """
     if scheduler:
-        return DaskExecutor(scheduler, jobs=jobs)
-    return LocalExecutor(jobs)
+        return DaskExecutor(scheduler, jobs=jobs, initializer=initializer)
+    return LocalExecutor(jobs, initializer=initializer)

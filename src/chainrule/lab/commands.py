@@ -85,7 +85,13 @@ def _cmd_all(args) -> int:
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"--report {out}: this is a file; give a folder for the report")
     start = time.perf_counter()
-    with make_executor(jobs=args.jobs, scheduler=args.scheduler) as executor:
+    import chainrule
+
+    # Worker processes are commands' processes too: they keep freed memory for the next
+    # training step, as this one does (see chainrule.tune_allocator).
+    with make_executor(
+        jobs=args.jobs, scheduler=args.scheduler, initializer=chainrule.tune_allocator
+    ) as executor:
         where = executor.describe()
         mode = "smoke" if args.smoke else "full"
         print(f"chainrule lab: every experiment, {mode} runs, seed {args.seed}, on {where}")
