@@ -21,6 +21,7 @@ from chainrule import (
     diagnostics,
     drill,
     dtypes,
+    linalg,
     nn,
     optim,
     random,
@@ -73,6 +74,7 @@ from chainrule.ops.draws import (
     randn_like,
     randperm,
 )
+from chainrule.printing import get_printoptions, printoptions, set_printoptions
 from chainrule.size import Size
 from chainrule.tensor import *  # noqa: F403
 from chainrule.tensor import __all__ as _tensor_all
@@ -138,6 +140,10 @@ __all__ = [  # noqa: PLE0604 (the tensor names are spliced in below)
     "train",
     "uint8",
     "utils",
+    "get_printoptions",
+    "linalg",
+    "printoptions",
+    "set_printoptions",
     *_ops_all,
     *_tensor_all,
 ]

@@ -22,7 +22,9 @@ import numpy as np
 from chainrule import devices as _devices
 from chainrule import dtypes as _dt
 from chainrule._backend import ndarray, to_numpy, xp
+from chainrule._numpy_names import numpy_names
 from chainrule.errors import ShapeError
+from chainrule.printing import tensor_repr
 from chainrule.random import rng as _rng
 from chainrule.size import Size
 from chainrule.size import _size as _as_size
@@ -339,16 +341,20 @@ class Tensor:
         return (self[i] for i in range(self._array.shape[0]))
 
     def __repr__(self) -> str:
-        arr = to_numpy(self._array)
-        body = np.array2string(arr, separator=", ", prefix="tensor(", precision=4)
-        extras = []
-        if arr.dtype not in (_dt.get_default_dtype(), _dt.int64, _dt.bool) or arr.size == 0:
-            extras.append(f"dtype={arr.dtype}")
-        if self.grad_fn is not None:
-            extras.append(f"grad_fn=<{self._node.name()}>")
-        elif self._requires_grad:
-            extras.append("requires_grad=True")
-        return "tensor(" + ", ".join([body, *extras]) + ")"
+        return tensor_repr(self)  # PyTorch's layout: chainrule/printing.py
+
+    def __format__(self, spec: str) -> str:
+        """``f"{t:.2f}"``: a 0-d tensor formats its value, as PyTorch's does; other tensors
+        take only the empty format (their repr)."""
+        if self._array.ndim == 0:
+            return self.item().__format__(spec)
+        if not spec:
+            return repr(self)
+        raise TypeError(
+            f"unsupported format string {spec!r} passed to Tensor.__format__: only 0-d "
+            f"tensors format their value (this one has shape {tuple(self._array.shape)}); "
+            "use t.item() for a one-element tensor"
+        )
 
     # ----------------------------------------------------------------- autograd
     def backward(self, gradient=None, retain_graph: bool | None = None, create_graph: bool = False):
@@ -667,11 +673,11 @@ class Tensor:
 
     # ----------------------------------------------------------------- methods
     # Each method is the function of the same name in chainrule.ops; see there for math.
-    def add(self, other):
-        return _ops.add(self, other)
+    def add(self, other, *, alpha=1):
+        return _ops.add(self, other, alpha=alpha)
 
-    def sub(self, other):
-        return _ops.sub(self, other)
+    def sub(self, other, *, alpha=1):
+        return _ops.sub(self, other, alpha=alpha)
 
     def mul(self, other):
         return _ops.mul(self, other)
@@ -890,6 +896,285 @@ class Tensor:
 
     def isfinite(self):
         return _ops.isfinite(self)
+
+    # ----------------------------------------------------------------- issue 14, part A
+    # PyTorch's methods of the functions in ops/products.py, cumulative.py, einsum.py,
+    # rearrange.py, sorting.py, scatter.py, matrix.py, rounding.py, compare.py and
+    # unary.py (see there for the math), their in-place forms, ``//`` and ``%``, the
+    # ``new_*`` factories and two old names of ``numel`` and ``dim``.
+    def mm(self, mat2):
+        return _ops.mm(self, mat2)
+
+    def bmm(self, mat2):
+        return _ops.bmm(self, mat2)
+
+    def dot(self, other):
+        return _ops.dot(self, other)
+
+    def outer(self, vec2):
+        return _ops.outer(self, vec2)
+
+    def prod(self, dim=None, keepdim: bool = False, *, dtype=None):
+        return _ops.prod(self, dim, keepdim, dtype=dtype)
+
+    def cumsum(self, dim: int, *, dtype=None):
+        return _ops.cumsum(self, dim, dtype=dtype)
+
+    def cumprod(self, dim: int, *, dtype=None):
+        return _ops.cumprod(self, dim, dtype=dtype)
+
+    def sort(self, dim: int = -1, descending: bool = False, *, stable: bool = False):
+        return _ops.sort(self, dim, descending, stable=stable)
+
+    def argsort(self, dim: int = -1, descending: bool = False, *, stable: bool = False):
+        return _ops.argsort(self, dim, descending, stable=stable)
+
+    def topk(self, k: int, dim=None, largest: bool = True, sorted: bool = True):
+        return _ops.topk(self, k, dim, largest, sorted)
+
+    def unique(
+        self,
+        sorted: bool = True,
+        return_inverse: bool = False,
+        return_counts: bool = False,
+        dim=None,
+    ):
+        return _ops.unique(self, sorted, return_inverse, return_counts, dim)
+
+    def split(self, split_size, dim: int = 0):
+        return _ops.split(self, split_size, dim)
+
+    def chunk(self, chunks: int, dim: int = 0):
+        return _ops.chunk(self, chunks, dim)
+
+    def unbind(self, dim: int = 0):
+        return _ops.unbind(self, dim)
+
+    def repeat(self, *sizes):
+        return _ops.rearrange.repeat(self, *sizes)
+
+    def tile(self, *dims):
+        return _ops.tile(self, _varargs(dims))
+
+    def flip(self, *dims):
+        return _ops.flip(self, _varargs(dims))
+
+    def roll(self, shifts, dims=None):
+        return _ops.roll(self, shifts, dims)
+
+    def index_select(self, dim: int, index):
+        return _ops.index_select(self, dim, index)
+
+    def index_add(self, dim: int, index, source, *, alpha=1):
+        return _ops.index_add(self, dim, index, source, alpha=alpha)
+
+    def index_add_(self, dim: int, index, source, *, alpha=1) -> Tensor:
+        return _ops.inplace.apply_inplace(
+            self, "index_add_", _ops.index_add, dim, index, source, alpha=alpha
+        )
+
+    def scatter(self, dim: int, index, src=None, *, value=None, reduce=None):
+        return _ops.scatter(self, dim, index, src, value=value, reduce=reduce)
+
+    def scatter_(self, dim: int, index, src=None, *, value=None, reduce=None) -> Tensor:
+        return _ops.inplace.apply_inplace(
+            self, "scatter_", _ops.scatter, dim, index, src, value=value, reduce=reduce
+        )
+
+    def scatter_add(self, dim: int, index, src):
+        return _ops.scatter_add(self, dim, index, src)
+
+    def scatter_add_(self, dim: int, index, src) -> Tensor:
+        return _ops.inplace.apply_inplace(self, "scatter_add_", _ops.scatter_add, dim, index, src)
+
+    def nonzero(self, *, as_tuple: bool = False):
+        return _ops.nonzero(self, as_tuple=as_tuple)
+
+    def allclose(self, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False):
+        return _ops.allclose(self, other, rtol, atol, equal_nan)
+
+    def isclose(self, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False):
+        return _ops.isclose(self, other, rtol, atol, equal_nan)
+
+    def equal(self, other) -> bool:
+        return _ops.equal(self, other)
+
+    def sign(self):
+        return _ops.sign(self)
+
+    def floor(self):
+        return _ops.floor(self)
+
+    def ceil(self):
+        return _ops.ceil(self)
+
+    def round(self, *, decimals: int = 0):
+        return _ops.round(self, decimals=decimals)
+
+    def trunc(self):
+        return _ops.trunc(self)
+
+    def log10(self):
+        return _ops.log10(self)
+
+    def log2(self):
+        return _ops.log2(self)
+
+    def rsqrt(self):
+        return _ops.rsqrt(self)
+
+    def square(self):
+        return _ops.square(self)
+
+    def clamp_min(self, min):
+        return _ops.clamp_min(self, min)
+
+    def clamp_max(self, max):
+        return _ops.clamp_max(self, max)
+
+    def tril(self, diagonal: int = 0):
+        return _ops.tril(self, diagonal)
+
+    def triu(self, diagonal: int = 0):
+        return _ops.triu(self, diagonal)
+
+    def diag(self, diagonal: int = 0):
+        return _ops.diag(self, diagonal)
+
+    def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1):
+        return _ops.diagonal(self, offset, dim1, dim2)
+
+    def trace(self):
+        return _ops.trace(self)
+
+    def eq(self, other):
+        return _ops.eq(self, other)
+
+    def ne(self, other):
+        return _ops.ne(self, other)
+
+    def gt(self, other):
+        return _ops.gt(self, other)
+
+    def ge(self, other):
+        return _ops.ge(self, other)
+
+    def lt(self, other):
+        return _ops.lt(self, other)
+
+    def le(self, other):
+        return _ops.le(self, other)
+
+    def floor_divide(self, other):
+        return _ops.floor_divide(self, other)
+
+    def remainder(self, other):
+        return _ops.remainder(self, other)
+
+    def __floordiv__(self, other):
+        return _ops.floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return _ops.floor_divide(other, self)
+
+    def __mod__(self, other):
+        return _ops.remainder(self, other)
+
+    def __rmod__(self, other):
+        return _ops.remainder(other, self)
+
+    def __ifloordiv__(self, other):
+        return self.floor_divide_(other)
+
+    def __imod__(self, other):
+        return self.remainder_(other)
+
+    def nelement(self) -> int:
+        return self.numel()
+
+    def ndimension(self) -> int:
+        return self.dim()
+
+    # In-place forms (``ops/inplace.py``): x.floor_() is x = x.floor(), in x's memory.
+    def floor_divide_(self, other) -> Tensor:
+        return _ops.inplace.apply_inplace(self, "floor_divide_", _ops.floor_divide, other)
+
+    def remainder_(self, other) -> Tensor:
+        return _ops.inplace.apply_inplace(self, "remainder_", _ops.remainder, other)
+
+    def sign_(self) -> Tensor:
+        return _ops.inplace.apply_inplace(self, "sign_", _ops.sign)
+
+    def floor_(self) -> Tensor:
+        return _ops.inplace.apply_inplace(self, "floor_", _ops.floor)
+
+    def ceil_(self) -> Tensor:
+        return _ops.inplace.apply_inplace(self, "ceil_", _ops.ceil)
+
+    def round_(self, *, decimals: int = 0) -> Tensor:
+        return _ops.inplace.apply_inplace(self, "round_", _ops.round, decimals=decimals)
+
+    def trunc_(self) -> Tensor:
+        return _ops.inplace.apply_inplace(self, "trunc_", _ops.trunc)
+
+    def log10_(self) -> Tensor:
+        return _ops.inplace.apply_inplace(self, "log10_", _ops.log10)
+
+    def log2_(self) -> Tensor:
+        return _ops.inplace.apply_inplace(self, "log2_", _ops.log2)
+
+    def rsqrt_(self) -> Tensor:
+        return _ops.inplace.apply_inplace(self, "rsqrt_", _ops.rsqrt)
+
+    def square_(self) -> Tensor:
+        return _ops.inplace.apply_inplace(self, "square_", _ops.square)
+
+    def clamp_min_(self, min) -> Tensor:
+        return _ops.inplace.apply_inplace(self, "clamp_min_", _ops.clamp_min, min)
+
+    def clamp_max_(self, max) -> Tensor:
+        return _ops.inplace.apply_inplace(self, "clamp_max_", _ops.clamp_max, max)
+
+    def tril_(self, diagonal: int = 0) -> Tensor:
+        return _ops.inplace.apply_inplace(self, "tril_", _ops.tril, diagonal)
+
+    def triu_(self, diagonal: int = 0) -> Tensor:
+        return _ops.inplace.apply_inplace(self, "triu_", _ops.triu, diagonal)
+
+    def cumsum_(self, dim: int) -> Tensor:
+        return _ops.inplace.apply_inplace(self, "cumsum_", _ops.cumsum, dim)
+
+    # New tensors of this one's dtype (unless ``dtype`` says otherwise), not in the graph.
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad: bool = False):
+        return zeros(*size, dtype=self._new_dtype(dtype, device), requires_grad=requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad: bool = False):
+        return ones(*size, dtype=self._new_dtype(dtype, device), requires_grad=requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad: bool = False):
+        return empty(*size, dtype=self._new_dtype(dtype, device), requires_grad=requires_grad)
+
+    def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad: bool = False):
+        dt = self._new_dtype(dtype, device)
+        return full(size, fill_value, dtype=dt, requires_grad=requires_grad)
+
+    def new_tensor(self, data, *, dtype=None, device=None, requires_grad: bool = False):
+        """A copy of ``data`` with this tensor's dtype by default (a tensor's values too,
+        cut from its graph, as PyTorch's ``clone().detach()``)."""
+        dt = self._new_dtype(dtype, device)
+        return tensor(data, dtype=dt, requires_grad=requires_grad)
+
+    def _new_dtype(self, dtype, device):
+        if device is not None and str(device) != "cpu":
+            raise RuntimeError(
+                f"new tensors can only be made on the CPU in chainrule, got device={device!r}"
+            )
+        return self._array.dtype if dtype is None else _dt.to_dtype(dtype)
+
+
+def _varargs(dims) -> tuple:
+    """``f(0, 1)`` or ``f((0, 1))``: PyTorch's methods take sizes either way."""
+    return tuple(dims[0]) if len(dims) == 1 and isinstance(dims[0], Iterable) else dims
 
 
 def _logical_and(a, b):
@@ -1161,3 +1446,24 @@ def eye(
 ) -> Tensor:
     _devices.check_device("eye", device)
     return _factory(xp.eye(n, m, dtype=_dtype_or_default(dtype)), requires_grad)
+
+
+# NumPy's ``axis=`` and ``keepdims=`` on the reductions, as PyTorch's methods take them.
+for _name in (
+    "all",
+    "amax",
+    "amin",
+    "any",
+    "argmax",
+    "argmin",
+    "logsumexp",
+    "max",
+    "mean",
+    "min",
+    "prod",
+    "std",
+    "sum",
+    "var",
+):
+    setattr(Tensor, _name, numpy_names(getattr(Tensor, _name)))
+del _name

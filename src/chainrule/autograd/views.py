@@ -24,23 +24,29 @@ class ViewInfo:
     the view, as ``(op class, arguments)``) and ``base_node`` (the base's node when the
     view's own node was last built)."""
 
-    __slots__ = ("base", "base_node", "steps")
+    __slots__ = ("base", "base_node", "multi_output", "steps")
 
-    def __init__(self, base, steps: tuple) -> None:
+    def __init__(self, base, steps: tuple, multi_output: str | None = None) -> None:
         self.base = base
         self.steps = steps
         self.base_node = base._node
+        # "Output i of Split" for a piece of split/chunk/unbind (or a view of one): PyTorch
+        # refuses to record in-place changes through those (see ops/inplace.py).
+        self.multi_output = multi_output
 
 
-def make_view(out, x, step: tuple):
+def make_view(out, x, step: tuple, multi_output: str | None = None):
     """Mark ``out``, just computed from ``x`` by the view op ``step``, as a view of ``x``'s
-    memory: it shares the version counter and remembers how to find itself in the base."""
+    memory: it shares the version counter and remembers how to find itself in the base.
+    ``multi_output`` names the piece when ``out`` is one of several views that one
+    function returned (``split``, ``chunk``, ``unbind``)."""
     out._version_counter = x._counter()
     info = x._view
     if info is None:
-        out._view = ViewInfo(x, (step,))
+        out._view = ViewInfo(x, (step,), multi_output)
     else:
-        out._view = ViewInfo(info.base, (*info.steps, step))
+        multi_output = multi_output or info.multi_output
+        out._view = ViewInfo(info.base, (*info.steps, step), multi_output)
     return out
 
 
@@ -63,6 +69,14 @@ def refresh_view(view) -> None:
     by an in-place op on the base or on another view of it)."""
     info = view._view
     base = info.base
+    if info.multi_output and base._requires_grad:
+        raise RuntimeError(
+            f"{info.multi_output} is a view and its base or another view of its base has been "
+            "modified inplace. This view is the output of a function that returns multiple "
+            "views (split, chunk, unbind): such views cannot follow an in-place change of "
+            "their base while autograd records it (nor in PyTorch). Take the pieces after "
+            "the in-place operation, or clone() them."
+        )
     info.base_node = base._node
     if base._requires_grad:
         with enable_grad():

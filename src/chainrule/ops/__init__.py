@@ -8,6 +8,11 @@ from chainrule import tensor as _tensor_module
 from chainrule.errors import ShapeError
 from chainrule.ops._common import normalize_dim, normalize_dims
 from chainrule.ops.arithmetic import add, div, mul, neg, pow, sub
+
+# PyTorch's tensor functions of issue 14 (part A), by family.
+from chainrule.ops.compare import allclose, equal, isclose
+from chainrule.ops.cumulative import cumprod, cumsum, prod
+from chainrule.ops.einsum import einsum
 from chainrule.ops.elementwise import (
     abs,
     clamp,
@@ -25,8 +30,11 @@ from chainrule.ops.elementwise import (
     sqrt,
     tanh,
 )
-from chainrule.ops.indexing import gather, getitem, index_add, normalize_index
+from chainrule.ops.indexing import gather, getitem, normalize_index
 from chainrule.ops.linalg import linear, matmul
+from chainrule.ops.matrix import diag, diagonal, trace, tril, triu
+from chainrule.ops.products import bmm, dot, mm, outer
+from chainrule.ops.rearrange import chunk, flip, roll, split, tile, unbind
 from chainrule.ops.reduction import (
     all,
     amax,
@@ -42,6 +50,8 @@ from chainrule.ops.reduction import (
     sum,
     var,
 )
+from chainrule.ops.rounding import ceil, floor, floor_divide, remainder, round, sign, trunc
+from chainrule.ops.scatter import index_add, index_select, nonzero, scatter, scatter_add
 from chainrule.ops.selection import (
     eq,
     ge,
@@ -73,6 +83,8 @@ from chainrule.ops.shape import (
     unsqueeze,
 )
 from chainrule.ops.softmax import log_softmax, logsumexp, softmax
+from chainrule.ops.sorting import argsort, sort, topk, unique
+from chainrule.ops.unary import clamp_max, clamp_min, log2, log10, rsqrt, square
 
 # The recorded forms of in-place writes, used by ops.inplace (not public names).
 from chainrule.ops.writes import assign as assign
@@ -106,7 +118,6 @@ __all__ = [
     "ge",
     "getitem",
     "gt",
-    "index_add",
     "isfinite",
     "isnan",
     "le",
@@ -163,3 +174,50 @@ from chainrule.ops.tensormath import TensorMath
 Op.tensor_math = inplace.CopySlices.tensor_math = TensorMath
 
 _tensor_module._ops = sys.modules[__name__]  # the seam: see chainrule/tensor.py
+
+__all__ += [  # issue 14, part A
+    "allclose",
+    "argsort",
+    "bmm",
+    "ceil",
+    "chunk",
+    "clamp_max",
+    "clamp_min",
+    "cumprod",
+    "cumsum",
+    "diag",
+    "diagonal",
+    "dot",
+    "einsum",
+    "equal",
+    "flip",
+    "floor",
+    "floor_divide",
+    "index_add",
+    "index_select",
+    "isclose",
+    "log2",
+    "log10",
+    "mm",
+    "nonzero",
+    "outer",
+    "prod",
+    "remainder",
+    "roll",
+    "round",
+    "rsqrt",
+    "scatter",
+    "scatter_add",
+    "sign",
+    "sort",
+    "split",
+    "square",
+    "tile",
+    "topk",
+    "trace",
+    "tril",
+    "triu",
+    "trunc",
+    "unbind",
+    "unique",
+]

@@ -9,6 +9,7 @@ from chainrule._backend import ndarray
 from chainrule.errors import ShapeError
 
 __all__ = [
+    "along",
     "broadcast_error",
     "normalize_dim",
     "normalize_dims",
@@ -32,6 +33,12 @@ def normalize_dim(dim, ndim: int, op: str) -> int:
             f"but got {dim})"
         )
     return int(dim) % n if ndim else 0
+
+
+def along(axis: int, part) -> tuple:
+    """An index that applies ``part`` (a slice, an integer, an index array) to dimension
+    ``axis`` and takes every element of the dimensions before it."""
+    return (slice(None),) * axis + (part,)
 
 
 def normalize_dims(dim, ndim: int, op: str):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from chainrule import dtypes as _dt
 from chainrule._backend import xp
 from chainrule.ops._common import broadcast_error, shape_of
+from chainrule.ops._out import write_out as _write_out
 from chainrule.ops.op import Op
 from chainrule.ops.promotion import prepare
 from chainrule.tensor import Tensor, as_tensor
@@ -148,16 +149,36 @@ class Neg(Op):
         return -g
 
 
-def add(input, other, *, alpha=1):
+def add(input, other, *, alpha=1, out=None):
     """``input + alpha * other``, broadcast."""
+    if alpha != 1:
+        _check_alpha("add", input, other, alpha)
     a, b = prepare(input, other if alpha == 1 else other * alpha)
+    if out is not None:
+        return _write_out("add", Add.apply(a, b), out, exact=False)
     return Add.apply(a, b)
 
 
-def sub(input, other, *, alpha=1):
+def sub(input, other, *, alpha=1, out=None):
     """``input - alpha * other``, broadcast."""
+    if alpha != 1:
+        _check_alpha("sub", input, other, alpha)
     a, b = prepare(input, other if alpha == 1 else other * alpha)
+    if out is not None:
+        return _write_out("sub", Sub.apply(a, b), out, exact=False)
     return Sub.apply(a, b)
+
+
+def _check_alpha(name: str, input, other, alpha) -> None:
+    """PyTorch refuses a fractional ``alpha`` when both operands are integers."""
+    kinds = {
+        x._array.dtype.kind if isinstance(x, Tensor) else type(x).__name__ for x in (input, other)
+    }
+    if isinstance(alpha, float) and kinds <= {"b", "i", "u", "int", "bool"}:
+        raise TypeError(
+            f"{name}(): for integral input tensors, argument alpha must not be a floating "
+            "point number"
+        )
 
 
 def mul(input, other):

@@ -19,7 +19,7 @@ from chainrule.ops._common import normalize_dim
 from chainrule.ops.op import Op
 from chainrule.tensor import Tensor, as_tensor
 
-__all__ = ["gather", "getitem", "index_add", "normalize_index"]
+__all__ = ["add_at", "gather", "getitem", "normalize_index"]
 
 
 class GetItem(Op):
@@ -108,8 +108,10 @@ def _is_basic(part) -> bool:
     )
 
 
-def index_add(shape, index, values, accumulate: bool = True):
-    """Zeros of ``shape`` with ``values`` added at ``index`` (repeats accumulate)."""
+def add_at(shape, index, values, accumulate: bool = True):
+    """Zeros of ``shape`` with ``values`` added at ``index`` (repeats accumulate): the
+    backward of reading ``x[index]``, as an op. (PyTorch's ``index_add``, with another
+    signature, is in ``ops/scatter.py``.)"""
     v = as_tensor(values)
     return IndexAdd.apply(v, tuple(shape), normalize_index(index), accumulate)
 

@@ -232,6 +232,14 @@ def apply_inplace(x, name: str, op, *args, check: bool = True, region=None, **kw
         return write(x, result._array, name, check=False)
 
     _check_writable_history(x)
+    if x._view is not None and x._view.multi_output:
+        raise RuntimeError(
+            f"{x._view.multi_output} is a view and is being modified inplace. This view is "
+            "the output of a function that returns multiple views (split, chunk, unbind), "
+            "and, as in PyTorch, such views cannot be modified inplace while autograd "
+            "records it. Replace the inplace operation by an out-of-place one (or make it "
+            "under cr.no_grad())."
+        )
     if any(s == 0 and n > 1 for s, n in zip(x._array.strides, x._array.shape)):
         # Several elements of x are one memory location, so the values the graph would
         # record for them are not what memory holds after the write (PyTorch's answer

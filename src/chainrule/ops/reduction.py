@@ -13,6 +13,7 @@ from collections import namedtuple
 
 from chainrule import dtypes as _dt
 from chainrule._backend import xp
+from chainrule._numpy_names import numpy_names
 from chainrule.ops._common import normalize_dim, normalize_dims
 from chainrule.ops.op import Op
 from chainrule.tensor import Tensor, _make, as_tensor
@@ -172,6 +173,7 @@ class Amin(_Extremum):
     reduce = staticmethod(xp.min)
 
 
+@numpy_names
 def sum(input, dim=None, keepdim: bool = False, *, dtype=None):
     """Sum over ``dim``; bool and integer input sum to int64, as in PyTorch."""
     x = as_tensor(input)
@@ -195,6 +197,7 @@ def _require_float(x: Tensor, op: str) -> None:
         )
 
 
+@numpy_names
 def mean(input, dim=None, keepdim: bool = False):
     """Arithmetic mean over ``dim``: the sum divided by the number of reduced elements."""
     x = as_tensor(input)
@@ -211,6 +214,7 @@ def _correction(unbiased, correction) -> float:
     return 1 if unbiased is None or unbiased else 0
 
 
+@numpy_names
 def var(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
     r"""Variance over ``dim``: :math:`\sum (x - \bar x)^2 / (N - c)`.
 
@@ -227,6 +231,7 @@ def var(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=Non
     return Sum.apply(d * d, axes, bool(keepdim), None) / dof
 
 
+@numpy_names
 def std(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
     """Standard deviation: the square root of :func:`var` (same arguments)."""
     from chainrule.ops.elementwise import sqrt
@@ -242,11 +247,13 @@ def _extremum(cls, name, input, dim, keepdim):
     return cls.apply(x, axes, bool(keepdim))
 
 
+@numpy_names
 def amax(input, dim=None, keepdim: bool = False):
     """Maximum over ``dim``; ties share the gradient evenly."""
     return _extremum(Amax, "amax", input, dim, keepdim)
 
 
+@numpy_names
 def amin(input, dim=None, keepdim: bool = False):
     """Minimum over ``dim``; ties share the gradient evenly."""
     return _extremum(Amin, "amin", input, dim, keepdim)
@@ -266,12 +273,14 @@ def _arg(fn, name, input, dim, keepdim) -> Tensor:
     return _make(xp.asarray(out, dtype=_dt.int64), None, False)
 
 
+@numpy_names
 def argmax(input, dim=None, keepdim: bool = False) -> Tensor:
     """Index of the maximum (the first one at ties) over ``dim``, or of the flattened
     tensor when ``dim`` is None."""
     return _arg(xp.argmax, "argmax", input, dim, keepdim)
 
 
+@numpy_names
 def argmin(input, dim=None, keepdim: bool = False) -> Tensor:
     """Index of the minimum (the first one at ties)."""
     return _arg(xp.argmin, "argmin", input, dim, keepdim)
@@ -295,12 +304,14 @@ def _max_min(reduce, arg, name, input, dim, keepdim):
     return MaxMin(values, idx)
 
 
+@numpy_names
 def max(input, dim=None, keepdim: bool = False):
     """``max(x)``: the largest value. ``max(x, dim)``: (values, indices) along ``dim``,
     whose gradient goes to the selected index only. ``max(x, other)``: :func:`maximum`."""
     return _max_min(amax, argmax, "max", input, dim, keepdim)
 
 
+@numpy_names
 def min(input, dim=None, keepdim: bool = False):
     """``min(x)``, ``min(x, dim)`` -> (values, indices), or ``min(x, other)``; see :func:`max`."""
     return _max_min(amin, argmin, "min", input, dim, keepdim)
@@ -330,12 +341,14 @@ def norm(input, p="fro", dim=None, keepdim: bool = False, *, dtype=None):
     return Norm.apply(x, float(p), axes, bool(keepdim))
 
 
+@numpy_names
 def any(input, dim=None, keepdim: bool = False) -> Tensor:
     x = as_tensor(input)
     axes = normalize_dims(dim, x._array.ndim, "any")
     return _make(xp.asarray(xp.any(x._array, axis=axes, keepdims=keepdim)), None, False)
 
 
+@numpy_names
 def all(input, dim=None, keepdim: bool = False) -> Tensor:
     x = as_tensor(input)
     axes = normalize_dims(dim, x._array.ndim, "all")

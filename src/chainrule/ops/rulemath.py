@@ -89,3 +89,29 @@ class ArrayMath:
     @staticmethod
     def cast(x, dtype):
         return x.astype(dtype, copy=False)
+
+    # The rules of the cumulative ops, einsum and flip (ops/cumulative.py, einsum.py,
+    # rearrange.py) also use these.
+    @staticmethod
+    def cumsum(x, axis):
+        return xp.cumsum(x, axis=axis)
+
+    @staticmethod
+    def cumprod(x, axis):
+        return xp.cumprod(x, axis=axis)
+
+    @staticmethod
+    def prod(x, axis, keepdims=False):
+        return xp.prod(x, axis=axis, keepdims=keepdims)
+
+    @staticmethod
+    def flip(x, axes):
+        return xp.flip(x, axes).copy()  # a gradient of its own, not a view of another
+
+    @staticmethod
+    def cat(arrays, axis):
+        return xp.concatenate(arrays, axis=axis)
+
+    @staticmethod
+    def einsum(equation, *operands):
+        return xp.einsum(equation, *operands, optimize=len(operands) > 1)

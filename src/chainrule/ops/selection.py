@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from chainrule._backend import xp
 from chainrule.ops._common import broadcast_error, shape_of
+from chainrule.ops._out import write_out
 from chainrule.ops.arithmetic import _Binary
 from chainrule.ops.promotion import prepare
 from chainrule.tensor import Tensor, _make, as_tensor
@@ -141,40 +142,41 @@ def masked_fill(input, mask, value):
     return Where.apply(m, value, x)
 
 
-def _compare(ufunc, name: str, a, b) -> Tensor:
+def _compare(ufunc, name: str, a, b, out=None) -> Tensor:
     a, b = prepare(a, b)
     da = a._array if isinstance(a, Tensor) else a
     db = b._array if isinstance(b, Tensor) else b
     try:
-        out = ufunc(da, db)
+        result = ufunc(da, db)
     except ValueError:
         raise broadcast_error(name, shape_of(da), shape_of(db)) from None
-    return _make(xp.asarray(out), None, False)
+    result = _make(xp.asarray(result), None, False)
+    return result if out is None else write_out(name, result, out, exact=False)
 
 
-def eq(input, other) -> Tensor:
+def eq(input, other, *, out=None) -> Tensor:
     """Elementwise ``==`` (a bool tensor)."""
-    return _compare(xp.equal, "eq", input, other)
+    return _compare(xp.equal, "eq", input, other, out)
 
 
-def ne(input, other) -> Tensor:
-    return _compare(xp.not_equal, "ne", input, other)
+def ne(input, other, *, out=None) -> Tensor:
+    return _compare(xp.not_equal, "ne", input, other, out)
 
 
-def lt(input, other) -> Tensor:
-    return _compare(xp.less, "lt", input, other)
+def lt(input, other, *, out=None) -> Tensor:
+    return _compare(xp.less, "lt", input, other, out)
 
 
-def le(input, other) -> Tensor:
-    return _compare(xp.less_equal, "le", input, other)
+def le(input, other, *, out=None) -> Tensor:
+    return _compare(xp.less_equal, "le", input, other, out)
 
 
-def gt(input, other) -> Tensor:
-    return _compare(xp.greater, "gt", input, other)
+def gt(input, other, *, out=None) -> Tensor:
+    return _compare(xp.greater, "gt", input, other, out)
 
 
-def ge(input, other) -> Tensor:
-    return _compare(xp.greater_equal, "ge", input, other)
+def ge(input, other, *, out=None) -> Tensor:
+    return _compare(xp.greater_equal, "ge", input, other, out)
 
 
 _LOGICAL = {"and": xp.bitwise_and, "or": xp.bitwise_or, "xor": xp.bitwise_xor}

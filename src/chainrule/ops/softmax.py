@@ -10,6 +10,7 @@ the composition of ``exp``, ``sum`` and ``log``.
 from __future__ import annotations
 
 from chainrule._backend import xp
+from chainrule._numpy_names import numpy_names
 from chainrule.ops._common import normalize_dim, normalize_dims
 from chainrule.ops.op import Op
 from chainrule.ops.promotion import float_input
@@ -92,6 +93,7 @@ class LogSoftmax(Op):
         return g - lib.exp(out) * lib.sum(g, self.axis, True), None
 
 
+@numpy_names
 def logsumexp(input, dim=None, keepdim: bool = False):
     """:math:`\\log\\sum\\exp` over ``dim`` (all dimensions when None), without overflow."""
     x = float_input(input)

@@ -6,8 +6,18 @@ from __future__ import annotations
 
 import chainrule.ops.kernels as kernels
 from chainrule._backend import xp
-from chainrule.ops import conv, elementwise, indexing, linalg, reduction, selection
+from chainrule.ops import (
+    conv,
+    cumulative,
+    elementwise,
+    indexing,
+    linalg,
+    rearrange,
+    reduction,
+    selection,
+)
 from chainrule.ops import shape as shapes
+from chainrule.ops.einsum import einsum as _einsum
 from chainrule.ops.rulemath import sum_to
 from chainrule.ops.softmax import softmax as _softmax
 from chainrule.tensor import Tensor, _make
@@ -41,7 +51,14 @@ class TensorMath:
     where = staticmethod(selection.where)
     maximum = staticmethod(selection.maximum)
     softmax = staticmethod(_softmax)
-    index_add = staticmethod(indexing.index_add)
+    index_add = staticmethod(indexing.add_at)
+
+    cumsum = staticmethod(cumulative.cumsum)
+    cumprod = staticmethod(cumulative.cumprod)
+    prod = staticmethod(cumulative.prod)
+    flip = staticmethod(rearrange.flip)
+    cat = staticmethod(shapes.cat)
+    einsum = staticmethod(_einsum)
 
     @staticmethod
     def mT(x):

@@ -19,6 +19,7 @@ import chainrule as cr
 from chainrule.testing.loss_opinfo import LOSS_OPS
 from chainrule.testing.nn_opinfo import NN_OPS
 from chainrule.testing.sampling import Kink, OpInfo, Sample, away, distinct, uniform
+from chainrule.testing.tensor_opinfo import TENSOR_OPS
 
 __all__ = ["OP_DB"]
 
@@ -910,8 +911,8 @@ def _entries():
             method="gather",
         ),
         OpInfo(
-            "index_add",
-            lambda v, s, i: cr.index_add(s, i, v),
+            "add_at",
+            lambda v, s, i: cr.ops.indexing.add_at(s, i, v),
             _np_index_add,
             _torch_index_add,
             _index_add_samples,
@@ -1004,4 +1005,4 @@ def _torch_index(t, index):
     return conv if isinstance(index, tuple) else conv[0]
 
 
-OP_DB: list[OpInfo] = _entries() + NN_OPS + LOSS_OPS
+OP_DB: list[OpInfo] = _entries() + NN_OPS + LOSS_OPS + TENSOR_OPS
