@@ -153,6 +153,16 @@ def test_worker_environment_sets_xlas_threads_before_jax_starts():
     assert default.get("NPROC") == os.environ.get("NPROC")
 
 
+def test_a_shared_cpu_is_reported_with_the_figures():
+    def results(*busy):
+        return [{"cpu_per_wall": {"chainrule": b, "torch": b}} for b in busy]
+
+    assert runner._load_notes(results(0.97, 1.0, 0.95)) == []
+    assert runner._load_notes(results(1.6, 1.9)) == []  # two threads busy: not a warning
+    (note,) = runner._load_notes(results(0.3, 0.35, 0.9))
+    assert "0.35 CPU seconds per wall second" in note and "other processes" in note
+
+
 def test_bench_rejects_a_thread_count_below_one(capsys):
     with pytest.raises(SystemExit) as stop:
         cli.main(["bench", "--threads", "0"])

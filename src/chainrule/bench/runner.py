@@ -296,7 +296,7 @@ def run(
         "numpy": np.__version__,
         "allocator_keeps_freed_memory": allocator_kept,
         "quick": quick,
-        "notes": notes,
+        "notes": notes + _load_notes(results),
         "cases": results,
     }
     if as_json:
@@ -304,6 +304,24 @@ def run(
     else:
         print(format_table(report), file=stream)
     return report
+
+
+LOADED = 0.8  # CPU seconds per wall second of a one-thread step below which it shared its CPU
+
+
+def _load_notes(results: list) -> list[str]:
+    """A warning when the timed steps got clearly less than a CPU to themselves: a step
+    alone on its core uses about one CPU second per wall second (more where its kernels
+    run on several threads), so a median well below that means other processes took
+    turns on the CPUs, and the times (and, less so, the ratios) are inflated."""
+    busy = [v for r in results for v in (r.get("cpu_per_wall") or {}).values()]
+    if not busy or statistics.median(busy) >= LOADED:
+        return []
+    return [
+        f"the timed steps got {statistics.median(busy):.2f} CPU seconds per wall second "
+        "(median over cases and implementations): other processes shared the CPUs, so "
+        "every time is inflated and the ratios are less reliable than on an idle machine"
+    ]
 
 
 def _row(case, timers, samples, busy, rate, torch, jax_note, jax_running) -> dict:
