@@ -14,8 +14,9 @@ it: its CPU client sizes its Eigen pool from the environment variable ``NPROC`` 
 from the CPUs the process may run on, and ``--xla_cpu_multi_thread_eigen=false`` keeps
 its matrix products and convolutions on one thread. So JAX runs in its own process,
 started with that environment (``jax_worker.py``). (``intra_op_parallelism_threads=1``,
-often quoted alongside that flag, is not an XLA flag in jaxlib 0.10: XLA's parser skips a
-token without ``--``, so it changes nothing.)
+often quoted after that flag, does nothing in jaxlib 0.10: after a ``--`` flag XLA accepts
+it and its Eigen pool keeps one thread per CPU; on its own XLA takes it for the name of a
+file of flags and stops, and as ``--intra_op_parallelism_threads`` for an unknown flag.)
 """
 
 from __future__ import annotations
