@@ -190,12 +190,18 @@ def _output_delta_note(s: Step, names: dict) -> None:
 
 def _leaves_by_first_use(records: list[NodeRecord]) -> list[NodeRecord]:
     """The engine reaches the leaves last, in no particular order among themselves (none
-    depends on another); list them in the order the ops first send to them, so that a
+    depends on another); list them in the order the ops first send to them, and the leaves
+    of one op (a linear layer's weight and bias) in the order of its inputs, so that a
     trace reads the same on every run."""
+
+    def first_use(r: NodeRecord) -> tuple[int, int]:
+        k = min((k for k, _ in r.received[0] if k is not None), default=-1)
+        inputs = records[k].parents if k >= 0 else []
+        return k, next((j for j, p in enumerate(inputs) if p and p[0] is r.node), 0)
 
     ops = [r for r in records if not isinstance(r.node, Tensor)]
     leaves = [r for r in records if isinstance(r.node, Tensor)]
-    leaves.sort(key=lambda r: min((k for k, _ in r.received[0] if k is not None), default=-1))
+    leaves.sort(key=first_use)
     return ops + leaves
 
 
