@@ -21,6 +21,8 @@ __all__ = ["reduce_mean", "softmax_ce", "softmax_jacobian"]
 
 SECTION = "Activations, softmax and cross-entropy"
 FROM_TRACE = "The gradient below is the one cr.explain records for this computation."
+# the softmax of the 3 logits, the first quantity of both softmax drills
+_SOFTMAX_A = Quantity("a", "a = softmax(z)", (3,), "a_i = e^(z_i) / (e^(z_0) + e^(z_1) + e^(z_2)).")
 
 
 def _softmax_lines(z: np.ndarray) -> tuple[list[str], np.ndarray]:
@@ -54,7 +56,7 @@ def softmax_ce(n: Numbers) -> Draft:
         f"{c} (classes 0, 1, 2). Compute a, C and the gradient dC/dz."
     )
     quantities = [
-        Quantity("a", "a = softmax(z)", (3,), "a_i = e^(z_i) / (e^(z_0) + e^(z_1) + e^(z_2))."),
+        _SOFTMAX_A,
         Quantity(
             "C",
             "C = -Σ_i y_i ln a_i",
@@ -121,7 +123,7 @@ def softmax_jacobian(n: Numbers) -> Draft:
         f"entry ∂a_{i}/∂z_{j}."
     )
     quantities = [
-        Quantity("a", "a = softmax(z)", (3,), "a_i = e^(z_i) / (e^(z_0) + e^(z_1) + e^(z_2))."),
+        _SOFTMAX_A,
         Quantity(
             "diag",
             f"∂a_{i}/∂z_{i}",

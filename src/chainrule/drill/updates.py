@@ -293,6 +293,21 @@ def _adaptive_quantities(rule: str) -> list[Quantity]:
     return out
 
 
+def _adaptive_draft(inputs, run, rule: str, cache_hint: str, cache: str, decay, eps) -> Draft:
+    """Two steps of Adagrad (``decay`` None) or RMSprop (``decay`` rho): ``rule`` names the
+    method and its cache update in the question, ``cache_hint`` is the cache's hint (with
+    ``{t}`` and ``{s}`` for this step and the last) and ``cache`` its name in the
+    optimizer's state."""
+    question = (
+        f"Minimise {OBJECTIVE}, from x0 with {rule}, then "
+        f"x += -lr·dx / (√cache + eps), entry by entry, with cache starting at 0 and eps = "
+        f"{eps:g}. Compute two steps."
+    )
+    quantities = _adaptive_quantities(cache_hint)
+    key = _adaptive_key(run, inputs["x0"], cache)
+    return Draft(question, inputs, quantities, key, lambda: _adaptive(inputs, decay, eps))
+
+
 @register("adagrad", "Two steps of Adagrad", SECTION)
 def adagrad(n: Numbers) -> Draft:
     """The sheet's Adagrad: cache += dx²; x -= lr·dx / (√cache + eps)."""
@@ -303,16 +318,15 @@ def adagrad(n: Numbers) -> Draft:
         lambda h: lambda p: optim.Adagrad(p, lr=h["lr"], eps=eps),
         2,
     )
-    question = (
-        f"Minimise {OBJECTIVE}, from x0 with the sheet's Adagrad: cache += dx², then "
-        f"x += -lr·dx / (√cache + eps), entry by entry, with cache starting at 0 and eps = "
-        f"{eps:g}. Compute two steps."
+    return _adaptive_draft(
+        inputs,
+        run,
+        "the sheet's Adagrad: cache += dx²",
+        "dx{t} = c ⊙ x{s}; cache{t} = cache{s} + dx{t}², entry by entry (cache0 = 0).",
+        "sum",
+        None,
+        eps,
     )
-    quantities = _adaptive_quantities(
-        "dx{t} = c ⊙ x{s}; cache{t} = cache{s} + dx{t}², entry by entry (cache0 = 0)."
-    )
-    key = _adaptive_key(run, inputs["x0"], "sum")
-    return Draft(question, inputs, quantities, key, lambda: _adaptive(inputs, None, eps))
 
 
 @register("rmsprop", "Two steps of RMSprop", SECTION)
@@ -325,16 +339,15 @@ def rmsprop(n: Numbers) -> Draft:
         lambda h: lambda p: optim.RMSprop(p, lr=h["lr"], alpha=h["rho"], eps=eps),
         2,
     )
-    question = (
-        f"Minimise {OBJECTIVE}, from x0 with RMSprop: cache = rho·cache + (1 - rho)·dx², then "
-        f"x += -lr·dx / (√cache + eps), entry by entry, with cache starting at 0 and eps = "
-        f"{eps:g}. Compute two steps."
+    return _adaptive_draft(
+        inputs,
+        run,
+        "RMSprop: cache = rho·cache + (1 - rho)·dx²",
+        "dx{t} = c ⊙ x{s}; cache{t} = rho·cache{s} + (1 - rho)·dx{t}² (cache0 = 0).",
+        "square_avg",
+        inputs["rho"],
+        eps,
     )
-    quantities = _adaptive_quantities(
-        "dx{t} = c ⊙ x{s}; cache{t} = rho·cache{s} + (1 - rho)·dx{t}² (cache0 = 0)."
-    )
-    key = _adaptive_key(run, inputs["x0"], "square_avg")
-    return Draft(question, inputs, quantities, key, lambda: _adaptive(inputs, inputs["rho"], eps))
 
 
 # ----------------------------------------------------------------------------- adam
