@@ -188,6 +188,21 @@ def _output_delta_note(s: Step, names: dict) -> None:
     s.notes.append(f"y = {summarize(onehot)}")
 
 
+def check_scalar(value, what: str, reduce_hint: str, why_no_grad: str) -> None:
+    """Raise unless ``value`` is a one-element tensor that requires grad, as a backward
+    pass from it needs: ``TypeError``, ``ValueError`` or ``RuntimeError`` with a message
+    that starts with ``what`` ("explain: the output") and ends with ``reduce_hint`` (for
+    a tensor of more elements) or ``why_no_grad``."""
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{what} must be a tensor, got a {type(value).__name__}")
+    if value._array.size != 1:
+        raise ValueError(
+            f"{what} must be a scalar (one element), got shape {tuple(value.shape)}; {reduce_hint}"
+        )
+    if not value.requires_grad:
+        raise RuntimeError(f"{what} does not require grad: {why_no_grad}")
+
+
 def _leaves_by_first_use(records: list[NodeRecord]) -> list[NodeRecord]:
     """The engine reaches the leaves last, in no particular order among themselves (none
     depends on another); list them in the order the ops first send to them, and the leaves
@@ -225,18 +240,13 @@ def explain(output, params: dict | None = None) -> Trace:
         Nothing is freed and no ``.grad`` changes.
     """
 
-    if not isinstance(output, Tensor):
-        raise TypeError(f"explain: expected a tensor, got {type(output).__name__}")
-    if output._array.size != 1:
-        raise ValueError(
-            f"explain: the output must be a scalar (one element), got shape {tuple(output.shape)}; "
-            "reduce it first (.sum() or .mean())"
-        )
-    if not output.requires_grad:
-        raise RuntimeError(
-            "explain: the output does not require grad: it was not computed from any tensor "
-            "with requires_grad=True, or it was computed under no_grad()"
-        )
+    check_scalar(
+        output,
+        "explain: the output",
+        "reduce it first (.sum() or .mean())",
+        "it was not computed from any tensor with requires_grad=True, or it was computed "
+        "under no_grad()",
+    )
     seed = xp.ones(output._array.shape, output._array.dtype)
     records = _leaves_by_first_use(walk_backward(output, seed))
     steps = [Step(i + 1, r, rule_of(r.node)) for i, r in enumerate(records)]
