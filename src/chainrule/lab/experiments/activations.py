@@ -174,7 +174,6 @@ def plot(result: Result, out_dir) -> list:
         ax.set_title(f"{name}: f' in [{m['deriv_min']:.3g}, {m['deriv_max']:.3g}]", fontsize=9)
         fig.suptitle("activations f (solid) and their derivatives f' from autograd (dashed)")
         ax.set_ylim(-1.3, 2.5)
-        ax.set_xlabel("x")
-        ax.set_ylabel("value")
+        ax.set(xlabel="x", ylabel="value")
         ax.legend(loc="upper left")
     return [plotting.save(fig, out_dir, "activations")]

@@ -206,9 +206,7 @@ def plot(result: Result, out_dir) -> list:
     for ax, key, title in ((ax3, "delta1", "residuals δ1 = ∂L/∂z1"),):
         lim = np.abs(t[key]).max()
         im = ax.imshow(t[key], cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
-        ax.set_xlabel("hidden unit")
-        ax.set_ylabel("sample")
-        ax.set_title(title)
+        ax.set(xlabel="hidden unit", ylabel="sample", title=title)
         ax.grid(False)
         fig.colorbar(im, ax=ax, shrink=0.85)
     return [plotting.save(fig, out_dir, "backprop-by-hand")]

@@ -185,14 +185,8 @@ def plot(result: Result, out_dir) -> list:
     t, m = result.traces, result.metrics
     fig, (ax1, ax2) = plotting.figure(2, width=4.6)
     for key, label in (("large", "large init (gain 2 × He)"), ("he", "He init")):
-        norms = t[f"norms_{key}"]
-        ax1.semilogy(
-            np.arange(1, len(norms) + 1),
-            norms,
-            "o-",
-            ms=3,
-            label=f"{label}: ×{m[f'growth_per_layer_{key}']:.2f}/layer",
-        )
+        growth = m[f"growth_per_layer_{key}"]
+        plotting.numbered(ax1, t[f"norms_{key}"], log=True, label=f"{label}: ×{growth:.2f}/layer")
     ax1.set_xlabel("hidden layer (1 = next to the input)")
     ax1.set_ylabel("‖∂L/∂a_l‖ (log scale)")
     ax1.set_title("gradient at each layer's output")

@@ -201,9 +201,7 @@ def plot(result: Result, out_dir) -> list:
     for name in LOSSES:
         ax1.plot(m, t["curves"][name], lw=1.3, label=name)
     ax1.set_ylim(0, 4)
-    ax1.set_xlabel("margin m = t·y")
-    ax1.set_ylabel("loss")
-    ax1.set_title("surrogates of the 0-1 loss")
+    ax1.set(xlabel="margin m = t·y", ylabel="loss", title="surrogates of the 0-1 loss")
     ax1.legend(fontsize=7)
     for ax, setting in ((ax2, "clean"), (ax3, "outliers")):
         x, labels = t["fits"][setting]
@@ -233,8 +231,6 @@ def plot(result: Result, out_dir) -> list:
                 )
         ax.set_xlim(-10, 6)
         ax.set_ylim(-4, 4)
-        ax.set_xlabel("x₁")
-        ax.set_ylabel("x₂")
-        ax.set_title(f"{setting}: boundaries (test accuracy)")
+        ax.set(xlabel="x₁", ylabel="x₂", title=f"{setting}: boundaries (test accuracy)")
         ax.legend(fontsize=6, loc="upper left", framealpha=0.9)
     return [plotting.save(fig, out_dir, "loss-surrogates")]

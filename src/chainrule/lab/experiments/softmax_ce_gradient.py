@@ -137,9 +137,7 @@ def plot(result: Result, out_dir) -> list:
         (ax2, t["formula"], "formula diag(a) − a aᵀ"),
     ):
         im = ax.imshow(mat, cmap="RdBu_r", vmin=-lim, vmax=lim)
-        ax.set_title(title)
-        ax.set_xlabel("j (logit)")
-        ax.set_ylabel("i (probability)")
+        ax.set(title=title, xlabel="j (logit)", ylabel="i (probability)")
         ax.set_xticks(range(n))
         ax.set_yticks(range(n))
         ax.grid(False)
@@ -148,8 +146,6 @@ def plot(result: Result, out_dir) -> list:
     ax3.bar(k - 0.2, t["a"] - t["y"], width=0.4, label="a − y (formula)")
     ax3.bar(k + 0.2, t["grad"], width=0.4, label="dC/dz (autograd)")
     ax3.axhline(0, color="k", lw=0.5)
-    ax3.set_xlabel("class i")
-    ax3.set_ylabel("gradient")
-    ax3.set_title("cross-entropy gradient, one sample")
+    ax3.set(xlabel="class i", ylabel="gradient", title="cross-entropy gradient, one sample")
     ax3.legend(loc="lower left")
     return [plotting.save(fig, out_dir, "softmax-ce-gradient")]
