@@ -217,16 +217,16 @@ def plot(result: Result, out_dir) -> list:
         "o",
         label=f"max {m['max_ratio']:.2f} at step {m['step_of_max_ratio']}",
     )
-    ax1.set_xlabel("step t (log scale)")
-    ax1.set_ylabel("(1 − β1^t) / √(1 − β2^t)")
-    ax1.set_title("constant gradient: step-size ratio")
+    ax1.set(
+        xlabel="step t (log scale)",
+        ylabel="(1 − β1^t) / √(1 − β2^t)",
+        title="constant gradient: step-size ratio",
+    )
     ax1.legend()
-    k = np.arange(1, len(t["loss_corrected"]) + 1)
-    ax2.plot(k, t["loss_corrected"], label="Adam with bias correction")
-    ax2.plot(k, t["loss_sheet"], label="sheet's Adam (none)")
+    plotting.numbered(ax2, t["loss_corrected"], "-", label="Adam with bias correction")
+    plotting.numbered(ax2, t["loss_sheet"], "-", label="sheet's Adam (none)")
     ax2.set_yscale("log")
-    ax2.set_xlabel("step")
-    ax2.set_ylabel("mini-batch loss (log scale)")
+    ax2.set(xlabel="step", ylabel="mini-batch loss (log scale)")
     ax2.set_title("first steps on the digits MLP, lr 1e-3")
     ax2.legend()
     return [plotting.save(fig, out_dir, "adam-bias-correction")]

@@ -162,14 +162,12 @@ def check(result: Result) -> list:
                 -1e-12,
             )
         )
-    for name in ("hinge", "log", "exponential", "squared"):
-        checks.append(
-            at_least(
-                f"{name} - 0-1 loss, smallest over the margins",
-                s[name]["min_excess_over_zero_one"],
-                0.0,
-            )
+    checks += [
+        at_least(
+            f"{n} - 0-1 loss, smallest over the margins", s[n]["min_excess_over_zero_one"], 0.0
         )
+        for n in ("hinge", "log", "exponential", "squared")
+    ]
     checks.append(
         holds(
             "the perceptron loss dips below the 0-1 loss (not an upper bound)",

@@ -187,8 +187,8 @@ def check(result: Result) -> list:
 
 
 def plot(result: Result, out_dir) -> list:
-    t = result.traces
     floor = 1e-17  # exact agreement is drawn at this floor on the log axis
+    t = result.traces
     fig, (ax1, ax2) = plotting.figure(2, width=4.6)
     steps = np.arange(1, len(t["momentum_constant"]) + 1)
     ax1.semilogy(steps, np.maximum(t["momentum_constant"], floor), label="constant lr")
