@@ -107,7 +107,7 @@ def add_parser(sub) -> None:
     """Add ``lab`` and its subcommands to the ``chainrule`` parser's subparsers."""
     lab = sub.add_parser(
         "lab",
-        help="the study sheet's claims as experiments that run, plot and check themselves",
+        help="the fundamentals' claims as experiments that run, plot and check themselves",
         description="Every claim of the fundamentals as a seeded experiment: `list` names "
         "them, `run NAME` runs one, `all` runs every one and writes an HTML report.",
     )

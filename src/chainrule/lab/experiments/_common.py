@@ -23,7 +23,7 @@ __all__ = [
     "train_epoch",
 ]
 
-#: The update rules the optimizer experiments compare, in the sheet's order.
+#: The update rules the optimizer experiments compare, in the order of docs/fundamentals.md §4's table.
 OPTIMIZERS = ("SGD", "Momentum", "Nesterov", "Adagrad", "RMSprop", "Adam", "AdamW")
 
 

@@ -2,9 +2,8 @@
 derivative of at most 1/4, tanh in (−1, 1) with a derivative of at most 1, ReLU's
 derivative 0 or 1, and the variants (leaky ReLU, ELU, GELU, SiLU, softplus) in between.
 
-Section 3 of the sheet (activations, softmax and cross-entropy; the sheet's list was an
-image, and sigmoid, tanh and the ReLU family are meant). The derivatives are in
-docs/fundamentals.md, "Activations".
+docs/fundamentals.md §3, "Activations", derives each derivative (sigmoid, tanh and the
+ReLU family).
 """
 
 from __future__ import annotations

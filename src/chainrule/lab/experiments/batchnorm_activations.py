@@ -4,9 +4,9 @@ deep the network and whatever the weights' scale, so the activations keep their 
 layer after layer; without it, a deep tanh network whose weights start small (standard
 deviation 0.01) shrinks its activations geometrically toward 0, and trains far worse.
 
-Section 5 of the sheet (batch normalisation: normalise each feature with its batch mean and
-variance, then scale and shift, so activations are roughly unit Gaussian). The formulas
-are in docs/fundamentals.md, "Batch normalisation".
+docs/fundamentals.md §5, "Batch normalisation", has the formulas: normalise each feature
+with its batch mean and variance, then scale and shift, so that activations are roughly unit
+Gaussian.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ less accurate than in eval mode, where dropout is the identity. Inverted dropout
 kept units by 1/(1 − p), so each unit's expected output equals its input and nothing needs
 rescaling at evaluation.
 
-Section 5 of the sheet ("randomly silence units during training only; never at
-evaluation"). The derivation is in docs/fundamentals.md, "Dropout".
+docs/fundamentals.md §5, "Dropout", derives it: units are silenced at random during
+training only, never at evaluation.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 geometrically from the output toward the input, and plain SGD on such a network diverges;
 clipping the gradient's norm before each step tames it, and the same network then trains.
 
-Section 2 of the sheet (exploding gradients: "the same product, with large weights in the
-non-saturated region"). The derivation is in docs/fundamentals.md, "Exploding gradients".
+docs/fundamentals.md §2, "Exploding gradients", derives it: the same product of layer
+factors, with large weights in the non-saturated region.
 """
 
 from __future__ import annotations

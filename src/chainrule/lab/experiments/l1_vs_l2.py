@@ -4,9 +4,9 @@ absolute loss ignores a tenth of gross outliers that drag the least-squares line
 as penalties, L1 drives the irrelevant weights to 0 (a small L0 count) where L2 only
 shrinks them all.
 
-Section 6 of the sheet (absolute loss: Laplace noise, minimiser the median; squared loss:
-Gaussian noise, minimiser the mean; L1 lasso and L2 ridge penalties). The derivations are
-in docs/fundamentals.md, "Absolute against squared" and "L1 against L2 penalties".
+docs/fundamentals.md §6, "Absolute against squared" and "L1 against L2 penalties", has
+the derivations: absolute loss, Laplace noise, minimiser the median; squared loss, Gaussian
+noise, minimiser the mean; L1 (lasso) and L2 (ridge) penalties.
 """
 
 from __future__ import annotations

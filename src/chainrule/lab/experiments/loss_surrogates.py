@@ -5,8 +5,8 @@ classifiers reach about the same accuracy with each; with a tenth of the points 
 into far-away outliers, the exponential loss, which weighs a wrong point by e^{−m}, loses
 more accuracy than the hinge and log losses, which weigh it only linearly.
 
-Section 6 of the sheet (0-1, hinge, log, exponential, squared and perceptron losses). The
-comparison is in docs/fundamentals.md, "Losses as surrogates of the 0-1 loss".
+docs/fundamentals.md §6, "Losses as surrogates of the 0-1 loss", compares the 0-1, hinge,
+log, exponential, squared and perceptron losses.
 """
 
 from __future__ import annotations

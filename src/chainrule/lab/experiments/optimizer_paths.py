@@ -4,8 +4,8 @@ smaller rate than the flat one; near a saddle point, where the gradient is tiny,
 adaptive methods (Adagrad, RMSprop, Adam, AdamW) escape in at most half of SGD's steps; and on
 Rosenbrock's curved valley momentum gets further than SGD in the same number of steps.
 
-Section 4 of the sheet (its table of update rules). The update rules and why each behaves
-so are in docs/fundamentals.md, "Parameter updates".
+docs/fundamentals.md §4, "Parameter updates", has the table of update rules and why each
+behaves so.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ rate, every rule (Adagrad, RMSprop, Adam and AdamW at their customary rates too)
 the network, and the seeds' spread is visible: one seed alone would not show which
 differences are real.
 
-Section 4 of the sheet (its table of update rules, on a network rather than a function).
-The rules are in docs/fundamentals.md, "Parameter updates".
+docs/fundamentals.md §4, "Parameter updates", has the update rules, here raced on a network
+rather than a function.
 """
 
 from __future__ import annotations

@@ -2,12 +2,11 @@
 overfits: it learns the training set by heart, wrong labels included, and its validation
 loss rises far above its training loss. Dropout, an L2 penalty, an L1 penalty and early
 stopping each narrow that gap (to at most 0.8 of the baseline's) and lower the test loss;
-batch normalisation, which the sheet lists with them, is measured alongside and claimed
+batch normalisation, often listed with them, is measured alongside and claimed
 nothing for: as a regulariser it is weak and inconsistent.
 
-Section 5 of the sheet (overfitting remedies: dropout, regularisation, batch
-normalisation). The mechanisms are in docs/fundamentals.md, "Overfitting and its
-remedies".
+docs/fundamentals.md §5, "Overfitting and its remedies", has the mechanisms of dropout,
+regularisation and batch normalisation.
 """
 
 from __future__ import annotations

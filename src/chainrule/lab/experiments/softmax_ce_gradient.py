@@ -2,8 +2,8 @@
 cross-entropy C = −Σ y_i ln a_i of a softmax output a = softmax(z) has the gradient
 dC/dz = a − y, for one sample and, divided by m, for a batch mean.
 
-Section 3 of the sheet (activations, softmax and cross-entropy), which asks for the full
-derivation; it is in docs/fundamentals.md, "Softmax and cross-entropy: dC/dz = a − y".
+docs/fundamentals.md §3, "Softmax and cross-entropy: dC/dz = a − y", has the full
+derivation.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def _ce_grad(z: np.ndarray, y: np.ndarray, fused: bool) -> np.ndarray:
     yt = cr.tensor(y, dtype=cr.float64)
     if fused:
         loss = F.cross_entropy(zt, yt)  # log-softmax inside, class-probability targets
-    else:  # the sheet's composition: softmax, then log, then -Σ y ln a, mean over samples
+    else:  # the composition written out: softmax, then log, then -Σ y ln a, mean over samples
         loss = -(yt * cr.log(cr.softmax(zt, dim=-1))).sum(dim=-1).mean()
     loss.backward()
     return zt.grad.numpy()

@@ -3,8 +3,8 @@ layer multiplies it by σ' ≤ 1/4 and by its weights, so the first layer's grad
 of magnitude below the last's, while a ReLU network with He initialisation keeps the
 gradient's size from layer to layer (tanh, with derivative up to 1, lies between).
 
-Section 2 of the sheet (vanishing gradients, "caused mainly by the activation"). The
-derivation is in docs/fundamentals.md, "Vanishing gradients".
+docs/fundamentals.md §2, "Vanishing gradients", derives it: the activation is the main
+cause.
 """
 
 from __future__ import annotations

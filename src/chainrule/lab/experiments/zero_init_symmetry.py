@@ -5,9 +5,9 @@ network is no wider than one unit per layer;
 random initialisation breaks the symmetry, and only it trains the network to a good
 accuracy.
 
-Section 1 of the sheet (parameters must be initialised randomly, never all zero: the
-"symmetry failure"). The argument is in docs/fundamentals.md, "Why not zero
-initialisation".
+docs/fundamentals.md §1, "Why not zero initialisation", has the argument: parameters
+must be initialised at random, never all zero, or the hidden units stay copies of each
+other (the symmetry failure).
 """
 
 from __future__ import annotations
