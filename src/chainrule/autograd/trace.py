@@ -7,12 +7,12 @@ input. :func:`explain` records exactly that (see :mod:`chainrule.autograd.walk`)
 prints it, with the rule of each node taken from its op's docstring
 (:mod:`chainrule.autograd.rules`), so the text and the code cannot disagree.
 
-For a fully connected network it also writes the sheet's notation: for layer k,
-:math:`z_k = a_{k-1} W_k^\top + b_k`, the residual :math:`\delta_k = \partial L/\partial
-z_k`, :math:`\partial L/\partial W_k = \delta_k^\top a_{k-1}` (the sheet's
-:math:`\delta a^\top`, summed over the samples) and, for a softmax cross-entropy output
-with the mean over N samples, :math:`\delta_L = (a - y)/N` with :math:`a` the softmax
-and :math:`y` the one-hot targets.
+For a fully connected network it also writes the residual notation of
+docs/fundamentals.md §1: for layer k, :math:`z_k = a_{k-1} W_k^\top + b_k`, the residual
+:math:`\delta_k = \partial L/\partial z_k`, :math:`\partial L/\partial W_k =
+\delta_k^\top a_{k-1}` (one sample's :math:`\delta a^\top`, summed over the samples)
+and, for a softmax cross-entropy output with the mean over N samples,
+:math:`\delta_L = (a - y)/N` with :math:`a` the softmax and :math:`y` the one-hot targets.
 
 :meth:`Trace.check` asks the engine for every gradient again (``autograd.grad``) and
 compares.
@@ -140,7 +140,7 @@ class Trace:
 
 
 def _layer_notes(steps: list[Step]) -> None:
-    """The sheet's residual notation on linear layers and on a softmax cross-entropy."""
+    """The residual notation (docs/fundamentals.md §1) on linear layers and on a softmax cross-entropy."""
     names = {id(s.record.node): s for s in steps}
     for s in steps:
         node = s.record.node
@@ -154,7 +154,7 @@ def _layer_notes(steps: list[Step]) -> None:
             )
             if w is not None:
                 s.notes.append(
-                    f"∂L/∂W{k} = δ{k}ᵀ·{x or 'x'} (the sheet's δ·aᵀ, summed over the samples), "
+                    f"∂L/∂W{k} = δ{k}ᵀ·{x or 'x'} (one sample's δ·aᵀ, summed over the samples), "
                     f"sent to {w}"
                 )
             if len(parents) > 2 and parents[2] is not None:
