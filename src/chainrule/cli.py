@@ -317,8 +317,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="the backward pass of a small built-in network, node by node",
         description="Print the backward pass of a built-in example in the order the engine "
         "runs it: each node's rule (from its op's definition), the gradient it receives and "
-        "what it sends to each input, in the notation of docs/fundamentals.md §1 (δ = ∂L/∂z), so that it can be "
-        "compared with a derivation by hand. Examples: "
+        "what it sends to each input, in the notation of docs/fundamentals.md §1 "
+        "(δ = ∂L/∂z), so that it can be compared with a derivation by hand. Examples: "
         + "; ".join(f"{k}: {v[1]}" for k, v in _examples().items()),
     )
     explain.add_argument("--example", choices=list(_examples()), default="net-2-2-1")

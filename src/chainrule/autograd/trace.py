@@ -140,7 +140,7 @@ class Trace:
 
 
 def _layer_notes(steps: list[Step]) -> None:
-    """The residual notation (docs/fundamentals.md §1) on linear layers and on a softmax cross-entropy."""
+    """The residual notation (docs/fundamentals.md §1) of linear layers and a softmax CE."""
     names = {id(s.record.node): s for s in steps}
     for s in steps:
         node = s.record.node

@@ -1,5 +1,5 @@
 r"""Loss-function drills: the hinge loss and its subgradient, the exponential loss and its
-gradient, and the 0-1 loss (with the sheet's relaxed form for regression).
+gradient, and the 0-1 loss (with its relaxed form for regression, docs/fundamentals.md §6).
 
 Keys: ``nn.HingeLoss``, ``nn.ExponentialLoss`` and ``nn.ZeroOneLoss``, with autograd for
 the gradients. The worked solutions read the gradients from ``cr.explain``'s trace.
@@ -188,8 +188,8 @@ def zero_one(n: Numbers) -> Draft:
         "A classifier gives scores y to 4 samples with targets t in {-1, +1}; it predicts "
         "sign(y) (a score of 0 counts as wrong). Compute the 0-1 loss of each sample (1 when "
         f"wrong, 0 when right) and their mean, the error rate. Then a regression model predicts "
-        f"f for 3 targets; with the sheet's relaxed 0-1 loss a prediction counts as right when "
-        f"|target - f| < T = {tol:g}: compute its 3 losses."
+        f"f for 3 targets; with the relaxed 0-1 loss of regression a prediction counts as right "
+        f"when |target - f| < T = {tol:g}: compute its 3 losses."
     )
     quantities = [
         Quantity("losses", "the 0-1 loss of each sample", (4,), "1 where sign(y_n) ≠ t_n, else 0."),

@@ -197,7 +197,7 @@ def check(result: Result) -> list:
         # The claim: bias correction matters in the first steps (a factor, not a rounding).
         at_least("largest ratio of the uncorrected step to the corrected one", m["max_ratio"], 2.0),
         at_least(
-            "digits MLP: first layer's largest weight change after 10 steps, uncorrected / corrected",
+            "digits MLP: first layer's largest weight change in 10 steps, uncorrected / corrected",
             m["mlp_weight_move_after_10_steps"]["sheet"]
             / m["mlp_weight_move_after_10_steps"]["corrected"],
             2.0,

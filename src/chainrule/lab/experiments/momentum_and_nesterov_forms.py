@@ -26,11 +26,12 @@ __all__ = ["DERIVATION", "NAME", "SECTION", "SMOKE", "Config", "check", "plot", 
 NAME = "momentum-and-nesterov-forms"
 SECTION = 4
 DERIVATION = """
-Momentum. Velocity form: v_t = μv_{t−1} − η_t g_t, x_t = x_{t−1} + v_t. PyTorch: b_t = μb_{t−1} + g_t,
-θ_t = θ_{t−1} − η_t b_t. If η is constant, v_t = −η b_t by induction (v_t = μ(−η b_{t−1}) −
-η g_t = −η b_t), so x_t = θ_t. If η changes, the velocity v still holds the old rates while
-PyTorch multiplies the whole buffer by the new one: v_t = −Σ_s μ^{t−s} η_s g_s against
-η_t b_t = Σ_s μ^{t−s} η_t g_s. Nesterov. Look-ahead form: x̃ = x + μv, v ← μv − η ∇f(x̃), x ← x + v.
+Momentum. Velocity form: v_t = μv_{t−1} − η_t g_t, x_t = x_{t−1} + v_t. PyTorch:
+b_t = μb_{t−1} + g_t, θ_t = θ_{t−1} − η_t b_t. If η is constant, v_t = −η b_t by induction
+(v_t = μ(−η b_{t−1}) − η g_t = −η b_t), so x_t = θ_t. If η changes, the velocity v still
+holds the old rates while PyTorch multiplies the whole buffer by the new one:
+v_t = −Σ_s μ^{t−s} η_s g_s against η_t b_t = Σ_s μ^{t−s} η_t g_s. Nesterov. Look-ahead form:
+x̃ = x + μv, v ← μv − η ∇f(x̃), x ← x + v.
 Rewritten with the stored variable y = x + μv (the look-ahead point itself):
 y_t = y_{t−1} − μ v_{t−1} + (1 + μ) v_t, with the gradient taken at y, where the backward
 pass already computed it. PyTorch's form, b = μb + g, θ = θ − η(g + μb), is the same
