@@ -51,10 +51,6 @@ def _label(info: OpInfo, sample) -> str:
     return f"{info.name} [{sample.desc}]" if sample.desc else info.name
 
 
-def _array(x) -> np.ndarray:
-    return np.asarray(x.detach().numpy() if hasattr(x, "detach") else x)
-
-
 def _max_error(actual, expected) -> float:
     a, e = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
     both_nan = np.isnan(a) & np.isnan(e)
