@@ -3,11 +3,12 @@ r"""Adagrad: a per-coordinate learning rate that shrinks where gradients have be
 from __future__ import annotations
 
 from chainrule._backend import xp
-from chainrule.optim.optimizer import Optimizer, check_nonnegative, regularized
+from chainrule.optim.optimizer import Optimizer, check_nonnegative, hyperparameters, regularized
 
 __all__ = ["Adagrad", "adagrad_update"]
 
 
+# Mirrors PyTorch's functional signature (torch.optim.adagrad.adagrad), for one parameter.
 def adagrad_update(
     param,
     grad,
@@ -48,6 +49,7 @@ class Adagrad(Optimizer):
     and ``step()``.
     """
 
+    # Mirrors PyTorch's signature.
     def __init__(
         self,
         params,
@@ -59,17 +61,7 @@ class Adagrad(Optimizer):
         *,
         maximize: bool = False,
     ) -> None:
-        super().__init__(
-            params,
-            dict(
-                lr=lr,
-                lr_decay=lr_decay,
-                weight_decay=weight_decay,
-                initial_accumulator_value=initial_accumulator_value,
-                eps=eps,
-                maximize=maximize,
-            ),
-        )
+        super().__init__(params, hyperparameters(locals()))
 
     def _validate(self, group: dict) -> None:
         super()._validate(group)

@@ -8,15 +8,16 @@ from chainrule._backend import xp
 from chainrule.optim.arith import add_scaled_square_, lerp_, root_plus, sub_scaled_ratio_
 from chainrule.optim.optimizer import (
     Optimizer,
-    check,
+    check_betas,
     check_nonnegative,
-    check_number,
+    hyperparameters,
     regularized,
 )
 
 __all__ = ["Adam", "AdamW", "adam_update"]
 
 
+# Mirrors PyTorch's functional signature (torch.optim.adam.adam), for one parameter.
 def adam_update(
     param,
     grad,
@@ -95,6 +96,7 @@ class Adam(Optimizer):
     _decoupled = False
     update_args = ("lr", "eps", "weight_decay", "amsgrad", "bias_correction", "maximize")
 
+    # Mirrors PyTorch's signature.
     def __init__(
         self,
         params,
@@ -107,32 +109,11 @@ class Adam(Optimizer):
         *,
         maximize: bool = False,
     ) -> None:
-        super().__init__(
-            params,
-            dict(
-                lr=lr,
-                betas=tuple(betas) if isinstance(betas, list) else betas,
-                eps=eps,
-                weight_decay=weight_decay,
-                amsgrad=amsgrad,
-                bias_correction=bias_correction,
-                maximize=maximize,
-            ),
-        )
+        super().__init__(params, hyperparameters(locals()))
 
     def _validate(self, group: dict) -> None:
         super()._validate(group)
-        betas = group["betas"]
-        if not isinstance(betas, tuple | list) or len(betas) != 2:
-            raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}")
-        for i, beta in enumerate(betas):
-            check_number(beta, f"beta{i + 1} (betas[{i}])")
-        check(
-            0 <= betas[0] < 1, f"Invalid beta parameter at index 0: {betas[0]} (must be in [0, 1))"
-        )
-        check(
-            0 <= betas[1] < 1, f"Invalid beta parameter at index 1: {betas[1]} (must be in [0, 1))"
-        )
+        check_betas(group)
         check_nonnegative(group, "eps", "weight_decay")
 
     def _state_names(self, group: dict) -> tuple[tuple, tuple]:
@@ -178,6 +159,7 @@ class AdamW(Adam):
 
     _decoupled = True
 
+    # Mirrors PyTorch's signature (Adam's, with weight_decay=1e-2 and no bias_correction).
     def __init__(
         self,
         params,

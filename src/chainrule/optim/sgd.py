@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from chainrule._backend import xp
 from chainrule.optim.arith import sub_scaled_
-from chainrule.optim.optimizer import Optimizer, check, check_nonnegative, regularized
+from chainrule.optim.optimizer import (
+    Optimizer,
+    check,
+    check_nonnegative,
+    hyperparameters,
+    regularized,
+)
 
 __all__ = ["SGD", "sgd_update"]
 
 
+# Mirrors PyTorch's functional signature (torch.optim.sgd.sgd), for one parameter.
 def sgd_update(
     param,
     grad,
@@ -79,6 +86,7 @@ class SGD(Optimizer):
     then ``optimizer.step()``.
     """
 
+    # Mirrors PyTorch's signature.
     def __init__(
         self,
         params,
@@ -90,17 +98,7 @@ class SGD(Optimizer):
         *,
         maximize: bool = False,
     ) -> None:
-        super().__init__(
-            params,
-            dict(
-                lr=lr,
-                momentum=momentum,
-                dampening=dampening,
-                weight_decay=weight_decay,
-                nesterov=nesterov,
-                maximize=maximize,
-            ),
-        )
+        super().__init__(params, hyperparameters(locals()))
 
     def _validate(self, group: dict) -> None:
         super()._validate(group)
