@@ -38,11 +38,12 @@ def adagrad_update(
 
 
 class Adagrad(Optimizer):
-    r"""Adagrad. The sheet's rule: ``cache += dx**2; x -= lr * dx / (sqrt(cache) + eps)``,
-    which is :func:`adagrad_update` with ``lr_decay=0`` and no weight decay (eps outside the
-    square root in both). Coordinates with a history of large gradients take small steps;
-    the accumulated sum only grows, so the effective rate decays toward 0 (what RMSprop and
-    Adam fix with a moving average).
+    r"""Adagrad. The textbook rule (docs/fundamentals.md §4, "The update rules"):
+    ``cache += dx**2; x -= lr * dx / (sqrt(cache) + eps)``, which is :func:`adagrad_update`
+    with ``lr_decay=0`` and no weight decay (eps outside the square root in both).
+    Coordinates with a history of large gradients take small steps; the accumulated sum
+    only grows, so the effective rate decays toward 0 (what RMSprop and Adam fix with a
+    moving average).
 
     Conventions: eps is added after the square root; the first step uses the full
     learning rate (:math:`t - 1 = 0` in the decay). Clipping goes between ``backward()``

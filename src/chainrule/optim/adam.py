@@ -78,7 +78,8 @@ class Adam(Optimizer):
     -----------
     *Bias correction.* :math:`m` and :math:`v` start at 0, so early averages are too small
     by the factors :math:`1 - \beta^t`; the standard algorithm divides them out.
-    ``bias_correction=False`` gives the sheet's Adam exactly as written:
+    ``bias_correction=False`` gives the uncorrected Adam of docs/fundamentals.md §4 ("Adam
+    and its bias correction"):
     ``m = b1*m + (1-b1)*dx; v = b2*v + (1-b2)*dx**2; x -= lr * m / (sqrt(v) + eps)``.
 
     *eps* is added after the square root of the corrected :math:`v`, i.e.

@@ -1,4 +1,4 @@
-r"""Losses: how the sheet measures error, as functionals and modules.
+r"""Losses: how a model's error is measured, as functionals and modules.
 
 Every loss takes ``reduction``: ``"none"`` returns the unreduced losses :math:`l_n`,
 ``"sum"`` returns :math:`\sum_n l_n`, and ``"mean"`` (the default) divides that sum by
@@ -7,10 +7,10 @@ for weighted class-index losses, the total weight of the non-ignored targets, as
 PyTorch. Input and target shapes must agree exactly: where PyTorch only warns and
 broadcasts ((N, 1) against (N,)), chainrule raises.
 
-The six families of the sheet: 0-1 (``zero_one_loss``, a metric), absolute (``l1_loss``),
-squared (``mse_loss``), log (``cross_entropy``, ``nll_loss``, ``binary_cross_entropy*``,
-``categorical_cross_entropy``), exponential (``exponential_loss``) and hinge
-(``hinge_loss``, ``squared_hinge_loss``, ``multi_margin_loss``, ``perceptron_loss``).
+The six families of docs/fundamentals.md §6: 0-1 (``zero_one_loss``, a metric),
+absolute (``l1_loss``), squared (``mse_loss``), log (``cross_entropy``, ``nll_loss``,
+``binary_cross_entropy*``, ``categorical_cross_entropy``), exponential (``exponential_loss``)
+and hinge (``hinge_loss``, ``squared_hinge_loss``, ``multi_margin_loss``, ``perceptron_loss``).
 The structural-risk penalties (``l1_penalty``, ``l2_penalty``, ``l0_count``) are here too.
 """
 
