@@ -1445,21 +1445,8 @@ def eye(
 
 
 # NumPy's ``axis=`` and ``keepdims=`` on the reductions, as PyTorch's methods take them.
-for _name in (
-    "all",
-    "amax",
-    "amin",
-    "any",
-    "argmax",
-    "argmin",
-    "logsumexp",
-    "max",
-    "mean",
-    "min",
-    "prod",
-    "std",
-    "sum",
-    "var",
-):
+_TESTS_AND_EXTREMES = ("all", "any", "amax", "amin", "argmax", "argmin", "max", "min")
+_SUMS_AND_MOMENTS = ("logsumexp", "mean", "prod", "std", "sum", "var")
+for _name in _TESTS_AND_EXTREMES + _SUMS_AND_MOMENTS:
     setattr(Tensor, _name, numpy_names(getattr(Tensor, _name)))
-del _name
+del _name, _TESTS_AND_EXTREMES, _SUMS_AND_MOMENTS
