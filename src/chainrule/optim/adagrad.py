@@ -3,7 +3,7 @@ r"""Adagrad: a per-coordinate learning rate that shrinks where gradients have be
 from __future__ import annotations
 
 from chainrule._backend import xp
-from chainrule.optim.optimizer import Optimizer, check_nonnegative, hyperparameters, regularized
+from chainrule.optim.optimizer import Optimizer, hyperparameters, regularized
 
 __all__ = ["Adagrad", "adagrad_update"]
 
@@ -64,9 +64,7 @@ class Adagrad(Optimizer):
     ) -> None:
         super().__init__(params, hyperparameters(locals()))
 
-    def _validate(self, group: dict) -> None:
-        super()._validate(group)
-        check_nonnegative(group, "lr_decay", "weight_decay", "initial_accumulator_value", "eps")
+    checked = ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps")
 
     update_args = ("lr", "lr_decay", "weight_decay", "eps", "maximize")
 

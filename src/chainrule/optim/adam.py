@@ -8,8 +8,6 @@ from chainrule._backend import xp
 from chainrule.optim.arith import add_scaled_square_, lerp_, root_plus, sub_scaled_ratio_
 from chainrule.optim.optimizer import (
     Optimizer,
-    check_betas,
-    check_nonnegative,
     hyperparameters,
     regularized,
 )
@@ -112,10 +110,7 @@ class Adam(Optimizer):
     ) -> None:
         super().__init__(params, hyperparameters(locals()))
 
-    def _validate(self, group: dict) -> None:
-        super()._validate(group)
-        check_betas(group)
-        check_nonnegative(group, "eps", "weight_decay")
+    checked = ("lr", "eps", "betas", "weight_decay")
 
     def _state_names(self, group: dict) -> tuple[tuple, tuple]:
         amsgrad = ("max_exp_avg_sq",) if group["amsgrad"] else ()

@@ -8,8 +8,6 @@ from chainrule import dtypes as _dt
 from chainrule._backend import xp
 from chainrule.optim.optimizer import (
     Optimizer,
-    check_betas,
-    check_nonnegative,
     hyperparameters,
     regularized,
 )
@@ -117,11 +115,7 @@ class NAdam(Optimizer):
     ) -> None:
         super().__init__(params, hyperparameters(locals()))
 
-    def _validate(self, group: dict) -> None:
-        super()._validate(group)
-        check_nonnegative(group, "eps")
-        check_betas(group)
-        check_nonnegative(group, "weight_decay", "momentum_decay")
+    checked = ("lr", "eps", "betas", "weight_decay", "momentum_decay")
 
     def _state_names(self, group: dict) -> tuple[tuple, tuple]:
         return ("step", "mu_product"), ("exp_avg", "exp_avg_sq")

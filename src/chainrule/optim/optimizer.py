@@ -153,9 +153,18 @@ class Optimizer:
         for group in groups:
             self.add_param_group(group)
 
+    # The hyperparameters _validate checks, in PyTorch's order: each a number >= 0, except
+    # ``betas``, a pair in [0, 1). A subclass lists its own, and overrides _validate only
+    # for checks of another kind.
+    checked: tuple = ("lr",)
+
     def _validate(self, group: dict) -> None:
-        """Check a group's hyperparameters; subclasses extend it."""
-        check_nonnegative(group, "lr")
+        """Check a group's hyperparameters (those in ``checked``, in order)."""
+        for key in self.checked:
+            if key == "betas":
+                check_betas(group)
+            else:
+                check_nonnegative(group, key)
 
     def add_param_group(self, param_group: dict) -> None:
         """Add a group of parameters with its own hyperparameters (missing ones take the

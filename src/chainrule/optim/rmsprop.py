@@ -6,7 +6,6 @@ from chainrule._backend import xp
 from chainrule.optim.optimizer import (
     Optimizer,
     check,
-    check_nonnegative,
     hyperparameters,
     regularized,
 )
@@ -83,9 +82,10 @@ class RMSprop(Optimizer):
     ) -> None:
         super().__init__(params, hyperparameters(locals()))
 
+    checked = ("lr", "eps", "momentum", "weight_decay")
+
     def _validate(self, group: dict) -> None:
         super()._validate(group)
-        check_nonnegative(group, "eps", "momentum", "weight_decay")
         check(
             0 <= group["alpha"] <= 1, f"Invalid alpha value: {group['alpha']} (must be in [0, 1])"
         )

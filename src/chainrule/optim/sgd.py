@@ -7,7 +7,6 @@ from chainrule.optim.arith import sub_scaled_
 from chainrule.optim.optimizer import (
     Optimizer,
     check,
-    check_nonnegative,
     hyperparameters,
     regularized,
 )
@@ -103,9 +102,10 @@ class SGD(Optimizer):
     ) -> None:
         super().__init__(params, hyperparameters(locals()))
 
+    checked = ("lr", "momentum", "weight_decay")
+
     def _validate(self, group: dict) -> None:
         super()._validate(group)
-        check_nonnegative(group, "momentum", "weight_decay")
         check(
             not group["nesterov"] or (group["momentum"] > 0 and group["dampening"] == 0),
             "Nesterov momentum requires a momentum > 0 and zero dampening",
