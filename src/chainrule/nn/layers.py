@@ -104,6 +104,7 @@ class _ConvNd(Module):
 
     _spatial: tuple = ()
 
+    # Mirrors PyTorch's signature (Conv1d's and Conv2d's; ConvTranspose2d orders its own).
     def __init__(
         self,
         in_channels: int,
@@ -290,6 +291,7 @@ class _AvgPoolNd(Module):
 class AvgPool2d(_AvgPoolNd):
     """The mean over each kernel_size window (stride defaults to kernel_size)."""
 
+    # Mirrors PyTorch's signature, which is F.avg_pool2d's after the input.
     def __init__(
         self,
         kernel_size,
