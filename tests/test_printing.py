@@ -53,8 +53,8 @@ _REPR_CASES = {
 def test_repr_matches_pytorch(case):
     make = _REPR_CASES[case]
     mine, theirs = repr(make(cr)), repr(make(torch))
-    # The formats agree by design; only the dtype's module prefix differs.
-    assert mine == theirs.replace("torch.", ""), f"\n{mine}\n!=\n{theirs}"
+    # The formats agree by design; only the dtype's module prefix differs (cr. for torch.).
+    assert mine == theirs.replace("torch.", "cr."), f"\n{mine}\n!=\n{theirs}"
 
 
 @pytest.mark.parametrize("default", ["float32", "float64"])
@@ -63,8 +63,8 @@ def test_repr_dtype_suffix_follows_the_default_dtype(default):
     torch.set_default_dtype(getattr(torch, default))
     try:
         for make in (lambda m: m.tensor([1.5]), lambda m: m.tensor([1.5], dtype=m.float32)):
-            assert repr(make(cr)) == repr(make(torch)).replace("torch.", "")
-        assert repr(cr.tensor([])) == repr(torch.tensor([])).replace("torch.", "")
+            assert repr(make(cr)) == repr(make(torch)).replace("torch.", "cr.")
+        assert repr(cr.tensor([])) == repr(torch.tensor([])).replace("torch.", "cr.")
     finally:
         torch.set_default_dtype(torch.float32)
 
