@@ -1,5 +1,5 @@
 """The ``chainrule`` command line: ``demo``, ``train``, ``diagnose``, ``explain``, ``drill``,
-``bench`` and ``verify``.
+``bench``, ``verify`` and ``lab``.
 
 Every user mistake (an unknown dataset or option value, a bad path, a corrupted or
 foreign checkpoint) ends in one line, ``chainrule: error: ...``, and exit status 2, never
@@ -431,6 +431,10 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--ops", metavar="NAMES", help="comma-separated op names (default: all)")
     verify.add_argument("--no-torch", action="store_true", help="skip the comparison with PyTorch")
     verify.set_defaults(func=_cmd_verify)
+
+    from chainrule.lab import commands as lab_commands
+
+    lab_commands.add_parser(sub)
     return parser
 
 
@@ -453,7 +457,15 @@ def main(argv=None) -> int:
             raise
         print(f"chainrule: training diverged: {err}", file=sys.stderr)
         return 1
-    except (ValueError, TypeError, OSError, KeyError, RuntimeError, MemoryError) as err:
+    except (
+        ValueError,
+        TypeError,
+        OSError,
+        KeyError,
+        RuntimeError,
+        MemoryError,
+        ImportError,
+    ) as err:
         if os.environ.get("CHAINRULE_DEBUG"):
             raise
         message = " ".join(line.strip() for line in str(err).splitlines()) or type(err).__name__

@@ -1,0 +1,7 @@
+"""One module per experiment, each a claim of the study sheet.
+
+Every module follows the same plan (see :mod:`chainrule.lab.base`): its docstring's
+first paragraph states the claim, then the section and where the derivation is;
+``Config`` and ``SMOKE`` give the sizes; ``run`` measures, ``check`` judges with the
+bounds written beside each comparison, and ``plot`` draws.
+"""

@@ -1,0 +1,340 @@
+"""Run many independent tasks at once, on this machine or on a Dask cluster.
+
+One small interface, :class:`Executor`, with two implementations:
+
+* :class:`LocalExecutor`, the default: ``jobs`` worker processes on this machine (or the
+  calling process itself when ``jobs == 1``);
+* :class:`DaskExecutor`: the workers of a Dask distributed cluster, reached through its
+  scheduler's address (``tcp://host:8786``), or a ``LocalCluster`` started on this machine
+  for ``"local"``. Dask is the optional extra ``pip install 'chainrule[distributed]'``.
+
+Both take a function and a list of argument tuples and yield a :class:`TaskResult` per task,
+in the order the tasks finish. A task that raises is reported (its error and traceback),
+never fatal to the others. Every task runs with its BLAS limited to one thread: N workers
+then share N cores instead of each starting a thread per core, and a task's floating-point
+results do not depend on how many cores the machine has. The lab (``chainrule lab all``)
+and the sweep use the same executors::
+
+    with make_executor(jobs=2) as ex:
+        for done in ex.map_unordered(train_one, [(config, seed) for seed in range(4)]):
+            print(done.index, done.value if done.ok else done.error)
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Any
+
+from threadpoolctl import threadpool_limits
+
+__all__ = [
+    "DaskExecutor",
+    "Executor",
+    "LocalExecutor",
+    "TaskResult",
+    "call",
+    "make_executor",
+]
+
+INSTALL_HINT = "pip install 'chainrule[distributed]'"
+
+
+@dataclass
+class TaskResult:
+    """What became of one task: its value, or the error it raised.
+
+    Attributes
+    ----------
+    index : int
+        Position of the task in the list given to :meth:`Executor.map_unordered`.
+    value : object
+        What the function returned (None when it raised).
+    error : str or None
+        ``"ExceptionType: message"`` when the task raised or its worker died.
+    traceback : str or None
+        The formatted traceback of that error, as the worker saw it.
+    seconds : float
+        Wall time of the call itself, in the worker.
+    attempts : int
+        How many times the task was started (more than 1 after a worker died).
+    """
+
+    index: int
+    value: Any = None
+    error: str | None = None
+    traceback: str | None = None
+    seconds: float = 0.0
+    attempts: int = 1
+
+    @property
+    def ok(self) -> bool:
+        """Whether the task returned normally."""
+        return self.error is None
+
+
+# The initializers that have run in this process (each runs once per worker process).
+_initialized: set = set()
+
+
+def call(
+    fn: Callable, args: tuple, index: int = 0, initializer: Callable | None = None
+) -> TaskResult:
+    """Run ``fn(*args)`` with one BLAS thread and capture what happens.
+
+    This is what runs inside a worker; it never raises for an exception of ``fn`` (only
+    ``KeyboardInterrupt`` and ``SystemExit`` go through). ``initializer()``, when given,
+    runs first, once per process (a failure in it is the task's error).
+    """
+    start = time.perf_counter()
+    try:
+        key = (
+            None if initializer is None else f"{initializer.__module__}.{initializer.__qualname__}"
+        )
+        if key is not None and key not in _initialized:
+            initializer()
+            _initialized.add(key)
+        with threadpool_limits(limits=1):
+            value = fn(*args)
+    except Exception as err:
+        return TaskResult(
+            index,
+            error=f"{type(err).__name__}: {err}",
+            traceback=traceback.format_exc(),
+            seconds=time.perf_counter() - start,
+        )
+    return TaskResult(index, value, seconds=time.perf_counter() - start)
+
+
+class Executor:
+    """Runs ``fn(*args)`` for many argument tuples; the base of every executor.
+
+    Use it as a context manager (or call :meth:`close`) so that worker processes and
+    cluster connections are released.
+    """
+
+    #: How many tasks run at the same time.
+    workers: int = 1
+    #: A module-level function each worker process runs once before its first task
+    #: (process-wide settings such as ``chainrule.tune_allocator``), or None.
+    initializer: Callable | None = None
+
+    def map_unordered(self, fn: Callable, tasks: Sequence[tuple]) -> Iterator[TaskResult]:
+        """Yield one :class:`TaskResult` per argument tuple, as each task finishes.
+
+        Parameters
+        ----------
+        fn : callable
+            A module-level function (it is pickled by reference to reach the workers).
+        tasks : sequence of tuple
+            The arguments of each call; they must be picklable.
+        """
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        """One line saying where the tasks run."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release the workers."""
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class LocalExecutor(Executor):
+    """A pool of ``jobs`` worker processes on this machine (the calling process when 1).
+
+    Parameters
+    ----------
+    jobs : int
+        Number of worker processes.
+    initializer : callable, optional
+        Run once in each worker process before its first task.
+    max_attempts : int
+        How many times a task is started before it is reported failed, when the worker
+        process running it dies (killed, out of memory). An exception raised by the task
+        itself is reported at once, never retried. A dead worker breaks the whole pool, so
+        every task running at that moment is started again in a fresh pool and counts
+        the attempt, as the pool cannot tell which task's worker died.
+    """
+
+    def __init__(
+        self, jobs: int = 1, *, initializer: Callable | None = None, max_attempts: int = 3
+    ) -> None:
+        if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+            raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
+        self.workers = jobs
+        self.initializer = initializer
+        self.max_attempts = max_attempts
+        self._pool: ProcessPoolExecutor | None = None
+
+    def describe(self) -> str:
+        if self.workers == 1:
+            return "one process"
+        return f"{self.workers} local worker processes"
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        # forkserver: workers start from a clean, single-threaded server process rather
+        # than a fork of this one, which may hold threads (a progress bar, a Dask client).
+        methods = multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("forkserver" if "forkserver" in methods else None)
+        return ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
+
+    def map_unordered(self, fn: Callable, tasks: Sequence[tuple]) -> Iterator[TaskResult]:
+        tasks = [tuple(args) for args in tasks]
+        if self.workers == 1:
+            for i, args in enumerate(tasks):
+                yield call(fn, args, i, self.initializer)
+            return
+        attempts = [0] * len(tasks)
+        pending = list(range(len(tasks)))
+        while pending:
+            self._pool = self._pool or self._new_pool()
+            running = {}
+            for i in pending:
+                attempts[i] += 1
+                running[self._pool.submit(call, fn, tasks[i], i, self.initializer)] = i
+            pending = []
+            try:
+                while running:
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        i = running.pop(future)
+                        try:
+                            result = future.result()
+                        except BrokenProcessPool:
+                            pending.append(i)
+                            continue
+                        result.attempts = attempts[i]
+                        yield result
+            except BaseException:
+                self.close()
+                raise
+            if pending:
+                # A worker died: the pool is unusable; start a fresh one for what is left.
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
+                for i in [i for i in pending if attempts[i] >= self.max_attempts]:
+                    pending.remove(i)
+                    yield TaskResult(
+                        i,
+                        error=f"WorkerDied: the worker process running this task died "
+                        f"{attempts[i]} times",
+                        attempts=attempts[i],
+                    )
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+class DaskExecutor(Executor):
+    """The workers of a Dask distributed cluster.
+
+    Parameters
+    ----------
+    address : str
+        The scheduler's address, ``tcp://host:port`` (``dask scheduler`` prints it), or
+        ``"local"`` to start a ``LocalCluster`` of ``jobs`` single-threaded worker
+        processes on this machine.
+    jobs : int
+        Number of workers of a local cluster (ignored for a remote scheduler).
+    timeout : float
+        Seconds to wait for the scheduler before giving up with a ``ConnectionError``.
+    initializer : callable, optional
+        Run once in each worker process before its first task.
+
+    A worker that dies mid-task has its task rerun elsewhere by Dask (up to its
+    ``allowed-failures`` setting); after that the task is reported failed.
+    """
+
+    def __init__(
+        self,
+        address: str,
+        *,
+        jobs: int = 2,
+        timeout: float = 5.0,
+        initializer: Callable | None = None,
+    ) -> None:
+        try:
+            from dask.distributed import Client, LocalCluster
+        except ImportError:
+            raise ImportError(
+                f"--scheduler needs Dask distributed, which is not installed: {INSTALL_HINT}"
+            ) from None
+        self._cluster = None
+        self.address = address
+        self.initializer = initializer
+        if address == "local":
+            self._cluster = LocalCluster(
+                n_workers=jobs,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+            )
+            self._client = Client(self._cluster, timeout=timeout)
+        else:
+            try:
+                self._client = Client(address, timeout=timeout)
+            except (OSError, TimeoutError, ValueError) as err:
+                raise ConnectionError(
+                    f"could not reach the Dask scheduler at {address!r} within {timeout:g} s "
+                    f"({type(err).__name__}: {err}); start one with `dask scheduler` and "
+                    "workers with `dask worker ADDRESS`, or pass --scheduler local"
+                ) from None
+        self.workers = max(1, len(self._client.scheduler_info().get("workers", {})))
+
+    def describe(self) -> str:
+        where = "a local Dask cluster" if self._cluster else f"Dask scheduler {self.address}"
+        return f"{where} ({self.workers} workers)"
+
+    def map_unordered(self, fn: Callable, tasks: Sequence[tuple]) -> Iterator[TaskResult]:
+        from dask.distributed import as_completed
+
+        futures = {
+            self._client.submit(call, fn, tuple(args), i, self.initializer, pure=False): i
+            for i, args in enumerate(tasks)
+        }
+        try:
+            for future in as_completed(futures):
+                i = futures[future]
+                try:
+                    result = future.result()
+                except Exception as err:  # the worker died too often (KilledWorker) or similar
+                    result = TaskResult(i, error=f"{type(err).__name__}: {err}")
+                # Forget the finished task, so that a worker dying later does not make
+                # Dask recompute what is already here.
+                future.release()
+                yield result
+        except BaseException:
+            self._client.cancel(list(futures))
+            raise
+
+    def close(self) -> None:
+        self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+
+def make_executor(
+    jobs: int = 1, scheduler: str | None = None, initializer: Callable | None = None
+) -> Executor:
+    """The executor the command-line options ``--jobs`` and ``--scheduler`` ask for.
+
+    ``scheduler=None`` gives a :class:`LocalExecutor` of ``jobs`` processes; an address
+    (or ``"local"``) gives a :class:`DaskExecutor`. ``initializer`` runs once in each
+    worker process.
+    """
+    if scheduler:
+        return DaskExecutor(scheduler, jobs=jobs, initializer=initializer)
+    return LocalExecutor(jobs, initializer=initializer)

@@ -1,0 +1,137 @@
+"""Executors: every task's result comes back, errors are reported, not fatal; one BLAS
+thread per task; a dead worker's task is retried; an unreachable scheduler fails fast."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import pytest
+from threadpoolctl import threadpool_info
+
+from chainrule import parallel
+from chainrule.parallel import DaskExecutor, LocalExecutor, make_executor
+
+
+def square_or_fail(x):
+    if x == 3:
+        raise ValueError("three is not welcome")
+    return x * x
+
+
+def blas_threads(_):
+    return sorted({lib["num_threads"] for lib in threadpool_info()})
+
+
+def die_on(x, marker):
+    """Kill the worker process the first time ``x == 2`` (the marker file says it died)."""
+    if x == 2 and not os.path.exists(marker):
+        open(marker, "w").close()
+        os._exit(1)
+    return x
+
+
+def die_always(x):
+    if x == 1:
+        os._exit(1)
+    return x
+
+
+_INIT_RUNS = [0]
+
+
+def count_initializer():
+    _INIT_RUNS[0] += 1
+
+
+def initializer_runs(_):
+    return os.getpid(), _INIT_RUNS[0]
+
+
+def test_the_initializer_runs_once_in_each_worker_process():
+    with LocalExecutor(2, initializer=count_initializer) as ex:
+        done = list(ex.map_unordered(initializer_runs, [(i,) for i in range(8)]))
+    assert all(d.ok for d in done)
+    assert {runs for _, runs in (d.value for d in done)} == {1}
+    assert os.getpid() not in {pid for pid, _ in (d.value for d in done)}
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_local_executor_returns_every_result_and_reports_the_error(jobs):
+    with LocalExecutor(jobs) as ex:
+        done = list(ex.map_unordered(square_or_fail, [(i,) for i in range(6)]))
+    assert sorted(d.index for d in done) == list(range(6))
+    by_index = {d.index: d for d in done}
+    for i in (0, 1, 2, 4, 5):
+        assert by_index[i].ok and by_index[i].value == i * i
+    failed = by_index[3]
+    assert not failed.ok and failed.value is None
+    assert failed.error == "ValueError: three is not welcome"
+    assert "square_or_fail" in failed.traceback and "raise ValueError" in failed.traceback
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_each_task_runs_with_one_blas_thread(jobs):
+    with LocalExecutor(jobs) as ex:
+        done = list(ex.map_unordered(blas_threads, [(i,) for i in range(2)]))
+    assert all(d.ok and d.value in ([1], []) for d in done), [d.value for d in done]
+
+
+def test_a_task_whose_worker_dies_is_retried_elsewhere(tmp_path):
+    marker = str(tmp_path / "died")
+    with LocalExecutor(2) as ex:
+        done = list(ex.map_unordered(die_on, [(i, marker) for i in range(5)]))
+    assert os.path.exists(marker)  # the worker really died once
+    assert sorted(d.value for d in done) == list(range(5))
+    assert {d.index: d.attempts for d in done}[2] == 2
+
+
+def test_a_task_that_always_kills_its_worker_is_reported_and_the_others_finish():
+    with LocalExecutor(2, max_attempts=2) as ex:
+        done = {d.index: d for d in ex.map_unordered(die_always, [(i,) for i in range(4)])}
+    assert [done[i].value for i in (0, 2, 3)] == [0, 2, 3]
+    assert not done[1].ok and done[1].error.startswith("WorkerDied") and done[1].attempts == 2
+
+
+@pytest.mark.parametrize("jobs", [0, -1, 1.5, True])
+def test_jobs_must_be_a_positive_integer(jobs):
+    with pytest.raises(ValueError, match="jobs must be a positive integer"):
+        LocalExecutor(jobs)
+
+
+def test_make_executor_picks_the_local_pool_without_a_scheduler():
+    with make_executor(jobs=3) as ex:
+        assert isinstance(ex, LocalExecutor) and ex.workers == 3
+        assert ex.describe() == "3 local worker processes"
+
+
+def test_an_unreachable_scheduler_is_a_clear_error_within_seconds():
+    start = time.perf_counter()
+    with pytest.raises(
+        ConnectionError, match=r"could not reach the Dask scheduler at 'tcp://127\.0\.0\.1:9'"
+    ):
+        DaskExecutor("tcp://127.0.0.1:9", timeout=2.0)
+    assert time.perf_counter() - start < 10
+
+
+def test_without_dask_the_error_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)
+    with pytest.raises(ImportError, match=r"pip install 'chainrule\[distributed\]'"):
+        DaskExecutor("local")
+
+
+@pytest.mark.filterwarnings("ignore")  # Dask's own start-up warnings (ports, resources)
+def test_a_local_dask_cluster_returns_results_and_errors():
+    with DaskExecutor("local", jobs=2) as ex:
+        assert ex.workers == 2 and "local Dask cluster" in ex.describe()
+        done = {d.index: d for d in ex.map_unordered(square_or_fail, [(i,) for i in range(5)])}
+        threads = list(ex.map_unordered(blas_threads, [(0,)]))
+    assert [done[i].value for i in (0, 1, 2, 4)] == [0, 1, 4, 16]
+    assert done[3].error == "ValueError: three is not welcome" and "Traceback" in done[3].traceback
+    assert threads[0].value in ([1], [])
+
+
+def test_the_module_documents_its_interface():
+    for name in ("Executor", "LocalExecutor", "DaskExecutor", "TaskResult", "make_executor"):
+        assert getattr(parallel, name).__doc__
