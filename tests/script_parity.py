@@ -24,6 +24,8 @@ __all__ = [
     "Shuffles",
     "assert_same_text",
     "both",
+    "both_print",
+    "image_dataset",
     "overwrite",
     "set_parameters",
 ]
@@ -52,6 +54,36 @@ def set_parameters(L, model, seed: int = 0) -> None:
         overwrite(L, p, rng.uniform(-1, 1, shape) / math.sqrt(fan_in))
 
 
+def both_print(program, *args) -> tuple[str, str]:
+    """What ``program(L, print, *args)`` prints under chainrule and under torch."""
+    ours, theirs = Printout(), Printout()
+    program(cr, ours, *args)
+    program(torch, theirs, *args)
+    return ours.text, theirs.text
+
+
+def image_dataset(L, n: int, shape: tuple[int, ...], seed: int = 0, classes: int = 10):
+    """A stand-in for MNIST or FashionMNIST after ``ToTensor()``: ``n`` samples
+    ``(image, label)``, each image a float32 tensor of ``shape`` in [0, 1] and each label
+    a Python int below ``classes``. The images of a class share a pattern of lit pixels,
+    with noise, so a model can learn them and its loss falls."""
+    rng = np.random.default_rng(seed)
+    size = math.prod(shape)
+    patterns = rng.random((classes, size)) < 0.2
+    labels = rng.integers(0, classes, n)
+    lit = patterns[labels] ^ (rng.random((n, size)) < 0.1)
+    images = (lit * rng.uniform(0.5, 1.0, (n, size))).astype(np.float32).reshape(n, *shape)
+
+    class Images(L.utils.data.Dataset):
+        def __len__(self) -> int:
+            return n
+
+        def __getitem__(self, i):
+            return L.tensor(images[i]), int(labels[i])
+
+    return Images()
+
+
 class Printout:
     """A ``print`` for programs: keeps each line as ``print`` would write it."""
 
@@ -68,7 +100,7 @@ class Printout:
 
 _NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:e[-+]?\d+)?(?![\w.])")
 _ADDRESS = re.compile(r" object at 0x[0-9a-f]+")
-_GRAD_FN = re.compile(r"grad_fn=<\w+>")
+_GRAD_FN = re.compile(r"grad_fn=<\w+>|<\w+Backward\d* object")
 
 
 def _unit(token: str) -> float:
@@ -78,10 +110,13 @@ def _unit(token: str) -> float:
     return 10.0 ** (int(exponent or 0) - decimals)
 
 
-def assert_same_text(mine: str, theirs: str, *, rtol: float = 1e-5, grad_fn: bool = False):
+def assert_same_text(
+    mine: str, theirs: str, *, rtol: float = 1e-5, atol: float = 0.0, grad_fn: bool = False
+) -> None:
     """Two printouts agree: the same text around the numbers, and numbers that differ by
-    at most float32 rounding (``rtol``) plus one unit of the last digit printed (a value
-    that rounding moved across a printing boundary).
+    at most float32 rounding (``rtol``, and ``atol`` for a value that is a small
+    difference of large sums) plus one unit of the last digit printed (a value that
+    rounding moved across a printing boundary).
 
     ``torch.`` reads as ``cr.`` (``torch.Size``, ``torch.float64``), memory addresses are
     left out, and so are ``grad_fn`` names unless ``grad_fn=True``: chainrule's graph
@@ -91,7 +126,7 @@ def assert_same_text(mine: str, theirs: str, *, rtol: float = 1e-5, grad_fn: boo
     def split(text: str):
         text = _ADDRESS.sub(" object", text.replace("torch.", "cr."))
         if not grad_fn:
-            text = _GRAD_FN.sub("grad_fn=<...>", text)
+            text = _GRAD_FN.sub("<grad_fn>", text)
         return _NUMBER.sub("#", text), _NUMBER.findall(text)
 
     (frame_m, numbers_m), (frame_t, numbers_t) = split(mine), split(theirs)
@@ -99,7 +134,9 @@ def assert_same_text(mine: str, theirs: str, *, rtol: float = 1e-5, grad_fn: boo
     assert len(numbers_m) == len(numbers_t)
     for a, b in zip(numbers_m, numbers_t):
         x, y = float(a), float(b)
-        assert abs(x - y) <= rtol * abs(y) + _unit(b) * 1.01, f"{a} != {b} in\n{mine}\n{theirs}"
+        assert abs(x - y) <= atol + rtol * abs(y) + _unit(b) * 1.01, (
+            f"{a} != {b} in\n{mine}\n{theirs}"
+        )
 
 
 class Shuffles:
