@@ -100,7 +100,7 @@ class Printout:
 
 _NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:e[-+]?\d+)?(?![\w.])")
 _ADDRESS = re.compile(r" object at 0x[0-9a-f]+")
-_GRAD_FN = re.compile(r"grad_fn=<\w+>|<\w+Backward\d* object")
+_GRAD_FN = re.compile(r"grad_fn=<\w+>|<(?:\w+Backward\d*|AccumulateGrad) object")
 
 
 def _unit(token: str) -> float:
