@@ -62,17 +62,27 @@ def both_print(program, *args) -> tuple[str, str]:
     return ours.text, theirs.text
 
 
-def image_dataset(L, n: int, shape: tuple[int, ...], seed: int = 0, classes: int = 10):
+def image_dataset(
+    L,
+    n: int,
+    shape: tuple[int, ...],
+    seed: int = 0,
+    classes: int = 10,
+    normalize: tuple[float, float] | None = None,
+):
     """A stand-in for MNIST or FashionMNIST after ``ToTensor()``: ``n`` samples
     ``(image, label)``, each image a float32 tensor of ``shape`` in [0, 1] and each label
     a Python int below ``classes``. The images of a class share a pattern of lit pixels,
-    with noise, so a model can learn them and its loss falls."""
+    with noise, so a model can learn them and its loss falls. ``normalize=(mean, std)``
+    is torchvision's ``Normalize((mean,), (std,))`` after ``ToTensor()``."""
     rng = np.random.default_rng(seed)
     size = math.prod(shape)
     patterns = rng.random((classes, size)) < 0.2
     labels = rng.integers(0, classes, n)
     lit = patterns[labels] ^ (rng.random((n, size)) < 0.1)
     images = (lit * rng.uniform(0.5, 1.0, (n, size))).astype(np.float32).reshape(n, *shape)
+    if normalize is not None:
+        images = (images - np.float32(normalize[0])) / np.float32(normalize[1])
 
     class Images(L.utils.data.Dataset):
         def __len__(self) -> int:

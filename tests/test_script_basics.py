@@ -160,7 +160,7 @@ def test_build_model_tutorial():
         nn = L.nn
         rng = np.random.default_rng(3)
         device = "cuda" if L.cuda.is_available() else "cpu"
-        print(f"Using {device} device")
+        print("Using {} device".format(device))
         model = _fashion_model(nn, last_relu=True).to(device)
         set_parameters(L, model, seed=3)
         print(model)

@@ -72,7 +72,7 @@ def test_neural_networks_tutorial(target):
 
         class Net(nn.Module):
             def __init__(self):
-                super(Net, self).__init__()  # noqa: UP008 (the script's spelling)
+                super(Net, self).__init__()
                 # 1 input image channel, 6 output channels, 5x5 square convolution
                 self.conv1 = nn.Conv2d(1, 6, 5)
                 self.conv2 = nn.Conv2d(6, 16, 5)
