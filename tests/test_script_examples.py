@@ -42,7 +42,7 @@ def _replayed_dropout(L, seed: int):
 
 
 def test_mnist_example():
-    # pytorch/examples mnist/main.py, on 24 training and 16 test images (MNIST has 60000
+    # pytorch/examples mnist/main.py, on 16 training and 8 test images (MNIST has 60000
     # and 10000) in batches of 8, for 2 epochs; the arguments are its defaults otherwise.
     def program(L, print):
         nn = L.nn
@@ -139,8 +139,8 @@ def test_mnist_example():
             train_kwargs.update(accel_kwargs)
             test_kwargs.update(accel_kwargs)
         normalize = (0.1307, 0.3081)  # transforms.Normalize((0.1307,), (0.3081,))
-        dataset1 = image_dataset(L, 24, (1, 28, 28), seed=10, normalize=normalize)
-        dataset2 = image_dataset(L, 16, (1, 28, 28), seed=11, normalize=normalize)
+        dataset1 = image_dataset(L, 16, (1, 28, 28), seed=10, normalize=normalize)
+        dataset2 = image_dataset(L, 8, (1, 28, 28), seed=11, normalize=normalize)
         train_loader = L.utils.data.DataLoader(dataset1, **train_kwargs)
         test_loader = L.utils.data.DataLoader(dataset2, **test_kwargs)
 
