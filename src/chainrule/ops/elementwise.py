@@ -11,6 +11,7 @@ import math
 
 import chainrule.ops.kernels as kernels
 from chainrule._backend import xp
+from chainrule.ops._out import write_out
 from chainrule.ops.op import Op
 from chainrule.ops.promotion import float_input
 from chainrule.tensor import as_tensor
@@ -267,24 +268,24 @@ class Clamp(Op):
         return lib.where(inside, g, 0.0), None, None
 
 
-def exp(input):
+def exp(input, *, out=None):
     """Elementwise :math:`e^x`."""
-    return Exp.apply(float_input(input))
+    return write_out("exp", Exp.apply(float_input(input)), out, exact=False)
 
 
-def expm1(input):
+def expm1(input, *, out=None):
     """Elementwise :math:`e^x - 1`, accurate near 0."""
-    return Expm1.apply(float_input(input))
+    return write_out("expm1", Expm1.apply(float_input(input)), out, exact=False)
 
 
-def log1p(input):
+def log1p(input, *, out=None):
     r"""Elementwise :math:`\ln(1 + x)`, accurate near 0."""
-    return Log1p.apply(float_input(input))
+    return write_out("log1p", Log1p.apply(float_input(input)), out, exact=False)
 
 
-def erf(input):
+def erf(input, *, out=None):
     """The error function."""
-    return Erf.apply(float_input(input))
+    return write_out("erf", Erf.apply(float_input(input)), out, exact=False)
 
 
 def softplus(input, beta: float = 1.0, threshold: float = 20.0):
@@ -294,36 +295,36 @@ def softplus(input, beta: float = 1.0, threshold: float = 20.0):
     return Softplus.apply(float_input(input), float(beta), float(threshold))
 
 
-def log(input):
+def log(input, *, out=None):
     """Elementwise natural logarithm."""
-    return Log.apply(float_input(input))
+    return write_out("log", Log.apply(float_input(input)), out, exact=False)
 
 
-def sqrt(input):
+def sqrt(input, *, out=None):
     """Elementwise square root."""
-    return Sqrt.apply(float_input(input))
+    return write_out("sqrt", Sqrt.apply(float_input(input)), out, exact=False)
 
 
-def abs(input):
+def abs(input, *, out=None):
     """Elementwise absolute value."""
-    return Abs.apply(as_tensor(input))
+    return write_out("abs", Abs.apply(as_tensor(input)), out)
 
 
-def sin(input):
-    return Sin.apply(float_input(input))
+def sin(input, *, out=None):
+    return write_out("sin", Sin.apply(float_input(input)), out, exact=False)
 
 
-def cos(input):
-    return Cos.apply(float_input(input))
+def cos(input, *, out=None):
+    return write_out("cos", Cos.apply(float_input(input)), out, exact=False)
 
 
-def tanh(input):
-    return Tanh.apply(float_input(input))
+def tanh(input, *, out=None):
+    return write_out("tanh", Tanh.apply(float_input(input)), out, exact=False)
 
 
-def sigmoid(input):
+def sigmoid(input, *, out=None):
     """The logistic function, computed without overflow."""
-    return Sigmoid.apply(float_input(input))
+    return write_out("sigmoid", Sigmoid.apply(float_input(input)), out, exact=False)
 
 
 def relu(input):
@@ -331,7 +332,7 @@ def relu(input):
     return Relu.apply(as_tensor(input))
 
 
-def clamp(input, min=None, max=None):
+def clamp(input, min=None, max=None, *, out=None):
     """Limit values to [min, max]; either bound may be None (not both)."""
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
@@ -341,7 +342,7 @@ def clamp(input, min=None, max=None):
     x = as_tensor(input)
     if x._array.dtype.kind != "f" and any(isinstance(b, float) for b in (min, max)):
         x = float_input(x)
-    return Clamp.apply(x, min, max)
+    return write_out("clamp", Clamp.apply(x, min, max), out)
 
 
 clip = clamp

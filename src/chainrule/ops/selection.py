@@ -99,16 +99,16 @@ class Where(_Binary):
         )
 
 
-def maximum(input, other):
+def maximum(input, other, *, out=None):
     """Elementwise maximum of two broadcast tensors."""
     a, b = prepare(input, other)
-    return Maximum.apply(a, b)
+    return write_out("maximum", Maximum.apply(a, b), out, exact=False)
 
 
-def minimum(input, other):
+def minimum(input, other, *, out=None):
     """Elementwise minimum of two broadcast tensors."""
     a, b = prepare(input, other)
-    return Minimum.apply(a, b)
+    return write_out("minimum", Minimum.apply(a, b), out, exact=False)
 
 
 def where(condition, input, other):
