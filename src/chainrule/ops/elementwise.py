@@ -8,6 +8,7 @@ does; ``abs``, ``neg``, ``relu`` and ``clamp`` keep the input dtype.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import chainrule.ops.kernels as kernels
 from chainrule._backend import xp
@@ -158,7 +159,10 @@ class Abs(Op):
 
 
 class Sin(Op):
-    r"""Forward: :math:`y = \sin x`. Backward: :math:`\bar x = \bar y \cos x`."""
+    r"""Forward: :math:`y = \sin x`. Backward: :math:`\bar x = \bar y \cos x`.
+
+    Conventions: :math:`\pm\infty` and nan give nan, with a nan gradient (as in PyTorch).
+    """
 
     def forward(self, x):
         self.save(x)
@@ -169,7 +173,10 @@ class Sin(Op):
 
 
 class Cos(Op):
-    r"""Forward: :math:`y = \cos x`. Backward: :math:`\bar x = -\bar y \sin x`."""
+    r"""Forward: :math:`y = \cos x`. Backward: :math:`\bar x = -\bar y \sin x`.
+
+    Conventions: as :class:`Sin`'s, an infinite or nan input gives nan and a nan gradient.
+    """
 
     def forward(self, x):
         self.save(x)
@@ -267,24 +274,28 @@ class Clamp(Op):
         return lib.where(inside, g, 0.0), None, None
 
 
-def exp(input):
-    """Elementwise :math:`e^x`."""
-    return Exp.apply(float_input(input))
+def _on_floats(op: type[Op], doc: str) -> Callable:
+    """The function of ``op`` (named as it, in lower case): ``op`` applied to its input as a
+    floating tensor (an integer input becomes the default float dtype, as in PyTorch)."""
+
+    def function(input):
+        return op.apply(float_input(input))
+
+    function.__name__ = function.__qualname__ = op.__name__.lower()
+    function.__doc__ = doc
+    return function
 
 
-def expm1(input):
-    """Elementwise :math:`e^x - 1`, accurate near 0."""
-    return Expm1.apply(float_input(input))
-
-
-def log1p(input):
-    r"""Elementwise :math:`\ln(1 + x)`, accurate near 0."""
-    return Log1p.apply(float_input(input))
-
-
-def erf(input):
-    """The error function."""
-    return Erf.apply(float_input(input))
+exp = _on_floats(Exp, r"""Elementwise :math:`e^x`.""")
+expm1 = _on_floats(Expm1, r"""Elementwise :math:`e^x - 1`, accurate near 0.""")
+log1p = _on_floats(Log1p, r"""Elementwise :math:`\ln(1 + x)`, accurate near 0.""")
+erf = _on_floats(Erf, """The error function.""")
+log = _on_floats(Log, """Elementwise natural logarithm.""")
+sqrt = _on_floats(Sqrt, """Elementwise square root.""")
+sin = _on_floats(Sin, """Elementwise sine.""")
+cos = _on_floats(Cos, """Elementwise cosine.""")
+tanh = _on_floats(Tanh, """Elementwise hyperbolic tangent.""")
+sigmoid = _on_floats(Sigmoid, """The logistic function, computed without overflow.""")
 
 
 def softplus(input, beta: float = 1.0, threshold: float = 20.0):
@@ -294,36 +305,9 @@ def softplus(input, beta: float = 1.0, threshold: float = 20.0):
     return Softplus.apply(float_input(input), float(beta), float(threshold))
 
 
-def log(input):
-    """Elementwise natural logarithm."""
-    return Log.apply(float_input(input))
-
-
-def sqrt(input):
-    """Elementwise square root."""
-    return Sqrt.apply(float_input(input))
-
-
 def abs(input):
     """Elementwise absolute value."""
     return Abs.apply(as_tensor(input))
-
-
-def sin(input):
-    return Sin.apply(float_input(input))
-
-
-def cos(input):
-    return Cos.apply(float_input(input))
-
-
-def tanh(input):
-    return Tanh.apply(float_input(input))
-
-
-def sigmoid(input):
-    """The logistic function, computed without overflow."""
-    return Sigmoid.apply(float_input(input))
 
 
 def relu(input):
