@@ -8,6 +8,7 @@ does; ``abs``, ``neg``, ``relu`` and ``clamp`` keep the input dtype.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import chainrule.ops.kernels as kernels
 from chainrule._backend import xp
@@ -159,7 +160,10 @@ class Abs(Op):
 
 
 class Sin(Op):
-    r"""Forward: :math:`y = \sin x`. Backward: :math:`\bar x = \bar y \cos x`."""
+    r"""Forward: :math:`y = \sin x`. Backward: :math:`\bar x = \bar y \cos x`.
+
+    Conventions: :math:`\pm\infty` and nan give nan, with a nan gradient (as in PyTorch).
+    """
 
     def forward(self, x):
         self.save(x)
@@ -170,7 +174,10 @@ class Sin(Op):
 
 
 class Cos(Op):
-    r"""Forward: :math:`y = \cos x`. Backward: :math:`\bar x = -\bar y \sin x`."""
+    r"""Forward: :math:`y = \cos x`. Backward: :math:`\bar x = -\bar y \sin x`.
+
+    Conventions: as :class:`Sin`'s, an infinite or nan input gives nan and a nan gradient.
+    """
 
     def forward(self, x):
         self.save(x)
@@ -268,24 +275,30 @@ class Clamp(Op):
         return lib.where(inside, g, 0.0), None, None
 
 
-def exp(input, *, out=None):
-    """Elementwise :math:`e^x`."""
-    return write_out("exp", Exp.apply(float_input(input)), out, exact=False)
+def _on_floats(op: type[Op], doc: str) -> Callable:
+    """The function of ``op`` (named as it, in lower case): ``op`` applied to its input as a
+    floating tensor (an integer input becomes the default float dtype, as in PyTorch)."""
+
+    name = op.__name__.lower()
+
+    def function(input, *, out=None):
+        return write_out(name, op.apply(float_input(input)), out, exact=False)
+
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = doc
+    return function
 
 
-def expm1(input, *, out=None):
-    """Elementwise :math:`e^x - 1`, accurate near 0."""
-    return write_out("expm1", Expm1.apply(float_input(input)), out, exact=False)
-
-
-def log1p(input, *, out=None):
-    r"""Elementwise :math:`\ln(1 + x)`, accurate near 0."""
-    return write_out("log1p", Log1p.apply(float_input(input)), out, exact=False)
-
-
-def erf(input, *, out=None):
-    """The error function."""
-    return write_out("erf", Erf.apply(float_input(input)), out, exact=False)
+exp = _on_floats(Exp, r"""Elementwise :math:`e^x`.""")
+expm1 = _on_floats(Expm1, r"""Elementwise :math:`e^x - 1`, accurate near 0.""")
+log1p = _on_floats(Log1p, r"""Elementwise :math:`\ln(1 + x)`, accurate near 0.""")
+erf = _on_floats(Erf, """The error function.""")
+log = _on_floats(Log, """Elementwise natural logarithm.""")
+sqrt = _on_floats(Sqrt, """Elementwise square root.""")
+sin = _on_floats(Sin, """Elementwise sine.""")
+cos = _on_floats(Cos, """Elementwise cosine.""")
+tanh = _on_floats(Tanh, """Elementwise hyperbolic tangent.""")
+sigmoid = _on_floats(Sigmoid, """The logistic function, computed without overflow.""")
 
 
 def softplus(input, beta: float = 1.0, threshold: float = 20.0):
@@ -295,36 +308,9 @@ def softplus(input, beta: float = 1.0, threshold: float = 20.0):
     return Softplus.apply(float_input(input), float(beta), float(threshold))
 
 
-def log(input, *, out=None):
-    """Elementwise natural logarithm."""
-    return write_out("log", Log.apply(float_input(input)), out, exact=False)
-
-
-def sqrt(input, *, out=None):
-    """Elementwise square root."""
-    return write_out("sqrt", Sqrt.apply(float_input(input)), out, exact=False)
-
-
 def abs(input, *, out=None):
     """Elementwise absolute value."""
     return write_out("abs", Abs.apply(as_tensor(input)), out)
-
-
-def sin(input, *, out=None):
-    return write_out("sin", Sin.apply(float_input(input)), out, exact=False)
-
-
-def cos(input, *, out=None):
-    return write_out("cos", Cos.apply(float_input(input)), out, exact=False)
-
-
-def tanh(input, *, out=None):
-    return write_out("tanh", Tanh.apply(float_input(input)), out, exact=False)
-
-
-def sigmoid(input, *, out=None):
-    """The logistic function, computed without overflow."""
-    return write_out("sigmoid", Sigmoid.apply(float_input(input)), out, exact=False)
 
 
 def relu(input):
