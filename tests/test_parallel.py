@@ -4,6 +4,7 @@ thread per task; a dead worker's task is retried; an unreachable scheduler fails
 from __future__ import annotations
 
 import os
+import pathlib
 import sys
 import time
 
@@ -92,6 +93,73 @@ def test_a_task_that_always_kills_its_worker_is_reported_and_the_others_finish()
         done = {d.index: d for d in ex.map_unordered(die_always, [(i,) for i in range(4)])}
     assert [done[i].value for i in (0, 2, 3)] == [0, 2, 3]
     assert not done[1].ok and done[1].error.startswith("WorkerDied") and done[1].attempts == 2
+
+
+def die_or_wait(x, folder):
+    """Task 0 kills its worker once, after task 1 has started; task 1 counts its starts
+    and waits until task 0's second attempt is under way; the others return at once."""
+    folder = pathlib.Path(folder)
+    if x == 1:
+        with open(folder / "starts-1", "a") as f:
+            f.write("x")
+        _wait_for(folder / "again-0")
+    if x == 0:
+        if (folder / "died-0").exists():
+            (folder / "again-0").touch()
+        else:
+            _wait_for(folder / "starts-1")
+            (folder / "died-0").touch()
+            os._exit(1)
+    return x, os.getpid()
+
+
+def _wait_for(path, seconds=60.0):
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path} never appeared")
+        time.sleep(0.01)
+
+
+def test_a_dead_worker_costs_only_its_own_task_an_attempt(tmp_path):
+    with LocalExecutor(2) as ex:
+        done = {
+            d.index: d for d in ex.map_unordered(die_or_wait, [(i, tmp_path) for i in range(6)])
+        }
+    assert (tmp_path / "died-0").exists() and (tmp_path / "again-0").exists()
+    assert sorted(d.value[0] for d in done.values()) == list(range(6))
+    # Task 1 ran on the other worker all along: started once, not restarted.
+    assert (tmp_path / "starts-1").read_text() == "x"
+    assert {i: d.attempts for i, d in done.items()} == {0: 2, 1: 1, 2: 1, 3: 1, 4: 1, 5: 1}
+
+
+def pid_then_sleep(x, folder):
+    (pathlib.Path(folder) / f"pid-{x}").write_text(str(os.getpid()))
+    if x > 0:
+        time.sleep(60)
+    return x
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_a_caller_that_stops_reading_stops_the_running_workers(tmp_path):
+    ex = LocalExecutor(2)
+    results = ex.map_unordered(pid_then_sleep, [(i, tmp_path) for i in range(3)])
+    assert next(results).value == 0
+    _wait_for(tmp_path / "pid-1")
+    sleeper = int((tmp_path / "pid-1").read_text())
+    assert _alive(sleeper)
+    start = time.perf_counter()
+    results.close()  # what an interrupt or a `break` out of the loop does
+    assert time.perf_counter() - start < 10
+    assert not _alive(sleeper)
+    ex.close()
 
 
 @pytest.mark.parametrize("jobs", [0, -1, 1.5, True])
