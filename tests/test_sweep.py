@@ -238,7 +238,9 @@ def test_an_interrupted_sweep_reruns_only_what_was_not_finished(reference, tmp_p
 
 
 def test_ctrl_c_stops_every_worker_and_keeps_the_finished_runs(reference, tmp_path):
-    command = [sys.executable, "-m", "chainrule.cli", "sweep", *GRID, *BASE, "--jobs", "2"]
+    grid = ["--grid", "optimizer=sgd,adam", "--grid", "lr=0.1", "--seeds", "2"]
+    names = {r.name for r in expand(KILL_GRID, BASE_CONFIG, 2)}
+    command = [sys.executable, "-m", "chainrule.cli", "sweep", *grid, *BASE, "--jobs", "2"]
     process = subprocess.Popen(
         [*command, "--out", str(tmp_path)],
         stdout=subprocess.PIPE,
@@ -255,10 +257,25 @@ def test_ctrl_c_stops_every_worker_and_keeps_the_finished_runs(reference, tmp_pa
     assert "interrupted" in stderr and "Traceback" not in stderr, stderr
     finished = {p.parent.name for p in tmp_path.glob("runs/*/run.json")}
     written = _results(tmp_path)
-    assert finished and finished <= set(written) and len(written) < 12
+    assert finished and finished <= set(written) and set(written) < names
     expected = _results(reference)
     assert written == {n: expected[n] for n in written}
     assert not [pid for pid in _workers(tmp_path).values() if _alive(pid)]
+
+    # The same command again trains only the runs that had not finished.
+    again = time.time()
+    assert cli.main(["sweep", *grid, *BASE, "--out", str(tmp_path)]) == 0
+    started = {
+        p.parent.name: json.loads(p.read_text())["started"]
+        for p in tmp_path.glob("runs/*/worker.json")
+    }
+    trained = {name for name, when in started.items() if when >= again}
+    assert set(started) == names and trained == names - finished
+    sessions = {
+        r["run"]: r["session"] for r in json.loads((tmp_path / "results.json").read_text())["runs"]
+    }
+    assert {n for n, s in sessions.items() if s == "earlier"} == finished
+    assert _results(tmp_path) == {n: expected[n] for n in names}
 
 
 # ------------------------------------------------------------------- runs elsewhere
