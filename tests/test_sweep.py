@@ -527,6 +527,8 @@ def test_the_figure_plots_each_option_with_error_bars_and_the_best_curves(refere
         assert f"optimizer={best['optimizer']} lr={best['lr']}" in loss.get_title()
         assert loss.get_xlabel() == "epoch" and accuracy.get_ylabel() == "accuracy"
         assert len(loss.get_lines()) == 4  # two seeds, training and validation
+        assert list(loss.get_xticks()) == [1, 2]  # every epoch, no fractions
+        assert all(line.get_marker() == "o" for line in loss.get_lines())  # few epochs: points
         assert "mean ± one standard deviation over seeds" in fig._suptitle.get_text()
     finally:
         plt.close(fig)

@@ -128,29 +128,40 @@ def _curves(axes, table: SweepTable, best: dict, runs: Path) -> None:
     if table.metric == "val_accuracy":
         panels.append(("accuracy", "accuracy", "val_accuracy"))
     for ax, (label, train_key, val_key) in zip(axes, panels):
+        seen: set[int] = set()
         for k, row in enumerate(rows):
             path = runs / row["run"] / "history.json"
             if not path.exists():
                 continue
             records = json.loads(path.read_text())
             epochs = [r["epoch"] for r in records]
-            colour = f"C{k % 10}"
+            seen.update(epochs)
+            # Markers where there are few epochs: a curve of one epoch is one point.
+            style = {"color": f"C{k % 10}", "marker": "o" if len(epochs) <= 30 else None}
             ax.plot(
                 epochs,
                 [r.get(train_key, math.nan) for r in records],
-                color=colour,
+                markersize=3,
                 label=f"seed {row['seed']}, training",
+                **style,
             )
             if any(val_key in r for r in records):
                 ax.plot(
                     epochs,
                     [r.get(val_key, math.nan) for r in records],
-                    color=colour,
                     linestyle="--",
+                    markersize=4,
+                    markerfacecolor="white",  # hollow: told apart from training at one epoch
                     label=f"seed {row['seed']}, validation",
+                    **style,
                 )
         ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if 0 < len(seen) <= 12:  # every epoch a tick (one epoch alone gets no fractions)
+            ax.set_xticks(sorted(seen))
+            if len(seen) == 1:
+                ax.set_xlim(min(seen) - 0.5, min(seen) + 0.5)
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(label)
         ax.set_title(f"{label} of the best configuration, {table.describe(best)}", fontsize="small")
         ax.grid(alpha=0.3)
