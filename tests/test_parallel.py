@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import subprocess
 import sys
 import time
 
@@ -203,3 +204,59 @@ def test_a_local_dask_cluster_returns_results_and_errors():
 def test_the_module_documents_its_interface():
     for name in ("Executor", "LocalExecutor", "DaskExecutor", "TaskResult", "make_executor"):
         assert getattr(parallel, name).__doc__
+
+
+def announce_worker():
+    """Initializer: leave a file named after this worker's process id."""
+    pathlib.Path(os.environ["CHAINRULE_TEST_ANNOUNCE"], str(os.getpid())).touch()
+
+
+def _fresh(script: str, **env) -> str:
+    """Run ``script`` in a fresh interpreter (whose workers fork from a server that starts
+    with its first pool) that imports this file as ``test_parallel``; its output."""
+    head = f"import sys; sys.path.insert(0, {str(pathlib.Path(__file__).parent)!r})\n"
+    done = subprocess.run(
+        [sys.executable, "-c", head + script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **env},
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+START_SCRIPT = """
+import os, time
+from chainrule.parallel import LocalExecutor
+from test_parallel import announce_worker
+folder = os.environ["CHAINRULE_TEST_ANNOUNCE"]
+with LocalExecutor(2, initializer=announce_worker) as ex:
+    deadline = time.monotonic() + 60
+    while len(os.listdir(folder)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    before = sorted(os.listdir(folder))  # no task sent yet
+    ran = {str(d.value) for d in ex.map_unordered(os.getpid, [()] * 4)}
+print(len(before), ran <= set(before), len(os.listdir(folder)))
+"""
+
+
+def test_entering_starts_the_workers_and_their_initializers_at_once(tmp_path):
+    # Two workers announced themselves before any task, ran every task, and the
+    # initializer ran once in each.
+    assert _fresh(START_SCRIPT, CHAINRULE_TEST_ANNOUNCE=str(tmp_path)) == "2 True 2"
+
+
+PRELOAD_SCRIPT = """
+from chainrule.parallel import LocalExecutor
+probe = "'wave' in __import__('sys').modules"
+with LocalExecutor(2, preload={preload!r}) as ex:
+    print(sorted(d.value for d in ex.map_unordered(eval, [(probe,)] * 2)))
+"""
+
+
+@pytest.mark.parametrize(
+    ("preload", "expected"), [([], "[False, False]"), (["wave"], "[True, True]")]
+)
+def test_preloaded_modules_are_in_every_worker_before_any_task(preload, expected):
+    assert _fresh(PRELOAD_SCRIPT.format(preload=preload)) == expected

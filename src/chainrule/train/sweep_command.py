@@ -117,9 +117,14 @@ def _cmd_sweep(args, train: argparse.ArgumentParser) -> int:
     grid = parse_grid(args.grid, train)
     base = Config(**{name: getattr(args, name) for name in Config.__dataclass_fields__})
     expand(grid, base, args.seeds)  # every mistake reported before a worker starts
-    # Worker processes keep freed memory for the next training step, as this one does.
+    # Worker processes keep freed memory for the next training step, as this one does,
+    # and start with what every run imports (chainrule train's modules and pyplot, for
+    # its curves) already imported, once, by the server they are forked from.
     with make_executor(
-        jobs=args.jobs, scheduler=args.scheduler, initializer=chainrule.tune_allocator
+        jobs=args.jobs,
+        scheduler=args.scheduler,
+        initializer=chainrule.tune_allocator,
+        preload=("chainrule.train.run", "chainrule.train.sweeps", "matplotlib.pyplot"),
     ) as executor:
         try:
             table = sweep(grid, base, seeds=args.seeds, executor=executor, out=args.out)
