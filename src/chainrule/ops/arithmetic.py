@@ -151,22 +151,22 @@ class Neg(Op):
 
 def add(input, other, *, alpha=1, out=None):
     """``input + alpha * other``, broadcast."""
-    if alpha != 1:
-        _check_alpha("add", input, other, alpha)
-    a, b = prepare(input, other if alpha == 1 else other * alpha)
-    if out is not None:
-        return _write_out("add", Add.apply(a, b), out, exact=False)
-    return Add.apply(a, b)
+    return _scaled("add", Add, input, other, alpha, out)
 
 
 def sub(input, other, *, alpha=1, out=None):
     """``input - alpha * other``, broadcast."""
+    return _scaled("sub", Sub, input, other, alpha, out)
+
+
+def _scaled(name: str, op: type[Op], input, other, alpha, out):
+    """``op`` (Add or Sub) of ``input`` and ``alpha * other``, into ``out`` if given."""
     if alpha != 1:
-        _check_alpha("sub", input, other, alpha)
+        _check_alpha(name, input, other, alpha)
     a, b = prepare(input, other if alpha == 1 else other * alpha)
     if out is not None:
-        return _write_out("sub", Sub.apply(a, b), out, exact=False)
-    return Sub.apply(a, b)
+        return _write_out(name, op.apply(a, b), out, exact=False)
+    return op.apply(a, b)
 
 
 def _check_alpha(name: str, input, other, alpha) -> None:
@@ -181,33 +181,39 @@ def _check_alpha(name: str, input, other, alpha) -> None:
         )
 
 
-def mul(input, other):
+def mul(input, other, *, out=None):
     """``input * other``, broadcast."""
     a, b = prepare(input, other)
+    if out is not None:
+        return _write_out("mul", Mul.apply(a, b), out, exact=False)
     return Mul.apply(a, b)
 
 
-def div(input, other):
+def div(input, other, *, out=None):
     """True division ``input / other``, broadcast; integer operands give the default float."""
     a, b = prepare(input, other)
     if _result_kind(a, b) != "f":
         a, b = _to_default_float(a), _to_default_float(b)
+    if out is not None:
+        return _write_out("div", Div.apply(a, b), out, exact=False)
     return Div.apply(a, b)
 
 
-def pow(input, exponent):
+def pow(input, exponent, *, out=None):
     """``input ** exponent``, broadcast."""
     a, b = prepare(input, exponent)
     if not isinstance(a, Tensor):
         # A number raised to a tensor: the base becomes a constant array of the result
         # dtype, so the exponent's rule (which takes log(a)) sees an array.
         a = xp.asarray(a, dtype=b._array.dtype)
+    if out is not None:
+        return _write_out("pow", Pow.apply(a, b), out, exact=False)
     return Pow.apply(a, b)
 
 
-def neg(input):
+def neg(input, *, out=None):
     """``-input``."""
-    return Neg.apply(as_tensor(input))
+    return _write_out("neg", Neg.apply(as_tensor(input)), out)
 
 
 def _result_kind(a, b) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from chainrule.errors import ShapeError
 from chainrule.ops._common import broadcast_error
+from chainrule.ops._out import write_out
 from chainrule.ops.op import Op
 from chainrule.ops.promotion import prepare
 from chainrule.tensor import as_tensor
@@ -44,8 +45,8 @@ class Linear(Op):
 
     Backward (with the leading dimensions of :math:`x` and :math:`\bar y` flattened into
     rows): :math:`\bar x = \bar y W`, :math:`\bar W = \bar y^\top x`,
-    :math:`\bar b = \sum_{rows} \bar y`. This is the sheet's "residual times the layer's
-    input": :math:`\bar y` is the layer's delta.
+    :math:`\bar b = \sum_{rows} \bar y`. This is backpropagation's "residual times the
+    layer's input" (docs/fundamentals.md §1): :math:`\bar y` is the layer's delta.
 
     One primitive instead of matmul + add: one node, no intermediate, and the bias added
     in place into the fresh product. ``x`` is saved only for :math:`\bar W` and ``W``
@@ -98,9 +99,11 @@ def linear(input, weight, bias=None):
     return Linear.apply(x, w, b)
 
 
-def matmul(input, other):
+def matmul(input, other, *, out=None):
     """Matrix product. A 1-D first argument is a row vector and a 1-D second argument a
     column vector; the added dimension is removed from the result, as in PyTorch."""
+    if out is not None:
+        return write_out("matmul", matmul(input, other), out)
     a = as_tensor(input)
     b = as_tensor(other)
     sa, sb = tuple(a.shape), tuple(b.shape)

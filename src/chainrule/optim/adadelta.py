@@ -3,11 +3,18 @@ r"""Adadelta: RMSprop whose step size is itself a running RMS of past updates.""
 from __future__ import annotations
 
 from chainrule._backend import xp
-from chainrule.optim.optimizer import Optimizer, check, check_nonnegative, regularized
+from chainrule.optim.optimizer import (
+    Optimizer,
+    check,
+    check_nonnegative,
+    hyperparameters,
+    regularized,
+)
 
 __all__ = ["Adadelta", "adadelta_update"]
 
 
+# Mirrors PyTorch's functional signature (torch.optim.adadelta.adadelta), for one parameter.
 def adadelta_update(
     param,
     grad,
@@ -20,12 +27,11 @@ def adadelta_update(
     weight_decay: float,
     maximize: bool,
 ) -> None:
-    r"""One Adadelta step on arrays, in place (PyTorch's algorithm):
+    r"""One Adadelta step (Zeiler, 2012) on arrays, in place, as PyTorch computes it:
 
     .. code-block:: text
 
-        g ← -g                                    if maximize
-        g ← g + λ θ                               if weight_decay λ ≠ 0
+        g ← (-g if maximize else g) + λ θ          (weight_decay λ, often 0)
         v ← ρ v + (1 - ρ) g²
         Δ ← √(u + ε) / √(v + ε) · g
         u ← ρ u + (1 - ρ) Δ²
@@ -50,6 +56,7 @@ class Adadelta(Optimizer):
     and ``step()``.
     """
 
+    # Mirrors PyTorch's signature.
     def __init__(
         self,
         params,
@@ -60,9 +67,7 @@ class Adadelta(Optimizer):
         *,
         maximize: bool = False,
     ) -> None:
-        super().__init__(
-            params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize)
-        )
+        super().__init__(params, hyperparameters(locals()))
 
     def _validate(self, group: dict) -> None:
         super()._validate(group)
