@@ -447,7 +447,8 @@ def test_resume_is_bit_exact_in_every_configuration(tmp_path, config):
 def test_early_stopping_and_best_checkpoints_resume_where_they_left_off(tmp_path):
     """Nothing improves (lr 0): the straight run stops after epoch 4 (best 1, patience 3)
     and saves its best checkpoint once; resumed after epoch 2, the callbacks replay the
-    history, so the run still stops after epoch 4 and saves no new best."""
+    history, so the run still stops after epoch 4 and saves no new best; resumed after
+    epoch 4, where it had stopped, it trains nothing more."""
 
     def train(epochs, resume=None):
         data, model = _setup()
@@ -475,6 +476,8 @@ def test_early_stopping_and_best_checkpoints_resume_where_they_left_off(tmp_path
 
     assert train(10) == (4, 4, 1)
     assert train(10, resume=tmp_path / "epoch2.chainrule") == (4, 4, 0)
+    # Resumed from the epoch where it stopped, it had finished: no fifth epoch.
+    assert train(10, resume=tmp_path / "epoch4.chainrule") == (4, 4, 0)
 
 
 def test_checkpoint_round_trip_restores_everything(tmp_path):

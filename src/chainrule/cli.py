@@ -1,5 +1,5 @@
-"""The ``chainrule`` command line: ``demo``, ``train``, ``diagnose``, ``explain``, ``drill``,
-``bench``, ``verify`` and ``lab``.
+"""The ``chainrule`` command line: ``demo``, ``train``, ``sweep``, ``diagnose``, ``explain``,
+``drill``, ``bench``, ``verify`` and ``lab``.
 
 Every user mistake (an unknown dataset or option value, a bad path, a corrupted or
 foreign checkpoint) ends in one line, ``chainrule: error: ...``, and exit status 2, never
@@ -290,6 +290,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="steps between gradient-flow reports (default 25)",
     )
     train.set_defaults(func=_cmd_train)
+
+    from chainrule.train import sweep_command
+
+    sweep_command.add_parser(sub, train)
 
     diagnose = sub.add_parser(
         "diagnose",

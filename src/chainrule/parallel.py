@@ -22,13 +22,15 @@ and the sweep use the same executors::
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import signal
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from multiprocessing import connection
 from typing import Any
 
 from threadpoolctl import threadpool_limits
@@ -93,12 +95,7 @@ def call(
     """
     start = time.perf_counter()
     try:
-        key = (
-            None if initializer is None else f"{initializer.__module__}.{initializer.__qualname__}"
-        )
-        if key is not None and key not in _initialized:
-            initializer()
-            _initialized.add(key)
+        _initialize(initializer)
         with threadpool_limits(limits=1):
             value = fn(*args)
     except Exception as err:
@@ -109,6 +106,16 @@ def call(
             seconds=time.perf_counter() - start,
         )
     return TaskResult(index, value, seconds=time.perf_counter() - start)
+
+
+def _initialize(initializer: Callable | None) -> None:
+    """Run ``initializer`` unless it already ran in this process."""
+    if initializer is None:
+        return
+    key = f"{initializer.__module__}.{initializer.__qualname__}"
+    if key not in _initialized:
+        initializer()
+        _initialized.add(key)
 
 
 class Executor:
@@ -162,32 +169,53 @@ class LocalExecutor(Executor):
     max_attempts : int
         How many times a task is started before it is reported failed, when the worker
         process running it dies (killed, out of memory). An exception raised by the task
-        itself is reported at once, never retried. A dead worker breaks the whole pool, so
-        every task running at that moment is started again in a fresh pool and counts
-        the attempt, as the pool cannot tell which task's worker died.
+        itself is reported at once, never retried. Each worker runs one task at a time
+        and the pool knows which, so a dead worker costs only its own task an attempt:
+        the other workers' tasks carry on, and the dead one is replaced.
+    preload : sequence of str
+        Modules to import once, in the server process the workers are forked from, so
+        that each worker starts with them instead of importing them itself (say
+        ``chainrule.train.run`` and ``matplotlib.pyplot``: a second of CPU per worker).
+        It only takes effect when this is the program's first pool of workers.
+
+    The workers start when the executor is entered (``with LocalExecutor(2) as ex``), or
+    at the first :meth:`map_unordered`; each runs ``initializer`` as soon as it starts,
+    so their start-up overlaps with whatever the caller does before sending tasks.
+
+    The workers ignore Ctrl-C (SIGINT): the calling process gets it, and stops every
+    worker before the ``KeyboardInterrupt`` goes on, so an interrupt never leaves a
+    worker running nor prints a traceback per worker.
     """
 
     def __init__(
-        self, jobs: int = 1, *, initializer: Callable | None = None, max_attempts: int = 3
+        self,
+        jobs: int = 1,
+        *,
+        initializer: Callable | None = None,
+        max_attempts: int = 3,
+        preload: Sequence[str] = (),
     ) -> None:
         if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
             raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
         self.workers = jobs
         self.initializer = initializer
         self.max_attempts = max_attempts
-        self._pool: ProcessPoolExecutor | None = None
+        self.preload = list(preload)
+        self._pool: list[_Worker] = []
+
+    def start(self) -> None:
+        """Start the worker processes now (nothing to start for one job)."""
+        while self.workers > 1 and len(self._pool) < self.workers:
+            self._pool.append(_Worker(self.initializer, self.preload))
+
+    def __enter__(self) -> LocalExecutor:
+        self.start()
+        return self
 
     def describe(self) -> str:
         if self.workers == 1:
             return "one process"
         return f"{self.workers} local worker processes"
-
-    def _new_pool(self) -> ProcessPoolExecutor:
-        # forkserver: workers start from a clean, single-threaded server process rather
-        # than a fork of this one, which may hold threads (a progress bar, a Dask client).
-        methods = multiprocessing.get_all_start_methods()
-        context = multiprocessing.get_context("forkserver" if "forkserver" in methods else None)
-        return ProcessPoolExecutor(max_workers=self.workers, mp_context=context)
 
     def map_unordered(self, fn: Callable, tasks: Sequence[tuple]) -> Iterator[TaskResult]:
         tasks = [tuple(args) for args in tasks]
@@ -196,46 +224,151 @@ class LocalExecutor(Executor):
                 yield call(fn, args, i, self.initializer)
             return
         attempts = [0] * len(tasks)
-        pending = list(range(len(tasks)))
-        while pending:
-            self._pool = self._pool or self._new_pool()
-            running = {}
-            for i in pending:
-                attempts[i] += 1
-                running[self._pool.submit(call, fn, tasks[i], i, self.initializer)] = i
-            pending = []
-            try:
-                while running:
-                    done, _ = wait(running, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        i = running.pop(future)
-                        try:
-                            result = future.result()
-                        except BrokenProcessPool:
-                            pending.append(i)
-                            continue
+        queue = deque(range(len(tasks)))
+        busy: dict[_Worker, int] = {}
+        try:
+            while queue or busy:
+                while queue and len(busy) < self.workers:
+                    worker = self._idle_worker(busy)
+                    i = queue.popleft()
+                    attempts[i] += 1
+                    try:
+                        worker.send((fn, tasks[i], i, self.initializer))
+                    except Exception as err:  # fn or its arguments cannot be pickled
+                        yield TaskResult(i, error=f"{type(err).__name__}: {err}", attempts=1)
+                        continue
+                    busy[worker] = i
+                if not busy:
+                    continue
+                connection.wait([w.conn for w in busy] + [w.process.sentinel for w in busy])
+                for worker, i in list(busy.items()):
+                    result = worker.receive()
+                    if result is _RUNNING:
+                        continue
+                    del busy[worker]
+                    if result is not _DIED:
                         result.attempts = attempts[i]
                         yield result
-            except BaseException:
-                self.close()
-                raise
-            if pending:
-                # A worker died: the pool is unusable; start a fresh one for what is left.
-                self._pool.shutdown(wait=False, cancel_futures=True)
-                self._pool = None
-                for i in [i for i in pending if attempts[i] >= self.max_attempts]:
-                    pending.remove(i)
-                    yield TaskResult(
-                        i,
-                        error=f"WorkerDied: the worker process running this task died "
-                        f"{attempts[i]} times",
-                        attempts=attempts[i],
-                    )
+                        continue
+                    self._pool.remove(worker)
+                    worker.stop()
+                    if attempts[i] < self.max_attempts:
+                        queue.appendleft(i)  # first in line for the fresh worker
+                    else:
+                        yield TaskResult(
+                            i,
+                            error=f"WorkerDied: the worker process running this task died "
+                            f"{attempts[i]} times",
+                            attempts=attempts[i],
+                        )
+        except BaseException:
+            # Interrupted, or the caller stopped reading: the running tasks are abandoned.
+            self._stop_all()
+            raise
+
+    def _idle_worker(self, busy: dict) -> _Worker:
+        for worker in self._pool:
+            if worker not in busy:
+                return worker
+        worker = _Worker(self.initializer, self.preload)
+        self._pool.append(worker)
+        return worker
+
+    def _stop_all(self) -> None:
+        pool, self._pool = self._pool, []
+        for worker in pool:
+            worker.stop()
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        pool, self._pool = self._pool, []
+        for worker in pool:
+            worker.close()
+
+
+# What a worker's receive gives besides a TaskResult: nothing yet, or the process is gone.
+_RUNNING, _DIED = object(), object()
+
+
+def _context(preload: Sequence[str] = ()):
+    # forkserver: workers start from a clean, single-threaded server process rather than
+    # a fork of this one, which may hold threads (a progress bar, a Dask client).
+    methods = multiprocessing.get_all_start_methods()
+    if "forkserver" not in methods:
+        return multiprocessing.get_context(None)
+    context = multiprocessing.get_context("forkserver")
+    if preload:
+        # Before the server starts (later it is ignored); __main__ is the default's entry.
+        context.set_forkserver_preload(["__main__", *preload])
+    return context
+
+
+class _Worker:
+    """One worker process of a :class:`LocalExecutor` and the pipe it takes tasks from."""
+
+    def __init__(self, initializer: Callable | None = None, preload: Sequence[str] = ()) -> None:
+        context = _context(preload)
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=_serve, args=(child, initializer), daemon=True)
+        self.process.start()
+        child.close()
+
+    def send(self, task: tuple) -> None:
+        self.conn.send(task)
+
+    def receive(self):
+        """The finished task's result, ``_RUNNING`` or ``_DIED``."""
+        try:
+            if self.conn.poll():
+                return self.conn.recv()
+        except (EOFError, OSError):
+            return _DIED
+        return _RUNNING if self.process.is_alive() else _DIED
+
+    def stop(self) -> None:
+        """End the process now, whatever it is doing."""
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(5)
+            if self.process.is_alive():
+                self.process.kill()
+        self.process.join()
+        self.conn.close()
+
+    def close(self) -> None:
+        """Ask an idle process to finish, then make sure it has."""
+        with contextlib.suppress(OSError):
+            self.conn.send(None)
+        self.process.join(5)
+        self.stop()
+
+
+def _serve(conn, initializer: Callable | None = None) -> None:
+    """A worker's loop: take a task, run it with :func:`call`, send the result back."""
+    # The parent decides what an interrupt stops (see LocalExecutor).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # At once, while the caller is still preparing the tasks; should it fail, the first
+    # task's call runs it again and reports the error as that task's.
+    with contextlib.suppress(Exception):
+        _initialize(initializer)
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):  # the parent is gone
+            return
+        if task is None:
+            return
+        fn, args, index, initializer = task
+        result = call(fn, args, index, initializer)
+        try:
+            conn.send(result)
+        except Exception as err:  # the value cannot be pickled
+            conn.send(
+                TaskResult(
+                    index,
+                    error=f"{type(err).__name__}: the task's result cannot be sent back: {err}",
+                    seconds=result.seconds,
+                )
+            )
 
 
 class DaskExecutor(Executor):
@@ -327,14 +460,18 @@ class DaskExecutor(Executor):
 
 
 def make_executor(
-    jobs: int = 1, scheduler: str | None = None, initializer: Callable | None = None
+    jobs: int = 1,
+    scheduler: str | None = None,
+    initializer: Callable | None = None,
+    preload: Sequence[str] = (),
 ) -> Executor:
     """The executor the command-line options ``--jobs`` and ``--scheduler`` ask for.
 
     ``scheduler=None`` gives a :class:`LocalExecutor` of ``jobs`` processes; an address
     (or ``"local"``) gives a :class:`DaskExecutor`. ``initializer`` runs once in each
-    worker process.
+    worker process; ``preload`` names modules local workers start with (see
+    :class:`LocalExecutor`).
     """
     if scheduler:
         return DaskExecutor(scheduler, jobs=jobs, initializer=initializer)
-    return LocalExecutor(jobs, initializer=initializer)
+    return LocalExecutor(jobs, initializer=initializer, preload=preload)

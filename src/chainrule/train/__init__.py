@@ -1,4 +1,4 @@
-"""Training: ``fit``, ``evaluate``, ``History``, callbacks and checkpoints."""
+"""Training: ``fit``, ``evaluate``, ``History``, callbacks, checkpoints and sweeps."""
 
 from chainrule.train.callbacks import (
     Callback,
@@ -11,6 +11,8 @@ from chainrule.train.callbacks import (
 from chainrule.train.checkpoint import load_checkpoint, save_checkpoint
 from chainrule.train.history import History
 from chainrule.train.loop import TrainState, accuracy, evaluate, fit
+from chainrule.train.sweep_table import SweepTable
+from chainrule.train.sweeps import sweep
 
 __all__ = [
     "CSVLogger",
@@ -19,6 +21,7 @@ __all__ = [
     "History",
     "JSONLogger",
     "ModelCheckpoint",
+    "SweepTable",
     "TerminateOnNaN",
     "TrainState",
     "accuracy",
@@ -26,4 +29,5 @@ __all__ = [
     "fit",
     "load_checkpoint",
     "save_checkpoint",
+    "sweep",
 ]

@@ -70,7 +70,8 @@ class EarlyStopping(Callback):
     epochs; with ``restore_best_weights`` put back the weights of the best epoch.
 
     At the start of training it replays the history it is given, so a resumed run stops
-    where the straight run would. (The weights of a best epoch before the resume are not
+    where the straight run would (at once, training no further epoch, when the run had
+    already stopped at its last recorded epoch). (The weights of a best epoch before the resume are not
     in the checkpoint: ``restore_best_weights`` only restores epochs of the current run.)
     """
 
@@ -102,6 +103,10 @@ class EarlyStopping(Callback):
         self.wait = 0
         for record in state.history.records:  # the epochs before a resume
             self._observe(record)
+        if state.history.records and self.wait >= self.patience:
+            # The run being resumed had already stopped here: train no further epoch.
+            state.stop = True
+            self.stopped_epoch = state.history.records[-1].get("epoch")
 
     def _observe(self, record: dict) -> bool:
         """Count the epoch; whether it improved on the best so far."""

@@ -155,7 +155,9 @@ def fit(
     state = TrainState(model, optimizer, scheduler, history, start_epoch, extra=extra or {})
     for cb in callbacks:
         cb.on_train_begin(state)
-    for epoch in range(start_epoch, epochs):
+    # A callback may stop before the first epoch (a resumed run that had already stopped).
+    remaining = range(start_epoch, epochs) if not state.stop else range(0)
+    for epoch in remaining:
         start = time.perf_counter()
         model.train()
         loader.set_epoch(epoch)
