@@ -18,6 +18,7 @@ import numpy as np
 from chainrule import devices as _devices
 from chainrule import dtypes as _dt
 from chainrule._backend import to_numpy, xp
+from chainrule._recording import RECORDING
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.tensor import Tensor, _make, _to_array
 
@@ -205,6 +206,8 @@ class Module:
         )
 
     def __call__(self, *args, **kwargs):
+        if RECORDING.tape is not None:  # a step being captured: it needs this module's mode
+            RECORDING.tape.module(self)
         pre, post = self._forward_pre_hooks, self._forward_hooks
         if pre:
             for hook in list(pre.values()):

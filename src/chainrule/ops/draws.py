@@ -18,6 +18,7 @@ import numpy as np
 
 from chainrule import dtypes as _dt
 from chainrule._backend import xp
+from chainrule._recording import replayable
 from chainrule.autograd.function import Function
 from chainrule.devices import check_device
 from chainrule.random import rng
@@ -46,6 +47,7 @@ def _like(where: str, input, dtype, device, requires_grad: bool, draw) -> Tensor
     return t
 
 
+@replayable
 def randn_like(
     input, *, generator=None, dtype=None, device=None, requires_grad: bool = False
 ) -> Tensor:
@@ -58,6 +60,7 @@ def randn_like(
     return _like("randn_like", input, dtype, device, requires_grad, draw)
 
 
+@replayable
 def rand_like(
     input, *, generator=None, dtype=None, device=None, requires_grad: bool = False
 ) -> Tensor:
@@ -70,6 +73,7 @@ def rand_like(
     return _like("rand_like", input, dtype, device, requires_grad, draw)
 
 
+@replayable
 def randint_like(
     input,
     low: int = 0,
@@ -93,6 +97,7 @@ def randint_like(
     return _like("randint_like", input, dtype, device, requires_grad, draw)
 
 
+@replayable
 def randperm(
     n: int, *, generator=None, dtype=None, device=None, requires_grad: bool = False
 ) -> Tensor:
@@ -109,6 +114,7 @@ def randperm(
     return t
 
 
+@replayable
 def multinomial(input, num_samples: int, replacement: bool = False, *, generator=None) -> Tensor:
     r"""Category indices drawn with the weights in each row of ``input``.
 
@@ -196,6 +202,7 @@ def _zero_grad(t):
     return None if t is None else zeros_like(t)
 
 
+@replayable
 def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None) -> Tensor:
     """Draws from N(mean, std²), in PyTorch's four forms:
 
@@ -243,6 +250,7 @@ def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None)
     return Normal.apply(sample, m, s)  # (returns the sample itself when nothing needs grad)
 
 
+@replayable
 def bernoulli(input, p=None, *, generator=None) -> Tensor:
     """1 where a U[0, 1) draw falls below the probability, else 0, in ``input``'s shape
     and dtype: the probabilities are ``input`` itself, or the number ``p``. Each must lie

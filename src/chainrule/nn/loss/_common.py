@@ -7,6 +7,7 @@ import numpy as np
 
 from chainrule import dtypes as _dt
 from chainrule._backend import to_numpy, xp
+from chainrule._recording import replayable
 from chainrule.errors import LabelError, ShapeError
 from chainrule.ops.promotion import float_input
 from chainrule.tensor import Tensor, as_tensor
@@ -89,23 +90,25 @@ def metric(arr, reason: str) -> Metric:
     return t
 
 
-def class_targets(name: str, x: Tensor, target, ignore_index: int | None) -> tuple:
+@replayable
+def class_targets(name: str, shape: tuple, target, ignore_index: int | None) -> tuple:
     """Validated class-index targets as an int64 array of shape (N, d1, ...); labels equal
     to ``ignore_index`` (None: no label is ignored) are exempt from the range check. Also
-    returns whether every label is a class (so that none is ignored)."""
+    returns whether every label is a class (so that none is ignored). ``shape``: the
+    input's, (N, C, d1, ...)."""
     t = target._array if isinstance(target, Tensor) else xp.asarray(target)
-    expected = (x.shape[0], *x.shape[2:])
+    expected = (shape[0], *shape[2:])
     if t.dtype.kind not in "iu":
         raise TypeError(
             f"{name}: class-index targets must be integers, got dtype {t.dtype}; for class "
-            f"probabilities pass a floating target of the input's shape {tuple(x.shape)}"
+            f"probabilities pass a floating target of the input's shape {shape}"
         )
     if tuple(t.shape) != expected:
         raise ShapeError(
-            f"{name}: input of shape {tuple(x.shape)} needs class-index targets of shape "
+            f"{name}: input of shape {shape} needs class-index targets of shape "
             f"{expected}, got {tuple(t.shape)}"
         )
-    c = x.shape[1]
+    c = shape[1]
     t = t.astype(_dt.int64, copy=False)
     if _in_range(t, c):
         return t, True

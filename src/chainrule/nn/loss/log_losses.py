@@ -8,6 +8,7 @@ import math
 
 from chainrule import ops
 from chainrule._backend import xp
+from chainrule._recording import replayable
 from chainrule.errors import LabelError, ShapeError
 from chainrule.nn.loss._common import check_reduction, class_targets, matched, reduce, with_batch
 from chainrule.ops.crossentropy import BinaryCrossEntropy, SoftmaxCrossEntropy
@@ -91,7 +92,7 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
     check_reduction("nll_loss", reduction)
     x = float_input(input)
     x, target, unbatched = with_batch(x, target, "nll_loss")
-    t, _ = class_targets("nll_loss", x, target, ignore_index)
+    t, _ = class_targets("nll_loss", tuple(x.shape), target, ignore_index)
     valid = t != ignore_index
     safe = xp.where(valid, t, 0)
     picked = ops.gather(x, 1, xp.expand_dims(safe, 1)).squeeze(1)
@@ -103,6 +104,17 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
     if reduction == "none":
         return loss.squeeze(0) if unbatched else loss
     return reduce(loss, reduction, float(coef.sum()))
+
+
+@replayable
+def sample_weights(t, ignore_index: int | None, class_weight, dtype) -> tuple:
+    """For class-index targets ``t``: the targets with ignored ones replaced by class 0
+    (their loss is set to 0 anyway), each sample's weight (its class's weight, or 1; 0
+    if ignored) and which samples count."""
+    valid = t != ignore_index
+    t = xp.where(valid, t, 0)
+    w_t = 1 if class_weight is None else class_weight[t]
+    return t, xp.where(valid, w_t, 0).astype(dtype, copy=False), valid
 
 
 def cross_entropy(
@@ -165,16 +177,13 @@ def cross_entropy(
             return loss.squeeze(0) if unbatched else loss
         return reduce(loss, reduction, x._array.size // c)
 
-    t, all_classes = class_targets("cross_entropy", x, t_data, ignore_index)
+    t, all_classes = class_targets("cross_entropy", tuple(x.shape), t_data, ignore_index)
     in_classes = ignore_index is not None and 0 <= ignore_index < c
+    class_weight = None if w is None else w._array.astype(x._array.dtype, copy=False)
     if w is None and not in_classes and all_classes:
         coef = valid = None  # every sample counts, with weight 1
     else:
-        valid = t != ignore_index
-        t = xp.where(valid, t, 0)  # any class, for the ignored: their loss is set to 0
-        w_t = 1 if w is None else w._array.astype(x._array.dtype, copy=False)[t]
-        coef = xp.where(valid, w_t, 0).astype(x._array.dtype, copy=False)
-    class_weight = None if w is None else w._array.astype(x._array.dtype, copy=False)
+        t, coef, valid = sample_weights(t, ignore_index, class_weight, x._array.dtype)
     loss = SoftmaxCrossEntropy.apply(
         x, t, coef, valid, reduction, float(label_smoothing), class_weight
     )

@@ -1,0 +1,309 @@
+"""Replaying a recorded step: the events of a tape, run on the arrays of a new call.
+
+A replay is the step with everything but the arithmetic taken out: no tensors, no graph
+nodes checked and linked, no argument checks, no backward order to work out. Each event
+became a small function of the slot list ``vals`` when the program was built; a replay
+fills in the arguments' arrays and runs them in order. The arithmetic is the same code
+as the eager step's (each op's ``forward`` and ``backward``, the optimizer's update),
+called in the same order on the same values, so a replay gives the eager step's bits.
+
+What a replay checks first (:meth:`Program.matches`): the arguments' shapes and dtypes,
+grad mode, the modules' train/eval modes, that every parameter and buffer the step read
+is still the same array, and the guard calls (:class:`~chainrule.compile.tape.Call`
+with Python results, such as the check of class labels).
+"""
+
+from __future__ import annotations
+
+from chainrule import dtypes as _dt
+from chainrule._backend import ndarray
+from chainrule._fp_errors import silence, unsilence
+from chainrule.autograd.buffers import LeafGradients, owned
+from chainrule.autograd.grad_mode import STATE
+from chainrule.compile.tape import (
+    CONST,
+    PRODUCED,
+    UNTRACKED,
+    Backward,
+    Call,
+    Forward,
+    Method,
+    Tape,
+    Write,
+)
+from chainrule.ops.op import array_result
+from chainrule.ops.rulemath import ArrayMath
+from chainrule.tensor import Tensor, _make
+
+__all__ = ["DIVERGED", "Program", "call_key"]
+
+DIVERGED = object()  # a guard call returned other Python values: record this call again
+_new = object.__new__
+
+
+def call_key(args: tuple, kwargs: dict) -> tuple:
+    """What must be equal between two calls for one program to serve both: each
+    argument's shape, dtype and requires_grad (a tensor), shape and dtype (an array) or
+    value; grad mode; the default dtype."""
+    key = [STATE.grad, STATE.anomaly, _dt.get_default_dtype()]
+    for value in (*args, *kwargs.items()):
+        key.append(_describe(value))
+    return tuple(key)
+
+
+def _describe(value):
+    if isinstance(value, Tensor):
+        a = value._array
+        return (a.shape, a.dtype, value._requires_grad)
+    if isinstance(value, ndarray):
+        return ("array", value.shape, value.dtype)
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str):
+        return (value[0], _describe(value[1]))  # a keyword argument
+    return ("value", type(value), value)
+
+
+class Program:
+    """A step, replayable: built from the second of two matching tapes."""
+
+    def __init__(self, tape: Tape, key: tuple) -> None:
+        self.key = key
+        self.template = [
+            value if kind in (CONST, UNTRACKED) else None
+            for kind, value in zip(tape.kinds, tape.values)
+        ]
+        self.arg_slots = tuple(tape.arg_slots.items())
+        self.guards = tuple(tape.tensors.values())
+        self.modules = tuple(tape.modules.values())
+        self.outputs = tape.outputs
+        self.nodes: list = [None] * len(tape.events)  # the ops' nodes of the current replay
+        first, rest = [], []
+        for index, event in enumerate(tape.events):
+            step = _BUILD[type(event)](event, index, self)
+            (first if isinstance(event, Call) and event.first else rest).append(step)
+        self.first, self.steps = tuple(first), tuple(rest)
+        self.drops = _last_uses(tape, first, rest)
+
+    # ----------------------------------------------------------------- guards
+    def matches(self, key: tuple) -> bool:
+        """Whether this program may run a call with ``key`` (see :func:`call_key`):
+        the same key, the modules in the same modes, the same parameter arrays."""
+        if key != self.key:
+            return False
+        for module, training in self.modules:
+            if module.training is not training:
+                return False
+        for tensor, array, requires_grad in self.guards:
+            if tensor._array is not array or tensor._requires_grad is not requires_grad:
+                return False
+        return True
+
+    # ----------------------------------------------------------------- running
+    def run(self, args: tuple, kwargs: dict):
+        """Replay on new arguments; ``DIVERGED`` if a guard call disagrees (nothing has
+        been changed then)."""
+        vals = self.template.copy()
+        for key, slot in self.arg_slots:
+            value = args[key] if type(key) is int else kwargs[key]
+            vals[slot] = value._array if isinstance(value, Tensor) else value
+        vals.append((args, kwargs))  # the last entry: the arguments (leaves among them)
+        token = silence()
+        try:
+            for step in self.first:
+                if step(vals) is DIVERGED:
+                    return DIVERGED
+            drops = self.drops
+            for k, step in enumerate(self.steps):
+                step(vals)
+                for slot in drops[k]:
+                    vals[slot] = None
+        finally:
+            unsilence(token)
+            self.nodes = [None] * len(self.nodes)
+        return _result(self.outputs, vals)
+
+
+def _result(template, vals):
+    kind, value = template
+    if kind == "tensor":
+        return _make(vals[value], None, False)
+    if kind == "array":
+        return vals[value]
+    if kind == "value":
+        return value
+    if kind is dict:
+        return {k: _result(v, vals) for k, v in value.items()}
+    return kind(_result(v, vals) for v in value)
+
+
+def _last_uses(tape: Tape, first, rest) -> list:
+    """For each step of ``rest``, the produced slots that no later step reads and the
+    result does not return: the replay lets go of them there, as the eager step would."""
+    order = [e for e in tape.events if not (isinstance(e, Call) and e.first)]
+    last = {}
+    for k, event in enumerate(order):
+        for slot in event.reads():
+            last[slot] = k
+    kept = set(_slots_of(tape.outputs))
+    drops = [[] for _ in order]
+    for slot, k in last.items():
+        if tape.kinds[slot] == PRODUCED and slot not in kept:
+            drops[k].append(slot)
+    return [tuple(d) for d in drops]
+
+
+def _slots_of(template):
+    if template is None:
+        return
+    kind, value = template
+    if kind in ("tensor", "array"):
+        yield value
+    elif kind is dict:
+        for v in value.values():
+            yield from _slots_of(v)
+    elif kind != "value":
+        for v in value:
+            yield from _slots_of(v)
+
+
+# --------------------------------------------------------------------------- the events
+def _forward(event: Forward, index: int, program: Program):
+    op, ins, out, needs = event.op, event.ins, event.out, event.needs
+    kw = event.kw
+    nodes = program.nodes
+    shape, dtype, recorded = event.shape, event.dtype, event.recorded
+
+    def run(vals):
+        node = _new(op)
+        node.needs_input_grad = needs
+        try:
+            if kw:
+                result = node.forward(*[vals[i] for i in ins], **{k: vals[i] for k, i in kw})
+            else:
+                result = node.forward(*[vals[i] for i in ins])
+        except (ValueError, IndexError, TypeError) as err:
+            raise node.explain(err, [vals[i] for i in ins]) from None
+        if type(result) is not ndarray:
+            result = array_result(node, result)
+        if recorded:
+            node.shape, node.dtype = shape, dtype
+            nodes[index] = node
+        vals[out] = result
+
+    return run
+
+
+def _call(event: Call, index: int, program: Program):
+    fn, ins, kw, tensors, outs = event.fn, event.ins, event.kw, set(event.tensors), event.outs
+    guarded = {id(array): tensor for tensor, array, _ in program.guards}
+    first = event.first
+
+    def argument(vals, i, position):
+        value = vals[i]
+        if position in tensors:
+            tensor = guarded.get(id(value))
+            return tensor if tensor is not None else _make(value, None, False)
+        return value
+
+    def run(vals):
+        args = [argument(vals, i, p) for p, i in enumerate(ins)]
+        result = fn(*args, **{k: vals[i] for k, i in kw})
+        if not _store(outs, result, vals) and first:
+            return DIVERGED
+        return None
+
+    return run
+
+
+def _store(template, result, vals) -> bool:
+    """Put ``result``'s arrays into their slots; False if its Python values differ from
+    the recorded ones."""
+    if isinstance(template, list):
+        if not isinstance(result, tuple | list) or len(result) != len(template):
+            return False
+        return all([_store(t, r, vals) for t, r in zip(template, result)])
+    if isinstance(template, int):
+        vals[template] = result._array if isinstance(result, Tensor) else result
+        return True
+    return type(result) is type(template[1]) and result == template[1]
+
+
+def _write(event: Write, index: int, program: Program):
+    target, value, tensor, where = event.target, event.value, event.tensor, event.index
+
+    def run(vals):
+        vals[target][where] = vals[value]
+        if tensor is not None:
+            tensor._bump_version()
+
+    return run
+
+
+def _method(event: Method, index: int, program: Program):
+    fn, args = event.fn, event.args
+
+    def run(vals):
+        fn(*args)
+
+    return run
+
+
+def _backward(event: Backward, index: int, program: Program):
+    """The engine's loop (``autograd/engine.py``) with its order, its routing and its
+    checks worked out when the step was recorded."""
+    nodes = program.nodes
+    plan = []
+    for entry, parents in zip(event.nodes, event.parents):
+        if type(entry) is int:
+            plan.append((entry, None, parents))
+        else:
+            plan.append((None, entry, parents))
+    roots, grads, retain, n = event.roots, event.grads, event.retain, len(event.nodes)
+    lib = ArrayMath
+
+    def leaf_of(entry, vals):
+        kind, what = entry
+        if kind == "leaf":
+            return what
+        args, kwargs = vals[-1]  # a tensor argument that requires grad
+        return args[what] if type(what) is int else kwargs[what]
+
+    def run(vals):
+        sums = [None] * n
+        root_grads = []
+        for k, slot in roots:
+            g = vals[slot]
+            root_grads.append(g)
+            sums[k] = g if sums[k] is None else sums[k] + g
+        leaves = LeafGradients(root_grads, False)
+        for k in range(n):
+            g = sums[k]
+            if g is None:
+                continue
+            sums[k] = None
+            index, leaf, parents = plan[k]
+            if leaf is not None:
+                leaves.accumulate(leaf_of(leaf, vals), g)
+                continue
+            node = nodes[index]
+            if node.reuses_grad:
+                node.grad_owned = owned(g)
+            grads_in = node.backward(lib, g, *node.saved)
+            if not retain:
+                node.saved = None
+            g = None
+            if type(grads_in) is not tuple:
+                grads_in = (grads_in,)
+            for p, gi in zip(parents, grads_in):
+                if p is None or gi is None:
+                    continue
+                prev = sums[p]
+                sums[p] = gi if prev is None else prev + gi
+            grads_in = gi = prev = None
+        for k, slot in grads:
+            tensor = leaf_of(plan[k][1], vals)
+            vals[slot] = None if tensor._grad is None else tensor._grad._array
+
+    return run
+
+
+_BUILD = {Forward: _forward, Call: _call, Write: _write, Method: _method, Backward: _backward}

@@ -1,0 +1,527 @@
+"""Recording a step: what ``cr.compile`` writes down while the step runs eagerly.
+
+While the step runs, every array it touches gets a *slot*, a number in the program:
+
+* the arrays of the step's tensor arguments (``arg``);
+* the arrays that a recorded event produced: an op's output, a replayable function's
+  result, a leaf's gradient after the backward pass (``produced``);
+* arrays that came from elsewhere: a parameter, a buffer, a tensor the step made with a
+  factory, a constant array (``untracked``);
+* Python values passed to ops (``const``).
+
+and every piece of work becomes an *event* naming the slots it reads and writes:
+
+* :class:`Forward`: a primitive's forward (``Op.apply``);
+* :class:`Call`: a function marked :func:`chainrule._recording.replayable`;
+* :class:`Write`: an in-place write without a graph (``write`` in ``ops/inplace.py``);
+* :class:`Backward`: ``loss.backward()``: the nodes in the order the engine took, and
+  where each sends its gradients;
+* :class:`Method`: a call with effects on Python objects: ``optimizer.step()``,
+  ``zero_grad()``, ``t.grad = None``.
+
+Whatever a replay could not repeat faithfully stops the recording with a reason (see
+:meth:`Tape.refuse`); the step still finishes eagerly. Two tapes of two calls are then
+compared (:func:`compare`): an untracked array or a Python value that differs between
+them was computed from the data in a way no event shows, so that step is refused too.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+
+from chainrule._backend import ndarray
+from chainrule._recording import RECORDING
+from chainrule.autograd.engine import backward_order, node_of
+from chainrule.ops.op import Op
+from chainrule.tensor import Tensor
+
+__all__ = ["RETRY", "Backward", "Call", "Forward", "Method", "Tape", "Write", "compare"]
+
+ARG, CONST, UNTRACKED, PRODUCED = "arg", "const", "untracked", "produced"
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class Forward:
+    """``op.forward(*ins, **kw)`` into slot ``out``. ``recorded``: a graph node was made
+    (the backward pass may run this op's rule)."""
+
+    __slots__ = ("dtype", "ins", "kw", "needs", "op", "out", "recorded", "shape")
+
+    def __init__(self, op, ins, kw, out, needs, recorded, shape, dtype) -> None:
+        self.op, self.ins, self.kw, self.out = op, ins, kw, out
+        self.needs, self.recorded, self.shape, self.dtype = needs, recorded, shape, dtype
+
+    def signature(self) -> tuple:
+        return (self.op, self.ins, self.kw, self.out, self.needs, self.recorded)
+
+    def reads(self) -> tuple:
+        return self.ins + tuple(s for _, s in self.kw)
+
+
+class Call:
+    """``fn(*ins, **kw)`` of a replayable function. ``tensors``: the positions passed as
+    tensors (``Tensor`` objects: the guarded tensor itself, or a new one around the
+    slot's array). ``outs``: its result's shape, with slots for arrays and tensors and
+    the values themselves for Python values. ``first``: the call returns Python values,
+    so a replay runs it before everything else and compares them."""
+
+    __slots__ = ("first", "fn", "ins", "kw", "outs", "tensors")
+
+    def __init__(self, fn, ins, kw, tensors, outs, first) -> None:
+        self.fn, self.ins, self.kw, self.tensors, self.outs = fn, ins, kw, tensors, outs
+        self.first = first
+
+    def signature(self) -> tuple:
+        return (self.fn, self.ins, self.kw, self.tensors, _shape_of(self.outs))
+
+    def reads(self) -> tuple:
+        return self.ins + tuple(s for _, s in self.kw)
+
+
+class Write:
+    """``slots[target][index] = slots[value]``, and a new version for ``tensor`` (the
+    written tensor, when it outlives the step). ``index``: a basic index (integers,
+    slices, ``...``) or ``...`` for the whole tensor."""
+
+    __slots__ = ("index", "target", "tensor", "value")
+
+    def __init__(self, target, value, tensor, index) -> None:
+        self.target, self.value, self.tensor, self.index = target, value, tensor, index
+
+    def signature(self) -> tuple:
+        return (self.target, self.value, self.tensor, self.index)
+
+    def reads(self) -> tuple:
+        return (self.target, self.value)
+
+
+class Backward:
+    """The backward pass as the engine walked it. ``nodes[k]``: the forward event whose
+    node came k-th, or ``("leaf", tensor)``/``("arg", i)`` for a leaf; ``parents[k]``:
+    for each input of that node, the position its gradient goes to (None: none needed).
+    ``roots``: (position, slot of the upstream gradient). ``grads``: (position of a leaf,
+    slot of its ``.grad`` afterwards)."""
+
+    __slots__ = ("grads", "nodes", "parents", "retain", "roots")
+
+    def __init__(self, nodes, parents, roots, grads, retain) -> None:
+        self.nodes, self.parents, self.roots = nodes, parents, roots
+        self.grads, self.retain = grads, retain
+
+    def signature(self) -> tuple:
+        return (tuple(self.nodes), self.parents, self.roots, self.grads, self.retain)
+
+    def reads(self) -> tuple:
+        return tuple(s for _, s in self.roots)
+
+
+class Method:
+    """``fn(*args)``: a bound method with effects on Python objects (``optimizer.step``).
+    ``writes``: the slots whose arrays it may change."""
+
+    __slots__ = ("args", "fn", "writes")
+
+    def __init__(self, fn, args, writes) -> None:
+        self.fn, self.args, self.writes = fn, args, writes
+
+    def signature(self) -> tuple:
+        return (_identity(self.fn), self.args, self.writes)
+
+    def reads(self) -> tuple:
+        return ()
+
+
+def _identity(fn) -> tuple:
+    """A bound method by its function and object: ``opt.step`` is a new object each time."""
+    return (getattr(fn, "__func__", fn), id(getattr(fn, "__self__", None)))
+
+
+def _shape_of(outs):
+    """A result's template without the Python values (compared separately)."""
+    if isinstance(outs, list):
+        return tuple(_shape_of(o) for o in outs)
+    return outs if isinstance(outs, int) else "value"
+
+
+class Tape:
+    """The recording of one call of a step (see the module docstring).
+
+    ``args``/``kwargs``: the step's arguments. The tape is active while
+    ``RECORDING.tape`` is it; :meth:`refuse` makes it inactive for the rest of the call.
+    """
+
+    def __init__(self, args: tuple, kwargs: dict) -> None:
+        self.kinds: list = []  # slot -> ARG, CONST, UNTRACKED, PRODUCED
+        self.values: list = []  # slot -> its value when recorded (the arrays are kept alive)
+        self.slot_of: dict = {}  # id(array) -> the slot that holds it now
+        self.tensors: dict = {}  # id(tensor) -> (tensor, array, requires_grad): guards
+        self.events: list = []
+        self.modules: dict = {}  # id(module) -> (module, training)
+        self.node_event: dict = {}  # id(node) -> index of the Forward that made it
+        self.reason: str | None = None
+        self.outputs = None
+        self.alive: list = []  # the nodes recorded (their ids must stay unique)
+        self.arg_slots = {}
+        for key, value in [*enumerate(args), *kwargs.items()]:
+            array = value._array if isinstance(value, Tensor) else value
+            if type(array) is ndarray and id(array) not in self.slot_of:
+                self.arg_slots[key] = self._new(ARG, array)
+
+    # ----------------------------------------------------------------- slots
+    def _new(self, kind: str, value) -> int:
+        slot = len(self.kinds)
+        self.kinds.append(kind)
+        self.values.append(value)
+        if kind != CONST:
+            self.slot_of[id(value)] = slot
+        return slot
+
+    def ref(self, value) -> int:
+        """The slot of ``value``: a tensor (its array), an array, or a Python value."""
+        if isinstance(value, Tensor):
+            tensor, array = value, value._array
+        elif isinstance(value, ndarray):
+            tensor, array = None, value
+        else:
+            return self._new(CONST, value)
+        slot = self.slot_of.get(id(array))
+        if slot is None:
+            slot = self._new(UNTRACKED, array)
+        if tensor is not None and self.kinds[slot] == UNTRACKED:
+            self.tensors.setdefault(id(tensor), (tensor, array, tensor._requires_grad))
+        return slot
+
+    def produce(self, array) -> int:
+        return self._new(PRODUCED, array)
+
+    # ----------------------------------------------------------------- refusing
+    def refuse(self, reason: str) -> None:
+        """Stop recording: a replay could not repeat what the step just did. The step
+        runs on eagerly; ``reason`` says what happened and where in the user's code."""
+        if self.reason is None:
+            self.reason = f"{reason} (at {_user_frame()})"
+        RECORDING.tape = None
+
+    def _resume(self) -> None:
+        RECORDING.tape = None if self.reason else self
+
+    # ----------------------------------------------------------------- reports
+    def forward(self, node, args, kwargs: dict, out, recorded: bool) -> None:
+        """An op ran: ``Op.apply`` reports its node, inputs, output and whether it
+        recorded the node in the graph."""
+        ins = tuple(self.ref(a) for a in args)
+        kw = tuple((k, self.ref(v)) for k, v in kwargs.items())
+        slot = self.produce(out)
+        needs = tuple(node.needs_input_grad)
+        self.events.append(
+            Forward(type(node), ins, kw, slot, needs, recorded, out.shape, out.dtype)
+        )
+        if recorded:
+            self.node_event[id(node)] = len(self.events) - 1
+            self.alive.append(node)
+
+    def call(self, fn, args: tuple, kwargs: dict):
+        """A replayable function is called: run it and record it."""
+        ins = tuple(self.ref(a) for a in args)
+        kw = tuple((k, self.ref(v)) for k, v in kwargs.items())
+        tensors = tuple(i for i, a in enumerate(args) if isinstance(a, Tensor))
+        RECORDING.tape = None
+        try:
+            result = fn(*args, **kwargs)
+        finally:
+            self._resume()
+        values = []
+        outs = self._template(result, values)
+        first = bool(values)
+        if first:
+            reads = set(ins) | {s for _, s in kw}
+            written = self._written()
+            if any(self.kinds[s] == PRODUCED or s in written for s in reads):
+                self.refuse(
+                    f"{fn.__qualname__} returns Python values computed from arrays that the "
+                    "step itself made or changed, so a replay could not check them up front"
+                )
+                return result
+        self.events.append(Call(fn, ins, kw, tensors, outs, first))
+        return result
+
+    def _template(self, result, values: list):
+        """Slots for the arrays and tensors in ``result`` (a value, or nested tuples and
+        lists); ``("value", v)`` for a Python value, collected into ``values``."""
+        if isinstance(result, tuple | list):
+            return [self._template(r, values) for r in result]
+        if isinstance(result, Tensor):
+            return self.produce(result._array)
+        if isinstance(result, ndarray):
+            return self.produce(result)
+        if result is not None:
+            values.append(result)
+        return ("value", result)
+
+    def _written(self) -> set:
+        """The slots that an event so far may have written."""
+        out = set()
+        for event in self.events:
+            if isinstance(event, Write):
+                out.add(event.target)
+            elif isinstance(event, Call):
+                out.update(event.reads())
+            elif isinstance(event, Method):
+                out.update(event.writes)
+        return out
+
+    def write(self, tensor, values, index=Ellipsis) -> None:
+        """``tensor[index] = values`` in its memory, with no graph recorded."""
+        if not _basic(index):
+            return self.refuse(
+                "the step writes into a tensor through an index of tensors or arrays"
+            )
+        target = self.ref(tensor)
+        value = self.ref(values)
+        keep = tensor if self.kinds[target] != PRODUCED else None
+        self.events.append(Write(target, value, keep, index))
+        return None
+
+    def method(self, fn, *args, writes=()):
+        """``fn(*args)``, a call with effects on Python objects: run it and record it.
+        ``writes``: tensors whose memory it may change."""
+        slots = tuple(self.ref(t) for t in writes)
+        RECORDING.tape = None
+        try:
+            result = fn(*args)
+        finally:
+            self._resume()
+        self.events.append(Method(fn, args, slots))
+        return result
+
+    def module(self, module) -> None:
+        """A module was called: a replay needs it in the same train/eval mode."""
+        if module._forward_hooks or module._forward_pre_hooks:
+            self.refuse(f"{type(module).__name__} has forward hooks, which a replay would not run")
+        self.modules.setdefault(id(module), (module, module.training))
+
+    def read(self, tensor, how: str) -> None:
+        """A tensor's values were read into Python (``item``, ``bool``, ``numpy``)."""
+        self.refuse(
+            f"the step reads a tensor's values into Python ({how}), so what it does next "
+            "may depend on them; return the tensor instead and read it after the call"
+        )
+
+    def backward(self, run, roots, grads, *, retain_graph, create_graph, inputs, accumulate):
+        """``run_backward`` was called: record the engine's walk, then let it run."""
+        plan = None
+        if create_graph or inputs is not None or not accumulate:
+            self.refuse(
+                "the step computes gradients with create_graph or autograd.grad; a replay "
+                "repeats only loss.backward()"
+            )
+        else:
+            plan = self._plan(roots, grads, retain_graph)
+        RECORDING.tape = None
+        try:
+            result = run(
+                roots,
+                grads,
+                retain_graph=retain_graph,
+                create_graph=create_graph,
+                inputs=inputs,
+                accumulate=accumulate,
+            )
+        finally:
+            self._resume()
+        if plan is not None and self.reason is None:
+            leaves, event = plan
+            for k, leaf in leaves:
+                if leaf._grad is not None:
+                    event.grads.append((k, self.produce(leaf._grad._array)))
+            event.grads = tuple(event.grads)
+            self.events.append(event)
+        return result
+
+    def _plan(self, roots, grads, retain: bool):
+        roots_nodes = list(dict.fromkeys(node_of(r) for r in roots))
+        order = [n for n in backward_order(roots_nodes) if not isinstance(n, Tensor)]
+        # The leaves last, as in the engine, but in a fixed order (the engine's order among
+        # them follows a set's; it does not matter which leaf is served first).
+        leaves_first_seen = [n for n in roots_nodes if isinstance(n, Tensor)]
+        for node in order:
+            leaves_first_seen += [p for p in node._next if isinstance(p, Tensor)]
+        order += list(dict.fromkeys(leaves_first_seen))
+        position = {id(n): k for k, n in enumerate(order)}
+        nodes, parents, leaves = [], [], []
+        args = {id(self.values[s]): key for key, s in self.arg_slots.items()}
+        for k, node in enumerate(order):
+            if node._hooks:
+                return self.refuse("a tensor in the step has a gradient hook")
+            if isinstance(node, Tensor):  # a leaf
+                key = args.get(id(node._array))
+                if key is not None:
+                    nodes.append(("arg", key))
+                else:
+                    self.ref(node)  # guarded: the same leaf on every call
+                    nodes.append(("leaf", node))
+                leaves.append((k, node))
+                parents.append(())
+                continue
+            index = self.node_event.get(id(node))
+            if index is None or not isinstance(node, Op):
+                what = type(node).__name__
+                return self.refuse(
+                    f"backward reaches a node ({what}) that the step did not make with a "
+                    "built-in op (a custom Function, or a graph built before the call)"
+                )
+            if node.n_out != 1 or node._next_oi is not None:
+                return self.refuse(f"backward reaches an op with several outputs ({node.op_name})")
+            nodes.append(index)
+            parents.append(tuple(None if p is None else position[id(p)] for p in node._next))
+        root_slots = []
+        for r, g in zip(roots, grads):
+            if r._output_index:
+                return self.refuse("backward starts from an output of a multi-output op")
+            root_slots.append((position[id(node_of(r))], self.ref(g)))
+        event = Backward(tuple(nodes), tuple(parents), tuple(root_slots), [], retain)
+        return leaves, event
+
+    def finish(self, result) -> None:
+        """The step returned ``result``: its template, for building the replay's result."""
+        if self.reason is None:
+            self.outputs = self._output(result)
+
+    def _output(self, result):
+        if isinstance(result, tuple | list):
+            return (type(result), [self._output(r) for r in result])
+        if isinstance(result, dict):
+            return (dict, {k: self._output(v) for k, v in result.items()})
+        if isinstance(result, Tensor):
+            if result._requires_grad and not any(isinstance(e, Backward) for e in self.events):
+                self.refuse(
+                    "the step returns a tensor with a graph and runs no backward: the "
+                    "gradient would be computed outside the step, which a replay cannot "
+                    "follow; compile the whole training step (forward, backward, update)"
+                )
+                return None
+            return ("tensor", self.ref(result))
+        if isinstance(result, ndarray):
+            return ("array", self.ref(result))
+        return ("value", result)
+
+
+def _basic(index) -> bool:
+    """Whether ``index`` holds only integers, slices, None and ``...`` (it can be kept)."""
+    if isinstance(index, tuple):
+        return all(map(_basic, index))
+    return index is None or index is Ellipsis or isinstance(index, int | slice)
+
+
+def _user_frame() -> str:
+    """``file:line`` of the innermost frame outside chainrule, where the user's code is."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        path = os.path.abspath(frame.f_code.co_filename)
+        if not path.startswith(_PACKAGE + os.sep):
+            return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+        frame = frame.f_back
+    return "unknown"
+
+
+# --------------------------------------------------------------------------- comparing
+RETRY = "retry"
+
+
+def compare(first: Tape, second: Tape) -> str | None:
+    """Whether ``second`` can be replayed, judged against ``first``, the recording of an
+    earlier call: None if so; ``RETRY`` when a guard call (a :class:`Call` returning
+    Python values, such as the check of class labels) returned other values on the two
+    calls, so that they may have taken different paths legitimately (record again);
+    otherwise why not.
+
+    Replayable: the same events reading the same slots, the same Python values, the same
+    modules in the same modes, and each untracked array the *same array* on both calls
+    (a parameter, a buffer: a replay reads what it holds then). An untracked array that
+    is a new array on each call was made outside the recorded events, perhaps from the
+    data; even when its values happen to agree, a replay could not make it again.
+    """
+    for a, b in zip(first.events, second.events):
+        if type(a) is not type(b) or (isinstance(a, Call) and a.fn is not b.fn):
+            break
+        if isinstance(a, Call) and a.first and not _same(_values(a.outs), _values(b.outs)):
+            return RETRY
+    if first.kinds != second.kinds or len(first.events) != len(second.events):
+        return "the step did different work on two calls (Python control flow on the data?)"
+    for a, b in zip(first.events, second.events):
+        if type(a) is not type(b) or not _same(a.signature(), b.signature()):
+            return (
+                f"the step did different work on two calls ({_describe(a)} became "
+                f"{_describe(b)}): Python control flow that depends on the data?"
+            )
+    for slot, kind in enumerate(second.kinds):
+        x, y = first.values[slot], second.values[slot]
+        if kind == UNTRACKED and x is not y:
+            return (
+                f"{_consumer(second, slot)} received an array that the step made without "
+                "chainrule's ops or factories (with NumPy directly?), so a replay could not "
+                "make it again"
+            )
+        if kind == CONST and not _same(x, y):
+            return (
+                f"{_consumer(second, slot)} received a Python value that changed between two "
+                f"calls ({x!r}, then {y!r}), computed outside chainrule's ops"
+            )
+    if [(id(m), t) for m, t in first.modules.values()] != [
+        (id(m), t) for m, t in second.modules.values()
+    ]:
+        return "the step called different modules, or in other modes, on two calls"
+    if not _same(first.outputs, second.outputs):
+        return "the step returned different Python values on two calls"
+    return None
+
+
+def _values(outs) -> list:
+    if isinstance(outs, list):
+        return [v for o in outs for v in _values(o)]
+    return [] if isinstance(outs, int) else [outs[1]]
+
+
+def _same(a, b) -> bool:
+    """Equal values: arrays by dtype, shape and contents (nan equal to nan), containers
+    element by element, anything else with ``type`` and ``==``."""
+    if a is b:
+        return True
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, ndarray):
+        return (
+            a.dtype == b.dtype
+            and a.shape == b.shape
+            and bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+        )
+    if isinstance(a, tuple | list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, Tensor):
+        return False  # different tensor objects
+    try:
+        return bool(a == b)
+    except Exception:
+        return False
+
+
+def _describe(event) -> str:
+    if isinstance(event, Forward):
+        return f"op {event.op.__name__}"
+    if isinstance(event, Call):
+        return f"call of {event.fn.__qualname__}"
+    if isinstance(event, Method):
+        return f"call of {getattr(event.fn, '__qualname__', event.fn)}"
+    return type(event).__name__.lower()
+
+
+def _consumer(tape: Tape, slot: int) -> str:
+    for event in tape.events:
+        if slot in event.reads():
+            return _describe(event)
+    return "the step's result"
