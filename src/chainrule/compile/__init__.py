@@ -49,6 +49,7 @@ import functools
 import warnings
 
 from chainrule._recording import RECORDING
+from chainrule.autograd.grad_mode import STATE
 from chainrule.compile.replay import DIVERGED, Program, call_key
 from chainrule.compile.tape import RETRY, Tape, compare
 
@@ -102,8 +103,10 @@ class CompiledStep:
         functools.update_wrapper(self, fn, updated=())
 
     def __call__(self, *args, **kwargs):
-        if self.reason is not None or RECORDING.tape is not None:
-            return self.fn(*args, **kwargs)  # eager: refused, or inside another capture
+        if self.reason is not None or RECORDING.tape is not None or STATE.anomaly:
+            # Eager: refused, inside another capture, or anomaly detection (whose checks
+            # of every op a replay would skip).
+            return self.fn(*args, **kwargs)
         key = call_key(args, kwargs)
         for program in self.programs:
             if program.matches(key):
@@ -114,7 +117,7 @@ class CompiledStep:
         return self._record(key, args, kwargs)
 
     def _record(self, key, args, kwargs):
-        tape = Tape(args, kwargs)
+        tape = Tape(self.fn, args, kwargs)
         RECORDING.tape = tape
         try:
             result = self.fn(*args, **kwargs)

@@ -15,6 +15,8 @@ with Python results, such as the check of class labels).
 
 from __future__ import annotations
 
+from operator import is_
+
 from chainrule import dtypes as _dt
 from chainrule._backend import ndarray
 from chainrule._fp_errors import silence, unsilence
@@ -44,10 +46,16 @@ _new = object.__new__
 def call_key(args: tuple, kwargs: dict) -> tuple:
     """What must be equal between two calls for one program to serve both: each
     argument's shape, dtype and requires_grad (a tensor), shape and dtype (an array) or
-    value; grad mode; the default dtype."""
-    key = [STATE.grad, STATE.anomaly, _dt.get_default_dtype()]
+    value; grad mode; the default dtype; which arguments are the same array."""
+    key = [STATE.grad, _dt.get_default_dtype()]
+    arrays = []
     for value in (*args, *kwargs.items()):
         key.append(_describe(value))
+        if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str):
+            value = value[1]
+        arrays.append(id(value._array) if isinstance(value, Tensor) else id(value))
+    # Which arguments share one array ((x, x) records a single slot for both).
+    key.append(tuple(map(arrays.index, arrays)))
     return tuple(key)
 
 
@@ -74,6 +82,7 @@ class Program:
         self.arg_slots = tuple(tape.arg_slots.items())
         self.guards = tuple(tape.tensors.values())
         self.modules = tuple(tape.modules.values())
+        self.names = tape.names
         self.outputs = tape.outputs
         self.nodes: list = [None] * len(tape.events)  # the ops' nodes of the current replay
         first, rest = [], []
@@ -89,8 +98,11 @@ class Program:
         the same key, the modules in the same modes, the same parameter arrays."""
         if key != self.key:
             return False
-        for module, training in self.modules:
-            if module.training is not training:
+        for module, training, members in self.modules:
+            if module.training is not training or not _same_members(module, members):
+                return False
+        for namespace, name, value in self.names:
+            if namespace.get(name, _MISSING) is not value:
                 return False
         for tensor, array, requires_grad in self.guards:
             if tensor._array is not array or tensor._requires_grad is not requires_grad:
@@ -120,6 +132,18 @@ class Program:
             unsilence(token)
             self.nodes = [None] * len(self.nodes)
         return _result(self.outputs, vals)
+
+
+_MISSING = object()
+
+
+def _same_members(module, members) -> bool:
+    """Whether ``module`` holds the same parameter and buffer objects as when recorded
+    (``model.fc.weight = nn.Parameter(...)`` replaces one)."""
+    current = (*module._parameters.values(), *module._buffers.values())
+    if len(current) != len(members):
+        return False
+    return all(map(is_, current, members))
 
 
 def _result(template, vals):

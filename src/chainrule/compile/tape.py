@@ -35,7 +35,9 @@ import numpy as np
 from chainrule._backend import ndarray
 from chainrule._recording import RECORDING
 from chainrule.autograd.engine import backward_order, node_of
+from chainrule.nn.module import Module
 from chainrule.ops.op import Op
+from chainrule.optim.optimizer import Optimizer
 from chainrule.tensor import Tensor
 
 __all__ = ["RETRY", "Backward", "Call", "Forward", "Method", "Tape", "Write", "compare"]
@@ -153,7 +155,7 @@ class Tape:
     ``RECORDING.tape`` is it; :meth:`refuse` makes it inactive for the rest of the call.
     """
 
-    def __init__(self, args: tuple, kwargs: dict) -> None:
+    def __init__(self, fn, args: tuple, kwargs: dict) -> None:
         self.kinds: list = []  # slot -> ARG, CONST, UNTRACKED, PRODUCED
         self.values: list = []  # slot -> its value when recorded (the arrays are kept alive)
         self.slot_of: dict = {}  # id(array) -> the slot that holds it now
@@ -164,6 +166,7 @@ class Tape:
         self.reason: str | None = None
         self.outputs = None
         self.alive: list = []  # the nodes recorded (their ids must stay unique)
+        self.names = _names(fn)  # the globals and closure variables it reads: guards
         self.arg_slots = {}
         for key, value in [*enumerate(args), *kwargs.items()]:
             array = value._array if isinstance(value, Tensor) else value
@@ -301,7 +304,8 @@ class Tape:
         """A module was called: a replay needs it in the same train/eval mode."""
         if module._forward_hooks or module._forward_pre_hooks:
             self.refuse(f"{type(module).__name__} has forward hooks, which a replay would not run")
-        self.modules.setdefault(id(module), (module, module.training))
+        members = (*module._parameters.values(), *module._buffers.values())
+        self.modules.setdefault(id(module), (module, module.training, members))
 
     def read(self, tensor, how: str) -> None:
         """A tensor's values were read into Python (``item``, ``bool``, ``numpy``)."""
@@ -386,9 +390,15 @@ class Tape:
         return leaves, event
 
     def finish(self, result) -> None:
-        """The step returned ``result``: its template, for building the replay's result."""
+        """The step returned ``result``: its template, for building the replay's result.
+        Then the tape lets go of the arrays the step made (and the graph's nodes): only
+        the untracked arrays and the Python values are compared with the next call's."""
         if self.reason is None:
             self.outputs = self._output(result)
+        self.values = [
+            v if kind in (UNTRACKED, CONST) else None for kind, v in zip(self.kinds, self.values)
+        ]
+        self.alive = self.slot_of = None
 
     def _output(self, result):
         if isinstance(result, tuple | list):
@@ -407,6 +417,46 @@ class Tape:
         if isinstance(result, ndarray):
             return ("array", self.ref(result))
         return ("value", result)
+
+
+def _names(fn) -> tuple:
+    """(namespace, name, value) for each global and closure variable that ``fn`` names
+    and that holds a tensor, a module or an optimizer: a replay checks that each name
+    still holds the same object (``w = new_tensor`` between calls is seen). Names read
+    only by functions that ``fn`` calls are not followed."""
+    fn = getattr(fn, "forward", fn) if not hasattr(fn, "__code__") else fn
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return ()
+    out = []
+    namespace = fn.__globals__
+    for name in code.co_names:
+        value = namespace.get(name)
+        if isinstance(value, (Tensor, Module, Optimizer)):
+            out.append((namespace, name, value))
+    for name, cell in zip(code.co_freevars, fn.__closure__ or ()):
+        try:
+            value = cell.cell_contents
+        except ValueError:  # not yet assigned
+            continue
+        if isinstance(value, (Tensor, Module, Optimizer)):
+            out.append((_Cell(cell), name, value))
+    return tuple(out)
+
+
+class _Cell:
+    """A closure cell with a namespace's ``get``, for the guards."""
+
+    __slots__ = ("cell",)
+
+    def __init__(self, cell) -> None:
+        self.cell = cell
+
+    def get(self, name, default=None):
+        try:
+            return self.cell.cell_contents
+        except ValueError:
+            return default
 
 
 def _basic(index) -> bool:
@@ -470,8 +520,8 @@ def compare(first: Tape, second: Tape) -> str | None:
                 f"{_consumer(second, slot)} received a Python value that changed between two "
                 f"calls ({x!r}, then {y!r}), computed outside chainrule's ops"
             )
-    if [(id(m), t) for m, t in first.modules.values()] != [
-        (id(m), t) for m, t in second.modules.values()
+    if [(id(m), t) for m, t, _ in first.modules.values()] != [
+        (id(m), t) for m, t, _ in second.modules.values()
     ]:
         return "the step called different modules, or in other modes, on two calls"
     if not _same(first.outputs, second.outputs):
