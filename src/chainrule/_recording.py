@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 
-__all__ = ["RECORDING", "replayable"]
+__all__ = ["RECORDING", "replayable", "reported"]
 
 
 class _Recording:
@@ -45,3 +45,21 @@ def replayable(fn):
 
     wrapper.replayable = fn
     return wrapper
+
+
+def reported(event: str):
+    """Make ``fn`` report its calls to a capture: while a step is captured,
+    ``fn(*args, **kwargs)`` becomes ``tape.<event>(fn, *args, **kwargs)`` (the tape
+    records what it needs and calls ``fn``)."""
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            tape = RECORDING.tape
+            if tape is None:
+                return fn(*args, **kwargs)
+            return getattr(tape, event)(fn, *args, **kwargs)
+
+        return wrapper
+
+    return decorate

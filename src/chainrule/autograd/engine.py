@@ -19,7 +19,7 @@ from operator import attrgetter
 
 from chainrule._backend import ndarray, xp
 from chainrule._fp_errors import silence, unsilence
-from chainrule._recording import RECORDING
+from chainrule._recording import reported
 from chainrule.autograd import buffers
 from chainrule.autograd.grad_mode import STATE
 from chainrule.autograd.graph import FREED_MESSAGE, check_saved_versions
@@ -34,20 +34,11 @@ __all__ = ["CHECK_BUILTIN_RULES", "backward_order", "run_backward"]
 CHECK_BUILTIN_RULES = False
 
 
+@reported("backward")  # a step captured by cr.compile records the walk
 def run_backward(roots, grads, *, retain_graph, create_graph, inputs=None, accumulate=True):
     """Back-propagate ``grads`` (one per root: arrays, or tensors when ``create_graph``)
     from the tensors ``roots``. With ``inputs``, return the gradient that reaches each of
     them (``autograd.grad``); with ``accumulate``, add into the leaves' ``.grad``."""
-    if RECORDING.tape is not None:  # a step being captured by cr.compile: it records the walk
-        return RECORDING.tape.backward(
-            run_backward,
-            roots,
-            grads,
-            retain_graph=retain_graph,
-            create_graph=create_graph,
-            inputs=inputs,
-            accumulate=accumulate,
-        )
     sums: dict = {}  # node -> the sum of the gradients its consumers have sent it so far
     for root, g in zip(roots, grads):
         send_to_slot(sums, node_of(root), root._output_index, g)

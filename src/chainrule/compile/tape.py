@@ -314,7 +314,9 @@ class Tape:
             "may depend on them; return the tensor instead and read it after the call"
         )
 
-    def backward(self, run, roots, grads, *, retain_graph, create_graph, inputs, accumulate):
+    def backward(
+        self, run, roots, grads, *, retain_graph, create_graph, inputs=None, accumulate=True
+    ):
         """``run_backward`` was called: record the engine's walk, then let it run."""
         plan = None
         if create_graph or inputs is not None or not accumulate:
