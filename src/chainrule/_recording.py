@@ -20,10 +20,15 @@ __all__ = ["RECORDING", "replayable", "reported"]
 
 
 class _Recording:
-    __slots__ = ("tape",)
+    """``tape``: the capture in progress, or None. ``module_changes``: a count of the
+    changes to any module's parameters, buffers, children or train/eval mode, so that a
+    replay checks its modules only after something changed."""
+
+    __slots__ = ("module_changes", "tape")
 
     def __init__(self) -> None:
         self.tape = None
+        self.module_changes = 0
 
 
 RECORDING = _Recording()

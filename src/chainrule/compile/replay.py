@@ -20,6 +20,7 @@ from operator import is_
 from chainrule import dtypes as _dt
 from chainrule._backend import ndarray
 from chainrule._fp_errors import silence, unsilence
+from chainrule._recording import RECORDING
 from chainrule.autograd.buffers import LeafGradients, owned
 from chainrule.autograd.grad_mode import STATE
 from chainrule.compile.tape import (
@@ -83,6 +84,7 @@ class Program:
         self.guards = tuple(tape.tensors.values())
         self.modules = tuple(tape.modules.values())
         self.names = tape.names
+        self.module_changes = -1  # check the modules on the first replay
         self.outputs = tape.outputs
         self.nodes: list = [None] * len(tape.events)  # the ops' nodes of the current replay
         first, rest = [], []
@@ -98,9 +100,11 @@ class Program:
         the same key, the modules in the same modes, the same parameter arrays."""
         if key != self.key:
             return False
-        for module, training, members in self.modules:
-            if module.training is not training or not _same_members(module, members):
-                return False
+        if self.module_changes != RECORDING.module_changes:  # some module changed
+            for module, training, members in self.modules:
+                if module.training is not training or not _same_members(module, members):
+                    return False
+            self.module_changes = RECORDING.module_changes
         for namespace, name, value in self.names:
             if namespace.get(name, _MISSING) is not value:
                 return False

@@ -120,6 +120,7 @@ class Module:
         ``self.name`` is an ordinary (fast) attribute lookup."""
         self.__dict__[store][name] = value
         self.__dict__[name] = value
+        RECORDING.module_changes += 1
 
     def __setattr__(self, name: str, value) -> None:
         d = self.__dict__
@@ -151,6 +152,8 @@ class Module:
             self._put("_buffers", name, value)
         else:
             object.__setattr__(self, name, value)
+            if name == "training":
+                RECORDING.module_changes += 1
 
     def __getattr__(self, name: str):
         d = self.__dict__
@@ -167,6 +170,7 @@ class Module:
                 del s[name]
                 self.__dict__.pop(name, None)
                 self._non_persistent.discard(name)
+                RECORDING.module_changes += 1
                 return
         object.__delattr__(self, name)
 
