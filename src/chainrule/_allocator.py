@@ -13,8 +13,8 @@ def tune_allocator() -> bool:
     columns) again and again. By default glibc serves arrays above a size threshold with
     fresh pages from the kernel and returns freed memory beyond another threshold, so
     every step pays for the first touch of each page again: a page fault per 4 KB, often
-    more time than the arithmetic (measured here: a LeNet-like step at batch 64 took 5.5
-    ms this way and 2.3 ms with the memory kept). This sets glibc's ``M_MMAP_THRESHOLD``
+    more time than the arithmetic (docs/performance.md, "Where the speed devices pay").
+    This sets glibc's ``M_MMAP_THRESHOLD``
     to 32 MiB and ``M_TRIM_THRESHOLD`` to 256 MiB (the environment variables
     ``MALLOC_MMAP_THRESHOLD_`` and ``MALLOC_TRIM_THRESHOLD_`` do the same from outside).
     The price: the process keeps up to 256 MiB it has freed, instead of handing it back.

@@ -1,8 +1,9 @@
 """Floating-point warnings off while an op runs, as PyTorch computes: ``log(0)`` is
 -inf and ``0/0`` nan, silently (``detect_anomaly`` is the tool that reports them).
 
-The plain way is ``numpy.errstate(all="ignore")`` around each op, which costs about 2 us,
-more than many ops themselves. A speed device instead: NumPy 2 keeps its error state in
+The plain way is ``numpy.errstate(all="ignore")`` around each op, which enters and leaves
+a Python context manager each time, costing more than many small ops themselves (the
+figure: docs/performance.md, "Where the speed devices pay"). A speed device instead: NumPy 2 keeps its error state in
 a context variable, and setting it directly costs two C calls. The "ignore" state is
 rebuilt whenever the surrounding state changes, so other settings (buffer size, a
 user's ``seterr``) are inherited as ``errstate`` would inherit them. On NumPy 1 it falls

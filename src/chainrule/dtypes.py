@@ -43,6 +43,7 @@ __all__ = [
     "int64",
     "is_floating",
     "long",
+    "or_default",
     "promote_types",
     "result_type",
     "set_default_dtype",
@@ -186,6 +187,12 @@ def to_dtype(dtype) -> np.dtype:
         return np.dtype(dtype)
     except TypeError:
         raise TypeError(f"not a dtype: {dtype!r}") from None
+
+
+def or_default(dtype) -> np.dtype:
+    """``to_dtype(dtype)``, or the default dtype when ``dtype`` is None: the rule of the
+    factories and of the layers' ``dtype=`` argument."""
+    return get_default_dtype() if dtype is None else to_dtype(dtype)
 
 
 def is_floating(dtype) -> builtins.bool:

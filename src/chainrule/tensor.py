@@ -1328,26 +1328,22 @@ def _factory(arr, requires_grad: bool) -> Tensor:
     return t
 
 
-def _dtype_or_default(dtype):
-    return _dt.get_default_dtype() if dtype is None else _dt.to_dtype(dtype)
-
-
 @replayable
 def zeros(*size, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     _devices.check_device("zeros", device)
-    return _factory(xp.zeros(_size(size), _dtype_or_default(dtype)), requires_grad)
+    return _factory(xp.zeros(_size(size), _dt.or_default(dtype)), requires_grad)
 
 
 @replayable
 def ones(*size, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     _devices.check_device("ones", device)
-    return _factory(xp.ones(_size(size), _dtype_or_default(dtype)), requires_grad)
+    return _factory(xp.ones(_size(size), _dt.or_default(dtype)), requires_grad)
 
 
 @replayable
 def empty(*size, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     _devices.check_device("empty", device)
-    return _factory(xp.empty(_size(size), _dtype_or_default(dtype)), requires_grad)
+    return _factory(xp.empty(_size(size), _dt.or_default(dtype)), requires_grad)
 
 
 @replayable
@@ -1391,7 +1387,7 @@ def randn(*size, dtype=None, requires_grad: bool = False, generator=None, device
     """Draws from the standard normal distribution, from ``generator`` (default: the
     library's seeded generator)."""
     _devices.check_device("randn", device)
-    dt = _dtype_or_default(dtype)
+    dt = _dt.or_default(dtype)
     _float_draw("randn", dt)
     arr = _rng(generator).standard_normal(_size(size)).astype(dt)
     return _factory(xp.asarray(arr), requires_grad)
@@ -1401,7 +1397,7 @@ def randn(*size, dtype=None, requires_grad: bool = False, generator=None, device
 def rand(*size, dtype=None, requires_grad: bool = False, generator=None, device=None) -> Tensor:
     """Draws from U[0, 1), from ``generator`` (default: the library's seeded generator)."""
     _devices.check_device("rand", device)
-    dt = _dtype_or_default(dtype)
+    dt = _dt.or_default(dtype)
     _float_draw("rand", dt)
     arr = _rng(generator).random(_size(size)).astype(dt)
     return _factory(xp.asarray(arr), requires_grad)
@@ -1484,7 +1480,7 @@ def linspace(
     start, end, steps: int, dtype=None, requires_grad: bool = False, *, device=None
 ) -> Tensor:
     _devices.check_device("linspace", device)
-    return _factory(xp.linspace(start, end, steps, dtype=_dtype_or_default(dtype)), requires_grad)
+    return _factory(xp.linspace(start, end, steps, dtype=_dt.or_default(dtype)), requires_grad)
 
 
 @replayable
@@ -1492,25 +1488,12 @@ def eye(
     n: int, m: int | None = None, dtype=None, requires_grad: bool = False, *, device=None
 ) -> Tensor:
     _devices.check_device("eye", device)
-    return _factory(xp.eye(n, m, dtype=_dtype_or_default(dtype)), requires_grad)
+    return _factory(xp.eye(n, m, dtype=_dt.or_default(dtype)), requires_grad)
 
 
 # NumPy's ``axis=`` and ``keepdims=`` on the reductions, as PyTorch's methods take them.
-for _name in (
-    "all",
-    "amax",
-    "amin",
-    "any",
-    "argmax",
-    "argmin",
-    "logsumexp",
-    "max",
-    "mean",
-    "min",
-    "prod",
-    "std",
-    "sum",
-    "var",
-):
+_TESTS_AND_EXTREMES = ("all", "any", "amax", "amin", "argmax", "argmin", "max", "min")
+_SUMS_AND_MOMENTS = ("logsumexp", "mean", "prod", "std", "sum", "var")
+for _name in _TESTS_AND_EXTREMES + _SUMS_AND_MOMENTS:
     setattr(Tensor, _name, numpy_names(getattr(Tensor, _name)))
-del _name
+del _name, _TESTS_AND_EXTREMES, _SUMS_AND_MOMENTS

@@ -130,24 +130,48 @@ def _zeros_for_missing(grads, refs, strict: bool, create_graph: bool, fn: str, w
         if g is None:
             if strict:
                 raise RuntimeError(
-                    f"{fn}: the {what} is independent of input {i}, which strict=True does "
-                    "not allow"
+                    f"{fn}: {what} is independent of input {i}, which strict=True does not allow"
                 )
             g = zeros_like(ref)
         elif strict and create_graph and not g.requires_grad:
             raise RuntimeError(
-                f"{fn}: the {what} does not depend on input {i}, which strict=True with "
+                f"{fn}: {what} does not depend on input {i}, which strict=True with "
                 "create_graph=True does not allow"
             )
         out.append(g)
     return tuple(out)
 
 
-def _single_element(v, tensors: tuple, fn: str, of: str) -> None:
-    if v is None and (len(tensors) != 1 or tensors[0].numel() != 1):
-        raise RuntimeError(
-            f"{fn}: v can only be omitted when the {of} is a single tensor with a single element"
-        )
+def _vector(v, against: tuple, against_is_tuple: bool, create_graph: bool, fn: str, of: str):
+    """``v`` as a tuple of fresh tensors shaped as ``against``; None (a one-element
+    ``against`` only) stays None."""
+    if v is None:
+        if len(against) != 1 or against[0].numel() != 1:
+            raise RuntimeError(
+                f"{fn}: v can only be omitted when the {of} is a single tensor with a single "
+                "element"
+            )
+        return None
+    _, v = _as_tuple(v, "v", fn)
+    v = _prepare(v, create_graph, need_graph=False)
+    _check_v(v, against, against_is_tuple, fn)
+    return v
+
+
+def _call(func, inputs: tuple, strict: bool, fn: str) -> tuple[bool, tuple]:
+    """``func(*inputs)`` as a tuple of tensors, and whether it returned a tuple."""
+    outputs_tuple, outputs = _as_tuple(func(*inputs), "outputs of the function", fn)
+    _need_grad(outputs, "output", strict, fn)
+    return outputs_tuple, outputs
+
+
+def _pair(outputs, outputs_tuple, result, result_tuple, create_graph: bool) -> tuple:
+    """``(func(inputs), product)``, each detached unless ``create_graph``, and each a
+    tensor or a tuple as its argument was."""
+    return (
+        _unpack(_finish(outputs, create_graph), outputs_tuple),
+        _unpack(_finish(result, create_graph), result_tuple),
+    )
 
 
 # ----------------------------------------------------------------------------- products
@@ -157,21 +181,11 @@ def vjp(func, inputs, v=None, create_graph: bool = False, strict: bool = False):
     with enable_grad():
         inputs_tuple, inputs = _as_tuple(inputs, "inputs", "vjp")
         inputs = _prepare(inputs, create_graph, need_graph=True)
-        outputs = func(*inputs)
-        outputs_tuple, outputs = _as_tuple(outputs, "outputs of the function", "vjp")
-        _need_grad(outputs, "output", strict, "vjp")
-        if v is not None:
-            _, v = _as_tuple(v, "v", "vjp")
-            v = _prepare(v, create_graph, need_graph=False)
-            _check_v(v, outputs, outputs_tuple, "vjp")
-        else:
-            _single_element(v, outputs, "vjp", "output of the function")
+        outputs_tuple, outputs = _call(func, inputs, strict, "vjp")
+        v = _vector(v, outputs, outputs_tuple, create_graph, "vjp", "output of the function")
         grads = _grad(outputs, inputs, v, create_graph)
-        result = _zeros_for_missing(grads, inputs, strict, create_graph, "vjp", "output")
-    return (
-        _unpack(_finish(outputs, create_graph), outputs_tuple),
-        _unpack(_finish(result, create_graph), inputs_tuple),
-    )
+        result = _zeros_for_missing(grads, inputs, strict, create_graph, "vjp", "the output")
+    return _pair(outputs, outputs_tuple, result, inputs_tuple, create_graph)
 
 
 def jvp(func, inputs, v=None, create_graph: bool = False, strict: bool = False):
@@ -181,25 +195,15 @@ def jvp(func, inputs, v=None, create_graph: bool = False, strict: bool = False):
     with enable_grad():
         inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jvp")
         inputs = _prepare(inputs, create_graph, need_graph=True)
-        if v is not None:
-            _, v = _as_tuple(v, "v", "jvp")
-            v = _prepare(v, create_graph, need_graph=False)
-            _check_v(v, inputs, inputs_tuple, "jvp")
-        else:
-            _single_element(v, inputs, "jvp", "input")
-        outputs = func(*inputs)
-        outputs_tuple, outputs = _as_tuple(outputs, "outputs of the function", "jvp")
-        _need_grad(outputs, "output", strict, "jvp")
+        v = _vector(v, inputs, inputs_tuple, create_graph, "jvp", "input")
+        outputs_tuple, outputs = _call(func, inputs, strict, "jvp")
         # g(u) = Jᵀu, with u a dummy upstream gradient that requires grad
         dummies = tuple(zeros_like(o).requires_grad_(True) for o in outputs)
         back = _grad(outputs, inputs, dummies, create_graph=True)
         _need_grad(back, "gradient with respect to input", strict, "jvp")
         grads = _grad(back, dummies, v, create_graph=create_graph)
-        result = _zeros_for_missing(grads, outputs, strict, create_graph, "jvp", "output")
-    return (
-        _unpack(_finish(outputs, create_graph), outputs_tuple),
-        _unpack(_finish(result, create_graph), outputs_tuple),
-    )
+        result = _zeros_for_missing(grads, outputs, strict, create_graph, "jvp", "the output")
+    return _pair(outputs, outputs_tuple, result, outputs_tuple, create_graph)
 
 
 # ----------------------------------------------------------------------------- matrices
@@ -225,6 +229,7 @@ def _check_strategy(strategy: str, create_graph: bool, strict: bool, vectorize: 
             )
 
 
+# Mirrors PyTorch's signature (torch.autograd.functional.jacobian), as hessian does.
 def jacobian(
     func,
     inputs,
@@ -240,9 +245,7 @@ def jacobian(
     with enable_grad():
         inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jacobian")
         inputs = _prepare(inputs, create_graph, need_graph=True)
-        outputs = func(*inputs)
-        outputs_tuple, outputs = _as_tuple(outputs, "outputs of the function", "jacobian")
-        _need_grad(outputs, "output", strict, "jacobian")
+        outputs_tuple, outputs = _call(func, inputs, strict, "jacobian")
         jac = []
         for i, out in enumerate(outputs):
             rows = [[] for _ in inputs]
@@ -250,19 +253,9 @@ def jacobian(
                 one_hot = zeros_like(out)
                 one_hot._array.reshape(-1)[k] = 1  # (a fresh array: reshape is a view of it)
                 row = _grad((out,), inputs, (one_hot,), create_graph, retain=True)
-                for j, (g, inp) in enumerate(zip(row, inputs)):
-                    if g is None:
-                        if strict:
-                            raise RuntimeError(
-                                f"jacobian: output {i} is independent of input {j}, which "
-                                "strict=True does not allow"
-                            )
-                        g = zeros_like(inp)
-                    elif strict and create_graph and not g.requires_grad:
-                        raise RuntimeError(
-                            f"jacobian: the jacobian is independent of input {j}, which "
-                            "strict=True with create_graph=True does not allow"
-                        )
+                what = f"output {i}"
+                row = _zeros_for_missing(row, inputs, strict, create_graph, "jacobian", what)
+                for j, g in enumerate(row):
                     rows[j].append(g)
             jac.append(tuple(_stack(r, out, inp) for r, inp in zip(rows, inputs)))
     return _unpack(_finish(tuple(jac), create_graph), (outputs_tuple, inputs_tuple))
@@ -276,6 +269,7 @@ def _stack(rows: list, out: Tensor, inp: Tensor) -> Tensor:
     return stack(rows, 0).reshape(*out.shape, *inp.shape)
 
 
+# Mirrors PyTorch's signature (torch.autograd.functional.hessian).
 def hessian(
     func,
     inputs,
@@ -295,16 +289,7 @@ def hessian(
         )
 
     def scalar(*args):
-        out = func(*args)
-        out_tuple, outs = _as_tuple(out, "outputs of the function", "hessian")
-        _need_grad(outs, "output", strict, "hessian")
-        if out_tuple:
-            raise RuntimeError("hessian: the function should return a single tensor")
-        if out.numel() != 1:
-            raise RuntimeError(
-                "hessian: the tensor the function returns should hold a single element, got "
-                f"shape {out.shape}"
-            )
+        _, (out,) = _scalar_output(func, args, strict, "hessian")
         return out.reshape(())
 
     def gradient(*args):
@@ -324,9 +309,7 @@ def hessian(
 
 
 def _scalar_output(func, inputs: tuple, strict: bool, fn: str) -> tuple[bool, tuple]:
-    outputs = func(*inputs)
-    outputs_tuple, outputs = _as_tuple(outputs, "outputs of the function", fn)
-    _need_grad(outputs, "output", strict, fn)
+    outputs_tuple, outputs = _call(func, inputs, strict, fn)
     if outputs_tuple:
         raise RuntimeError(f"{fn}: the function should return a single tensor")
     if outputs[0].numel() != 1:
@@ -340,49 +323,31 @@ def _scalar_output(func, inputs: tuple, strict: bool, fn: str) -> tuple[bool, tu
 def vhp(func, inputs, v=None, create_graph: bool = False, strict: bool = False):
     r"""``(func(inputs), vᵀ H)`` for a function with a one-element output: the
     vector-Jacobian product of the gradient, shaped as the inputs."""
-    with enable_grad():
-        inputs_tuple, inputs = _as_tuple(inputs, "inputs", "vhp")
-        inputs = _prepare(inputs, create_graph, need_graph=True)
-        if v is not None:
-            _, v = _as_tuple(v, "v", "vhp")
-            v = _prepare(v, create_graph, need_graph=False)
-            _check_v(v, inputs, inputs_tuple, "vhp")
-        else:
-            _single_element(v, inputs, "vhp", "input")
-        outputs_tuple, outputs = _scalar_output(func, inputs, strict, "vhp")
-        jac = _grad(outputs, inputs, create_graph=True)
-        _need_grad(jac, "gradient with respect to input", strict, "vhp")
-        with set_grad_enabled(create_graph or is_grad_enabled()):
-            grads = _grad(jac, inputs, v, create_graph=create_graph)
-            result = _zeros_for_missing(grads, inputs, strict, create_graph, "vhp", "gradient")
-    return (
-        _unpack(_finish(outputs, create_graph), outputs_tuple),
-        _unpack(_finish(result, create_graph), inputs_tuple),
-    )
+    return _hessian_product(func, inputs, v, create_graph, strict, "vhp")
 
 
 def hvp(func, inputs, v=None, create_graph: bool = False, strict: bool = False):
     r"""``(func(inputs), H v)`` for a function with a one-element output, shaped as the
     inputs: the double-backward trick applied to the gradient :math:`\nabla f`
     (:math:`H v` is the Jacobian-vector product of :math:`\nabla f`)."""
+    return _hessian_product(func, inputs, v, create_graph, strict, "hvp")
+
+
+def _hessian_product(func, inputs, v, create_graph: bool, strict: bool, fn: str):
+    """``vhp`` (a backward pass through the gradient with ``v`` as its upstream
+    gradient) or ``hvp`` (the same trick as ``jvp``, on the gradient)."""
     with enable_grad():
-        inputs_tuple, inputs = _as_tuple(inputs, "inputs", "hvp")
+        inputs_tuple, inputs = _as_tuple(inputs, "inputs", fn)
         inputs = _prepare(inputs, create_graph, need_graph=True)
-        if v is not None:
-            _, v = _as_tuple(v, "v", "hvp")
-            v = _prepare(v, create_graph, need_graph=False)
-            _check_v(v, inputs, inputs_tuple, "hvp")
-        else:
-            _single_element(v, inputs, "hvp", "input")
-        outputs_tuple, outputs = _scalar_output(func, inputs, strict, "hvp")
+        v = _vector(v, inputs, inputs_tuple, create_graph, fn, "input")
+        outputs_tuple, outputs = _scalar_output(func, inputs, strict, fn)
         jac = _grad(outputs, inputs, create_graph=True)
-        _need_grad(jac, "gradient with respect to input", strict, "hvp")
-        dummies = tuple(zeros_like(x).requires_grad_(True) for x in inputs)
-        back = _grad(jac, inputs, dummies, create_graph=True)  # Hᵀu, linear in u
+        _need_grad(jac, "gradient with respect to input", strict, fn)
+        wrt, what = inputs, "the gradient"
+        if fn == "hvp":
+            wrt, what = tuple(zeros_like(x).requires_grad_(True) for x in inputs), "the hessian"
+            jac = _grad(jac, inputs, wrt, create_graph=True)  # Hᵀu, linear in the dummy u
         with set_grad_enabled(create_graph or is_grad_enabled()):
-            grads = _grad(back, dummies, v, create_graph=create_graph)
-            result = _zeros_for_missing(grads, inputs, strict, create_graph, "hvp", "hessian")
-    return (
-        _unpack(_finish(outputs, create_graph), outputs_tuple),
-        _unpack(_finish(result, create_graph), inputs_tuple),
-    )
+            grads = _grad(jac, wrt, v, create_graph=create_graph)
+            result = _zeros_for_missing(grads, inputs, strict, create_graph, fn, what)
+    return _pair(outputs, outputs_tuple, result, inputs_tuple, create_graph)

@@ -67,6 +67,7 @@ def _worst(analytic, numeric, atol, rtol):
     return (excess.flat[k] > 0) if excess.size else False, k
 
 
+# Mirrors PyTorch's signature (torch.autograd.gradcheck), as gradgradcheck does.
 def gradcheck(
     func,
     inputs,
@@ -175,6 +176,7 @@ def gradcheck(
     return True
 
 
+# Mirrors PyTorch's signature (torch.autograd.gradgradcheck).
 def gradgradcheck(
     func,
     inputs,

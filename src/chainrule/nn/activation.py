@@ -17,7 +17,7 @@ import math
 from chainrule import ops
 from chainrule._backend import xp
 from chainrule.autograd.grad_mode import no_grad
-from chainrule.dtypes import get_default_dtype, to_dtype
+from chainrule.dtypes import or_default
 from chainrule.nn.layers import layer_input
 from chainrule.nn.module import Module, Parameter
 from chainrule.ops.inplace import apply_inplace
@@ -334,7 +334,7 @@ class PReLU(Module):
     ) -> None:
         super().__init__()
         self.num_parameters, self.init = num_parameters, init
-        dt = get_default_dtype() if dtype is None else to_dtype(dtype)
+        dt = or_default(dtype)
         self.weight = Parameter(full((num_parameters,), init, dtype=dt))
 
     def reset_parameters(self) -> None:

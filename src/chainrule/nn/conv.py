@@ -9,23 +9,11 @@ convolution.
 
 from __future__ import annotations
 
-import math
-
 from chainrule.errors import ShapeError
-from chainrule.nn.layers import (
-    _default_init,
-    _dtype,
-    check_conv_channels,
-    conv_padding,
-    conv_repr,
-    layer_input,
-    reversed_padding,
-)
-from chainrule.nn.module import Module, Parameter
+from chainrule.nn.layers import _AvgPoolNd, _ConvNd, _MaxPoolNd, spatial_ints
 from chainrule.ops import conv as _conv
 from chainrule.ops.conv_transpose import conv_transpose2d, transposed_output_size
-from chainrule.ops.padding import pad
-from chainrule.tensor import Tensor, as_tensor, empty
+from chainrule.tensor import Tensor, as_tensor
 
 __all__ = [
     "AvgPool1d",
@@ -41,9 +29,7 @@ __all__ = [
 
 def _single(value, name: str, minimum: int) -> int:
     """An int, or a sequence holding one, as PyTorch's 1-D layers accept."""
-    if isinstance(value, tuple | list) and len(value) == 1:
-        value = value[0]
-    return _conv.pair_of_ints(value, name, minimum)[0]
+    return spatial_ints(value, name, minimum, 1)[0]
 
 
 def _sequence(input, op: str) -> Tensor:
@@ -101,77 +87,30 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
     return out.squeeze(-2)
 
 
-class Conv1d(Module):
+class Conv1d(_ConvNd):
     r"""1-D convolution over (N, C_in, L) or (C_in, L): ``weight`` (out, in / groups, k).
 
     Output length :math:`\lfloor (L + 2p - d(k - 1) - 1)/s \rfloor + 1`; ``groups`` and
     ``padding_mode`` as in :class:`~chainrule.nn.Conv2d`.
     """
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size,
-        stride=1,
-        padding=0,
-        dilation=1,
-        groups: int = 1,
-        bias: bool = True,
-        padding_mode: str = "zeros",
-        device=None,
-        dtype=None,
-    ) -> None:
-        super().__init__()
-        self.kernel_size = (_single(kernel_size, "kernel_size", 1),)
-        self.stride = (_single(stride, "stride", 1),)
-        self.dilation = (_single(dilation, "dilation", 1),)
-        self.padding = conv_padding("Conv1d", padding, self.stride)
-        check_conv_channels("Conv1d", in_channels, out_channels, groups, padding_mode)
-        self.in_channels, self.out_channels = in_channels, out_channels
-        self.groups, self.padding_mode = groups, padding_mode
-        self._reversed_padding_repeated_twice = reversed_padding(
-            self.padding, self.kernel_size, self.dilation
-        )
-        dt = _dtype(dtype)
-        self.weight = Parameter(
-            empty(out_channels, in_channels // groups, *self.kernel_size, dtype=dt)
-        )
-        if bias:
-            self.bias = Parameter(empty(out_channels, dtype=dt))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        _default_init(
-            self.weight, self.bias, (self.in_channels // self.groups) * self.kernel_size[0]
-        )
+    _spatial = ("L",)
 
     def forward(self, x):
-        x = layer_input(x, self.weight._array.dtype, self)
-        if x.ndim not in (2, 3) or x.shape[-2] != self.in_channels:
-            raise ShapeError(
-                f"{self!r}: expected input of shape (N, {self.in_channels}, L) or "
-                f"({self.in_channels}, L), got shape {tuple(x.shape)}"
-            )
-        padding = self.padding if isinstance(self.padding, str) else self.padding[0]
-        if self.padding_mode != "zeros":
-            x = pad(x, self._reversed_padding_repeated_twice, self.padding_mode)
-            padding = 0
+        x, padding = self._padded(self._input(x))
         return conv1d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
-    def extra_repr(self) -> str:
-        return conv_repr(self)
 
-
-class ConvTranspose2d(Module):
+class ConvTranspose2d(_ConvNd):
     r"""Transposed 2-D convolution (see :mod:`chainrule.ops.conv_transpose`): ``weight``
     (in, out / groups, kh, kw), output size
     :math:`(H - 1)s - 2p + d(k - 1) + p_{out} + 1`. ``forward(x, output_size=None)``:
     an ``output_size`` picks ``output_padding`` so that the output has that size.
     """
 
+    _spatial = ("H", "W")
+
+    # Mirrors PyTorch's signature (its options in another order than Conv2d's).
     def __init__(
         self,
         in_channels: int,
@@ -187,7 +126,6 @@ class ConvTranspose2d(Module):
         device=None,
         dtype=None,
     ) -> None:
-        super().__init__()
         if padding_mode != "zeros":
             raise ValueError(
                 f"ConvTranspose2d: only padding_mode='zeros' is supported, got {padding_mode!r}"
@@ -196,28 +134,14 @@ class ConvTranspose2d(Module):
             raise ValueError(
                 f"ConvTranspose2d: padding must be an integer or a pair of them, got {padding!r}"
             )
-        check_conv_channels("ConvTranspose2d", in_channels, out_channels, groups, padding_mode)
-        self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size = _conv.pair_of_ints(kernel_size, "kernel_size", 1)
-        self.stride = _conv.pair_of_ints(stride, "stride", 1)
-        self.padding = _conv.pair_of_ints(padding, "padding", 0)
-        self.output_padding = _conv.pair_of_ints(output_padding, "output_padding", 0)
-        self.dilation = _conv.pair_of_ints(dilation, "dilation", 1)
-        self.groups, self.padding_mode = groups, padding_mode
-        dt = _dtype(dtype)
-        self.weight = Parameter(
-            empty(in_channels, out_channels // groups, *self.kernel_size, dtype=dt)
+        c_in, c_out = in_channels, out_channels
+        super().__init__(
+            c_in, c_out, kernel_size, stride, padding, dilation, groups, bias, dtype=dtype
         )
-        if bias:
-            self.bias = Parameter(empty(out_channels, dtype=dt))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        self.output_padding = _conv.pair_of_ints(output_padding, "output_padding", 0)
 
-    def reset_parameters(self) -> None:
-        # PyTorch's fan-in of this weight: its dimension 1 (out / groups) times the kernel.
-        fan_in = (self.out_channels // self.groups) * math.prod(self.kernel_size)
-        _default_init(self.weight, self.bias, fan_in)
+    def _weight_shape(self) -> tuple:
+        return (self.in_channels, self.out_channels // self.groups, *self.kernel_size)
 
     def _output_padding(self, x: Tensor, output_size) -> tuple:
         if output_size is None:
@@ -244,12 +168,7 @@ class ConvTranspose2d(Module):
         return (size[0] - low[0], size[1] - low[1])
 
     def forward(self, x, output_size=None):
-        x = layer_input(x, self.weight._array.dtype, self)
-        if x.ndim not in (3, 4) or x.shape[-3] != self.in_channels:
-            raise ShapeError(
-                f"{self!r}: expected input of shape (N, {self.in_channels}, H, W) or "
-                f"({self.in_channels}, H, W), got shape {tuple(x.shape)}"
-            )
+        x = self._input(x)
         return conv_transpose2d(
             x,
             self.weight,
@@ -261,43 +180,20 @@ class ConvTranspose2d(Module):
             self.dilation,
         )
 
-    def extra_repr(self) -> str:
-        return conv_repr(self)
 
-
-class MaxPool1d(Module):
+class MaxPool1d(_MaxPoolNd):
     """The maximum over each ``kernel_size`` window of a sequence (stride defaults to
     ``kernel_size``)."""
 
-    def __init__(
-        self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False
-    ) -> None:
-        super().__init__()
-        self.kernel_size, self.stride, self.padding = kernel_size, stride or kernel_size, padding
-        self.dilation, self.return_indices, self.ceil_mode = dilation, return_indices, ceil_mode
-
     def forward(self, x):
-        return max_pool1d(
-            x,
-            self.kernel_size,
-            self.stride,
-            self.padding,
-            self.dilation,
-            self.ceil_mode,
-            self.return_indices,
-        )
-
-    def extra_repr(self) -> str:
-        return (
-            f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-            f"dilation={self.dilation}, ceil_mode={self.ceil_mode}"
-        )
+        return max_pool1d(x, *self._options())
 
 
-class AvgPool1d(Module):
+class AvgPool1d(_AvgPoolNd):
     """The mean over each ``kernel_size`` window of a sequence (stride defaults to
     ``kernel_size``)."""
 
+    # Mirrors PyTorch's signature (AvgPool2d's, without divisor_override).
     def __init__(
         self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True
     ) -> None:
@@ -316,6 +212,3 @@ class AvgPool1d(Module):
             self.ceil_mode,
             self.count_include_pad,
         )
-
-    def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"

@@ -25,10 +25,10 @@ from __future__ import annotations
 import warnings
 
 from chainrule import ops
-from chainrule.errors import ShapeError
-from chainrule.nn.module import Module
-from chainrule.ops.promotion import float_input
-from chainrule.tensor import _make, as_tensor
+from chainrule.nn.loss._common import matched
+from chainrule.nn.loss._common import reduce as reduce_loss
+from chainrule.nn.loss.modules import _Loss
+from chainrule.tensor import _make
 
 __all__ = ["KLDivLoss", "kl_div"]
 
@@ -42,6 +42,14 @@ def _xlogx(p):
     return p * ops.log(safe)
 
 
+def _no_legacy_arguments(name: str, size_average, reduce) -> None:
+    if size_average is not None or reduce is not None:
+        raise ValueError(
+            f"{name}: size_average and reduce are deprecated in PyTorch and not supported; "
+            "use reduction='sum', 'mean', 'batchmean' or 'none'"
+        )
+
+
 def kl_div(
     input,
     target,
@@ -53,67 +61,38 @@ def kl_div(
     """KL divergence between the target distribution and the input's (see the module
     docstring): ``input`` log-probabilities, ``target`` probabilities (or
     log-probabilities with ``log_target``), of one shape."""
-    if size_average is not None or reduce is not None:
-        raise ValueError(
-            "kl_div: size_average and reduce are deprecated in PyTorch and not supported; "
-            "use reduction='sum', 'mean', 'batchmean' or 'none'"
-        )
-    if reduction not in REDUCTIONS:
-        raise ValueError(
-            f"kl_div: reduction must be one of {', '.join(map(repr, REDUCTIONS))}, got "
-            f"{reduction!r}"
-        )
-    x = float_input(input)
-    t = as_tensor(target)
-    if tuple(t.shape) != tuple(x.shape):
-        raise ShapeError(
-            f"kl_div: input shape {tuple(x.shape)} and target shape {tuple(t.shape)} differ; "
-            "they must be equal (no broadcasting between a prediction and its target)"
-        )
-    if t._array.dtype != x._array.dtype:
-        t = t.to(x._array.dtype)
+    _no_legacy_arguments("kl_div", size_average, reduce)
+    x, t = matched("kl_div", input, target, reduction, REDUCTIONS)
     loss = ops.exp(t) * (t - x) if log_target else _xlogx(t) - t * x
-    if reduction == "none":
-        return loss
-    total = loss.sum()
-    if reduction == "sum":
-        return total
     if reduction == "batchmean":
+        total = loss.sum()
         return total / x.shape[0] if x.ndim else total
-    warnings.warn(
-        "kl_div: reduction='mean' divides by the number of elements (batch size times the "
-        "number of classes), which is not the KL divergence; reduction='batchmean' divides "
-        "by the batch size and gives it",
-        UserWarning,
-        stacklevel=2,
-    )
-    return total / max(loss._array.size, 1)
+    if reduction == "mean":
+        warnings.warn(
+            "kl_div: reduction='mean' divides by the number of elements (batch size times "
+            "the number of classes), which is not the KL divergence; reduction='batchmean' "
+            "divides by the batch size and gives it",
+            UserWarning,
+            stacklevel=2,
+        )
+    return reduce_loss(loss, reduction, max(loss._array.size, 1))
 
 
-class KLDivLoss(Module):
+class KLDivLoss(_Loss):
     """Module form of :func:`kl_div`: ``KLDivLoss(reduction="batchmean")(log_q, p)``."""
+
+    _reductions = REDUCTIONS
 
     def __init__(
         self, size_average=None, reduce=None, reduction: str = "mean", log_target: bool = False
     ) -> None:
-        super().__init__()
-        if size_average is not None or reduce is not None:
-            raise ValueError(
-                "KLDivLoss: size_average and reduce are deprecated in PyTorch and not "
-                "supported; use reduction"
-            )
-        if reduction not in REDUCTIONS:
-            raise ValueError(
-                f"KLDivLoss: reduction must be one of {', '.join(map(repr, REDUCTIONS))}, got "
-                f"{reduction!r}"
-            )
-        self.reduction, self.log_target = reduction, log_target
+        _no_legacy_arguments("KLDivLoss", size_average, reduce)
+        super().__init__(reduction)
+        self.log_target = log_target
 
     def forward(self, input, target):
         return kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
 
     def extra_repr(self) -> str:
-        parts = [] if self.reduction == "mean" else [f"reduction={self.reduction!r}"]
-        if self.log_target:
-            parts.append("log_target=True")
-        return ", ".join(parts)
+        parts = [super().extra_repr(), "log_target=True" if self.log_target else ""]
+        return ", ".join(p for p in parts if p)

@@ -29,7 +29,7 @@ from chainrule._backend import xp
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.errors import ShapeError
 from chainrule.nn import init
-from chainrule.nn.module import Module, Parameter
+from chainrule.nn.module import Module, Parameter, changed_options
 from chainrule.ops.indexing import getitem
 from chainrule.ops.selection import where
 from chainrule.tensor import Tensor, _make, as_tensor, empty
@@ -166,7 +166,7 @@ class Embedding(Module):
         self.max_norm, self.norm_type = max_norm, norm_type
         self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse
         if _weight is None:
-            dt = _dt.get_default_dtype() if dtype is None else _dt.to_dtype(dtype)
+            dt = _dt.or_default(dtype)
             self.weight = Parameter(empty(num_embeddings, embedding_dim, dtype=dt), not _freeze)
             self.reset_parameters()
         else:
@@ -226,15 +226,11 @@ class Embedding(Module):
         )
 
     def extra_repr(self) -> str:
-        text = f"{self.num_embeddings}, {self.embedding_dim}"
-        if self.padding_idx is not None:
-            text += f", padding_idx={self.padding_idx}"
-        if self.max_norm is not None:
-            text += f", max_norm={self.max_norm}"
-        if self.norm_type != 2:
-            text += f", norm_type={self.norm_type}"
-        if self.scale_grad_by_freq:
-            text += ", scale_grad_by_freq=True"
-        if self.sparse:
-            text += ", sparse=True"
-        return text
+        return f"{self.num_embeddings}, {self.embedding_dim}" + changed_options(
+            self,
+            padding_idx=None,
+            max_norm=None,
+            norm_type=2,
+            scale_grad_by_freq=False,
+            sparse=False,
+        )

@@ -23,14 +23,12 @@ from __future__ import annotations
 import math
 import warnings
 
-from chainrule import dtypes as _dt
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.errors import ShapeError
-from chainrule.nn.layers import layer_input
-from chainrule.nn.module import Module, Parameter
-from chainrule.nn.norm import _BatchNorm, _floating
+from chainrule.nn.module import Module
+from chainrule.nn.norm import _BatchNorm, affine_parameters, norm_input
 from chainrule.ops.normalization import batch_statistics, normalize
-from chainrule.tensor import as_tensor, ones, zeros
+from chainrule.tensor import as_tensor
 
 __all__ = [
     "GroupNorm",
@@ -151,21 +149,10 @@ class GroupNorm(Module):
             affine,
         )
         self._has_bias = affine and bias
-        dt = _dt.get_default_dtype() if dtype is None else _dt.to_dtype(dtype)
-        self.weight = Parameter(ones(num_channels, dtype=dt)) if affine else None
-        if self.weight is None:
-            self.register_parameter("weight", None)
-        if affine and bias:
-            self.bias = Parameter(zeros(num_channels, dtype=dt))
-        else:
-            self.register_parameter("bias", None)
+        affine_parameters(self, (num_channels,), affine, bias, dtype)
 
     def forward(self, x):
-        x = (
-            layer_input(x, self.weight._array.dtype, self)
-            if self.weight is not None
-            else _floating(x)
-        )
+        x = norm_input(x, self, self.weight)
         if x.ndim < 2 or x.shape[1] != self.num_channels:
             raise ShapeError(
                 f"{self!r}: expected input of shape (N, {self.num_channels}, ...), got shape "
@@ -199,13 +186,7 @@ class _InstanceNorm(_BatchNorm):
         super().__init__(num_features, eps, momentum, affine, track_running_stats, dtype, bias=bias)
 
     def forward(self, x):
-        state = self.weight if self.weight is not None else self.running_mean
-        x = layer_input(x, state._array.dtype, self) if state is not None else _floating(x)
-        if x.ndim not in self._dims:
-            raise ShapeError(
-                f"{self!r}: expected {' or '.join(f'{d}-D' for d in self._dims)} input, got "
-                f"shape {tuple(x.shape)}"
-            )
+        x = self._input(x)
         unbatched = x.ndim == self._dims[0]
         channel_dim = 0 if unbatched else 1
         if x.shape[channel_dim] != self.num_features:

@@ -148,6 +148,7 @@ def _empty(tensor: Tensor) -> bool:
     return True
 
 
+# Mirrors PyTorch's signature, as kaiming_normal_ does.
 def kaiming_uniform_(
     tensor: Tensor,
     a: float = 0.0,
@@ -163,6 +164,7 @@ def kaiming_uniform_(
     return uniform_(tensor, -bound, bound, generator)
 
 
+# Mirrors PyTorch's signature (kaiming_uniform_'s).
 def kaiming_normal_(
     tensor: Tensor,
     a: float = 0.0,

@@ -9,7 +9,7 @@ from chainrule import dtypes as _dt
 from chainrule import ops
 from chainrule.errors import ShapeError
 from chainrule.nn import init
-from chainrule.nn.module import Module, Parameter
+from chainrule.nn.module import Module, Parameter, changed_options
 from chainrule.ops import conv as _conv
 from chainrule.ops.linalg import Linear as _LinearOp
 from chainrule.ops.padding import pad as _pad
@@ -43,17 +43,28 @@ def layer_input(x, dtype, layer: Module) -> Tensor:
     return x.to(dtype)
 
 
-def _default_init(weight: Parameter, bias: Parameter | None, fan_in: int) -> None:
-    # PyTorch's default: kaiming_uniform_ with a = sqrt(5), i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
-    # and the bias from the same interval.
+def _weight_and_bias(layer: Module, weight_shape: tuple, bias_size: int | None, dtype) -> None:
+    """Give ``layer`` a ``weight`` of ``weight_shape`` and a ``bias`` of ``bias_size``
+    (None: no bias, registered as None, as PyTorch does), then initialise them with its
+    ``reset_parameters``."""
+    dt = _dt.or_default(dtype)
+    layer.weight = Parameter(empty(*weight_shape, dtype=dt))
+    if bias_size is None:
+        layer.register_parameter("bias", None)
+    else:
+        layer.bias = Parameter(empty(bias_size, dtype=dt))
+    layer.reset_parameters()
+
+
+def _default_init(weight: Parameter, bias: Parameter | None) -> None:
+    """PyTorch's default for a linear or convolution layer: kaiming_uniform_ with a =
+    sqrt(5), i.e. U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and the bias from the same
+    interval. ``fan_in`` is the weight's dimension 1 times its kernel size."""
     init.kaiming_uniform_(weight, a=math.sqrt(5))
     if bias is not None:
+        fan_in = math.prod(weight.shape[1:])
         bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
         init.uniform_(bias, -bound, bound)
-
-
-def _dtype(dtype):
-    return _dt.get_default_dtype() if dtype is None else _dt.to_dtype(dtype)
 
 
 class Linear(Module):
@@ -65,16 +76,10 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=None) -> None:
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
-        dt = _dtype(dtype)
-        self.weight = Parameter(empty(out_features, in_features, dtype=dt))
-        if bias:
-            self.bias = Parameter(empty(out_features, dtype=dt))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        _weight_and_bias(self, (out_features, in_features), out_features if bias else None, dtype)
 
     def reset_parameters(self) -> None:
-        _default_init(self.weight, self.bias, self.in_features)
+        _default_init(self.weight, self.bias)
 
     def forward(self, x):
         weight = self.weight
@@ -91,17 +96,15 @@ class Linear(Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
 
-class Conv2d(Module):
-    r"""2-D convolution (cross-correlation) over NCHW input: ``weight``
-    (out, in / groups, kh, kw).
+class _ConvNd(Module):
+    """What the convolution layers share (PyTorch's ``_ConvNd``): the checks PyTorch
+    makes, the options as tuples of one entry per spatial dimension, ``weight`` and
+    ``bias`` with their initialisation, the input check and the repr. A subclass sets
+    ``_spatial`` (the names of its spatial dimensions) and writes ``forward``."""
 
-    Input (N, C_in, H, W) or (C_in, H, W) -> output (N, C_out, OH, OW), with
-    :math:`OH = \lfloor (H + 2p - d(k_h - 1) - 1)/s \rfloor + 1`. ``groups`` splits the
-    channels into that many independent convolutions (``groups=in_channels``: depthwise);
-    ``padding_mode`` other than ``"zeros"`` pads with :func:`~chainrule.ops.padding.pad`
-    (``"reflect"``, ``"replicate"``, ``"circular"``) before a convolution without padding.
-    """
+    _spatial: tuple = ()
 
+    # Mirrors PyTorch's signature (Conv1d's and Conv2d's; ConvTranspose2d orders its own).
     def __init__(
         self,
         in_channels: int,
@@ -117,63 +120,96 @@ class Conv2d(Module):
         dtype=None,
     ) -> None:
         super().__init__()
-        self.kernel_size = _conv.pair_of_ints(kernel_size, "kernel_size", 1)
-        self.stride = _conv.pair_of_ints(stride, "stride", 1)
-        self.dilation = _conv.pair_of_ints(dilation, "dilation", 1)
-        self.padding = conv_padding(type(self).__name__, padding, self.stride)
-        check_conv_channels(type(self).__name__, in_channels, out_channels, groups, padding_mode)
+        name, n = type(self).__name__, len(self._spatial)
+        self.kernel_size = spatial_ints(kernel_size, "kernel_size", 1, n)
+        self.stride = spatial_ints(stride, "stride", 1, n)
+        self.dilation = spatial_ints(dilation, "dilation", 1, n)
+        self.padding = conv_padding(name, padding, self.stride)
+        check_conv_channels(name, in_channels, out_channels, groups, padding_mode)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.groups, self.padding_mode = groups, padding_mode
+        self.output_padding = (0,) * n  # a transposed convolution's option
         self._reversed_padding_repeated_twice = reversed_padding(
             self.padding, self.kernel_size, self.dilation
         )
-        dt = _dtype(dtype)
-        self.weight = Parameter(
-            empty(out_channels, in_channels // groups, *self.kernel_size, dtype=dt)
-        )
-        if bias:
-            self.bias = Parameter(empty(out_channels, dtype=dt))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        _weight_and_bias(self, self._weight_shape(), out_channels if bias else None, dtype)
+
+    def _weight_shape(self) -> tuple:
+        return (self.out_channels, self.in_channels // self.groups, *self.kernel_size)
 
     def reset_parameters(self) -> None:
-        fan_in = (self.in_channels // self.groups) * math.prod(self.kernel_size)
-        _default_init(self.weight, self.bias, fan_in)
+        _default_init(self.weight, self.bias)
+
+    def _input(self, x) -> Tensor:
+        """``x`` in the layer's dtype, checked: (N, C_in, *spatial) or (C_in, *spatial)."""
+        x = layer_input(x, self.weight._array.dtype, self)
+        k = len(self._spatial)
+        if x.ndim not in (k + 1, k + 2) or x.shape[-k - 1] != self.in_channels:
+            dims = ", ".join(self._spatial)
+            raise ShapeError(
+                f"{self!r}: expected input of shape (N, {self.in_channels}, {dims}) or "
+                f"({self.in_channels}, {dims}), got shape {tuple(x.shape)}"
+            )
+        return x
+
+    def _padded(self, x: Tensor) -> tuple:
+        """``x`` and the padding left for the convolution: with a ``padding_mode`` other
+        than zeros, ``x`` padded by :func:`~chainrule.ops.padding.pad` and none left."""
+        if self.padding_mode == "zeros":
+            return x, self.padding
+        return _pad(x, self._reversed_padding_repeated_twice, self.padding_mode), 0
+
+    def extra_repr(self) -> str:
+        """PyTorch's: the options that differ from their defaults."""
+        zero, one = (0,) * len(self.kernel_size), (1,) * len(self.kernel_size)
+        text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}"
+        text += f", stride={self.stride}" + changed_options(
+            self, padding=zero, dilation=one, output_padding=zero, groups=1
+        )
+        text += "" if self.bias is not None else ", bias=False"
+        return text + changed_options(self, padding_mode="zeros")
+
+
+class Conv2d(_ConvNd):
+    r"""2-D convolution (cross-correlation) over NCHW input: ``weight``
+    (out, in / groups, kh, kw).
+
+    Input (N, C_in, H, W) or (C_in, H, W) -> output (N, C_out, OH, OW), with
+    :math:`OH = \lfloor (H + 2p - d(k_h - 1) - 1)/s \rfloor + 1`. ``groups`` splits the
+    channels into that many independent convolutions (``groups=in_channels``: depthwise);
+    ``padding_mode`` other than ``"zeros"`` pads with :func:`~chainrule.ops.padding.pad`
+    (``"reflect"``, ``"replicate"``, ``"circular"``) before a convolution without padding.
+    """
+
+    _spatial = ("H", "W")
 
     def forward(self, x):
-        x = layer_input(x, self.weight._array.dtype, self)
-        if x.ndim not in (3, 4) or x.shape[-3] != self.in_channels:
-            raise ShapeError(
-                f"{self!r}: expected input of shape (N, {self.in_channels}, H, W) or "
-                f"({self.in_channels}, H, W), got shape {tuple(x.shape)}"
-            )
-        padding = self.padding
-        if self.padding_mode != "zeros":
-            x = _pad(x, self._reversed_padding_repeated_twice, self.padding_mode)
-            padding = 0
+        x, padding = self._padded(self._input(x))
         return _conv.conv2d(
             x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups
         )
 
-    def extra_repr(self) -> str:
-        return conv_repr(self)
+
+def spatial_ints(value, name: str, minimum: int, n: int) -> tuple:
+    """A size option as a tuple of ``n`` ints (one per spatial dimension): an int is
+    repeated, a sequence must have ``n`` entries."""
+    if n == 2:
+        return _conv.pair_of_ints(value, name, minimum)
+    if isinstance(value, tuple | list) and len(value) == 1:
+        value = value[0]
+    return (_conv.pair_of_ints(value, name, minimum)[0],)
 
 
 def conv_padding(name: str, padding, stride: tuple):
     """A convolution layer's ``padding``: ``"same"`` or ``"valid"`` as given (``"same"``
     needs stride 1), numbers as a tuple with one entry per spatial dimension."""
-    n = len(stride)
     if isinstance(padding, str):
         if padding not in ("same", "valid"):
             raise ValueError(f"{name}: padding must be 'same', 'valid' or numbers, got {padding!r}")
         if padding == "same" and any(s != 1 for s in stride):
             raise ValueError(f"{name}: padding='same' is not supported for strided convolutions")
         return padding
-    if n == 1:
-        value = padding[0] if isinstance(padding, tuple | list) and len(padding) == 1 else padding
-        return (_conv.pair_of_ints(value, "padding", 0)[0],)
-    return _conv.pair_of_ints(padding, "padding", 0)
+    return spatial_ints(padding, "padding", 0, len(stride))
 
 
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
@@ -209,28 +245,9 @@ def reversed_padding(padding, kernel: tuple, dilation: tuple) -> tuple:
     return tuple(out)
 
 
-def conv_repr(m: Module) -> str:
-    """PyTorch's ``extra_repr`` of a convolution layer: the options that differ from
-    their defaults."""
-    n = len(m.kernel_size)
-    text = f"{m.in_channels}, {m.out_channels}, kernel_size={m.kernel_size}, stride={m.stride}"
-    if m.padding != (0,) * n:
-        text += f", padding={m.padding}"
-    if m.dilation != (1,) * n:
-        text += f", dilation={m.dilation}"
-    if getattr(m, "output_padding", (0,) * n) != (0,) * n:
-        text += f", output_padding={m.output_padding}"
-    if m.groups != 1:
-        text += f", groups={m.groups}"
-    if m.bias is None:
-        text += ", bias=False"
-    if m.padding_mode != "zeros":
-        text += f", padding_mode={m.padding_mode}"
-    return text
-
-
-class MaxPool2d(Module):
-    """The maximum over each kernel_size window (stride defaults to kernel_size)."""
+class _MaxPoolNd(Module):
+    """The options of the max-pooling layers (PyTorch's ``_MaxPoolNd``); a subclass
+    writes ``forward``."""
 
     def __init__(
         self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False
@@ -239,9 +256,9 @@ class MaxPool2d(Module):
         self.kernel_size, self.stride, self.padding = kernel_size, stride or kernel_size, padding
         self.dilation, self.return_indices, self.ceil_mode = dilation, return_indices, ceil_mode
 
-    def forward(self, x):
-        return _conv.max_pool2d(
-            x,
+    def _options(self) -> tuple:
+        """The options in the order the functionals take them."""
+        return (
             self.kernel_size,
             self.stride,
             self.padding,
@@ -257,9 +274,24 @@ class MaxPool2d(Module):
         )
 
 
-class AvgPool2d(Module):
+class MaxPool2d(_MaxPoolNd):
+    """The maximum over each kernel_size window (stride defaults to kernel_size)."""
+
+    def forward(self, x):
+        return _conv.max_pool2d(x, *self._options())
+
+
+class _AvgPoolNd(Module):
+    """The repr of the average-pooling layers; their constructors differ, as PyTorch's do."""
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AvgPool2d(_AvgPoolNd):
     """The mean over each kernel_size window (stride defaults to kernel_size)."""
 
+    # Mirrors PyTorch's signature, which is F.avg_pool2d's after the input.
     def __init__(
         self,
         kernel_size,
@@ -284,9 +316,6 @@ class AvgPool2d(Module):
             self.count_include_pad,
             self.divisor_override,
         )
-
-    def extra_repr(self) -> str:
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
 class Flatten(Module):

@@ -74,6 +74,13 @@ def _as_numpy(value) -> np.ndarray:
     return np.asarray(value)
 
 
+def changed_options(module, **defaults) -> str:
+    """``", name=value"`` for each option of ``module`` that differs from its default, in
+    the order given: how PyTorch's ``extra_repr`` lists a layer's options."""
+    values = {name: getattr(module, name) for name in defaults}
+    return "".join(f", {k}={v}" for k, v in values.items() if v != defaults[k])
+
+
 def _indent(text: str, spaces: int) -> str:
     lines = text.split("\n")
     return "\n".join([lines[0]] + [" " * spaces + line for line in lines[1:]])

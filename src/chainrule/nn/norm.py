@@ -94,10 +94,28 @@ def update_running_statistics(running_mean, running_var, mean, var, m: float, n:
         running_var.copy_((1 - m) * running_var._array + m * var.reshape(c) * (n / (n - 1)))
 
 
-def _floating(x) -> Tensor:
-    """Input of a layer without parameters: a floating tensor of its own dtype."""
+def norm_input(x, layer: Module, state: Tensor | None) -> Tensor:
+    """``x`` in the dtype of the layer's ``state`` (its weight, or its running mean);
+    for a layer with neither, a floating tensor of its own dtype."""
+    if state is not None:
+        return layer_input(x, state._array.dtype, layer)
     x = as_tensor(x)
     return x if x._array.dtype.kind == "f" else x.to(_dt.get_default_dtype())
+
+
+def affine_parameters(layer: Module, shape: tuple, affine: bool, bias: bool, dtype) -> None:
+    """``layer.weight`` (ones) and ``layer.bias`` (zeros) of ``shape``, the scale and
+    shift after normalising; registered as None without ``affine`` (the bias also
+    without ``bias``)."""
+    dt = _dt.or_default(dtype)
+    if affine:
+        layer.weight = Parameter(ones(*shape, dtype=dt))
+    else:
+        layer.register_parameter("weight", None)
+    if affine and bias:
+        layer.bias = Parameter(zeros(*shape, dtype=dt))
+    else:
+        layer.register_parameter("bias", None)
 
 
 class _BatchNorm(Module):
@@ -118,16 +136,8 @@ class _BatchNorm(Module):
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         self._has_bias = affine and bias
-        dt = _dt.get_default_dtype() if dtype is None else _dt.to_dtype(dtype)
-        if affine:
-            self.weight = Parameter(ones(num_features, dtype=dt))
-            if bias:
-                self.bias = Parameter(zeros(num_features, dtype=dt))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        affine_parameters(self, (num_features,), affine, bias, dtype)
+        dt = _dt.or_default(dtype)
         if track_running_stats:
             self.register_buffer("running_mean", zeros(num_features, dtype=dt))
             self.register_buffer("running_var", ones(num_features, dtype=dt))
@@ -137,13 +147,17 @@ class _BatchNorm(Module):
             self.register_buffer("running_var", None)
             self.register_buffer("num_batches_tracked", None)
 
-    def forward(self, x):
-        state = self.weight if self.weight is not None else self.running_mean
-        x = layer_input(x, state._array.dtype, self) if state is not None else _floating(x)
+    def _input(self, x) -> Tensor:
+        """``x`` in the layer's dtype, with one of the numbers of dimensions in ``_dims``."""
+        x = norm_input(x, self, self.weight if self.weight is not None else self.running_mean)
         if x.ndim not in self._dims:
             raise ShapeError(
                 f"{self!r}: expected {' or '.join(f'{d}-D' for d in self._dims)} input, got shape {tuple(x.shape)}"
             )
+        return x
+
+    def forward(self, x):
+        x = self._input(x)
         if x.shape[1] != self.num_features:
             raise ShapeError(
                 f"{self!r}: expected {self.num_features} features/channels in dimension 1, "
@@ -217,24 +231,11 @@ class LayerNorm(Module):
         )
         self.normalized_shape, self.eps, self.elementwise_affine = shape, eps, elementwise_affine
         self._has_bias = bias
-        dt = _dt.get_default_dtype() if dtype is None else _dt.to_dtype(dtype)
-        if elementwise_affine:
-            self.weight = Parameter(ones(*shape, dtype=dt))
-            if bias:
-                self.bias = Parameter(zeros(*shape, dtype=dt))
-            else:
-                self.register_parameter("bias", None)
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
+        affine_parameters(self, shape, elementwise_affine, bias, dtype)
         self._numel = math.prod(shape)
 
     def forward(self, x):
-        x = (
-            layer_input(x, self.weight._array.dtype, self)
-            if self.weight is not None
-            else _floating(x)
-        )
+        x = norm_input(x, self, self.weight)
         if tuple(x.shape[x.ndim - len(self.normalized_shape) :]) != self.normalized_shape:
             raise ShapeError(
                 f"{self!r}: expected input whose last dimensions are {self.normalized_shape}, "

@@ -54,7 +54,7 @@ from chainrule.errors import ShapeError
 from chainrule.nn import init
 from chainrule.nn.dropout import dropout
 from chainrule.nn.layers import layer_input
-from chainrule.nn.module import Module, Parameter
+from chainrule.nn.module import Module, Parameter, changed_options
 from chainrule.tensor import Tensor, _make, empty, zeros
 
 __all__ = ["GRU", "LSTM", "RNN", "RNNBase", "gru_step", "lstm_step", "rnn_step"]
@@ -155,10 +155,6 @@ def gru_step(gi: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None) -> Tensor
 
 
 # --------------------------------------------------------------------- shared checks
-def _dtype(dtype):
-    return _dt.get_default_dtype() if dtype is None else _dt.to_dtype(dtype)
-
-
 def _check_size(name: str, value, *, zero_ok: bool = False) -> None:
     if not isinstance(value, int) or isinstance(value, bool):
         raise TypeError(f"{name} should be of type int, got: {type(value).__name__}")
@@ -179,6 +175,7 @@ class RNNBase(Module):
     direction, their checks and initialisation, and the loop over layers and directions.
     ``mode`` is ``'RNN_TANH'``, ``'RNN_RELU'``, ``'LSTM'`` or ``'GRU'``."""
 
+    # Mirrors PyTorch's signature; RNN, LSTM and GRU repeat it without mode.
     def __init__(
         self,
         mode: str,
@@ -229,7 +226,7 @@ class RNNBase(Module):
         gate_size = _GATES[mode] * hidden_size
         real_hidden = proj_size if proj_size > 0 else hidden_size
         directions = 2 if bidirectional else 1
-        dt = _dtype(dtype)
+        dt = _dt.or_default(dtype)
         self._flat_weights_names: list[str] = []
         self._all_weights: list[list[str]] = []
         for layer in range(num_layers):
@@ -367,20 +364,15 @@ class RNNBase(Module):
         return ops.stack(outputs, 0), (h,)
 
     def extra_repr(self) -> str:
-        s = f"{self.input_size}, {self.hidden_size}"
-        if self.proj_size != 0:
-            s += f", proj_size={self.proj_size}"
-        if self.num_layers != 1:
-            s += f", num_layers={self.num_layers}"
-        if self.bias is not True:
-            s += f", bias={self.bias}"
-        if self.batch_first is not False:
-            s += f", batch_first={self.batch_first}"
-        if self.dropout != 0:
-            s += f", dropout={self.dropout}"
-        if self.bidirectional is not False:
-            s += f", bidirectional={self.bidirectional}"
-        return s
+        return f"{self.input_size}, {self.hidden_size}" + changed_options(
+            self,
+            proj_size=0,
+            num_layers=1,
+            bias=True,
+            batch_first=False,
+            dropout=0,
+            bidirectional=False,
+        )
 
 
 def _dropout(x: Tensor, p: float) -> Tensor:
@@ -402,6 +394,7 @@ class RNN(RNNBase):
     :math:`\operatorname{diag}(\phi'(a_t)) W_{hh}` per step: see the module docstring.
     """
 
+    # Mirrors PyTorch's signature (RNNBase's options, in its order).
     def __init__(
         self,
         input_size: int,
@@ -421,19 +414,8 @@ class RNN(RNNBase):
             )
         self.nonlinearity = nonlinearity
         mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
-        super().__init__(
-            mode,
-            input_size,
-            hidden_size,
-            num_layers,
-            bias,
-            batch_first,
-            dropout,
-            bidirectional,
-            0,
-            device,
-            dtype,
-        )
+        options = (input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional)
+        super().__init__(mode, *options, device=device, dtype=dtype)
 
 
 class LSTM(RNNBase):
@@ -446,6 +428,7 @@ class LSTM(RNNBase):
     docstring.
     """
 
+    # Mirrors PyTorch's signature (RNNBase's options, in its order).
     def __init__(
         self,
         input_size: int,
@@ -459,19 +442,8 @@ class LSTM(RNNBase):
         device=None,
         dtype=None,
     ) -> None:
-        super().__init__(
-            "LSTM",
-            input_size,
-            hidden_size,
-            num_layers,
-            bias,
-            batch_first,
-            dropout,
-            bidirectional,
-            proj_size,
-            device,
-            dtype,
-        )
+        options = (input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional)
+        super().__init__("LSTM", *options, proj_size, device, dtype)
 
 
 class GRU(RNNBase):
@@ -481,6 +453,7 @@ class GRU(RNNBase):
     ``(output, h_n)``.
     """
 
+    # Mirrors PyTorch's signature (RNNBase's options, in its order).
     def __init__(
         self,
         input_size: int,
@@ -493,16 +466,5 @@ class GRU(RNNBase):
         device=None,
         dtype=None,
     ) -> None:
-        super().__init__(
-            "GRU",
-            input_size,
-            hidden_size,
-            num_layers,
-            bias,
-            batch_first,
-            dropout,
-            bidirectional,
-            0,
-            device,
-            dtype,
-        )
+        options = (input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional)
+        super().__init__("GRU", *options, device=device, dtype=dtype)

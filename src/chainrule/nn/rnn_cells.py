@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import math
 
+from chainrule import dtypes as _dt
 from chainrule import ops
 from chainrule.devices import check_device
 from chainrule.errors import ShapeError
 from chainrule.nn import init
 from chainrule.nn.layers import layer_input
 from chainrule.nn.module import Module, Parameter
-from chainrule.nn.rnn import _check_size, _dtype, gru_step, lstm_step, rnn_step
+from chainrule.nn.rnn import _check_size, gru_step, lstm_step, rnn_step
 from chainrule.tensor import Tensor, empty, zeros
 
 __all__ = ["GRUCell", "LSTMCell", "RNNCell", "RNNCellBase"]
@@ -41,7 +42,7 @@ class RNNCellBase(Module):
         _check_size("hidden_size", hidden_size)
         check_device(type(self).__name__, device)  # the CPU, or a RuntimeError
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
-        dt = _dtype(dtype)
+        dt = _dt.or_default(dtype)
         self.weight_ih = Parameter(empty(num_chunks * hidden_size, input_size, dtype=dt))
         self.weight_hh = Parameter(empty(num_chunks * hidden_size, hidden_size, dtype=dt))
         if bias:

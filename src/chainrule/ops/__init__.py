@@ -6,6 +6,7 @@ import sys
 
 from chainrule import tensor as _tensor_module
 from chainrule.errors import ShapeError
+from chainrule.ops import reduction  # its __all__ joins this package's, below
 from chainrule.ops._common import normalize_dim, normalize_dims
 from chainrule.ops.arithmetic import add, div, mul, neg, pow, sub
 
@@ -35,21 +36,7 @@ from chainrule.ops.linalg import linear, matmul
 from chainrule.ops.matrix import diag, diagonal, trace, tril, triu
 from chainrule.ops.products import bmm, dot, mm, outer
 from chainrule.ops.rearrange import chunk, flip, roll, split, tile, unbind
-from chainrule.ops.reduction import (
-    all,
-    amax,
-    amin,
-    any,
-    argmax,
-    argmin,
-    max,
-    mean,
-    min,
-    norm,
-    std,
-    sum,
-    var,
-)
+from chainrule.ops.reduction import *  # noqa: F403
 from chainrule.ops.rounding import ceil, floor, floor_divide, remainder, round, sign, trunc
 from chainrule.ops.scatter import index_add, index_select, nonzero, scatter, scatter_add
 from chainrule.ops.selection import (
@@ -94,12 +81,6 @@ __all__ = [
     "ShapeError",
     "abs",
     "add",
-    "all",
-    "amax",
-    "amin",
-    "any",
-    "argmax",
-    "argmin",
     "broadcast_to",
     "cast",
     "cat",
@@ -131,15 +112,11 @@ __all__ = [
     "lt",
     "masked_fill",
     "matmul",
-    "max",
     "maximum",
-    "mean",
-    "min",
     "minimum",
     "mul",
     "ne",
     "neg",
-    "norm",
     "normalize_dim",
     "normalize_dims",
     "normalize_index",
@@ -154,13 +131,10 @@ __all__ = [
     "sqrt",
     "squeeze",
     "stack",
-    "std",
     "sub",
-    "sum",
     "tanh",
     "transpose",
     "unsqueeze",
-    "var",
     "where",
 ]
 
@@ -174,6 +148,8 @@ from chainrule.ops.tensormath import TensorMath
 Op.tensor_math = inplace.CopySlices.tensor_math = TensorMath
 
 _tensor_module._ops = sys.modules[__name__]  # the seam: see chainrule/tensor.py
+
+__all__ += reduction.__all__  # the reductions, as ops.reduction lists them
 
 __all__ += [  # issue 14, part A
     "allclose",

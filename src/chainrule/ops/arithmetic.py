@@ -151,22 +151,22 @@ class Neg(Op):
 
 def add(input, other, *, alpha=1, out=None):
     """``input + alpha * other``, broadcast."""
-    if alpha != 1:
-        _check_alpha("add", input, other, alpha)
-    a, b = prepare(input, other if alpha == 1 else other * alpha)
-    if out is not None:
-        return _write_out("add", Add.apply(a, b), out, exact=False)
-    return Add.apply(a, b)
+    return _scaled("add", Add, input, other, alpha, out)
 
 
 def sub(input, other, *, alpha=1, out=None):
     """``input - alpha * other``, broadcast."""
+    return _scaled("sub", Sub, input, other, alpha, out)
+
+
+def _scaled(name: str, op: type[Op], input, other, alpha, out):
+    """``op`` (Add or Sub) of ``input`` and ``alpha * other``, into ``out`` if given."""
     if alpha != 1:
-        _check_alpha("sub", input, other, alpha)
+        _check_alpha(name, input, other, alpha)
     a, b = prepare(input, other if alpha == 1 else other * alpha)
     if out is not None:
-        return _write_out("sub", Sub.apply(a, b), out, exact=False)
-    return Sub.apply(a, b)
+        return _write_out(name, op.apply(a, b), out, exact=False)
+    return op.apply(a, b)
 
 
 def _check_alpha(name: str, input, other, alpha) -> None:

@@ -348,6 +348,7 @@ def max_pool2d(
     return out.squeeze(0) if unbatched else out
 
 
+# Mirrors PyTorch's signature (F.avg_pool2d), which nn.AvgPool2d repeats.
 def avg_pool2d(
     input,
     kernel_size,

@@ -32,8 +32,9 @@ class SoftmaxCrossEntropy(Op):
     Backward: with :math:`p_n = \mathrm{softmax}(x_n)` and :math:`W = \sum_k w_k`,
     :math:`\bar x_n = \bar l_n\,[(1 - \varepsilon)\,c_n\,(p_n - \mathrm{onehot}(y_n)) +
     \frac{\varepsilon}{C}\,v_n\,(W p_n - w)]` (for ``mean``, :math:`\bar l_n = \bar l /
-    \sum c`). Without weights or smoothing this is the sheet's :math:`a - y`; with
-    smoothing and no weights, :math:`p_n - \tilde y_n` for the smoothed target
+    \sum c`). Without weights or smoothing this is :math:`a - y`
+    (docs/fundamentals.md §3); with smoothing and no weights, :math:`p_n - \tilde y_n` for
+    the smoothed target
     :math:`\tilde y = (1 - \varepsilon)\,\mathrm{onehot}(y) + \varepsilon/C`. One primitive
     instead of log_softmax, a gather and weighted means. The forward keeps the softmax it
     computed for an ordinary backward; a differentiable one (``create_graph``) recomputes

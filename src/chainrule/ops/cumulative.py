@@ -17,7 +17,7 @@ from chainrule._numpy_names import numpy_names
 from chainrule.ops._common import along, normalize_dim
 from chainrule.ops._out import write_out
 from chainrule.ops.op import Op
-from chainrule.ops.reduction import kept_shape
+from chainrule.ops.reduction import kept_dims, kept_shape
 from chainrule.ops.shape import reshape
 from chainrule.tensor import Tensor, as_tensor
 
@@ -55,9 +55,7 @@ class Prod(Op):
 
     def backward(self, lib, g, x, out):
         a = self.axis
-        if not self.keepdim:
-            shape = kept_shape(self.in_shape, (a,))
-            g, out = lib.reshape(g, shape), lib.reshape(out, shape)
+        g, out = kept_dims(lib, self.in_shape, (a,), self.keepdim, g, out)
         if not (x == 0).any():
             return g * (out / x), None, None
         before = _exclusive_cumprod(lib, x, a)

@@ -221,7 +221,7 @@ def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None)
             raise TypeError(
                 "normal(mean, std) with two numbers needs a size: normal(mean, std, size)"
             )
-        dt = _dt.get_default_dtype() if dtype is None else _dt.to_dtype(dtype)
+        dt = _dt.or_default(dtype)
         _float_draw("normal", dt)
         if std < 0:
             raise ValueError(f"normal: std must be >= 0, got {std}")

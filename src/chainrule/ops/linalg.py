@@ -44,8 +44,8 @@ class Linear(Op):
 
     Backward (with the leading dimensions of :math:`x` and :math:`\bar y` flattened into
     rows): :math:`\bar x = \bar y W`, :math:`\bar W = \bar y^\top x`,
-    :math:`\bar b = \sum_{rows} \bar y`. This is the sheet's "residual times the layer's
-    input": :math:`\bar y` is the layer's delta.
+    :math:`\bar b = \sum_{rows} \bar y`. This is backpropagation's "residual times the
+    layer's input" (docs/fundamentals.md §1): :math:`\bar y` is the layer's delta.
 
     One primitive instead of matmul + add: one node, no intermediate, and the bias added
     in place into the fresh product. ``x`` is saved only for :math:`\bar W` and ``W``

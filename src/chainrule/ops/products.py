@@ -29,35 +29,42 @@ def _same_dtype(name: str, a: Tensor, b: Tensor) -> None:
         )
 
 
+def _operands(name: str, input, mat2, labels: tuple, ndim: int, what: str) -> tuple:
+    """The two operands as tensors, each with ``ndim`` dimensions, else a ShapeError."""
+    a, b = as_tensor(input), as_tensor(mat2)
+    for label, t in zip(labels, (a, b)):
+        if t._array.ndim != ndim:
+            raise ShapeError(f"{name}: {label} must be {what}, got shape {tuple(t.shape)}")
+    return a, b
+
+
+def _product(name: str, a: Tensor, b: Tensor, out) -> Tensor:
+    """The (batched) matrix product of checked operands of one dtype, into ``out`` if given."""
+    _same_dtype(name, a, b)
+    return write_out(name, Matmul.apply(a, b), out)
+
+
 def mm(input, mat2, *, out=None) -> Tensor:
     """The matrix product of two 2-D tensors, (n, m) @ (m, p) -> (n, p)."""
-    a, b = as_tensor(input), as_tensor(mat2)
-    for label, t in (("self", a), ("mat2", b)):
-        if t._array.ndim != 2:
-            raise ShapeError(f"mm: {label} must be a matrix, got shape {tuple(t.shape)}")
+    a, b = _operands("mm", input, mat2, ("self", "mat2"), 2, "a matrix")
     if a.shape[1] != b.shape[0]:
         raise ShapeError(
             f"mm: mat1 and mat2 shapes cannot be multiplied ({a.shape[0]}x{a.shape[1]} and "
             f"{b.shape[0]}x{b.shape[1]})"
         )
-    _same_dtype("mm", a, b)
-    return write_out("mm", Matmul.apply(a, b), out)
+    return _product("mm", a, b, out)
 
 
 def bmm(input, mat2, *, out=None) -> Tensor:
     """Batched matrix product of two 3-D tensors: (b, n, m) @ (b, m, p) -> (b, n, p), with
     the same batch size on both sides (no broadcasting, unlike ``matmul``)."""
-    a, b = as_tensor(input), as_tensor(mat2)
-    for label, t in (("batch1", a), ("batch2", b)):
-        if t._array.ndim != 3:
-            raise ShapeError(f"bmm: {label} must be a 3D tensor, got shape {tuple(t.shape)}")
+    a, b = _operands("bmm", input, mat2, ("batch1", "batch2"), 3, "a 3D tensor")
     if a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
         raise ShapeError(
             f"bmm: expected batch2 of shape [{a.shape[0]}, {a.shape[2]}, p] to match batch1 "
             f"of shape {list(a.shape)}, but got {list(b.shape)}"
         )
-    _same_dtype("bmm", a, b)
-    return write_out("bmm", Matmul.apply(a, b), out)
+    return _product("bmm", a, b, out)
 
 
 def dot(input, tensor, *, out=None) -> Tensor:

@@ -44,6 +44,15 @@ def kept_shape(shape: tuple, axes) -> tuple:
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
 
+def kept_dims(lib, in_shape: tuple, axes, keepdim: bool, *arrays) -> tuple:
+    """The reduction's output-shaped ``arrays`` (its gradient, its output) with the reduced
+    ``axes`` back as 1s where the forward dropped them, so they broadcast against the input."""
+    if keepdim:
+        return arrays
+    shape = kept_shape(in_shape, axes)
+    return tuple(lib.reshape(a, shape) for a in arrays)
+
+
 class Sum(Op):
     r"""Forward: :math:`y = \sum_{i \in dims} x_i`.
 
@@ -57,8 +66,7 @@ class Sum(Op):
         return xp.add.reduce(x, axis=axes, keepdims=keepdim, dtype=dtype)
 
     def backward(self, lib, g):
-        if not self.keepdim:
-            g = lib.reshape(g, kept_shape(self.in_shape, self.axes))
+        (g,) = kept_dims(lib, self.in_shape, self.axes, self.keepdim, g)
         return lib.broadcast_to(g, self.in_shape), None, None, None
 
 
@@ -74,8 +82,7 @@ class Mean(Op):
         return xp.add.reduce(x, axis=axes, keepdims=keepdim) / count
 
     def backward(self, lib, g):
-        if not self.keepdim:
-            g = lib.reshape(g, kept_shape(self.in_shape, self.axes))
+        (g,) = kept_dims(lib, self.in_shape, self.axes, self.keepdim, g)
         return lib.broadcast_to(g / self.count, self.in_shape), None, None, None
 
 
@@ -95,9 +102,7 @@ class _Extremum(Op):
         return out
 
     def backward(self, lib, g, x, out):
-        if not self.keepdim:
-            shape = kept_shape(self.in_shape, self.axes)
-            g, out = lib.reshape(g, shape), lib.reshape(out, shape)
+        g, out = kept_dims(lib, self.in_shape, self.axes, self.keepdim, g, out)
         mask = lib.cast(x == out, x.dtype)
         return g * mask / lib.sum(mask, self.axes, True), None, None
 
@@ -138,9 +143,7 @@ class Norm(Op):
 
     def backward(self, lib, g, x, out):
         p = self.p
-        if not self.keepdim:
-            shape = kept_shape(self.in_shape, self.axes)
-            g, out = lib.reshape(g, shape), lib.reshape(out, shape)
+        g, out = kept_dims(lib, self.in_shape, self.axes, self.keepdim, g, out)
         if p == 0:
             return lib.zeros_like(x), None, None, None
         if p == 1:

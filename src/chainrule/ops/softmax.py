@@ -14,7 +14,7 @@ from chainrule._numpy_names import numpy_names
 from chainrule.ops._common import normalize_dim, normalize_dims
 from chainrule.ops.op import Op
 from chainrule.ops.promotion import float_input
-from chainrule.ops.reduction import kept_shape
+from chainrule.ops.reduction import kept_dims
 
 __all__ = ["exponentials", "log_softmax", "logsumexp", "softmax"]
 
@@ -49,9 +49,7 @@ class Logsumexp(Op):
         return out
 
     def backward(self, lib, g, x, out):
-        if not self.keepdim:
-            shape = kept_shape(self.in_shape, self.axes)
-            g, out = lib.reshape(g, shape), lib.reshape(out, shape)
+        g, out = kept_dims(lib, self.in_shape, self.axes, self.keepdim, g, out)
         return g * lib.exp(x - out), None, None
 
 

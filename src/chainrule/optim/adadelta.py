@@ -3,11 +3,18 @@ r"""Adadelta: RMSprop whose step size is itself a running RMS of past updates.""
 from __future__ import annotations
 
 from chainrule._backend import xp
-from chainrule.optim.optimizer import Optimizer, check, check_nonnegative, regularized
+from chainrule.optim.optimizer import (
+    Optimizer,
+    check,
+    check_nonnegative,
+    hyperparameters,
+    regularized,
+)
 
 __all__ = ["Adadelta", "adadelta_update"]
 
 
+# Mirrors PyTorch's functional signature (torch.optim.adadelta.adadelta), for one parameter.
 def adadelta_update(
     param,
     grad,
@@ -50,6 +57,7 @@ class Adadelta(Optimizer):
     and ``step()``.
     """
 
+    # Mirrors PyTorch's signature.
     def __init__(
         self,
         params,
@@ -60,9 +68,7 @@ class Adadelta(Optimizer):
         *,
         maximize: bool = False,
     ) -> None:
-        super().__init__(
-            params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize)
-        )
+        super().__init__(params, hyperparameters(locals()))
 
     def _validate(self, group: dict) -> None:
         super()._validate(group)

@@ -3,11 +3,12 @@ r"""Adagrad: a per-coordinate learning rate that shrinks where gradients have be
 from __future__ import annotations
 
 from chainrule._backend import xp
-from chainrule.optim.optimizer import Optimizer, check_nonnegative, regularized
+from chainrule.optim.optimizer import Optimizer, hyperparameters, regularized
 
 __all__ = ["Adagrad", "adagrad_update"]
 
 
+# Mirrors PyTorch's functional signature (torch.optim.adagrad.adagrad), for one parameter.
 def adagrad_update(
     param,
     grad,
@@ -37,17 +38,19 @@ def adagrad_update(
 
 
 class Adagrad(Optimizer):
-    r"""Adagrad. The sheet's rule: ``cache += dx**2; x -= lr * dx / (sqrt(cache) + eps)``,
-    which is :func:`adagrad_update` with ``lr_decay=0`` and no weight decay (eps outside the
-    square root in both). Coordinates with a history of large gradients take small steps;
-    the accumulated sum only grows, so the effective rate decays toward 0 (what RMSprop and
-    Adam fix with a moving average).
+    r"""Adagrad. The textbook rule (docs/fundamentals.md §4, "The update rules"):
+    ``cache += dx**2; x -= lr * dx / (sqrt(cache) + eps)``, which is :func:`adagrad_update`
+    with ``lr_decay=0`` and no weight decay (eps outside the square root in both).
+    Coordinates with a history of large gradients take small steps; the accumulated sum
+    only grows, so the effective rate decays toward 0 (what RMSprop and Adam fix with a
+    moving average).
 
     Conventions: eps is added after the square root; the first step uses the full
     learning rate (:math:`t - 1 = 0` in the decay). Clipping goes between ``backward()``
     and ``step()``.
     """
 
+    # Mirrors PyTorch's signature.
     def __init__(
         self,
         params,
@@ -59,21 +62,9 @@ class Adagrad(Optimizer):
         *,
         maximize: bool = False,
     ) -> None:
-        super().__init__(
-            params,
-            dict(
-                lr=lr,
-                lr_decay=lr_decay,
-                weight_decay=weight_decay,
-                initial_accumulator_value=initial_accumulator_value,
-                eps=eps,
-                maximize=maximize,
-            ),
-        )
+        super().__init__(params, hyperparameters(locals()))
 
-    def _validate(self, group: dict) -> None:
-        super()._validate(group)
-        check_nonnegative(group, "lr_decay", "weight_decay", "initial_accumulator_value", "eps")
+    checked = ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps")
 
     update_args = ("lr", "lr_decay", "weight_decay", "eps", "maximize")
 

@@ -8,15 +8,14 @@ from chainrule._backend import xp
 from chainrule.optim.arith import add_scaled_square_, lerp_, root_plus, sub_scaled_ratio_
 from chainrule.optim.optimizer import (
     Optimizer,
-    check,
-    check_nonnegative,
-    check_number,
+    hyperparameters,
     regularized,
 )
 
 __all__ = ["Adam", "AdamW", "adam_update"]
 
 
+# Mirrors PyTorch's functional signature (torch.optim.adam.adam), for one parameter.
 def adam_update(
     param,
     grad,
@@ -77,7 +76,8 @@ class Adam(Optimizer):
     -----------
     *Bias correction.* :math:`m` and :math:`v` start at 0, so early averages are too small
     by the factors :math:`1 - \beta^t`; the standard algorithm divides them out.
-    ``bias_correction=False`` gives the sheet's Adam exactly as written:
+    ``bias_correction=False`` gives the uncorrected Adam of docs/fundamentals.md §4 ("Adam
+    and its bias correction"):
     ``m = b1*m + (1-b1)*dx; v = b2*v + (1-b2)*dx**2; x -= lr * m / (sqrt(v) + eps)``.
 
     *eps* is added after the square root of the corrected :math:`v`, i.e.
@@ -95,6 +95,7 @@ class Adam(Optimizer):
     _decoupled = False
     update_args = ("lr", "eps", "weight_decay", "amsgrad", "bias_correction", "maximize")
 
+    # Mirrors PyTorch's signature.
     def __init__(
         self,
         params,
@@ -107,33 +108,9 @@ class Adam(Optimizer):
         *,
         maximize: bool = False,
     ) -> None:
-        super().__init__(
-            params,
-            dict(
-                lr=lr,
-                betas=tuple(betas) if isinstance(betas, list) else betas,
-                eps=eps,
-                weight_decay=weight_decay,
-                amsgrad=amsgrad,
-                bias_correction=bias_correction,
-                maximize=maximize,
-            ),
-        )
+        super().__init__(params, hyperparameters(locals()))
 
-    def _validate(self, group: dict) -> None:
-        super()._validate(group)
-        betas = group["betas"]
-        if not isinstance(betas, tuple | list) or len(betas) != 2:
-            raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}")
-        for i, beta in enumerate(betas):
-            check_number(beta, f"beta{i + 1} (betas[{i}])")
-        check(
-            0 <= betas[0] < 1, f"Invalid beta parameter at index 0: {betas[0]} (must be in [0, 1))"
-        )
-        check(
-            0 <= betas[1] < 1, f"Invalid beta parameter at index 1: {betas[1]} (must be in [0, 1))"
-        )
-        check_nonnegative(group, "eps", "weight_decay")
+    checked = ("lr", "eps", "betas", "weight_decay")
 
     def _state_names(self, group: dict) -> tuple[tuple, tuple]:
         amsgrad = ("max_exp_avg_sq",) if group["amsgrad"] else ()
@@ -178,6 +155,7 @@ class AdamW(Adam):
 
     _decoupled = True
 
+    # Mirrors PyTorch's signature (Adam's, with weight_decay=1e-2 and no bias_correction).
     def __init__(
         self,
         params,

@@ -10,8 +10,8 @@ scalars. Three devices rest on that (an optimizer whose rule is not elementwise 
   ``SMALL`` elements each) are updated together, as one flat array: one gather of the
   gradients and of the values, one call of the update rule, one copy back. A network of
   many small layers then costs a handful of NumPy calls per step instead of a handful
-  per parameter (the deep narrow MLP of ``chainrule bench``: its update went from 128 to
-  66 us). Their state buffers are views of flat buffers, so ``state[p]`` and
+  per parameter (what that saves: docs/performance.md, "Where the speed devices pay").
+  Their state buffers are views of flat buffers, so ``state[p]`` and
   ``state_dict()`` look exactly as they would otherwise, and the numbers are the same to
   the last bit (tested for every optimizer configuration).
 - **Slices** (:func:`chunked`): a parameter larger than ``CHUNK`` elements is updated a

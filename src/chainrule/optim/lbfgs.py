@@ -27,7 +27,7 @@ import numpy as np
 from chainrule._backend import xp
 from chainrule.autograd.grad_mode import enable_grad
 from chainrule.optim.line_search import strong_wolfe
-from chainrule.optim.optimizer import Optimizer, check
+from chainrule.optim.optimizer import Optimizer, check, hyperparameters
 
 __all__ = ["LBFGS", "two_loop_direction"]
 
@@ -90,6 +90,7 @@ class LBFGS(Optimizer):
 
     elementwise = False
 
+    # Mirrors PyTorch's signature.
     def __init__(
         self,
         params,
@@ -103,18 +104,7 @@ class LBFGS(Optimizer):
     ) -> None:
         if max_eval is None:
             max_eval = max_iter * 5 // 4
-        super().__init__(
-            params,
-            dict(
-                lr=lr,
-                max_iter=max_iter,
-                max_eval=max_eval,
-                tolerance_grad=tolerance_grad,
-                tolerance_change=tolerance_change,
-                history_size=history_size,
-                line_search_fn=line_search_fn,
-            ),
-        )
+        super().__init__(params, hyperparameters(locals()))
         if len(self.param_groups) != 1:
             raise ValueError("LBFGS doesn't support per-parameter options (parameter groups)")
         self._params = self.param_groups[0]["params"]

@@ -8,9 +8,7 @@ from chainrule import dtypes as _dt
 from chainrule._backend import xp
 from chainrule.optim.optimizer import (
     Optimizer,
-    check,
-    check_nonnegative,
-    check_number,
+    hyperparameters,
     regularized,
 )
 
@@ -23,6 +21,7 @@ def momentum_coefficient(beta1: float, momentum_decay: float, step: float) -> fl
     return beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))
 
 
+# Mirrors PyTorch's functional signature (torch.optim.nadam.nadam), for one parameter.
 def nadam_update(
     param,
     grad,
@@ -101,6 +100,7 @@ class NAdam(Optimizer):
         "maximize",
     )
 
+    # Mirrors PyTorch's signature.
     def __init__(
         self,
         params,
@@ -113,29 +113,9 @@ class NAdam(Optimizer):
         *,
         maximize: bool = False,
     ) -> None:
-        super().__init__(
-            params,
-            dict(
-                lr=lr,
-                betas=tuple(betas) if isinstance(betas, list) else betas,
-                eps=eps,
-                weight_decay=weight_decay,
-                momentum_decay=momentum_decay,
-                decoupled_weight_decay=decoupled_weight_decay,
-                maximize=maximize,
-            ),
-        )
+        super().__init__(params, hyperparameters(locals()))
 
-    def _validate(self, group: dict) -> None:
-        super()._validate(group)
-        check_nonnegative(group, "eps")
-        betas = group["betas"]
-        if not isinstance(betas, tuple | list) or len(betas) != 2:
-            raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}")
-        for i, beta in enumerate(betas):
-            check_number(beta, f"beta{i + 1} (betas[{i}])")
-            check(0 <= beta < 1, f"Invalid beta parameter at index {i}: {beta} (must be in [0, 1))")
-        check_nonnegative(group, "weight_decay", "momentum_decay")
+    checked = ("lr", "eps", "betas", "weight_decay", "momentum_decay")
 
     def _state_names(self, group: dict) -> tuple[tuple, tuple]:
         return ("step", "mu_product"), ("exp_avg", "exp_avg_sq")

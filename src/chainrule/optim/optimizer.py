@@ -37,7 +37,15 @@ from chainrule.errors import ShapeError
 from chainrule.optim.flat import FastStep, is_buffer
 from chainrule.tensor import Tensor
 
-__all__ = ["Optimizer", "check", "check_nonnegative", "check_number", "regularized"]
+__all__ = [
+    "Optimizer",
+    "check",
+    "check_betas",
+    "check_nonnegative",
+    "check_number",
+    "hyperparameters",
+    "regularized",
+]
 
 
 def check(condition: bool, message: str) -> None:
@@ -66,6 +74,28 @@ def check_nonnegative(group: dict, *keys: str) -> None:
         label = _LABELS.get(key, f"{key} value")
         check_number(group[key], f"the {label}")
         check(group[key] >= 0, f"Invalid {label}: {group[key]} (must be >= 0)")
+
+
+def check_betas(group: dict) -> None:
+    """Adam's and NAdam's ``betas``: a pair of numbers, each in [0, 1) (PyTorch's words)."""
+    betas = group["betas"]
+    if not isinstance(betas, tuple | list) or len(betas) != 2:
+        raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+    for i, beta in enumerate(betas):
+        check_number(beta, f"beta{i + 1} (betas[{i}])")
+        check(0 <= beta < 1, f"Invalid beta parameter at index {i}: {beta} (must be in [0, 1))")
+
+
+def hyperparameters(arguments: dict) -> dict:
+    """An optimizer's defaults: ``locals()`` in its ``__init__``, taken before it names
+    anything else, holds its arguments; all but ``self`` and ``params`` are the defaults
+    (PyTorch spells out ``dict(lr=lr, ...)``). A list (``betas=[0.9, 0.999]``) is kept as
+    a tuple."""
+    return {
+        name: tuple(value) if isinstance(value, list) else value
+        for name, value in arguments.items()
+        if name not in ("self", "params", "__class__")
+    }
 
 
 def regularized(grad, param, weight_decay: float, maximize: bool):
@@ -124,9 +154,18 @@ class Optimizer:
         for group in groups:
             self.add_param_group(group)
 
+    # The hyperparameters _validate checks, in PyTorch's order: each a number >= 0, except
+    # ``betas``, a pair in [0, 1). A subclass lists its own, and overrides _validate only
+    # for checks of another kind.
+    checked: tuple = ("lr",)
+
     def _validate(self, group: dict) -> None:
-        """Check a group's hyperparameters; subclasses extend it."""
-        check_nonnegative(group, "lr")
+        """Check a group's hyperparameters (those in ``checked``, in order)."""
+        for key in self.checked:
+            if key == "betas":
+                check_betas(group)
+            else:
+                check_nonnegative(group, key)
 
     def add_param_group(self, param_group: dict) -> None:
         """Add a group of parameters with its own hyperparameters (missing ones take the

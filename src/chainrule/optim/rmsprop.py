@@ -3,11 +3,17 @@ r"""RMSprop: divide the gradient by a running root mean square of recent gradien
 from __future__ import annotations
 
 from chainrule._backend import xp
-from chainrule.optim.optimizer import Optimizer, check, check_nonnegative, regularized
+from chainrule.optim.optimizer import (
+    Optimizer,
+    check,
+    hyperparameters,
+    regularized,
+)
 
 __all__ = ["RMSprop", "rmsprop_update"]
 
 
+# Mirrors PyTorch's functional signature (torch.optim.rmsprop.rmsprop), for one parameter.
 def rmsprop_update(
     param,
     grad,
@@ -61,6 +67,7 @@ class RMSprop(Optimizer):
     buffer. Clipping goes between ``backward()`` and ``step()``.
     """
 
+    # Mirrors PyTorch's signature.
     def __init__(
         self,
         params,
@@ -73,22 +80,12 @@ class RMSprop(Optimizer):
         *,
         maximize: bool = False,
     ) -> None:
-        super().__init__(
-            params,
-            dict(
-                lr=lr,
-                alpha=alpha,
-                eps=eps,
-                weight_decay=weight_decay,
-                momentum=momentum,
-                centered=centered,
-                maximize=maximize,
-            ),
-        )
+        super().__init__(params, hyperparameters(locals()))
+
+    checked = ("lr", "eps", "momentum", "weight_decay")
 
     def _validate(self, group: dict) -> None:
         super()._validate(group)
-        check_nonnegative(group, "eps", "momentum", "weight_decay")
         check(
             0 <= group["alpha"] <= 1, f"Invalid alpha value: {group['alpha']} (must be in [0, 1])"
         )

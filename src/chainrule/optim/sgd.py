@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from chainrule._backend import xp
 from chainrule.optim.arith import sub_scaled_
-from chainrule.optim.optimizer import Optimizer, check, check_nonnegative, regularized
+from chainrule.optim.optimizer import (
+    Optimizer,
+    check,
+    hyperparameters,
+    regularized,
+)
 
 __all__ = ["SGD", "sgd_update"]
 
 
+# Mirrors PyTorch's functional signature (torch.optim.sgd.sgd), for one parameter.
 def sgd_update(
     param,
     grad,
@@ -50,21 +56,24 @@ def sgd_update(
 
 
 class SGD(Optimizer):
-    r"""Stochastic gradient descent: :math:`\theta \leftarrow \theta - \gamma g`, the sheet's
-    vanilla update :math:`x = x - lr \cdot dx`, optionally with momentum, dampening, L2
-    weight decay and Nesterov momentum. The algorithm is in :func:`sgd_update`.
+    r"""Stochastic gradient descent: :math:`\theta \leftarrow \theta - \gamma g`, the
+    vanilla update :math:`x = x - lr \cdot dx` (docs/fundamentals.md §4), optionally with
+    momentum, dampening, L2 weight decay and Nesterov momentum. The algorithm is in
+    :func:`sgd_update`.
 
     Conventions
     -----------
     *Momentum.* PyTorch's form, used here, keeps a velocity free of the learning rate:
-    :math:`b = \mu b + g`, :math:`\theta = \theta - \gamma b`. The sheet's form folds the
-    rate in: :math:`v = \mu v - \gamma g`, :math:`x = x + v`. By induction :math:`v = -\gamma
-    b` at every step while :math:`\gamma` is constant, so the two produce the same iterates.
-    Once a schedule changes :math:`\gamma`, they differ: the sheet's :math:`v` still carries
-    the old rate, PyTorch's :math:`b` is rescaled by the new one at once. The first step sets
+    :math:`b = \mu b + g`, :math:`\theta = \theta - \gamma b`. The other common form
+    (docs/fundamentals.md §4, "Momentum: two ways of writing it") folds the rate in:
+    :math:`v = \mu v - \gamma g`, :math:`x = x + v`. By induction :math:`v = -\gamma b` at
+    every step while :math:`\gamma` is constant, so the two produce the same iterates. Once
+    a schedule changes :math:`\gamma`, they differ: that form's :math:`v` still carries the
+    old rate, PyTorch's :math:`b` is rescaled by the new one at once. The first step sets
     :math:`b = g` (no dampening), as PyTorch does.
 
-    *Nesterov.* The sheet evaluates the gradient at the look-ahead point:
+    *Nesterov.* The textbook form (docs/fundamentals.md §4, "Nesterov: the look-ahead,
+    rewritten") evaluates the gradient at the look-ahead point:
     :math:`x_{ahead} = x + \mu v`, :math:`v = \mu v - \gamma\nabla f(x_{ahead})`,
     :math:`x = x + v`. Storing the look-ahead point itself as the parameter,
     :math:`\theta = x + \mu v`, turns this into :math:`b = \mu b + g`, :math:`\theta = \theta -
@@ -79,6 +88,7 @@ class SGD(Optimizer):
     then ``optimizer.step()``.
     """
 
+    # Mirrors PyTorch's signature.
     def __init__(
         self,
         params,
@@ -90,21 +100,12 @@ class SGD(Optimizer):
         *,
         maximize: bool = False,
     ) -> None:
-        super().__init__(
-            params,
-            dict(
-                lr=lr,
-                momentum=momentum,
-                dampening=dampening,
-                weight_decay=weight_decay,
-                nesterov=nesterov,
-                maximize=maximize,
-            ),
-        )
+        super().__init__(params, hyperparameters(locals()))
+
+    checked = ("lr", "momentum", "weight_decay")
 
     def _validate(self, group: dict) -> None:
         super()._validate(group)
-        check_nonnegative(group, "momentum", "weight_decay")
         check(
             not group["nesterov"] or (group["momentum"] > 0 and group["dampening"] == 0),
             "Nesterov momentum requires a momentum > 0 and zero dampening",

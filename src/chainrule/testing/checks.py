@@ -51,10 +51,6 @@ def _label(info: OpInfo, sample) -> str:
     return f"{info.name} [{sample.desc}]" if sample.desc else info.name
 
 
-def _array(x) -> np.ndarray:
-    return np.asarray(x.detach().numpy() if hasattr(x, "detach") else x)
-
-
 def _max_error(actual, expected) -> float:
     a, e = np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64)
     both_nan = np.isnan(a) & np.isnan(e)
@@ -87,7 +83,8 @@ def _call(info: OpInfo, sample, dtype=np.float64, requires_grad=None):
 
 
 def _kwargs(sample, dtype=np.float64):
-    """Keyword arguments as chainrule values (arrays there are constants)."""
+    """A sample's (or kink's) keyword arguments as chainrule values (arrays there are
+    constants)."""
     return {k: to_chainrule(v, dtype, requires_grad=False) for k, v in sample.kwargs.items()}
 
 
@@ -163,20 +160,20 @@ def _bound(info: OpInfo, sample: Sample):
 
 def check_gradcheck(info: OpInfo, sample: Sample) -> None:
     """float64 finite differences, random upstream gradient and full Jacobian."""
-    fn, leaves = _bound(info, sample)
-    try:
-        gradcheck(fn, tuple(leaves))
-    except GradcheckError as err:
-        raise CheckFailure(f"{_label(info, sample)}: {err}") from None
+    _finite_differences(gradcheck, info, sample, "")
 
 
 def check_gradgradcheck(info: OpInfo, sample: Sample) -> None:
     """Second derivatives: the same backward rule, run with create_graph=True."""
+    _finite_differences(gradgradcheck, info, sample, " (second derivative)")
+
+
+def _finite_differences(check, info: OpInfo, sample: Sample, what: str) -> None:
     fn, leaves = _bound(info, sample)
     try:
-        gradgradcheck(fn, tuple(leaves))
+        check(fn, tuple(leaves))
     except GradcheckError as err:
-        raise CheckFailure(f"{_label(info, sample)} (second derivative): {err}") from None
+        raise CheckFailure(f"{_label(info, sample)}{what}: {err}") from None
 
 
 def check_method(info: OpInfo, sample: Sample) -> None:
@@ -196,69 +193,43 @@ def _np_dtype(torch, t):
 def check_torch(info: OpInfo, sample: Sample, torch) -> tuple[float, float]:
     """Forward and backward (random upstream gradient) against PyTorch, in float64, and in
     float32 for dtypes and values. Returns the largest float64 forward and backward errors."""
+    tol64 = (RTOL64, ATOL64)
+    errors = _against_torch(info, sample, torch, np.float64, tol=tol64, grad_tol=tol64)
+    # float32: the same dtypes as PyTorch, and values within float32 rounding.
+    tol32 = (max(info.rtol32, 1e-5), 1e-5)
+    _against_torch(info, sample, torch, np.float32, tol=tol32, grad_tol=(1e-4, 1e-5))
+    return errors
+
+
+def _against_torch(info, sample, torch, dtype, tol, grad_tol) -> tuple[float, float]:
+    """:func:`check_torch` in one dtype, within (rtol, atol) ``tol`` for the forward and
+    ``grad_tol`` for the gradients; the largest forward and backward errors."""
+    what = "float32 " if dtype == np.float32 else ""
     label = _label(info, sample)
-    out, args = _call(info, sample)
-    targs = [to_torch(torch, a, requires_grad=info.differentiable) for a in sample.args]
-    tout = info.torch(torch, *targs, **_torch_kwargs(torch, sample))
-    fwd = _compare(
-        "the forward against PyTorch", label, out.numpy(), tout.detach().numpy(), RTOL64, ATOL64
-    )
+    out, args = _call(info, sample, dtype)
+    targs = [to_torch(torch, a, dtype, info.differentiable) for a in sample.args]
+    tout = info.torch(torch, *targs, **_torch_kwargs(torch, sample, dtype))
     if out.dtype != _np_dtype(torch, tout):
-        raise CheckFailure(f"{label}: dtype {out.dtype}, PyTorch gives {tout.dtype}")
+        raise CheckFailure(
+            f"{label}: {what}inputs give dtype {out.dtype}, PyTorch gives {tout.dtype}"
+        )
+    fwd = _compare(
+        f"the {what}forward against PyTorch", label, out.numpy(), tout.detach().numpy(), *tol
+    )
     bwd = 0.0
     if info.differentiable and out.dtype.kind == "f":
         v = np.random.default_rng(7).standard_normal(out.shape)
         out.backward(cr.tensor(v, dtype=out.dtype))
         tout.backward(torch.tensor(v, dtype=tout.dtype))
         for i, (leaf, tleaf) in enumerate(zip(float_leaves(args), float_leaves(targs))):
-            mine = np.zeros(leaf.shape) if leaf.grad is None else leaf.grad.numpy()
-            theirs = np.zeros(tuple(tleaf.shape)) if tleaf.grad is None else tleaf.grad.numpy()
-            bwd = max(
-                bwd,
-                _compare(
-                    f"the gradient of input {i} against PyTorch",
-                    label,
-                    mine,
-                    theirs,
-                    RTOL64,
-                    ATOL64,
-                ),
-            )
-    # float32: the same dtypes as PyTorch, and values within float32 rounding.
-    out32, args32 = _call(info, sample, np.float32)
-    t32 = [to_torch(torch, a, np.float32, info.differentiable) for a in sample.args]
-    tout32 = info.torch(torch, *t32, **_torch_kwargs(torch, sample, np.float32))
-    if out32.dtype != _np_dtype(torch, tout32):
-        raise CheckFailure(
-            f"{label}: float32 inputs give dtype {out32.dtype}, PyTorch gives {tout32.dtype}"
-        )
-    _compare(
-        "the float32 forward against PyTorch",
-        label,
-        out32.numpy(),
-        tout32.detach().numpy(),
-        max(info.rtol32, 1e-5),
-        1e-5,
-    )
-    if info.differentiable and out32.dtype.kind == "f":
-        v = np.random.default_rng(7).standard_normal(out32.shape)
-        out32.backward(cr.tensor(v, dtype=out32.dtype))
-        tout32.backward(torch.tensor(v, dtype=tout32.dtype))
-        for i, (leaf, tleaf) in enumerate(zip(float_leaves(args32), float_leaves(t32))):
             if leaf.grad is not None and leaf.grad.dtype != leaf.dtype:
                 raise CheckFailure(
                     f"{label}: the gradient of input {i} is {leaf.grad.dtype}, not {leaf.dtype}"
                 )
             mine = np.zeros(leaf.shape) if leaf.grad is None else leaf.grad.numpy()
             theirs = np.zeros(tuple(tleaf.shape)) if tleaf.grad is None else tleaf.grad.numpy()
-            _compare(
-                f"the float32 gradient of input {i} against PyTorch",
-                label,
-                mine,
-                theirs,
-                1e-4,
-                1e-5,
-            )
+            what_grad = f"the {what}gradient of input {i} against PyTorch"
+            bwd = max(bwd, _compare(what_grad, label, mine, theirs, *grad_tol))
     return fwd, bwd
 
 
@@ -266,9 +237,7 @@ def check_kink(info: OpInfo, kink: Kink, torch=None) -> None:
     """The exact gradient at a kink (upstream gradient of ones), and PyTorch's agreement."""
     label = f"{info.name} at {kink.desc}"
     args = [to_chainrule(a) for a in kink.args]
-    out = info.op(
-        *args, **{k: to_chainrule(v, requires_grad=False) for k, v in kink.kwargs.items()}
-    )
+    out = info.op(*args, **_kwargs(kink))
     out.backward(cr.ones_like(out))
     leaves = float_leaves(args)
     if len(leaves) != len(kink.grads):
@@ -279,11 +248,7 @@ def check_kink(info: OpInfo, kink: Kink, torch=None) -> None:
         _compare(f"the gradient of input {i}", label, leaf.grad.numpy(), expected, 1e-15, 0.0)
     if torch is not None and info.torch is not None:
         targs = [to_torch(torch, a) for a in kink.args]
-        tout = info.torch(
-            torch,
-            *targs,
-            **{k: to_torch(torch, v, requires_grad=False) for k, v in kink.kwargs.items()},
-        )
+        tout = info.torch(torch, *targs, **_torch_kwargs(torch, kink))
         tout.backward(torch.ones_like(tout))
         for i, (tleaf, expected) in enumerate(zip(float_leaves(targs), kink.grads)):
             _compare(

@@ -10,27 +10,21 @@ the definitions (PyTorch's documentation), not from the library's compositions
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 
 import chainrule.nn.functional as F
-from chainrule.testing.sampling import Kink, OpInfo, Sample, distinct, uniform
+from chainrule.testing.sampling import (
+    Kink,
+    OpInfo,
+    Sample,
+    distinct,
+    functional,
+    torch_function,
+    uniform,
+)
 
-__all__ = ["CONV_OPS", "torch_functional"]
-
-
-def torch_functional(name, quiet: bool = False):
-    """PyTorch's functional of the same name (``quiet``: without its warnings, such as
-    the one for an even kernel with padding='same')."""
-
-    def call(t, *args, **kwargs):
-        with warnings.catch_warnings():
-            if quiet:
-                warnings.simplefilter("ignore")
-            return getattr(t.nn.functional, name)(*args, **kwargs)
-
-    return call
+__all__ = ["CONV_OPS", "conv_samples", "np_conv2d"]
 
 
 def _tuple(v, n):
@@ -38,10 +32,10 @@ def _tuple(v, n):
 
 
 # --------------------------------------------------------------------------- convolutions
-def _np_conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
+def np_conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     """Cross-correlation, one group and one kernel offset at a time."""
     if x.ndim == 3:
-        return _np_conv2d(x[None], w, b, stride, padding, dilation, groups)[0]
+        return np_conv2d(x[None], w, b, stride, padding, dilation, groups)[0]
     s, d = _tuple(stride, 2), _tuple(dilation, 2)
     kh, kw = w.shape[2:]
     if padding == "same":
@@ -137,61 +131,76 @@ def _np_conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0, gr
     return out + (0 if b is None else b[None, :, None, None])
 
 
-def _conv1d_samples(rng):
-    x = lambda *s: uniform(rng, s)  # noqa: E731
-    return [
-        Sample((x(2, 3, 7), x(4, 3, 3), x(4)), desc="k=3"),
-        Sample(
-            (x(2, 3, 9), x(4, 3, 2), None),
-            {"stride": 2, "padding": 1, "dilation": 2},
-            desc="stride, padding, dilation, no bias",
-        ),
-        Sample((x(1, 4, 6), x(6, 2, 3), x(6)), {"groups": 2}, desc="groups=2"),
-        Sample(
-            (x(1, 2, 6), x(3, 2, 4), x(3)), {"padding": "same"}, desc="padding='same', even kernel"
-        ),
-        Sample((x(3, 6), x(2, 3, 3), x(2)), desc="unbatched"),
-    ]
+def conv_samples(*rows):
+    """Samples of a convolution from rows of (input shape, weight shape, bias shape or
+    None for no bias, desc[, keyword arguments]); the values are drawn uniformly, in
+    that order."""
+
+    def make(rng):
+        out = []
+        for x, w, b, desc, *kwargs in rows:
+            args = tuple(None if shape is None else uniform(rng, shape) for shape in (x, w, b))
+            out.append(Sample(args, *kwargs, desc=desc))
+        return out
+
+    return make
 
 
-def _grouped_conv_samples(rng):
-    x = lambda *s: uniform(rng, s)  # noqa: E731
-    return [
-        Sample((x(2, 4, 5, 4), x(6, 2, 3, 3), x(6)), {"groups": 2}, desc="groups=2"),
-        Sample(
-            (x(1, 3, 6, 5), x(3, 1, 3, 3), None),
-            {"groups": 3, "stride": 2, "padding": 1},
-            desc="depthwise, stride 2",
-        ),
-        Sample(
-            (x(1, 2, 5, 4), x(3, 2, 2, 3), x(3)),
-            {"padding": "same", "dilation": (1, 2)},
-            desc="padding='same' with an odd total",
-        ),
-    ]
-
-
-def _conv_transpose_samples(rng):
-    x = lambda *s: uniform(rng, s)  # noqa: E731
-    return [
-        Sample((x(2, 3, 3, 4), x(3, 2, 3, 3), x(2)), desc="3x3"),
-        Sample(
-            (x(1, 2, 3, 3), x(2, 3, 3, 2), x(3)),
-            {"stride": 2, "padding": 1, "output_padding": 1},
-            desc="stride 2, padding 1, output_padding 1",
-        ),
-        Sample(
-            (x(1, 4, 3, 2), x(4, 1, 2, 2), None),
-            {"groups": 2, "stride": (1, 2), "dilation": 2},
-            desc="groups, dilation, no bias",
-        ),
-        Sample(
-            (x(1, 2, 3, 3), x(2, 2, 2, 2), x(2)),
-            {"dilation": 2, "output_padding": 1},
-            desc="output_padding > stride (dilation 2)",
-        ),
-        Sample((x(2, 3, 3), x(2, 2, 2, 2), x(2)), {"stride": 2}, desc="unbatched"),
-    ]
+_conv1d_samples = conv_samples(
+    ((2, 3, 7), (4, 3, 3), (4,), "k=3"),
+    (
+        (2, 3, 9),
+        (4, 3, 2),
+        None,
+        "stride, padding, dilation, no bias",
+        {"stride": 2, "padding": 1, "dilation": 2},
+    ),
+    ((1, 4, 6), (6, 2, 3), (6,), "groups=2", {"groups": 2}),
+    ((1, 2, 6), (3, 2, 4), (3,), "padding='same', even kernel", {"padding": "same"}),
+    ((3, 6), (2, 3, 3), (2,), "unbatched"),
+)
+_grouped_conv_samples = conv_samples(
+    ((2, 4, 5, 4), (6, 2, 3, 3), (6,), "groups=2", {"groups": 2}),
+    (
+        (1, 3, 6, 5),
+        (3, 1, 3, 3),
+        None,
+        "depthwise, stride 2",
+        {"groups": 3, "stride": 2, "padding": 1},
+    ),
+    (
+        (1, 2, 5, 4),
+        (3, 2, 2, 3),
+        (3,),
+        "padding='same' with an odd total",
+        {"padding": "same", "dilation": (1, 2)},
+    ),
+)
+_conv_transpose_samples = conv_samples(
+    ((2, 3, 3, 4), (3, 2, 3, 3), (2,), "3x3"),
+    (
+        (1, 2, 3, 3),
+        (2, 3, 3, 2),
+        (3,),
+        "stride 2, padding 1, output_padding 1",
+        {"stride": 2, "padding": 1, "output_padding": 1},
+    ),
+    (
+        (1, 4, 3, 2),
+        (4, 1, 2, 2),
+        None,
+        "groups, dilation, no bias",
+        {"groups": 2, "stride": (1, 2), "dilation": 2},
+    ),
+    (
+        (1, 2, 3, 3),
+        (2, 2, 2, 2),
+        (2,),
+        "output_padding > stride (dilation 2)",
+        {"dilation": 2, "output_padding": 1},
+    ),
+    ((2, 3, 3), (2, 2, 2, 2), (2,), "unbatched", {"stride": 2}),
+)
 
 
 # --------------------------------------------------------------------------- pooling
@@ -371,41 +380,29 @@ def _interpolate_samples(rng):
     ]
 
 
-_tf = torch_functional
-
 CONV_OPS = [
-    OpInfo("conv1d", F.conv1d, _np_conv1d, _tf("conv1d", quiet=True), _conv1d_samples),
-    OpInfo("conv2d_groups", F.conv2d, _np_conv2d, _tf("conv2d", quiet=True), _grouped_conv_samples),
+    functional("conv1d", _np_conv1d, _conv1d_samples, quiet=True),
     OpInfo(
-        "conv_transpose2d",
-        F.conv_transpose2d,
-        _np_conv_transpose2d,
-        _tf("conv_transpose2d"),
-        _conv_transpose_samples,
+        "conv2d_groups",
+        F.conv2d,
+        np_conv2d,
+        torch_function("nn.functional.conv2d", quiet=True),
+        _grouped_conv_samples,
     ),
-    OpInfo("max_pool1d", F.max_pool1d, _np_pool1d("max"), _tf("max_pool1d"), _pool1d_samples),
-    OpInfo("avg_pool1d", F.avg_pool1d, _np_pool1d("avg"), _tf("avg_pool1d"), _avg1d_samples),
-    OpInfo(
-        "adaptive_avg_pool2d",
-        F.adaptive_avg_pool2d,
-        _np_adaptive(np.mean),
-        _tf("adaptive_avg_pool2d"),
-        _adaptive_samples,
-    ),
-    OpInfo(
+    functional("conv_transpose2d", _np_conv_transpose2d, _conv_transpose_samples),
+    functional("max_pool1d", _np_pool1d("max"), _pool1d_samples),
+    functional("avg_pool1d", _np_pool1d("avg"), _avg1d_samples),
+    functional("adaptive_avg_pool2d", _np_adaptive(np.mean), _adaptive_samples),
+    functional(
         "adaptive_max_pool2d",
-        F.adaptive_max_pool2d,
         _np_adaptive(np.max),
-        _tf("adaptive_max_pool2d"),
         _adaptive_samples,
-        kinks=(
-            Kink(
-                (np.array([[[[1.0, 1.0, 2.0], [2.0, 0.0, 2.0]]]]), (1, 2)),
-                (np.array([[[[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]]]),),
-                desc="ties: the first maximum of each window, in row-major order",
-            ),
+        Kink(
+            (np.array([[[[1.0, 1.0, 2.0], [2.0, 0.0, 2.0]]]]), (1, 2)),
+            (np.array([[[[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]]]),),
+            desc="ties: the first maximum of each window, in row-major order",
         ),
     ),
-    OpInfo("pad", F.pad, _np_pad, _tf("pad"), _pad_samples),
-    OpInfo("interpolate", F.interpolate, _np_interpolate, _tf("interpolate"), _interpolate_samples),
+    functional("pad", _np_pad, _pad_samples),
+    functional("interpolate", _np_interpolate, _interpolate_samples),
 ]

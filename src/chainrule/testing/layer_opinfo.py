@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-import chainrule.nn.functional as F
-from chainrule.testing.conv_opinfo import torch_functional as _tf
-from chainrule.testing.sampling import Const, Kink, OpInfo, Sample, away, uniform
+from chainrule.testing.sampling import Const, Kink, Sample, away, functional, uniform
 
 __all__ = ["LAYER_OPS"]
 
@@ -35,6 +33,14 @@ def _embedding_samples(rng):
 
 def _np_embedding(idx, w, padding_idx=None, scale_grad_by_freq=False):
     return w[idx]
+
+
+_EMBEDDING_KINK = Kink(
+    (np.array([1, 0, 1]), np.array([[1.0, 2.0], [3.0, 4.0]])),
+    (np.array([[1.0, 1.0], [0.0, 0.0]]),),
+    kwargs={"padding_idx": 1},
+    desc="padding_idx: that row gets no gradient",
+)
 
 
 def _np_one_hot(x, num_classes=-1):
@@ -97,16 +103,15 @@ def _prelu_samples(rng):
     return [
         Sample((x(2, 3, 4), uniform(rng, (1,), 0.0, 0.5)), desc="one slope"),
         Sample((x(2, 3, 2), uniform(rng, (3,), 0.0, 0.5)), desc="a slope per channel"),
-        Sample(
-            (
-                x(
-                    5,
-                ),
-                uniform(rng, (1,), 0.0, 0.5),
-            ),
-            desc="1-D input",
-        ),
+        Sample((x(5), uniform(rng, (1,), 0.0, 0.5)), desc="1-D input"),
     ]
+
+
+_PRELU_KINK = Kink(
+    (np.array([-1.0, 0.0, 2.0]), np.array([0.25])),
+    (np.array([0.25, 0.25, 1.0]), np.array([-1.0])),
+    desc="x = 0: slope a for x, 0 for a",
+)
 
 
 def _hardtanh_samples(rng):
@@ -114,6 +119,23 @@ def _hardtanh_samples(rng):
         Sample((away(rng, (3, 4), (-1.0, 1.0), low=-3, high=3),), desc="default"),
         Sample((away(rng, (2, 5), (-0.5, 2.0), low=-3, high=3), -0.5, 2.0), desc="[-0.5, 2]"),
     ]
+
+
+def _np_hardtanh(x, min_val=-1.0, max_val=1.0):
+    return np.clip(x, min_val, max_val)
+
+
+# At a bound the gradient is that of the flat side, as in PyTorch.
+_HARDTANH_KINK = Kink(
+    (np.array([-2.0, -1.0, 0.0, 1.0, 2.0]),),
+    (np.array([0.0, 0.0, 1.0, 0.0, 0.0]),),
+    desc="at the bounds the gradient is 0",
+)
+_RELU6_KINK = Kink(
+    (np.array([-1.0, 0.0, 3.0, 6.0, 7.0]),),
+    (np.array([0.0, 0.0, 1.0, 0.0, 0.0]),),
+    desc="x = 0 and x = 6",
+)
 
 
 def _np_softplus(x):
@@ -183,91 +205,27 @@ def _kl_samples(rng):
 
 
 LAYER_OPS = [
-    OpInfo(
-        "embedding",
-        F.embedding,
-        _np_embedding,
-        _tf("embedding"),
-        _embedding_samples,
-        kinks=(
-            Kink(
-                (np.array([1, 0, 1]), np.array([[1.0, 2.0], [3.0, 4.0]])),
-                (np.array([[1.0, 1.0], [0.0, 0.0]]),),
-                kwargs={"padding_idx": 1},
-                desc="padding_idx: that row gets no gradient",
-            ),
-        ),
-    ),
-    OpInfo(
-        "one_hot", F.one_hot, _np_one_hot, _tf("one_hot"), _one_hot_samples, differentiable=False
-    ),
-    OpInfo("group_norm", F.group_norm, _np_group_norm, _tf("group_norm"), _group_norm_samples),
-    OpInfo(
-        "instance_norm",
-        F.instance_norm,
-        _np_instance_norm,
-        _tf("instance_norm"),
-        _instance_norm_samples,
-    ),
-    OpInfo(
-        "prelu",
-        F.prelu,
-        _np_prelu,
-        _tf("prelu"),
-        _prelu_samples,
-        kinks=(
-            Kink(
-                (np.array([-1.0, 0.0, 2.0]), np.array([0.25])),
-                (np.array([0.25, 0.25, 1.0]), np.array([-1.0])),
-                desc="x = 0: slope a for x, 0 for a",
-            ),
-        ),
-    ),
-    OpInfo(
-        "hardtanh",
-        F.hardtanh,
-        lambda x, min_val=-1.0, max_val=1.0: np.clip(x, min_val, max_val),
-        _tf("hardtanh"),
-        _hardtanh_samples,
-        kinks=(
-            Kink(
-                (np.array([-2.0, -1.0, 0.0, 1.0, 2.0]),),
-                (np.array([0.0, 0.0, 1.0, 0.0, 0.0]),),
-                desc="at the bounds the gradient is 0",
-            ),
-        ),
-    ),
-    OpInfo(
+    functional("embedding", _np_embedding, _embedding_samples, _EMBEDDING_KINK),
+    functional("one_hot", _np_one_hot, _one_hot_samples, differentiable=False),
+    functional("group_norm", _np_group_norm, _group_norm_samples),
+    functional("instance_norm", _np_instance_norm, _instance_norm_samples),
+    functional("prelu", _np_prelu, _prelu_samples, _PRELU_KINK),
+    functional("hardtanh", _np_hardtanh, _hardtanh_samples, _HARDTANH_KINK),
+    functional(
         "relu6",
-        F.relu6,
         lambda x: np.clip(x, 0.0, 6.0),
-        _tf("relu6"),
         lambda rng: [Sample((away(rng, (3, 4), (0.0, 6.0), low=-3, high=9),))],
-        kinks=(
-            Kink(
-                (np.array([-1.0, 0.0, 3.0, 6.0, 7.0]),),
-                (np.array([0.0, 0.0, 1.0, 0.0, 0.0]),),
-                desc="x = 0 and x = 6",
-            ),
-        ),
+        _RELU6_KINK,
     ),
-    OpInfo(
+    functional(
         "mish",
-        F.mish,
         lambda x: x * np.tanh(_np_softplus(x)),
-        _tf("mish"),
         lambda rng: [
             Sample((uniform(rng, (3, 4), -4, 4),)),
             Sample((np.array([-30.0, 25.0]),), desc="tails"),
         ],
     ),
-    OpInfo("normalize", F.normalize, _np_normalize, _tf("normalize"), _normalize_samples),
-    OpInfo(
-        "cosine_similarity",
-        F.cosine_similarity,
-        _np_cosine,
-        _tf("cosine_similarity"),
-        _cosine_samples,
-    ),
-    OpInfo("kl_div", F.kl_div, _np_kl_div, _tf("kl_div"), _kl_samples),
+    functional("normalize", _np_normalize, _normalize_samples),
+    functional("cosine_similarity", _np_cosine, _cosine_samples),
+    functional("kl_div", _np_kl_div, _kl_samples),
 ]

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-import chainrule.nn.functional as F
-from chainrule.testing.sampling import Const, Kink, OpInfo, Sample, away, uniform
+from chainrule.testing.sampling import Const, Kink, Sample, away, functional, uniform
 
 __all__ = ["LOSS_OPS"]
 
@@ -323,167 +322,99 @@ def _kink_pm(y, t, grads, desc):
 
 
 LOSS_OPS = [
-    OpInfo(
-        "mse_loss",
-        F.mse_loss,
-        _np_mse,
-        lambda t, *a, **k: t.nn.functional.mse_loss(*a, **k),
-        _regression(),
-    ),
-    OpInfo(
+    functional("mse_loss", _np_mse, _regression()),
+    functional(
         "l1_loss",
-        F.l1_loss,
         _np_l1,
-        lambda t, *a, **k: t.nn.functional.l1_loss(*a, **k),
         _regression(),
-        kinks=(
-            Kink(
-                (np.array([1.0, 2.0]), np.array([1.0, 0.0])),
-                (np.array([0.0, 0.5]), np.array([0.0, -0.5])),
-                desc="a tie gets gradient 0",
-            ),
+        Kink(
+            (np.array([1.0, 2.0]), np.array([1.0, 0.0])),
+            (np.array([0.0, 0.5]), np.array([0.0, -0.5])),
+            desc="a tie gets gradient 0",
         ),
     ),
-    OpInfo(
+    functional(
         "huber_loss",
-        F.huber_loss,
         _np_huber,
-        lambda t, *a, **k: t.nn.functional.huber_loss(*a, **k),
         _regression([{"delta": 0.5}]),
-        kinks=(
-            Kink(
-                (np.array([0.5, -0.5]), np.array([0.0, 0.0])),
-                (np.array([0.25, -0.25]), np.array([-0.25, 0.25])),
-                {"delta": 0.5},
-                desc="|d| = delta",
-            ),
+        Kink(
+            (np.array([0.5, -0.5]), np.array([0.0, 0.0])),
+            (np.array([0.25, -0.25]), np.array([-0.25, 0.25])),
+            {"delta": 0.5},
+            desc="|d| = delta",
         ),
     ),
-    OpInfo(
-        "smooth_l1_loss",
-        F.smooth_l1_loss,
-        _np_smooth_l1,
-        lambda t, *a, **k: t.nn.functional.smooth_l1_loss(*a, **k),
-        _regression([{"beta": 0.5}, {"beta": 0.0}]),
-    ),
-    OpInfo(
+    functional("smooth_l1_loss", _np_smooth_l1, _regression([{"beta": 0.5}, {"beta": 0.0}])),
+    functional(
         "binary_cross_entropy",
-        F.binary_cross_entropy,
         _np_bce,
-        lambda t, *a, **k: t.nn.functional.binary_cross_entropy(*a, **k),
         _bce_samples,
-        kinks=(
-            Kink(
-                (np.array([0.0, 1.0]), Const(np.array([1.0, 0.0]))),
-                (np.array([-0.5, 0.5]) / float(np.float32(1e-12)),),
-                desc="saturated probabilities: the log clamps at -100, the gradient at 1e12",
-            ),
+        Kink(
+            (np.array([0.0, 1.0]), Const(np.array([1.0, 0.0]))),
+            (np.array([-0.5, 0.5]) / float(np.float32(1e-12)),),
+            desc="saturated probabilities: the log clamps at -100, the gradient at 1e12",
         ),
     ),
-    OpInfo(
+    functional(
         "binary_cross_entropy_with_logits",
-        F.binary_cross_entropy_with_logits,
         _np_bce_logits,
-        lambda t, *a, **k: t.nn.functional.binary_cross_entropy_with_logits(*a, **k),
         _bce_logits_samples,
-        kinks=(
-            Kink(
-                (np.array([0.0, 0.0]), Const(np.array([1.0, 0.0]))),
-                (np.array([-0.25, 0.25]),),
-                desc="logit 0: sigmoid(0) - y",
-            ),
+        Kink(
+            (np.array([0.0, 0.0]), Const(np.array([1.0, 0.0]))),
+            (np.array([-0.25, 0.25]),),
+            desc="logit 0: sigmoid(0) - y",
         ),
     ),
-    OpInfo(
-        "cross_entropy",
-        F.cross_entropy,
-        _np_cross_entropy,
-        lambda t, *a, **k: t.nn.functional.cross_entropy(*a, **k),
-        _ce_samples,
-    ),
-    OpInfo(
-        "nll_loss",
-        F.nll_loss,
-        _np_nll,
-        lambda t, *a, **k: t.nn.functional.nll_loss(*a, **k),
-        _nll_samples,
-    ),
-    OpInfo(
+    functional("cross_entropy", _np_cross_entropy, _ce_samples),
+    functional("nll_loss", _np_nll, _nll_samples),
+    functional(
         "multi_margin_loss",
-        F.multi_margin_loss,
         _np_multi_margin,
-        lambda t, *a, **k: t.nn.functional.multi_margin_loss(*a, **k),
         _margin_samples,
-        kinks=(
-            Kink(
-                (np.array([[1.0, 1.5, 2.0]]), np.array([2])),
-                (np.array([[0.0, 1 / 3, -1 / 3]]),),
-                desc="a term exactly at the hinge contributes nothing",
-            ),
+        Kink(
+            (np.array([[1.0, 1.5, 2.0]]), np.array([2])),
+            (np.array([[0.0, 1 / 3, -1 / 3]]),),
+            desc="a term exactly at the hinge contributes nothing",
         ),
     ),
-    OpInfo(
+    # Without a PyTorch twin: checked against the docstring formula in NumPy.
+    functional(
         "hinge_loss",
-        F.hinge_loss,
         _np_hinge,
-        None,
         _plus_minus(extra=[{"margin": 0.5}]),
-        kinks=(_kink_pm([1.0, 0.5], [1.0, -1.0], [0.0, 0.5], "at the margin: gradient 0"),),
+        _kink_pm([1.0, 0.5], [1.0, -1.0], [0.0, 0.5], "at the margin: gradient 0"),
+        torch=False,
     ),
-    OpInfo(
-        "squared_hinge_loss",
-        F.squared_hinge_loss,
-        _np_squared_hinge,
-        None,
-        _plus_minus(extra=[{"margin": 0.5}]),
+    functional(
+        "squared_hinge_loss", _np_squared_hinge, _plus_minus(extra=[{"margin": 0.5}]), torch=False
     ),
-    OpInfo("exponential_loss", F.exponential_loss, _np_exponential, None, _plus_minus(kinks=())),
-    OpInfo(
+    functional("exponential_loss", _np_exponential, _plus_minus(kinks=()), torch=False),
+    functional(
         "perceptron_loss",
-        F.perceptron_loss,
         _np_perceptron,
-        None,
         _plus_minus(kinks=(0.0,)),
-        kinks=(_kink_pm([0.0, 0.0], [1.0, -1.0], [-0.5, 0.5], "a score of 0 counts as a mistake"),),
+        _kink_pm([0.0, 0.0], [1.0, -1.0], [-0.5, 0.5], "a score of 0 counts as a mistake"),
+        torch=False,
     ),
-    OpInfo(
-        "categorical_cross_entropy",
-        F.categorical_cross_entropy,
-        _np_categorical,
-        None,
-        _categorical_samples,
+    functional("categorical_cross_entropy", _np_categorical, _categorical_samples, torch=False),
+    functional(
+        "l1_penalty", lambda ps: sum(np.abs(p).sum() for p in ps), _penalty_samples, torch=False
     ),
-    OpInfo(
-        "l1_penalty",
-        F.l1_penalty,
-        lambda ps: sum(np.abs(p).sum() for p in ps),
-        None,
-        _penalty_samples,
-    ),
-    OpInfo(
+    functional(
         "l2_penalty",
-        F.l2_penalty,
         lambda ps: 0.5 * sum((p**2).sum() for p in ps),
-        None,
         _penalty_samples,
+        torch=False,
     ),
-    OpInfo(
-        "zero_one_loss",
-        F.zero_one_loss,
-        _np_zero_one,
-        None,
-        _zero_one_samples,
-        differentiable=False,
-    ),
-    OpInfo(
+    functional("zero_one_loss", _np_zero_one, _zero_one_samples, torch=False, differentiable=False),
+    functional(
         "l0_count",
-        F.l0_count,
         lambda ps, tol=0.0: np.int64(sum((np.abs(p) > tol).sum() for p in ps)),
-        None,
         lambda rng: [
             Sample(([np.array([0.0, 1e-3, -2.0]), np.array([[0.0, 5.0]])],), desc="tol 0"),
             Sample(([np.array([0.0, 1e-3, -2.0])],), {"tol": 0.01}, desc="tol 0.01"),
         ],
+        torch=False,
         differentiable=False,
     ),
 ]

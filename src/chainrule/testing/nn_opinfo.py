@@ -1,7 +1,7 @@
 """Op-table entries for the neural-network functionals (``chainrule.nn.functional``) and
 the elementwise ops they are built on. References are written independently of the
-implementation: convolution by a loop over kernel offsets and pooling by a loop over
-output pixels, where the library uses im2col."""
+implementation: convolution by a loop over kernel offsets (``conv_opinfo.np_conv2d``) and
+pooling by a loop over output pixels, where the library uses im2col."""
 
 from __future__ import annotations
 
@@ -9,11 +9,18 @@ import math
 
 import numpy as np
 
-import chainrule.nn.functional as F
-from chainrule import ops
-from chainrule.testing.conv_opinfo import CONV_OPS
+from chainrule.testing.conv_opinfo import CONV_OPS, conv_samples, np_conv2d
 from chainrule.testing.layer_opinfo import LAYER_OPS
-from chainrule.testing.sampling import Const, Kink, OpInfo, Sample, away, distinct, uniform
+from chainrule.testing.sampling import (
+    Const,
+    Kink,
+    Sample,
+    away,
+    distinct,
+    functional,
+    tensor_op,
+    uniform,
+)
 
 __all__ = ["NN_OPS"]
 
@@ -40,28 +47,6 @@ def _also_unbatched(fn):
         return fn(x, *args, **kwargs)
 
     return ref
-
-
-@_also_unbatched
-def _np_conv2d(x, w, b=None, stride=1, padding=0, dilation=1):
-    s, d = _two(stride), _two(dilation)
-    kh, kw = w.shape[2:]
-    if padding == "same":
-        padding = (d[0] * (kh - 1) // 2, d[1] * (kw - 1) // 2)
-    p = _two(padding)
-    xp_ = _pad(x, p)
-    oh, ow = _out(x.shape[2], kh, s[0], p[0], d[0]), _out(x.shape[3], kw, s[1], p[1], d[1])
-    out = np.zeros((x.shape[0], w.shape[0], oh, ow), dtype=x.dtype)
-    for a in range(kh):
-        for c in range(kw):
-            patch = xp_[
-                :,
-                :,
-                a * d[0] : a * d[0] + s[0] * (oh - 1) + 1 : s[0],
-                c * d[1] : c * d[1] + s[1] * (ow - 1) + 1 : s[1],
-            ]
-            out += np.einsum("oc,ncij->noij", w[:, :, a, c], patch)
-    return out + (0 if b is None else b[None, :, None, None])
 
 
 def _np_unfold(x, kernel_size, dilation=1, padding=0, stride=1):
@@ -187,26 +172,22 @@ def _linear_samples(rng):
     ]
 
 
-def _conv_samples(rng):
-    x = lambda *s: uniform(rng, s)  # noqa: E731
-    return [
-        Sample((x(2, 3, 6, 5), x(4, 3, 3, 3), x(4)), desc="3x3"),
-        Sample(
-            (x(2, 3, 7, 6), x(4, 3, 3, 3), x(4)),
-            {"stride": 2, "padding": 1},
-            desc="stride 2, padding 1",
-        ),
-        Sample((x(2, 3, 4, 4), x(5, 3, 1, 1), x(5)), desc="1x1"),
-        Sample(
-            (x(1, 2, 7, 5), x(3, 2, 3, 2), x(3)),
-            {"stride": (2, 1), "padding": (1, 0)},
-            desc="rectangular kernel, stride and padding",
-        ),
-        Sample((x(2, 2, 5, 5), x(3, 2, 3, 3), None), desc="no bias"),
-        Sample((x(1, 2, 7, 7), x(2, 2, 3, 3), x(2)), {"dilation": 2}, desc="dilation 2"),
-        Sample((x(1, 2, 5, 4), x(3, 2, 3, 3), x(3)), {"padding": "same"}, desc="padding='same'"),
-        Sample((x(2, 5, 4), x(3, 2, 2, 2), x(3)), desc="unbatched image"),
-    ]
+_conv_samples = conv_samples(
+    ((2, 3, 6, 5), (4, 3, 3, 3), (4,), "3x3"),
+    ((2, 3, 7, 6), (4, 3, 3, 3), (4,), "stride 2, padding 1", {"stride": 2, "padding": 1}),
+    ((2, 3, 4, 4), (5, 3, 1, 1), (5,), "1x1"),
+    (
+        (1, 2, 7, 5),
+        (3, 2, 3, 2),
+        (3,),
+        "rectangular kernel, stride and padding",
+        {"stride": (2, 1), "padding": (1, 0)},
+    ),
+    ((2, 2, 5, 5), (3, 2, 3, 3), None, "no bias"),
+    ((1, 2, 7, 7), (2, 2, 3, 3), (2,), "dilation 2", {"dilation": 2}),
+    ((1, 2, 5, 4), (3, 2, 3, 3), (3,), "padding='same'", {"padding": "same"}),
+    ((2, 5, 4), (3, 2, 2, 2), (3,), "unbatched image"),
+)
 
 
 def _unfold_samples(rng):
@@ -314,105 +295,64 @@ def _layer_norm_samples(rng):
     ]
 
 
-def _tf(name):
-    """PyTorch's functional of the same name."""
-    return lambda t, *a, **k: getattr(t.nn.functional, name)(*a, **k)
+def _small_and_tiny(low, high):
+    """expm1 and log1p: values in [low, high), and tiny ones where the plain formula
+    loses every digit."""
+    return lambda rng: [
+        Sample((uniform(rng, (3, 4), low, high),)),
+        Sample((np.array([1e-10, -1e-12]),), desc="tiny"),
+    ]
 
 
 NN_OPS = [
-    OpInfo(
-        "linear",
-        F.linear,
-        lambda x, w, b=None: x @ w.T + (0 if b is None else b),
-        _tf("linear"),
-        _linear_samples,
-    ),
-    OpInfo("conv2d", F.conv2d, _np_conv2d, _tf("conv2d"), _conv_samples),
-    OpInfo("unfold", F.unfold, _np_unfold, _tf("unfold"), _unfold_samples),
-    OpInfo("fold", F.fold, _np_fold, _tf("fold"), _fold_samples),
-    OpInfo(
+    functional("linear", lambda x, w, b=None: x @ w.T + (0 if b is None else b), _linear_samples),
+    functional("conv2d", np_conv2d, _conv_samples),
+    functional("unfold", _np_unfold, _unfold_samples),
+    functional("fold", _np_fold, _fold_samples),
+    functional(
         "max_pool2d",
-        F.max_pool2d,
         _np_pool("max"),
-        _tf("max_pool2d"),
         _pool_samples,
-        kinks=(
-            Kink(
-                (np.zeros((1, 1, 2, 4)), 2),
-                (np.array([[[[1.0, 0, 1, 0], [0, 0, 0, 0]]]]),),
-                desc="ties (all zeros): the first element of each window",
-            ),
+        Kink(
+            (np.zeros((1, 1, 2, 4)), 2),
+            (np.array([[[[1.0, 0, 1, 0], [0, 0, 0, 0]]]]),),
+            desc="ties (all zeros): the first element of each window",
         ),
     ),
-    OpInfo("avg_pool2d", F.avg_pool2d, _np_pool("avg"), _tf("avg_pool2d"), _avg_samples),
-    OpInfo(
-        "erf",
-        ops.erf,
-        _erf,
-        lambda t, x: t.erf(x),
-        lambda rng: [Sample((uniform(rng, (3, 4), -3, 3),))],
-        method=None,
-    ),
-    OpInfo(
-        "expm1",
-        ops.expm1,
-        np.expm1,
-        lambda t, x: t.expm1(x),
-        lambda rng: [
-            Sample((uniform(rng, (3, 4), -2, 2),)),
-            Sample((np.array([1e-10, -1e-12]),), desc="tiny"),
-        ],
-    ),
-    OpInfo(
-        "log1p",
-        ops.log1p,
-        np.log1p,
-        lambda t, x: t.log1p(x),
-        lambda rng: [
-            Sample((uniform(rng, (3, 4), -0.5, 2),)),
-            Sample((np.array([1e-10, -1e-12]),), desc="tiny"),
-        ],
-    ),
-    OpInfo(
+    functional("avg_pool2d", _np_pool("avg"), _avg_samples),
+    tensor_op("erf", _erf, lambda rng: [Sample((uniform(rng, (3, 4), -3, 3),))], method=False),
+    tensor_op("expm1", np.expm1, _small_and_tiny(-2, 2), method=False),
+    tensor_op("log1p", np.log1p, _small_and_tiny(-0.5, 2), method=False),
+    functional(
         "softplus",
-        F.softplus,
         _np_softplus,
-        _tf("softplus"),
         _softplus_samples,
-        kinks=(Kink((np.array([0.0]),), (np.array([0.5]),), desc="x = 0"),),
+        Kink((np.array([0.0]),), (np.array([0.5]),), desc="x = 0"),
     ),
-    OpInfo(
+    functional(
         "leaky_relu",
-        F.leaky_relu,
         lambda x, negative_slope=0.01: np.where(x > 0, x, negative_slope * x),
-        _tf("leaky_relu"),
         _activation_samples({"negative_slope": 0.2}),
-        kinks=(
-            Kink((np.array([-1.0, 0.0, 2.0]), 0.2), (np.array([0.2, 0.2, 1.0]),), desc="x = 0"),
-        ),
+        Kink((np.array([-1.0, 0.0, 2.0]), 0.2), (np.array([0.2, 0.2, 1.0]),), desc="x = 0"),
     ),
-    OpInfo(
+    functional(
         "elu",
-        F.elu,
         lambda x, alpha=1.0: np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))),
-        _tf("elu"),
         _activation_samples({"alpha": 0.5}),
-        kinks=(
-            Kink(
-                (np.array([-1.0, 0.0, 2.0]), 0.5),
-                (np.array([0.5 * math.exp(-1), 0.5, 1.0]),),
-                desc="x = 0",
-            ),
-            Kink(
-                (np.array([800.0]),),
-                (np.array([1.0]),),
-                desc="large x: no nan from the unused branch",
-            ),
+        Kink(
+            (np.array([-1.0, 0.0, 2.0]), 0.5),
+            (np.array([0.5 * math.exp(-1), 0.5, 1.0]),),
+            desc="x = 0",
+        ),
+        Kink(
+            (np.array([800.0]),),
+            (np.array([1.0]),),
+            desc="large x: no nan from the unused branch",
         ),
     ),
-    OpInfo("gelu", F.gelu, _np_gelu, _tf("gelu"), _activation_samples({"approximate": "tanh"})),
-    OpInfo("silu", F.silu, lambda x: x / (1 + np.exp(-x)), _tf("silu"), _activation_samples()),
-    OpInfo("batch_norm", F.batch_norm, _np_batch_norm, _tf("batch_norm"), _batch_norm_samples),
-    OpInfo("layer_norm", F.layer_norm, _np_layer_norm, _tf("layer_norm"), _layer_norm_samples),
+    functional("gelu", _np_gelu, _activation_samples({"approximate": "tanh"})),
+    functional("silu", lambda x: x / (1 + np.exp(-x)), _activation_samples()),
+    functional("batch_norm", _np_batch_norm, _batch_norm_samples),
+    functional("layer_norm", _np_layer_norm, _layer_norm_samples),
 ]
 NN_OPS += CONV_OPS + LAYER_OPS  # conv_opinfo.py and layer_opinfo.py

@@ -13,13 +13,15 @@ The entries of the nn layers and the losses are in ``nn_opinfo.py`` and
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 import chainrule as cr
 from chainrule.testing.loss_opinfo import LOSS_OPS
 from chainrule.testing.nn_opinfo import NN_OPS
-from chainrule.testing.sampling import Kink, OpInfo, Sample, away, distinct, uniform
-from chainrule.testing.tensor_opinfo import TENSOR_OPS
+from chainrule.testing.sampling import Kink, OpInfo, Sample, away, distinct, tensor_op, uniform
+from chainrule.testing.tensor_opinfo import TENSOR_OPS, np_norm
 
 __all__ = ["OP_DB"]
 
@@ -36,29 +38,20 @@ BROADCAST_PAIRS = [
 
 
 def _binary_samples(low=-2.0, high=2.0, other_low=None, other_high=None, separate=False):
+    other = (low if other_low is None else other_low, high if other_high is None else other_high)
+
     def make(rng):
         out = []
         for sa, sb, desc in BROADCAST_PAIRS:
             a = uniform(rng, sa, low, high)
-            b = uniform(
-                rng,
-                sb,
-                other_low if other_low is not None else low,
-                other_high if other_high is not None else high,
-            )
+            b = uniform(rng, sb, *other)
             if separate:  # keep a and b apart so max/min have no ties
                 b = np.asarray(
                     b + 0.5 * np.sign(b - np.broadcast_to(a, np.broadcast_shapes(sa, sb)).mean())
                 )
             out.append(Sample((a, b), desc=desc))
         a = uniform(rng, (4, 3), low, high).T  # non-contiguous
-        b = uniform(
-            rng,
-            (3, 4),
-            other_low if other_low is not None else low,
-            other_high if other_high is not None else high,
-        )
-        out.append(Sample((a, b), desc="non-contiguous"))
+        out.append(Sample((a, uniform(rng, (3, 4), *other)), desc="non-contiguous"))
         out.append(Sample((uniform(rng, (2, 3), low, high), 1.5), desc="tensor and Python scalar"))
         return out
 
@@ -155,12 +148,6 @@ def _np_gather(x, dim, index):
     return np.take_along_axis(x, index, axis=dim)
 
 
-def _torch_index_add(t, values, shape, index, accumulate=True):
-    idx = index if isinstance(index, tuple) else (index,)
-    idx = tuple(t.as_tensor(i) if isinstance(i, np.ndarray) else i for i in idx)
-    return t.zeros(shape, dtype=values.dtype).index_put(idx, values, accumulate=True)
-
-
 # --------------------------------------------------------------------------- samples
 def _matmul_samples(rng):
     cases = [
@@ -250,30 +237,28 @@ def _flatten_samples(rng):
     ]
 
 
-def _cat_samples(rng):
-    return [
-        Sample(([uniform(rng, (2, 3)), uniform(rng, (4, 3))],), {"dim": 0}, desc="dim 0"),
-        Sample(
-            ([uniform(rng, (2, 3)), uniform(rng, (2, 1)), uniform(rng, (2, 2))],),
-            {"dim": 1},
-            desc="three, dim 1",
-        ),
-        Sample(
-            ([uniform(rng, (2, 3, 2)), uniform(rng, (2, 3, 1))],), {"dim": -1}, desc="negative dim"
-        ),
-    ]
+def _tensor_lists(*cases):
+    """Samples of a list of tensors and a dim, from rows of (shapes, dim, desc)."""
+
+    def make(rng):
+        return [
+            Sample(([uniform(rng, s) for s in shapes],), {"dim": dim}, desc=desc)
+            for shapes, dim, desc in cases
+        ]
+
+    return make
 
 
-def _stack_samples(rng):
-    return [
-        Sample(([uniform(rng, (2, 3)), uniform(rng, (2, 3))],), {"dim": 0}, desc="dim 0"),
-        Sample(
-            ([uniform(rng, (2, 3)), uniform(rng, (2, 3)), uniform(rng, (2, 3))],),
-            {"dim": 2},
-            desc="last",
-        ),
-        Sample(([uniform(rng, (3,)), uniform(rng, (3,))],), {"dim": -1}, desc="negative dim"),
-    ]
+_cat_samples = _tensor_lists(
+    ([(2, 3), (4, 3)], 0, "dim 0"),
+    ([(2, 3), (2, 1), (2, 2)], 1, "three, dim 1"),
+    ([(2, 3, 2), (2, 3, 1)], -1, "negative dim"),
+)
+_stack_samples = _tensor_lists(
+    ([(2, 3), (2, 3)], 0, "dim 0"),
+    ([(2, 3), (2, 3), (2, 3)], 2, "last"),
+    ([(3,), (3,)], -1, "negative dim"),
+)
 
 
 def _getitem_samples(rng):
@@ -334,26 +319,9 @@ def _assign_at_samples(rng):
     ]
 
 
-def _np_norm(x, p, dim=None, keepdim=False):
-    p = 2 if p == "fro" else p
-    axis = dim if dim is not None else tuple(range(np.ndim(x)))
-    a = np.abs(x)
-    if p == 0:
-        return np.sum(a != 0, axis=axis, keepdims=keepdim).astype(x.dtype)
-    if np.isinf(p):
-        return (np.max if p > 0 else np.min)(a, axis=axis, keepdims=keepdim)
-    return np.sum(a**p, axis=axis, keepdims=keepdim) ** (1 / p)
-
-
 def _np_assign_at(x, index, value):
     out = x.copy()
     out[index] = value
-    return out
-
-
-def _torch_assign_at(t, x, index, value):
-    out = x.clone()
-    out[_torch_index(t, index)] = value
     return out
 
 
@@ -450,172 +418,164 @@ def _arg_samples(rng):
     ]
 
 
-def _all_dims(x, dim):
-    """PyTorch ignores keepdim when no dim is given; naming every dim keeps it."""
-    return tuple(range(x.ndim)) if dim is None else dim
+def _arithmetic(name, ref, python_op, samples, *kinks):
+    """An arithmetic op, compared with PyTorch through Python's operator (``a + b``), so
+    that a number may stand on the left, as one more sample has it."""
+    return OpInfo(
+        name,
+        getattr(cr, name),
+        ref,
+        lambda t, a, b: python_op(a, b),
+        _chain(samples, _scalar_left(2.0)),
+        kinks=kinks,
+    )
 
 
-def _as_torch_tensor(t, x, like):
-    return x if isinstance(x, t.Tensor) else t.tensor(x, dtype=like.dtype)
+def _elementwise_extreme(name, ref, grads_at_a_tie):
+    """maximum or minimum. PyTorch's wants a tensor on both sides."""
+
+    def torch_call(t, a, b):
+        return getattr(t, name)(a, b if isinstance(b, t.Tensor) else t.tensor(b, dtype=a.dtype))
+
+    return OpInfo(
+        name,
+        getattr(cr, name),
+        ref,
+        torch_call,
+        _binary_samples(separate=True),
+        method=name,
+        kinks=(
+            Kink(
+                (np.array([1.0, 2.0, 3.0]), np.array([1.0, 0.0, 5.0])),
+                grads_at_a_tie,
+                desc="a tie",
+            ),
+        ),
+    )
 
 
-def _values(result):
-    """max/min with a dim return (values, indices); the table compares the values."""
-    return result[0] if isinstance(result, tuple) else result
+def _reduction(name, ref, samples, *kinks, **options):
+    """A reduction over ``dim``, compared with ``x.<name>(dims, keepdim=...)``: PyTorch
+    ignores keepdim when no dim is given, so every dim is named then."""
+
+    def torch_call(t, x, dim=None, keepdim=False):
+        return getattr(x, name)(tuple(range(x.ndim)) if dim is None else dim, keepdim=keepdim)
+
+    op = getattr(cr, name)
+    return OpInfo(name, op, ref, torch_call, samples, method=name, kinks=kinks, **options)
+
+
+def _reduction_values(name, ref, *kinks):
+    """max or min, compared by their values: with a dim they return (values, indices)."""
+
+    def values(result):
+        return result[0] if isinstance(result, tuple) else result
+
+    return OpInfo(
+        name,
+        lambda *a: values(getattr(cr, name)(*a)),
+        ref,
+        lambda t, *a: values(getattr(t, name)(*a)),
+        _max_dim_samples,
+        kinks=kinks,
+    )
+
+
+def _torch_index(t, index):
+    """An index for PyTorch, as a tuple, with its arrays as tensors."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return tuple(t.as_tensor(p) if isinstance(p, np.ndarray) else p for p in parts)
+
+
+def _torch_index_add(t, values, shape, index, accumulate=True):
+    return t.zeros(shape, dtype=values.dtype).index_put(
+        _torch_index(t, index), values, accumulate=True
+    )
+
+
+def _torch_assign_at(t, x, index, value):
+    out = x.clone()
+    out[_torch_index(t, index)] = value
+    return out
 
 
 # --------------------------------------------------------------------------- the table
+COMPARISONS = [
+    ("eq", np.equal),
+    ("ne", np.not_equal),
+    ("lt", np.less),
+    ("le", np.less_equal),
+    ("gt", np.greater),
+    ("ge", np.greater_equal),
+]
+
+
 def _entries():
     return [
-        OpInfo(
-            "add",
-            cr.add,
-            np.add,
-            lambda t, a, b: a + b,
-            _chain(_binary_samples(), _scalar_left(2.0)),
-        ),
-        OpInfo(
-            "sub",
-            cr.sub,
-            np.subtract,
-            lambda t, a, b: a - b,
-            _chain(_binary_samples(), _scalar_left(2.0)),
-        ),
-        OpInfo(
-            "mul",
-            cr.mul,
-            np.multiply,
-            lambda t, a, b: a * b,
-            _chain(_binary_samples(), _scalar_left(2.0)),
-        ),
-        OpInfo(
-            "div",
-            cr.div,
-            np.divide,
-            lambda t, a, b: a / b,
-            _chain(_binary_samples(other_low=0.5, other_high=2.0), _scalar_left(2.0)),
-        ),
-        OpInfo(
+        _arithmetic("add", np.add, operator.add, _binary_samples()),
+        _arithmetic("sub", np.subtract, operator.sub, _binary_samples()),
+        _arithmetic("mul", np.multiply, operator.mul, _binary_samples()),
+        _arithmetic("div", np.divide, operator.truediv, _binary_samples(other_low=0.5)),
+        _arithmetic(
             "pow",
-            cr.pow,
             np.power,
-            lambda t, a, b: a**b,
-            _chain(_binary_samples(low=0.5, high=2.0), _scalar_left(2.0)),
-            kinks=(
-                Kink(
-                    (np.array([0.0, 0.0, 2.0]), np.array([0.0, 2.0, 0.0])),
-                    (np.array([0.0, 0.0, 0.0]), np.array([0.0, 0.0, np.log(2.0)])),
-                    desc="zero base or zero exponent",
-                ),
-                Kink(
-                    (np.array([0.0, 1.0]), 0.5), (np.array([np.inf, 0.5]),), desc="sqrt-like at 0"
-                ),
+            operator.pow,
+            _binary_samples(low=0.5, high=2.0),
+            Kink(
+                (np.array([0.0, 0.0, 2.0]), np.array([0.0, 2.0, 0.0])),
+                (np.array([0.0, 0.0, 0.0]), np.array([0.0, 0.0, np.log(2.0)])),
+                desc="zero base or zero exponent",
             ),
+            Kink((np.array([0.0, 1.0]), 0.5), (np.array([np.inf, 0.5]),), desc="sqrt-like at 0"),
         ),
-        OpInfo("neg", cr.neg, np.negative, lambda t, x: -x, _unary_samples(), method="neg"),
-        OpInfo("exp", cr.exp, np.exp, lambda t, x: t.exp(x), _unary_samples(), method="exp"),
-        OpInfo(
-            "log", cr.log, np.log, lambda t, x: t.log(x), _unary_samples(0.2, 3.0), method="log"
-        ),
-        OpInfo(
+        tensor_op("neg", np.negative, _unary_samples()),
+        tensor_op("exp", np.exp, _unary_samples()),
+        tensor_op("log", np.log, _unary_samples(0.2, 3.0)),
+        tensor_op(
             "sqrt",
-            cr.sqrt,
             np.sqrt,
-            lambda t, x: t.sqrt(x),
             _unary_samples(0.2, 3.0),
-            method="sqrt",
-            kinks=(Kink((np.array([0.0, 4.0]),), (np.array([np.inf, 0.25]),), desc="x = 0"),),
+            Kink((np.array([0.0, 4.0]),), (np.array([np.inf, 0.25]),), desc="x = 0"),
         ),
-        OpInfo(
+        tensor_op(
             "abs",
-            cr.abs,
             np.abs,
-            lambda t, x: t.abs(x),
             _unary_samples(points=(0.0,)),
-            method="abs",
-            kinks=(
-                Kink((np.array([-1.0, 0.0, 2.0]),), (np.array([-1.0, 0.0, 1.0]),), desc="x = 0"),
-            ),
+            Kink((np.array([-1.0, 0.0, 2.0]),), (np.array([-1.0, 0.0, 1.0]),), desc="x = 0"),
         ),
-        OpInfo("sin", cr.sin, np.sin, lambda t, x: t.sin(x), _unary_samples(-4, 4), method="sin"),
-        OpInfo("cos", cr.cos, np.cos, lambda t, x: t.cos(x), _unary_samples(-4, 4), method="cos"),
-        OpInfo(
-            "tanh", cr.tanh, np.tanh, lambda t, x: t.tanh(x), _unary_samples(-3, 3), method="tanh"
-        ),
-        OpInfo(
+        tensor_op("sin", np.sin, _unary_samples(-4, 4)),
+        tensor_op("cos", np.cos, _unary_samples(-4, 4)),
+        tensor_op("tanh", np.tanh, _unary_samples(-3, 3)),
+        tensor_op(
             "sigmoid",
-            cr.sigmoid,
             lambda x: 1 / (1 + np.exp(-x)),
-            lambda t, x: t.sigmoid(x),
             _unary_samples(-5, 5),
-            method="sigmoid",
-            kinks=(Kink((np.array([0.0]),), (np.array([0.25]),), desc="the largest slope, 1/4"),),
+            Kink((np.array([0.0]),), (np.array([0.25]),), desc="the largest slope, 1/4"),
         ),
-        OpInfo(
+        tensor_op(
             "relu",
-            cr.relu,
             lambda x: np.maximum(x, 0),
-            lambda t, x: t.relu(x),
             _unary_samples(points=(0.0,)),
-            method="relu",
-            kinks=(
-                Kink((np.array([-1.0, 0.0, 2.0]),), (np.array([0.0, 0.0, 1.0]),), desc="x = 0"),
-            ),
+            Kink((np.array([-1.0, 0.0, 2.0]),), (np.array([0.0, 0.0, 1.0]),), desc="x = 0"),
         ),
-        OpInfo(
+        tensor_op(
             "clamp",
-            cr.clamp,
-            lambda x, lo, hi: np.clip(x, lo, hi),
-            lambda t, x, lo, hi: t.clamp(x, lo, hi),
+            np.clip,
             _clamp_samples,
-            method="clamp",
-            kinks=(
-                Kink(
-                    (np.array([-1.0, 1.0, 0.0, 2.0, -3.0]), -1.0, 1.0),
-                    (np.array([1.0, 1.0, 1.0, 0.0, 0.0]),),
-                    desc="at both bounds",
-                ),
+            Kink(
+                (np.array([-1.0, 1.0, 0.0, 2.0, -3.0]), -1.0, 1.0),
+                (np.array([1.0, 1.0, 1.0, 0.0, 0.0]),),
+                desc="at both bounds",
             ),
         ),
-        OpInfo(
-            "maximum",
-            cr.maximum,
-            np.maximum,
-            lambda t, a, b: t.maximum(a, _as_torch_tensor(t, b, a)),
-            _binary_samples(separate=True),
-            method="maximum",
-            kinks=(
-                Kink(
-                    (np.array([1.0, 2.0, 3.0]), np.array([1.0, 0.0, 5.0])),
-                    (np.array([0.5, 1.0, 0.0]), np.array([0.5, 0.0, 1.0])),
-                    desc="a tie",
-                ),
-            ),
+        _elementwise_extreme(
+            "maximum", np.maximum, (np.array([0.5, 1.0, 0.0]), np.array([0.5, 0.0, 1.0]))
         ),
-        OpInfo(
-            "minimum",
-            cr.minimum,
-            np.minimum,
-            lambda t, a, b: t.minimum(a, _as_torch_tensor(t, b, a)),
-            _binary_samples(separate=True),
-            method="minimum",
-            kinks=(
-                Kink(
-                    (np.array([1.0, 2.0, 3.0]), np.array([1.0, 0.0, 5.0])),
-                    (np.array([0.5, 0.0, 1.0]), np.array([0.5, 1.0, 0.0])),
-                    desc="a tie",
-                ),
-            ),
+        _elementwise_extreme(
+            "minimum", np.minimum, (np.array([0.5, 0.0, 1.0]), np.array([0.5, 1.0, 0.0]))
         ),
-        OpInfo("where", cr.where, np.where, lambda t, c, a, b: t.where(c, a, b), _where_samples),
-        OpInfo(
-            "masked_fill",
-            cr.masked_fill,
-            lambda x, m, v: np.where(m, v, x),
-            lambda t, x, m, v: t.masked_fill(x, m, v),
-            _masked_fill_samples,
-            method="masked_fill",
-        ),
+        tensor_op("where", np.where, _where_samples, method=False),
+        tensor_op("masked_fill", lambda x, m, v: np.where(m, v, x), _masked_fill_samples),
         OpInfo(
             "assign",
             cr.ops.assign,
@@ -623,42 +583,13 @@ def _entries():
             lambda t, x, s: x.clone().copy_(s),
             _assign_samples,
         ),
-        OpInfo(
-            "assign_at",
-            cr.ops.assign_at,
-            _np_assign_at,
-            _torch_assign_at,
-            _assign_at_samples,
-        ),
-        OpInfo(
-            "matmul",
-            cr.matmul,
-            np.matmul,
-            lambda t, a, b: t.matmul(a, b),
-            _matmul_samples,
-            method="matmul",
-        ),
-        OpInfo(
-            "sum",
-            cr.sum,
-            _np_reduce(np.sum),
-            lambda t, x, dim=None, keepdim=False: x.sum(_all_dims(x, dim), keepdim=keepdim),
-            _reduction_samples(),
-            method="sum",
-        ),
-        OpInfo(
-            "mean",
-            cr.mean,
-            _np_reduce(np.mean),
-            lambda t, x, dim=None, keepdim=False: x.mean(_all_dims(x, dim), keepdim=keepdim),
-            _reduction_samples(),
-            method="mean",
-        ),
-        OpInfo(
+        OpInfo("assign_at", cr.ops.assign_at, _np_assign_at, _torch_assign_at, _assign_at_samples),
+        tensor_op("matmul", np.matmul, _matmul_samples),
+        _reduction("sum", _np_reduce(np.sum), _reduction_samples()),
+        _reduction("mean", _np_reduce(np.mean), _reduction_samples()),
+        tensor_op(
             "var",
-            cr.var,
             _np_var(),
-            lambda t, x, dim=None, keepdim=False, **kw: t.var(x, dim, keepdim=keepdim, **kw),
             _chain(
                 _reduction_samples(dims=(None, 1, (0, 2)), zero_d=False),
                 lambda rng: [
@@ -666,169 +597,76 @@ def _entries():
                     Sample((uniform(rng, (3, 4)), 0), {"unbiased": False}, desc="unbiased=False"),
                 ],
             ),
-            method="var",
         ),
-        OpInfo(
+        tensor_op(
             "std",
-            cr.std,
             _np_var(root=True),
-            lambda t, x, dim=None, keepdim=False, **kw: t.std(x, dim, keepdim=keepdim, **kw),
             _chain(
                 _reduction_samples(dims=(None, 1, (0, 2)), zero_d=False),
                 lambda rng: [
                     Sample((uniform(rng, (3, 4)),), {"dim": 1, "correction": 0}, desc="biased")
                 ],
             ),
-            method="std",
         ),
-        OpInfo(
+        tensor_op(
             "norm",
-            cr.norm,
-            lambda x, p, dim=None, keepdim=False: _np_norm(x, p, dim, keepdim),
-            lambda t, x, p, dim=None, keepdim=False: t.norm(x, p, dim, keepdim),
+            lambda x, p, *a: np_norm(x, 2 if p == "fro" else p, *a),
             _norm_samples,
-            method="norm",
-            kinks=(
-                Kink((np.zeros(3), 2), (np.zeros(3),), desc="the zero vector"),
-                Kink(
-                    (np.array([[3.0, -3.0, 1.0]]), float("inf"), 1),
-                    (np.array([[0.5, -0.5, 0.0]]),),
-                    desc="inf-norm ties split evenly",
-                ),
-                Kink((np.array([-2.0, 0.0, 3.0]), 1), (np.array([-1.0, 0.0, 1.0]),), desc="x = 0"),
+            Kink((np.zeros(3), 2), (np.zeros(3),), desc="the zero vector"),
+            Kink(
+                (np.array([[3.0, -3.0, 1.0]]), float("inf"), 1),
+                (np.array([[0.5, -0.5, 0.0]]),),
+                desc="inf-norm ties split evenly",
             ),
+            Kink((np.array([-2.0, 0.0, 3.0]), 1), (np.array([-1.0, 0.0, 1.0]),), desc="x = 0"),
         ),
-        OpInfo(
+        _reduction(
             "amax",
-            cr.amax,
             _np_reduce(np.max),
-            lambda t, x, dim=None, keepdim=False: t.amax(x, () if dim is None else dim, keepdim),
             _reduction_samples(value=distinct),
-            method="amax",
-            kinks=(
-                Kink(
-                    (np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]]), 1),
-                    (np.array([[0.0, 0.5, 0.5], [1 / 3, 1 / 3, 1 / 3]]),),
-                    desc="ties split evenly",
-                ),
+            Kink(
+                (np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]]), 1),
+                (np.array([[0.0, 0.5, 0.5], [1 / 3, 1 / 3, 1 / 3]]),),
+                desc="ties split evenly",
             ),
         ),
-        OpInfo(
+        _reduction(
             "amin",
-            cr.amin,
             _np_reduce(np.min),
-            lambda t, x, dim=None, keepdim=False: t.amin(x, () if dim is None else dim, keepdim),
             _reduction_samples(value=distinct),
-            method="amin",
-            kinks=(
-                Kink(
-                    (np.array([[1.0, 1.0, 3.0]]), 1),
-                    (np.array([[0.5, 0.5, 0.0]]),),
-                    desc="ties split evenly",
-                ),
+            Kink(
+                (np.array([[1.0, 1.0, 3.0]]), 1),
+                (np.array([[0.5, 0.5, 0.0]]),),
+                desc="ties split evenly",
             ),
         ),
-        OpInfo(
+        _reduction_values(
             "max",
-            lambda *a: _values(cr.max(*a)),
-            lambda x, dim=None, keepdim=False: np.max(x, axis=dim, keepdims=keepdim),
-            lambda t, x, *a: _values(t.max(x, *a)),
-            _max_dim_samples,
-            kinks=(
-                Kink(
-                    (np.array([[3.0, 3.0, 1.0]]), 1),
-                    (np.array([[1.0, 0.0, 0.0]]),),
-                    desc="along a dim, the gradient goes to the returned index",
-                ),
+            _np_reduce(np.max),
+            Kink(
+                (np.array([[3.0, 3.0, 1.0]]), 1),
+                (np.array([[1.0, 0.0, 0.0]]),),
+                desc="along a dim, the gradient goes to the returned index",
             ),
         ),
-        OpInfo(
-            "min",
-            lambda *a: _values(cr.min(*a)),
-            lambda x, dim=None, keepdim=False: np.min(x, axis=dim, keepdims=keepdim),
-            lambda t, x, *a: _values(t.min(x, *a)),
-            _max_dim_samples,
-        ),
-        OpInfo(
-            "argmax",
-            cr.argmax,
-            lambda x, dim=None, keepdim=False: np.argmax(x, axis=dim, keepdims=keepdim),
-            lambda t, x, *a: t.argmax(x, *a),
-            _arg_samples,
-            method="argmax",
-            differentiable=False,
-        ),
-        OpInfo(
-            "argmin",
-            cr.argmin,
-            lambda x, dim=None, keepdim=False: np.argmin(x, axis=dim, keepdims=keepdim),
-            lambda t, x, *a: t.argmin(x, *a),
-            _arg_samples,
-            method="argmin",
-            differentiable=False,
-        ),
-        OpInfo(
-            "logsumexp",
-            cr.logsumexp,
-            _np_logsumexp,
-            lambda t, x, dim=None, keepdim=False: t.logsumexp(
-                x, tuple(range(x.ndim)) if dim is None else dim, keepdim
-            ),
-            _reduction_samples(dims=(None, 0, -1, (0, 2))),
-            method="logsumexp",
-        ),
-        OpInfo(
-            "softmax",
-            cr.softmax,
-            _np_softmax,
-            lambda t, x, d: t.softmax(x, d),
-            _softmax_samples,
-            method="softmax",
-        ),
-        OpInfo(
-            "log_softmax",
-            cr.log_softmax,
-            lambda x, d: np.log(_np_softmax(x, d)),
-            lambda t, x, d: t.log_softmax(x, d),
-            _softmax_samples,
-            method="log_softmax",
-        ),
-        OpInfo(
-            "reshape",
-            cr.reshape,
-            np.reshape,
-            lambda t, x, s: x.reshape(s),
-            _shape_samples,
-            method="reshape",
-        ),
-        OpInfo(
+        _reduction_values("min", _np_reduce(np.min)),
+        tensor_op("argmax", _np_reduce(np.argmax), _arg_samples, differentiable=False),
+        tensor_op("argmin", _np_reduce(np.argmin), _arg_samples, differentiable=False),
+        _reduction("logsumexp", _np_logsumexp, _reduction_samples(dims=(None, 0, -1, (0, 2)))),
+        tensor_op("softmax", _np_softmax, _softmax_samples),
+        tensor_op("log_softmax", lambda x, d: np.log(_np_softmax(x, d)), _softmax_samples),
+        tensor_op("reshape", np.reshape, _shape_samples),
+        tensor_op(
             "flatten",
-            cr.flatten,
             lambda x, s=0, e=-1: (
                 x.reshape(-1)
                 if x.ndim == 0
                 else x.reshape((*x.shape[:s], -1, *x.shape[e % x.ndim + 1 :]))
             ),
-            lambda t, x, *a: t.flatten(x, *a),
             _flatten_samples,
-            method="flatten",
         ),
-        OpInfo(
-            "transpose",
-            cr.transpose,
-            lambda x, a, b: np.swapaxes(x, a, b),
-            lambda t, x, a, b: t.transpose(x, a, b),
-            _transpose_samples,
-            method="transpose",
-        ),
-        OpInfo(
-            "permute",
-            cr.permute,
-            np.transpose,
-            lambda t, x, d: x.permute(d),
-            _permute_samples,
-            method="permute",
-        ),
+        tensor_op("transpose", np.swapaxes, _transpose_samples),
+        tensor_op("permute", np.transpose, _permute_samples),
         OpInfo(
             "T",
             lambda x: x.T,
@@ -839,30 +677,13 @@ def _entries():
                 Sample((uniform(rng, (4, 3)).T,), desc="non-contiguous"),
             ],
         ),
-        OpInfo(
+        tensor_op(
             "squeeze",
-            cr.squeeze,
             lambda x, d=None: np.squeeze(x, d) if d is None or x.shape[d] == 1 else x,
-            lambda t, x, *a: t.squeeze(x, *a),
             _squeeze_samples,
-            method="squeeze",
         ),
-        OpInfo(
-            "unsqueeze",
-            cr.unsqueeze,
-            np.expand_dims,
-            lambda t, x, d: t.unsqueeze(x, d),
-            _unsqueeze_samples,
-            method="unsqueeze",
-        ),
-        OpInfo(
-            "broadcast_to",
-            cr.broadcast_to,
-            np.broadcast_to,
-            lambda t, x, s: t.broadcast_to(x, s),
-            _broadcast_samples,
-            method="broadcast_to",
-        ),
+        tensor_op("unsqueeze", np.expand_dims, _unsqueeze_samples),
+        tensor_op("broadcast_to", np.broadcast_to, _broadcast_samples),
         OpInfo(
             "expand",
             cr.expand,
@@ -881,20 +702,8 @@ def _entries():
             _cast_samples,
             rtol32=1e-6,
         ),
-        OpInfo(
-            "cat",
-            cr.cat,
-            lambda ts, dim=0: np.concatenate(ts, dim),
-            lambda t, ts, dim=0: t.cat(ts, dim),
-            _cat_samples,
-        ),
-        OpInfo(
-            "stack",
-            cr.stack,
-            lambda ts, dim=0: np.stack(ts, dim),
-            lambda t, ts, dim=0: t.stack(ts, dim),
-            _stack_samples,
-        ),
+        tensor_op("cat", lambda ts, dim=0: np.concatenate(ts, dim), _cat_samples, method=False),
+        tensor_op("stack", lambda ts, dim=0: np.stack(ts, dim), _stack_samples, method=False),
         OpInfo(
             "getitem",
             cr.getitem,
@@ -902,14 +711,7 @@ def _entries():
             lambda t, x, i: x[_torch_index(t, i)],
             _getitem_samples,
         ),
-        OpInfo(
-            "gather",
-            cr.gather,
-            _np_gather,
-            lambda t, x, d, i: t.gather(x, d, i),
-            _gather_samples,
-            method="gather",
-        ),
+        tensor_op("gather", _np_gather, _gather_samples),
         OpInfo(
             "add_at",
             lambda v, s, i: cr.ops.indexing.add_at(s, i, v),
@@ -917,92 +719,22 @@ def _entries():
             _torch_index_add,
             _index_add_samples,
         ),
-        OpInfo(
-            "eq", cr.eq, np.equal, lambda t, a, b: a == b, _compare_samples, differentiable=False
-        ),
-        OpInfo(
-            "ne",
-            cr.ne,
-            np.not_equal,
-            lambda t, a, b: a != b,
-            _compare_samples,
-            differentiable=False,
-        ),
-        OpInfo("lt", cr.lt, np.less, lambda t, a, b: a < b, _compare_samples, differentiable=False),
-        OpInfo(
-            "le",
-            cr.le,
-            np.less_equal,
-            lambda t, a, b: a <= b,
-            _compare_samples,
-            differentiable=False,
-        ),
-        OpInfo(
-            "gt", cr.gt, np.greater, lambda t, a, b: a > b, _compare_samples, differentiable=False
-        ),
-        OpInfo(
-            "ge",
-            cr.ge,
-            np.greater_equal,
-            lambda t, a, b: a >= b,
-            _compare_samples,
-            differentiable=False,
-        ),
-        OpInfo(
-            "isnan",
-            cr.isnan,
-            np.isnan,
-            lambda t, x: t.isnan(x),
-            _special_samples,
-            differentiable=False,
-            method="isnan",
-        ),
-        OpInfo(
-            "isfinite",
-            cr.isfinite,
-            np.isfinite,
-            lambda t, x: t.isfinite(x),
-            _special_samples,
-            differentiable=False,
-            method="isfinite",
-        ),
-        OpInfo(
-            "any",
-            cr.any,
-            _np_reduce(np.any),
-            lambda t, x, dim=None, keepdim=False: (
-                x.any() if dim is None else x.any(dim, keepdim=keepdim)
-            ),
-            _bool_samples,
-            differentiable=False,
-            method="any",
-        ),
-        OpInfo(
-            "all",
-            cr.all,
-            _np_reduce(np.all),
-            lambda t, x, dim=None, keepdim=False: (
-                x.all() if dim is None else x.all(dim, keepdim=keepdim)
-            ),
-            _bool_samples,
-            differentiable=False,
-            method="all",
-        ),
-        OpInfo(
+        *[
+            tensor_op(name, ref, _compare_samples, method=False, differentiable=False)
+            for name, ref in COMPARISONS
+        ],
+        tensor_op("isnan", np.isnan, _special_samples, differentiable=False),
+        tensor_op("isfinite", np.isfinite, _special_samples, differentiable=False),
+        _reduction("any", _np_reduce(np.any), _bool_samples, differentiable=False),
+        _reduction("all", _np_reduce(np.all), _bool_samples, differentiable=False),
+        tensor_op(
             "logical_not",
-            cr.logical_not,
             np.logical_not,
-            lambda t, x: ~x,
             lambda rng: [s for s in _bool_samples(rng) if len(s.args) == 1],
+            method=False,
             differentiable=False,
         ),
     ]
-
-
-def _torch_index(t, index):
-    parts = index if isinstance(index, tuple) else (index,)
-    conv = tuple(t.as_tensor(p) if isinstance(p, np.ndarray) else p for p in parts)
-    return conv if isinstance(index, tuple) else conv[0]
 
 
 OP_DB: list[OpInfo] = _entries() + NN_OPS + LOSS_OPS + TENSOR_OPS

@@ -1,6 +1,7 @@
 """What the op tables are made of: the entry (:class:`OpInfo`), its samples and kinks,
-the conversion of sample values to chainrule and PyTorch inputs, and the value makers
-the entries draw from.
+the two ways most entries are written (:func:`tensor_op` and :func:`functional`: one name
+for chainrule's function, PyTorch's and the method), the conversion of sample values to
+chainrule and PyTorch inputs, and the value makers the entries draw from.
 
 Sample arguments are plain NumPy values: floating arrays become tensors that require
 grad (the differentiable inputs), integer and bool arrays and floating arrays wrapped in
@@ -10,6 +11,8 @@ everything else is passed as is.
 
 from __future__ import annotations
 
+import operator
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -25,9 +28,12 @@ __all__ = [
     "away",
     "distinct",
     "float_leaves",
+    "functional",
     "plain",
+    "tensor_op",
     "to_chainrule",
     "to_torch",
+    "torch_function",
     "uniform",
 ]
 
@@ -80,6 +86,42 @@ class OpInfo:
     gradgrad: bool = True
     kinks: tuple = ()
     rtol32: float = 2e-5
+
+
+def torch_function(path: str, quiet: bool = False) -> Callable:
+    """PyTorch's function at ``path`` below the ``torch`` module (``"sin"``,
+    ``"linalg.norm"``, ``"nn.functional.conv2d"``), called as an entry's ``torch`` is:
+    ``(torch, *args, **kwargs)``. ``quiet``: without its warnings (such as the one for an
+    even kernel with padding='same')."""
+    find = operator.attrgetter(path)
+
+    def call(torch, *args, **kwargs):
+        with warnings.catch_warnings():
+            if quiet:
+                warnings.simplefilter("ignore")
+            return find(torch)(*args, **kwargs)
+
+    return call
+
+
+def tensor_op(name: str, ref, samples, *kinks: Kink, method: bool = True, **options) -> OpInfo:
+    """The entry of ``chainrule.<name>``, with its reference, samples and kinks, compared
+    with ``torch.<name>`` and, unless ``method=False``, with the method ``x.<name>(...)``;
+    ``options``: the other fields of :class:`OpInfo`."""
+    op, twin = operator.attrgetter(name)(cr), torch_function(name)
+    method_name = name if method else None
+    return OpInfo(name, op, ref, twin, samples, method=method_name, kinks=kinks, **options)
+
+
+def functional(
+    name: str, ref, samples, *kinks: Kink, torch: bool = True, quiet: bool = False, **options
+) -> OpInfo:
+    """The entry of ``chainrule.nn.functional.<name>``, with its reference, samples and
+    kinks, compared with PyTorch's functional of the same name (``torch=False`` where
+    PyTorch has none; ``quiet``: see :func:`torch_function`)."""
+    twin = torch_function(f"nn.functional.{name}", quiet) if torch else None
+    fn = getattr(cr.nn.functional, name)
+    return OpInfo(name, fn, ref, twin, samples, kinks=kinks, **options)
 
 
 # --------------------------------------------------------------------------- conversion

@@ -14,9 +14,9 @@ import itertools
 import numpy as np
 
 import chainrule as cr
-from chainrule.testing.sampling import Kink, OpInfo, Sample, away, distinct, uniform
+from chainrule.testing.sampling import Kink, OpInfo, Sample, away, distinct, tensor_op, uniform
 
-__all__ = ["TENSOR_OPS"]
+__all__ = ["TENSOR_OPS", "np_norm"]
 
 INF = float("inf")
 
@@ -74,7 +74,13 @@ def _np_prod(x, dim=None, keepdim=False):
     return np.prod(x, axis=dim, keepdims=keepdim if dim is not None else False)
 
 
-def _np_norm(x, ord=2, dim=None, keepdim=False):
+def _np_scan(fn):
+    """np.cumsum or np.cumprod along a dim, 0-d input included."""
+    return lambda x, d: fn(x.reshape(-1) if x.ndim == 0 else x, d).reshape(x.shape)
+
+
+def np_norm(x, ord=2, dim=None, keepdim=False):
+    """The vector ord-norm over ``dim`` (all dims by default), 0 and ±inf included."""
     axis = tuple(range(x.ndim)) if dim is None else dim
     a = np.abs(x)
     if ord == 0:
@@ -88,7 +94,7 @@ def _np_linalg_norm(x, ord=None, dim=None, keepdim=False):
     if ord is None and dim is None:
         return np.sqrt(np.sum(x * x, keepdims=keepdim))
     if isinstance(dim, int) or (dim is not None and len(dim) == 1) or (dim is None and x.ndim == 1):
-        return _np_norm(x, 2 if ord is None else ord, dim, keepdim)
+        return np_norm(x, 2 if ord is None else ord, dim, keepdim)
     return np.linalg.norm(x, ord, dim, keepdim)
 
 
@@ -124,11 +130,19 @@ def _joined(op):
     return run
 
 
-def _torch_joined(name):
+def _joined_torch(name):
     def run(t, x, *args):
         return t.cat([p.reshape(-1) for p in getattr(t, name)(x, *args)])
 
     return run
+
+
+def _pieces(name, np_split, samples):
+    """A function with several tensor results (split, chunk, unbind), checked through the
+    tensor of its pieces joined."""
+    return OpInfo(
+        name, _joined(getattr(cr, name)), _np_split(np_split), _joined_torch(name), samples
+    )
 
 
 def _np_index_add(x, dim, index, source, alpha=1):
@@ -163,10 +177,6 @@ def _np_scatter_add(x, dim, index, src):
 
 def _np_sign(x):
     return np.where(x > 0, 1.0, np.where(x < 0, -1.0, 0.0)).astype(x.dtype)
-
-
-def _np_diag(x, k=0):
-    return np.diag(x, k)
 
 
 # --------------------------------------------------------------------------- samples
@@ -531,31 +541,19 @@ def _torch_argsort(t, x, dim=-1, descending=False):
 
 
 # --------------------------------------------------------------------------- the table
+WHOLE_NUMBERS = Kink((np.array([-1.0, 0.0, 2.0]),), (np.zeros(3),), desc="whole numbers")
+
+
 def _entries() -> list[OpInfo]:
     return [
-        OpInfo("mm", cr.mm, np.matmul, lambda t, a, b: t.mm(a, b), _mm_samples, method="mm"),
-        OpInfo("bmm", cr.bmm, np.matmul, lambda t, a, b: t.bmm(a, b), _bmm_samples, method="bmm"),
-        OpInfo("dot", cr.dot, np.dot, lambda t, a, b: t.dot(a, b), _vector_pair, method="dot"),
-        OpInfo(
-            "outer",
-            cr.outer,
-            np.outer,
-            lambda t, a, b: t.outer(a, b),
-            _outer_samples,
-            method="outer",
-        ),
-        OpInfo(
-            "einsum",
-            cr.einsum,
-            lambda eq, *xs: np.einsum(eq, *xs),
-            lambda t, eq, *xs: t.einsum(eq, *xs),
-            _einsum_samples,
-        ),
-        OpInfo(
+        tensor_op("mm", np.matmul, _mm_samples),
+        tensor_op("bmm", np.matmul, _bmm_samples),
+        tensor_op("dot", np.dot, _vector_pair),
+        tensor_op("outer", np.outer, _outer_samples),
+        tensor_op("einsum", np.einsum, _einsum_samples, method=False),
+        tensor_op(
             "linalg.vector_norm",
-            cr.linalg.vector_norm,
-            _np_norm,
-            lambda t, x, *a: t.linalg.vector_norm(x, *a),
+            np_norm,
             lambda rng: [
                 Sample((away(rng, (3, 4), gap=0.2),), desc="2-norm of all"),
                 Sample((away(rng, (3, 4), gap=0.2), 1, 1), desc="1-norm of rows"),
@@ -563,12 +561,11 @@ def _entries() -> list[OpInfo]:
                 Sample((distinct(rng, (3, 4)), INF, 0), desc="inf"),
                 Sample((away(rng, (5,), gap=0.2), 0.5), desc="p = 0.5"),
             ],
+            method=False,
         ),
-        OpInfo(
+        tensor_op(
             "linalg.norm",
-            cr.linalg.norm,
             _np_linalg_norm,
-            lambda t, x, *a: t.linalg.norm(x, *a),
             lambda rng: [
                 Sample((away(rng, (2, 3, 2), gap=0.2),), desc="every element"),
                 Sample((away(rng, (3, 4), gap=0.2), "fro"), desc="'fro'"),
@@ -580,51 +577,33 @@ def _entries() -> list[OpInfo]:
                 Sample((away(rng, (3, 4), gap=0.2), None, 1), desc="rows"),
                 Sample((distinct(rng, (2, 3, 3)), 1, (1, 2), True), desc="batched matrices"),
             ],
-            kinks=(
-                Kink(
-                    (np.array([[1.0, -2.0], [2.0, 1.0]]), INF),
-                    (np.array([[0.5, -0.5], [0.5, 0.5]]),),
-                    desc="tied rows share the gradient",
-                ),
+            Kink(
+                (np.array([[1.0, -2.0], [2.0, 1.0]]), INF),
+                (np.array([[0.5, -0.5], [0.5, 0.5]]),),
+                desc="tied rows share the gradient",
             ),
+            method=False,
         ),
-        OpInfo(
+        tensor_op(
             "prod",
-            cr.prod,
             _np_prod,
-            lambda t, x, *a: t.prod(x, *a),
             _prod_samples,
-            method="prod",
-            kinks=(
-                Kink(
-                    (np.array([2.0, 0.0, 3.0, 5.0]),),
-                    (np.array([0.0, 30.0, 0.0, 0.0]),),
-                    desc="one zero",
-                ),
-                Kink((np.array([2.0, 0.0, 3.0, 0.0]),), (np.zeros(4),), desc="two zeros"),
+            Kink(
+                (np.array([2.0, 0.0, 3.0, 5.0]),),
+                (np.array([0.0, 30.0, 0.0, 0.0]),),
+                desc="one zero",
             ),
+            Kink((np.array([2.0, 0.0, 3.0, 0.0]),), (np.zeros(4),), desc="two zeros"),
         ),
-        OpInfo(
-            "cumsum",
-            cr.cumsum,
-            lambda x, d: np.cumsum(x.reshape(-1) if x.ndim == 0 else x, d).reshape(x.shape),
-            lambda t, x, d: t.cumsum(x, d),
-            _scan_samples,
-            method="cumsum",
-        ),
-        OpInfo(
+        tensor_op("cumsum", _np_scan(np.cumsum), _scan_samples),
+        tensor_op(
             "cumprod",
-            cr.cumprod,
-            lambda x, d: np.cumprod(x.reshape(-1) if x.ndim == 0 else x, d).reshape(x.shape),
-            lambda t, x, d: t.cumprod(x, d),
+            _np_scan(np.cumprod),
             _cumprod_samples,
-            method="cumprod",
-            kinks=(
-                Kink(
-                    (np.array([2.0, 0.0, 3.0, 0.0, 4.0]), 0),
-                    (np.array([1.0, 8.0, 0.0, 0.0, 0.0]),),
-                    desc="zeros",
-                ),
+            Kink(
+                (np.array([2.0, 0.0, 3.0, 0.0, 4.0]), 0),
+                (np.array([1.0, 8.0, 0.0, 0.0, 0.0]),),
+                desc="zeros",
             ),
         ),
         OpInfo(
@@ -650,36 +629,19 @@ def _entries() -> list[OpInfo]:
             lambda t, x, *a: t.topk(x, *a).values,
             _topk_samples,
         ),
-        OpInfo(
+        tensor_op(
             "unique",
-            cr.unique,
             lambda x: np.unique(x, equal_nan=False),
-            lambda t, x: t.unique(x),
             lambda rng: [
                 Sample((_ties(rng, (3, 4)),), desc="floats"),
                 Sample((rng.integers(0, 4, (6,)),), desc="integers"),
                 Sample((np.array([np.nan, 1.0, np.nan]),), desc="each nan its own"),
             ],
-            method="unique",
             differentiable=False,
         ),
-        OpInfo(
-            "split",
-            _joined(cr.split),
-            _np_split(_split_pieces),
-            _torch_joined("split"),
-            _split_samples,
-        ),
-        OpInfo(
-            "chunk", _joined(cr.chunk), _np_split(_np_chunk), _torch_joined("chunk"), _chunk_samples
-        ),
-        OpInfo(
-            "unbind",
-            _joined(cr.unbind),
-            _np_split(_np_unbind),
-            _torch_joined("unbind"),
-            _unbind_samples,
-        ),
+        _pieces("split", _split_pieces, _split_samples),
+        _pieces("chunk", _np_chunk, _chunk_samples),
+        _pieces("unbind", _np_unbind, _unbind_samples),
         OpInfo(
             "repeat",
             lambda x, *s: x.repeat(*s),
@@ -687,70 +649,15 @@ def _entries() -> list[OpInfo]:
             lambda t, x, *s: x.repeat(*s),
             _repeat_samples,
         ),
-        OpInfo(
-            "tile", cr.tile, np.tile, lambda t, x, d: t.tile(x, d), _tile_samples, method="tile"
-        ),
-        OpInfo(
-            "flip", cr.flip, np.flip, lambda t, x, d: t.flip(x, d), _flip_samples, method="flip"
-        ),
-        OpInfo(
-            "roll",
-            cr.roll,
-            lambda x, s, d=None: np.roll(x, s, d),
-            lambda t, x, *a: t.roll(x, *a),
-            _roll_samples,
-            method="roll",
-        ),
-        OpInfo(
-            "index_select",
-            cr.index_select,
-            lambda x, d, i: np.take(x, i, axis=d),
-            lambda t, x, d, i: t.index_select(x, d, i),
-            _index_select_samples,
-            method="index_select",
-        ),
-        OpInfo(
-            "index_add",
-            cr.index_add,
-            _np_index_add,
-            lambda t, x, d, i, s, **k: t.index_add(x, d, i, s, **k),
-            _index_add_samples,
-            method="index_add",
-        ),
-        OpInfo(
-            "scatter",
-            cr.scatter,
-            _np_scatter,
-            lambda t, x, d, i, s: t.scatter(x, d, i, s),
-            _scatter_samples,
-            method="scatter",
-        ),
-        OpInfo(
-            "scatter_add",
-            cr.scatter_add,
-            _np_scatter_add,
-            lambda t, x, d, i, s: t.scatter_add(x, d, i, s),
-            _scatter_add_samples,
-            method="scatter_add",
-        ),
-        OpInfo(
-            "nonzero",
-            cr.nonzero,
-            np.argwhere,
-            lambda t, x: t.nonzero(x),
-            _nonzero_samples,
-            method="nonzero",
-            differentiable=False,
-        ),
-        OpInfo(
-            "isclose",
-            cr.isclose,
-            np.isclose,
-            lambda t, a, b, **k: t.isclose(a, b, **k),
-            _close_samples,
-            method="isclose",
-            differentiable=False,
-        ),
+        tensor_op("tile", np.tile, _tile_samples),
+        tensor_op("flip", np.flip, _flip_samples),
+        tensor_op("roll", lambda x, s, d=None: np.roll(x, s, d), _roll_samples),
+        tensor_op("index_select", lambda x, d, i: np.take(x, i, axis=d), _index_select_samples),
+        tensor_op("index_add", _np_index_add, _index_add_samples),
+        tensor_op("scatter", _np_scatter, _scatter_samples),
+        tensor_op("scatter_add", _np_scatter_add, _scatter_add_samples),
+        tensor_op("nonzero", np.argwhere, _nonzero_samples, differentiable=False),
+        tensor_op("isclose", np.isclose, _close_samples, differentiable=False),
         OpInfo(
             "allclose",
             lambda a, b, **k: cr.tensor(cr.allclose(a, b, **k)),
@@ -767,159 +674,59 @@ def _entries() -> list[OpInfo]:
             _equal_samples,
             differentiable=False,
         ),
-        OpInfo(
+        tensor_op(
             "sign",
-            cr.sign,
             _np_sign,
-            lambda t, x: t.sign(x),
             _sign_samples,
-            method="sign",
-            kinks=(Kink((np.array([-1.0, 0.0, 2.0]),), (np.zeros(3),), desc="0"),),
+            Kink((np.array([-1.0, 0.0, 2.0]),), (np.zeros(3),), desc="0"),
         ),
-        OpInfo(
-            "floor",
-            cr.floor,
-            np.floor,
-            lambda t, x: t.floor(x),
-            _step_samples(),
-            method="floor",
-            kinks=(Kink((np.array([-1.0, 0.0, 2.0]),), (np.zeros(3),), desc="whole numbers"),),
-        ),
-        OpInfo(
-            "ceil",
-            cr.ceil,
-            np.ceil,
-            lambda t, x: t.ceil(x),
-            _step_samples(),
-            method="ceil",
-            kinks=(Kink((np.array([-1.0, 0.0, 2.0]),), (np.zeros(3),), desc="whole numbers"),),
-        ),
-        OpInfo(
-            "trunc",
-            cr.trunc,
-            np.trunc,
-            lambda t, x: t.trunc(x),
-            _step_samples(),
-            method="trunc",
-        ),
-        OpInfo(
+        tensor_op("floor", np.floor, _step_samples(), WHOLE_NUMBERS),
+        tensor_op("ceil", np.ceil, _step_samples(), WHOLE_NUMBERS),
+        tensor_op("trunc", np.trunc, _step_samples()),
+        tensor_op(
             "round",
-            cr.round,
             lambda x, decimals=0: np.round(x, decimals),
-            lambda t, x, **k: t.round(x, **k),
             _round_samples,
-            method="round",
-            kinks=(Kink((np.array([0.5, 1.5, -2.5]),), (np.zeros(3),), desc="halves"),),
+            Kink((np.array([0.5, 1.5, -2.5]),), (np.zeros(3),), desc="halves"),
         ),
-        OpInfo(
-            "log10",
-            cr.log10,
-            np.log10,
-            lambda t, x: t.log10(x),
-            _unary(_uniform(0.2, 3.0)),
-            method="log10",
-        ),
-        OpInfo(
-            "log2",
-            cr.log2,
-            np.log2,
-            lambda t, x: t.log2(x),
-            _unary(_uniform(0.2, 3.0)),
-            method="log2",
-        ),
-        OpInfo(
+        tensor_op("log10", np.log10, _unary(_uniform(0.2, 3.0))),
+        tensor_op("log2", np.log2, _unary(_uniform(0.2, 3.0))),
+        tensor_op(
             "rsqrt",
-            cr.rsqrt,
             lambda x: 1 / np.sqrt(x),
-            lambda t, x: t.rsqrt(x),
             _unary(_uniform(0.2, 3.0)),
-            method="rsqrt",
-            kinks=(Kink((np.array([0.0, 4.0]),), (np.array([-np.inf, -1 / 16]),), desc="x = 0"),),
+            Kink((np.array([0.0, 4.0]),), (np.array([-np.inf, -1 / 16]),), desc="x = 0"),
         ),
-        OpInfo(
-            "square",
-            cr.square,
-            np.square,
-            lambda t, x: t.square(x),
-            _unary(uniform),
-            method="square",
-        ),
-        OpInfo(
+        tensor_op("square", np.square, _unary(uniform)),
+        tensor_op(
             "clamp_min",
-            cr.clamp_min,
             np.maximum,
-            lambda t, x, m: t.clamp_min(x, m),
             _clamp_one_samples(-0.5),
-            method="clamp_min",
-            kinks=(
-                Kink((np.array([-1.0, 0.0, 2.0]), 0.0), (np.array([0.0, 1.0, 1.0]),), desc="bound"),
-            ),
+            Kink((np.array([-1.0, 0.0, 2.0]), 0.0), (np.array([0.0, 1.0, 1.0]),), desc="bound"),
         ),
-        OpInfo(
+        tensor_op(
             "clamp_max",
-            cr.clamp_max,
             np.minimum,
-            lambda t, x, m: t.clamp_max(x, m),
             _clamp_one_samples(0.5),
-            method="clamp_max",
-            kinks=(
-                Kink((np.array([-1.0, 0.0, 2.0]), 0.0), (np.array([1.0, 1.0, 0.0]),), desc="bound"),
-            ),
+            Kink((np.array([-1.0, 0.0, 2.0]), 0.0), (np.array([1.0, 1.0, 0.0]),), desc="bound"),
         ),
-        OpInfo(
-            "tril",
-            cr.tril,
-            np.tril,
-            lambda t, x, *a: t.tril(x, *a),
-            _triangle_samples,
-            method="tril",
-        ),
-        OpInfo(
-            "triu",
-            cr.triu,
-            np.triu,
-            lambda t, x, *a: t.triu(x, *a),
-            _triangle_samples,
-            method="triu",
-        ),
-        OpInfo(
-            "diag", cr.diag, _np_diag, lambda t, x, *a: t.diag(x, *a), _diag_samples, method="diag"
-        ),
-        OpInfo(
-            "diagonal",
-            cr.diagonal,
-            np.diagonal,
-            lambda t, x, *a: t.diagonal(x, *a),
-            _diagonal_samples,
-            method="diagonal",
-        ),
-        OpInfo(
+        tensor_op("tril", np.tril, _triangle_samples),
+        tensor_op("triu", np.triu, _triangle_samples),
+        tensor_op("diag", np.diag, _diag_samples),
+        tensor_op("diagonal", np.diagonal, _diagonal_samples),
+        tensor_op(
             "trace",
-            cr.trace,
             np.trace,
-            lambda t, x: t.trace(x),
             lambda rng: [
                 Sample((uniform(rng, (3, 3)),), desc="square"),
                 Sample((uniform(rng, (2, 4)),), desc="wide"),
                 Sample((uniform(rng, (4, 3)).T,), desc="non-contiguous"),
             ],
-            method="trace",
         ),
-        OpInfo(
-            "floor_divide",
-            cr.floor_divide,
-            np.floor_divide,
-            lambda t, a, b: t.floor_divide(a, b),
-            _division_samples,
-            differentiable=False,
+        tensor_op(
+            "floor_divide", np.floor_divide, _division_samples, method=False, differentiable=False
         ),
-        OpInfo(
-            "remainder",
-            cr.remainder,
-            np.remainder,
-            lambda t, a, b: t.remainder(a, b),
-            _division_samples,
-        ),
+        tensor_op("remainder", np.remainder, _division_samples, method=False),
         OpInfo(
             "add_alpha",
             cr.add,

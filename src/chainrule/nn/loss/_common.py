@@ -26,10 +26,14 @@ __all__ = [
 _REDUCTIONS = ("mean", "sum", "none")
 
 
-def check_reduction(name: str, reduction: str) -> str:
-    """``reduction`` if it is one of PyTorch's three, else a ValueError naming it."""
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"{name}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+def check_reduction(name: str, reduction: str, choices: tuple = _REDUCTIONS) -> str:
+    """``reduction`` if it is one of ``choices`` (PyTorch's three unless a loss has
+    more), else a ValueError naming it."""
+    if reduction not in choices:
+        *most, last = map(repr, choices)
+        raise ValueError(
+            f"{name}: reduction must be {', '.join(most)} or {last}, got {reduction!r}"
+        )
     return reduction
 
 
@@ -44,9 +48,11 @@ def reduce(loss: Tensor, reduction: str, divisor=None):
     return total / (loss._array.size if divisor is None else divisor)
 
 
-def matched(name: str, input, target, reduction: str) -> tuple[Tensor, Tensor]:
+def matched(
+    name: str, input, target, reduction: str, reductions: tuple = _REDUCTIONS
+) -> tuple[Tensor, Tensor]:
     """Input and target as floating tensors of one shape and dtype."""
-    check_reduction(name, reduction)
+    check_reduction(name, reduction, reductions)
     x = float_input(input)
     t = as_tensor(target)
     if tuple(t.shape) != tuple(x.shape):

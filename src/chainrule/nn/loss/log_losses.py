@@ -136,7 +136,7 @@ def cross_entropy(
     non-ignored targets (class indices) or by the number of samples (probabilities).
 
     Gradient (unweighted, ``mean`` over N samples): :math:`(\mathrm{softmax}(x_n) - t_n)/N`,
-    the sheet's :math:`a - y`.
+    the :math:`a - y` of docs/fundamentals.md §3.
 
     Masked classes (logits of :math:`-\infty`) have probability 0, as in PyTorch: with class
     indices the target's log-probability is picked, not summed against a one-hot, and an
@@ -191,15 +191,16 @@ def cross_entropy(
 
 
 def categorical_cross_entropy(probs, target, eps: float = 1e-10, reduction: str = "mean"):
-    r"""Cross-entropy on probabilities, the sheet's clip-then-log form (Keras's
-    ``categorical_crossentropy`` with ``from_logits=False``):
+    r"""Cross-entropy on probabilities, the clip-then-log form of
+    docs/fundamentals.md §3 (Keras's ``categorical_crossentropy`` with
+    ``from_logits=False``):
 
     .. math:: l_n = -\sum_c t_{n,c} \log(\mathrm{clip}(p_{n,c}, \epsilon, 1))
 
     ``probs`` (N, C) after a softmax, classes along the last dimension; ``target`` one-hot or
     probabilities of the same shape, or class indices (N,). ``mean`` divides by the number
-    of samples N. (The sheet's TensorFlow line ``reduce_mean(y * log(...))`` averages over
-    all N*C entries instead, which scales the loss and its gradient by 1/C.)
+    of samples N. (TensorFlow's line ``reduce_mean(y * log(...))``, quoted there,
+    averages over all N*C entries instead, which scales the loss and its gradient by 1/C.)
 
     Gradient: :math:`-t_{n,c}/p_{n,c}` where :math:`p > \epsilon`, and 0 where the clip is
     active. That is why the fused form :func:`cross_entropy` on logits is preferred: here a

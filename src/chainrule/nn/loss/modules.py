@@ -39,9 +39,11 @@ __all__ = [
 
 
 class _Loss(Module):
+    _reductions = ("mean", "sum", "none")
+
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
-        self.reduction = check_reduction(type(self).__name__, reduction)
+        self.reduction = check_reduction(type(self).__name__, reduction, self._reductions)
 
     def extra_repr(self) -> str:
         return "" if self.reduction == "mean" else f"reduction={self.reduction!r}"

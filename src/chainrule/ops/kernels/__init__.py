@@ -7,36 +7,10 @@ functions of arrays (no tensors, no graph), by family.
 - ``fast.py``: the speed devices, same bits as the plain forms, in fewer passes.
 """
 
-from chainrule.ops.kernels.elementwise import index_add, relu, sigmoid, threshold_grad, where
-from chainrule.ops.kernels.pooling import PoolRoute, max_pool, pass_index, pool_gather, pool_scatter
-from chainrule.ops.kernels.windows import (
-    batch_innermost,
-    col2im,
-    conv_output_size,
-    conv_output_size_2d,
-    fold,
-    im2col,
-    padded,
-    unfold,
-)
+from chainrule.ops.kernels import elementwise, pooling, windows
+from chainrule.ops.kernels.elementwise import *  # noqa: F403
+from chainrule.ops.kernels.pooling import *  # noqa: F403
+from chainrule.ops.kernels.windows import *  # noqa: F403
 
-__all__ = [
-    "PoolRoute",
-    "batch_innermost",
-    "col2im",
-    "conv_output_size",
-    "conv_output_size_2d",
-    "fold",
-    "im2col",
-    "index_add",
-    "max_pool",
-    "padded",
-    "pass_index",
-    "pool_gather",
-    "pool_scatter",
-    "relu",
-    "sigmoid",
-    "threshold_grad",
-    "unfold",
-    "where",
-]
+# Each family's names, as its module lists them.
+__all__ = elementwise.__all__ + pooling.__all__ + windows.__all__

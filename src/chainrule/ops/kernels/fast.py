@@ -2,16 +2,18 @@
 ``elementwise.py``, in fewer or cheaper passes over memory.
 
 Each device exists because a profile of a training step showed its plain form costing
-a large share of the step (the figures below, and docs/performance.md); each is tested
-against its plain form, bit for bit, special values included (tests/test_kernels.py).
+a large share of the step (the figures: docs/performance.md, "Where the speed devices
+pay"); each is tested against its plain form, bit for bit, special values included
+(tests/test_kernels.py).
 
 - :func:`keep_where`: ``where(mask, x, 0.0)`` without branches. NumPy's ``where``
-  branches per element, and a random mask (a ReLU's) makes that about 15 times slower
-  than multiplying the float's bit pattern, read as an integer, by the mask's 0 or 1.
+  branches per element, and a random mask (a ReLU's) defeats the CPU's branch
+  prediction; multiplying the float's bit pattern, read as an integer, by the mask's 0 or
+  1 has no branch.
 - :func:`where`: NumPy's ``where``, switching to :func:`keep_where` when one side is
   +0.0 and the mask is large: the common case in backward rules.
-- :func:`relu`: NumPy's ``clip(x, 0, inf)`` in one pass (a LeNet step's ReLU forward went
-  from 253 to 50 us), used only where a check at import shows it gives PyTorch's bits
+- :func:`relu`: NumPy's ``clip(x, 0, inf)`` in one pass, where the plain form makes two
+  (a comparison, then a ``where``), used only where a check at import shows it gives PyTorch's bits
   (``-0.0`` and NaN of either sign kept), which plain ``maximum`` does not.
 - :func:`threshold_grad`: ReLU's backward with the comparison made a slice at a time, so
   the mask costs at most 64 KB instead of a byte per element, and written into the
@@ -84,7 +86,7 @@ def clip_gives_relu(clip, plain) -> bool:
     return True
 
 
-try:  # the ufunc itself, without np.clip's argument handling (about 1 us)
+try:  # the ufunc itself: np.clip's argument handling costs more than a small array's pass
     from numpy._core.umath import clip as _clip
 except ImportError:  # pragma: no cover - other NumPy layouts
     _clip = getattr(xp, "clip", None)
