@@ -493,3 +493,57 @@ def test_a_replayed_result_has_no_graph():
     out = [compiled(x, y) for _ in range(3)]
     assert out[0].grad_fn is not None and out[2].grad_fn is None
     assert not out[2].requires_grad
+
+
+def test_gradient_clipping_in_the_step_is_replayed():
+    def make(clip):
+        m, opt, _ = _training("bn1d", "adam")
+        loss_fn = nn.CrossEntropyLoss()
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = loss_fn(m(x), y)
+            loss.backward()
+            norm = clip(m.parameters())
+            opt.step()
+            return loss, norm
+
+        return m, step
+
+    for clip in (
+        lambda p: nn.utils.clip_grad_norm_(p, 0.05),
+        lambda p: nn.utils.clip_grad_value_(p, 0.01),
+    ):
+        (m1, eager), (m2, step) = make(clip), make(clip)
+        compiled = cr.compile(step, fullgraph=True)
+        for x, y in _batches((8,), count=5):
+            a, b = eager(x, y), compiled(x, y)
+            assert np.array_equal(a[0].numpy(), b[0].numpy())
+            assert (a[1] is None and b[1] is None) or np.array_equal(a[1].numpy(), b[1].numpy())
+        assert compiled.replays == 3
+        _same_state(m1, m2)
+
+
+def test_a_scheduler_or_a_mode_change_inside_the_step_is_refused():
+    model, opt, _ = _training("bn1d", "sgd")
+    sched = cr.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def with_scheduler(x, y):
+        opt.zero_grad()
+        loss_fn(model(x), y).backward()
+        opt.step()
+        sched.step()
+
+    def with_train(x, y):
+        model.train()
+        opt.zero_grad()
+        loss_fn(model(x), y).backward()
+        opt.step()
+
+    x, y = _batches((8,), count=1)[0]
+    for fn, reason in ((with_scheduler, "hyperparameters of SGD"), (with_train, "train()")):
+        compiled = cr.compile(fn)
+        with pytest.warns(RuntimeWarning, match=reason):
+            compiled(x, y)
+    assert opt.param_groups[0]["lr"] == 0.1 * 0.5

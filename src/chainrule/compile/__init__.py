@@ -36,11 +36,15 @@ How it works (``tape.py`` records, ``replay.py`` replays):
    ``cache_size`` recordings are kept (a last smaller batch, train and eval).
 
 What a replay does not repeat: Python code in the step other than chainrule's (a
-``print``, appending to a list, a counter), and reads of tensor values into Python
-(``loss.item()``, ``if loss > 1``): a step that reads values, assigns ``.data``, uses
-custom autograd Functions, tensor or module hooks, ``create_graph`` or
-``optimizer.step(closure)`` runs eagerly, with a warning. Return the tensors you need
-and read them after the call. A replayed result carries no graph.
+``print``, appending to a list, a counter) and reads of tensor values into Python
+(``loss.item()``, ``if loss > 1``). So a step that reads values, assigns ``.data``,
+uses custom autograd Functions, tensor or module hooks, ``create_graph`` or
+``optimizer.step(closure)``, changes an optimizer's hyperparameters (a scheduler's
+``step()``) or a module (``model.train()``) runs eagerly, with a warning that names the
+line. Return the tensors you need and read them after the call; step schedulers and
+switch modes between calls (the guards see both). A replayed result carries no graph.
+Python state that the step changes by itself, outside chainrule, is not seen: keep it
+out of the compiled function.
 """
 
 from __future__ import annotations
@@ -118,11 +122,18 @@ class CompiledStep:
 
     def _record(self, key, args, kwargs):
         tape = Tape(self.fn, args, kwargs)
+        changes = RECORDING.module_changes
         RECORDING.tape = tape
         try:
             result = self.fn(*args, **kwargs)
         finally:
             RECORDING.tape = None
+        if RECORDING.module_changes != changes:
+            tape.refuse(
+                "the step changes a module (calls train() or eval(), or assigns a parameter, "
+                "buffer or submodule), which a replay would not repeat; do it outside the "
+                "compiled step"
+            )
         self.recordings += 1
         tape.finish(result)
         if tape.reason is not None:

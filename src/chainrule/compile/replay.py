@@ -15,7 +15,7 @@ with Python results, such as the check of class labels).
 
 from __future__ import annotations
 
-from operator import is_
+from operator import is_, itemgetter
 
 from chainrule import dtypes as _dt
 from chainrule._backend import ndarray
@@ -200,16 +200,31 @@ def _forward(event: Forward, index: int, program: Program):
     nodes = program.nodes
     shape, dtype, recorded = event.shape, event.dtype, event.recorded
 
+    if kw or not ins:
+
+        def inputs(vals):
+            return [vals[i] for i in ins], {k: vals[i] for k, i in kw}
+
+    elif len(ins) == 1:
+        (only,) = ins
+
+        def inputs(vals):
+            return (vals[only],), _NO_KW
+
+    else:
+        get = itemgetter(*ins)
+
+        def inputs(vals):
+            return get(vals), _NO_KW
+
     def run(vals):
         node = _new(op)
         node.needs_input_grad = needs
+        args, kwargs = inputs(vals)
         try:
-            if kw:
-                result = node.forward(*[vals[i] for i in ins], **{k: vals[i] for k, i in kw})
-            else:
-                result = node.forward(*[vals[i] for i in ins])
+            result = node.forward(*args, **kwargs)
         except (ValueError, IndexError, TypeError) as err:
-            raise node.explain(err, [vals[i] for i in ins]) from None
+            raise node.explain(err, args) from None
         if type(result) is not ndarray:
             result = array_result(node, result)
         if recorded:
@@ -218,6 +233,9 @@ def _forward(event: Forward, index: int, program: Program):
         vals[out] = result
 
     return run
+
+
+_NO_KW: dict = {}
 
 
 def _call(event: Call, index: int, program: Program):

@@ -167,6 +167,10 @@ class Tape:
         self.outputs = None
         self.alive: list = []  # the nodes recorded (their ids must stay unique)
         self.names = _names(fn)  # the globals and closure variables it reads: guards
+        self.optimizers: dict = {}  # id -> (optimizer, its hyperparameters when first seen)
+        for _, _, value in self.names:
+            if isinstance(value, Optimizer):
+                self._watch(value)
         self.arg_slots = {}
         for key, value in [*enumerate(args), *kwargs.items()]:
             array = value._array if isinstance(value, Tensor) else value
@@ -292,6 +296,9 @@ class Tape:
         """``fn(*args)``, a call with effects on Python objects: run it and record it.
         ``writes``: tensors whose memory it may change."""
         slots = tuple(self.ref(t) for t in writes)
+        owner = getattr(fn, "__self__", None)
+        if isinstance(owner, Optimizer):
+            self._watch(owner)
         RECORDING.tape = None
         try:
             result = fn(*args)
@@ -299,6 +306,9 @@ class Tape:
             self._resume()
         self.events.append(Method(fn, args, slots))
         return result
+
+    def _watch(self, optimizer) -> None:
+        self.optimizers.setdefault(id(optimizer), (optimizer, _hyperparameters(optimizer)))
 
     def module(self, module) -> None:
         """A module was called: a replay needs it in the same train/eval mode."""
@@ -395,6 +405,13 @@ class Tape:
         """The step returned ``result``: its template, for building the replay's result.
         Then the tape lets go of the arrays the step made (and the graph's nodes): only
         the untracked arrays and the Python values are compared with the next call's."""
+        for optimizer, before in self.optimizers.values():
+            if not _same(_hyperparameters(optimizer), before):
+                self.refuse(
+                    f"the step changes the hyperparameters of {type(optimizer).__name__} (a "
+                    "learning-rate scheduler's step?), which a replay would not repeat; change "
+                    "them outside the compiled step"
+                )
         if self.reason is None:
             self.outputs = self._output(result)
         self.values = [
@@ -459,6 +476,14 @@ class _Cell:
             return self.cell.cell_contents
         except ValueError:
             return default
+
+
+def _hyperparameters(optimizer) -> list:
+    """Each parameter group's settings (all but the parameters) and its size."""
+    return [
+        (len(g["params"]), {k: v for k, v in g.items() if k != "params"})
+        for g in optimizer.param_groups
+    ]
 
 
 def _basic(index) -> bool:
