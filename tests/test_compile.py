@@ -547,3 +547,14 @@ def test_a_scheduler_or_a_mode_change_inside_the_step_is_refused():
         with pytest.warns(RuntimeWarning, match=reason):
             compiled(x, y)
     assert opt.param_groups[0]["lr"] == 0.1 * 0.5
+
+
+def test_a_leaf_made_inside_the_step_is_refused_with_the_reason():
+    def step(x):
+        z = cr.zeros(3, requires_grad=True)
+        (x * z).sum().backward()
+        return z.grad
+
+    compiled = cr.compile(step)
+    with pytest.warns(RuntimeWarning, match="makes a tensor that requires grad"):
+        assert compiled(cr.tensor([1.0, 2.0, 3.0])).tolist() == [1.0, 2.0, 3.0]

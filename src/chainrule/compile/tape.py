@@ -201,6 +201,10 @@ class Tape:
             self.tensors.setdefault(id(tensor), (tensor, array, tensor._requires_grad))
         return slot
 
+    def _produced(self, array) -> bool:
+        slot = self.slot_of.get(id(array))
+        return slot is not None and self.kinds[slot] == PRODUCED
+
     def produce(self, array) -> int:
         return self._new(PRODUCED, array)
 
@@ -376,6 +380,11 @@ class Tape:
                 key = args.get(id(node._array))
                 if key is not None:
                     nodes.append(("arg", key))
+                elif self._produced(node._array):
+                    return self.refuse(
+                        "the step makes a tensor that requires grad and back-propagates to it; "
+                        "make it outside the step and pass it in, or keep it as a parameter"
+                    )
                 else:
                     self.ref(node)  # guarded: the same leaf on every call
                     nodes.append(("leaf", node))
