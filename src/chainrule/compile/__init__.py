@@ -138,13 +138,25 @@ class CompiledStep:
         tape.finish(result)
         if tape.reason is not None:
             return self._refuse(tape.reason, result)
-        first = self.pending.pop(key, None)
+        # The two recordings compared are of calls with the same key and the same
+        # modules' modes (train, then eval, is two situations, each recorded twice).
+        pair = (key, tuple(training for _, training, _ in tape.modules.values()))
+        first = self.pending.pop(pair, None)
         if first is None:
-            self.pending[key] = tape
+            self.pending[pair] = tape
+            while len(self.pending) > self.cache_size:
+                del self.pending[next(iter(self.pending))]
+            if self.recordings >= 4 * self.cache_size and not self.replays:
+                return self._refuse(
+                    f"it was recorded {self.recordings} times and never replayed: an "
+                    "argument that changes on every call (a Python number: pass it as a "
+                    "tensor) or a situation that never repeats",
+                    result,
+                )
             return result
         why = compare(first, tape)
         if why is RETRY:
-            self.pending[key] = tape
+            self.pending[pair] = tape
         elif why is not None:
             return self._refuse(why, result)
         else:

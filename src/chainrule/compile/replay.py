@@ -33,6 +33,8 @@ from chainrule.compile.tape import (
     Method,
     Tape,
     Write,
+    _same,
+    flatten,
 )
 from chainrule.ops.op import array_result
 from chainrule.ops.rulemath import ArrayMath
@@ -45,30 +47,38 @@ _new = object.__new__
 
 
 def call_key(args: tuple, kwargs: dict) -> tuple:
-    """What must be equal between two calls for one program to serve both: each
-    argument's shape, dtype and requires_grad (a tensor), shape and dtype (an array) or
-    value; grad mode; the default dtype; which arguments are the same array."""
+    """What must be equal between two calls for one program to serve both: grad mode,
+    the default dtype, and for each argument (inside tuples, lists and dicts too) its
+    place and its shape, dtype and requires_grad (a tensor), shape and dtype (an array)
+    or value; and which arguments are the same array."""
     key = [STATE.grad, _dt.get_default_dtype()]
     arrays = []
-    for value in (*args, *kwargs.items()):
-        key.append(_describe(value))
-        if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str):
-            value = value[1]
-        arrays.append(id(value._array) if isinstance(value, Tensor) else id(value))
+    for path, value in flatten((args, kwargs)):
+        if isinstance(value, Tensor):
+            a = value._array
+            key.append((path, a.shape, a.dtype, value._requires_grad))
+            arrays.append(id(a))
+        elif isinstance(value, ndarray):
+            key.append((path, "array", value.shape, value.dtype))
+            arrays.append(id(value))
+        else:
+            try:
+                hash(value)
+            except TypeError:
+                value = ("object", id(value))
+            key.append((path, type(value), value))
+            arrays.append(None)
     # Which arguments share one array ((x, x) records a single slot for both).
     key.append(tuple(map(arrays.index, arrays)))
     return tuple(key)
 
 
-def _describe(value):
-    if isinstance(value, Tensor):
-        a = value._array
-        return (a.shape, a.dtype, value._requires_grad)
-    if isinstance(value, ndarray):
-        return ("array", value.shape, value.dtype)
-    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str):
-        return (value[0], _describe(value[1]))  # a keyword argument
-    return ("value", type(value), value)
+def argument(args: tuple, kwargs: dict, path: tuple):
+    """The argument at ``path`` (see :func:`~chainrule.compile.tape.flatten`)."""
+    value = (args, kwargs)
+    for step in path:
+        value = value[step]
+    return value
 
 
 class Program:
@@ -84,6 +94,10 @@ class Program:
         self.guards = tuple(tape.tensors.values())
         self.modules = tuple(tape.modules.values())
         self.names = tape.names
+        self.optimizers = tuple(
+            (o, [(len(g["params"]), tuple(g.items())) for g in o.param_groups])
+            for o, _ in tape.optimizers.values()
+        )
         self.module_changes = -1  # check the modules on the first replay
         self.outputs = tape.outputs
         self.nodes: list = [None] * len(tape.events)  # the ops' nodes of the current replay
@@ -111,6 +125,9 @@ class Program:
         for tensor, array, requires_grad in self.guards:
             if tensor._array is not array or tensor._requires_grad is not requires_grad:
                 return False
+        for optimizer, settings in self.optimizers:
+            if not _same_settings(optimizer.param_groups, settings):
+                return False
         return True
 
     # ----------------------------------------------------------------- running
@@ -118,15 +135,20 @@ class Program:
         """Replay on new arguments; ``DIVERGED`` if a guard call disagrees (nothing has
         been changed then)."""
         vals = self.template.copy()
-        for key, slot in self.arg_slots:
-            value = args[key] if type(key) is int else kwargs[key]
+        for path, slot in self.arg_slots:
+            value = argument(args, kwargs, path)
             vals[slot] = value._array if isinstance(value, Tensor) else value
         vals.append((args, kwargs))  # the last entry: the arguments (leaves among them)
         token = silence()
         try:
-            for step in self.first:
-                if step(vals) is DIVERGED:
-                    return DIVERGED
+            try:
+                for step in self.first:
+                    if step(vals) is DIVERGED:
+                        return DIVERGED
+            except Exception:
+                # A check failed (a label out of range): the call runs eagerly instead, so
+                # that it raises where, and leaves the state as, the eager step does.
+                return DIVERGED
             drops = self.drops
             for k, step in enumerate(self.steps):
                 step(vals)
@@ -148,6 +170,21 @@ def _same_members(module, members) -> bool:
     if len(current) != len(members):
         return False
     return all(map(is_, current, members))
+
+
+def _same_settings(groups, settings) -> bool:
+    """Whether an optimizer's parameter groups hold the recorded hyperparameters (a
+    changed learning rate records the step again: the step may read it)."""
+    if len(groups) != len(settings):
+        return False
+    for group, (n, items) in zip(groups, settings):
+        if len(group) != len(items) or len(group["params"]) != n:
+            return False
+        for k, v in items:
+            w = group.get(k, _MISSING)
+            if w is not v and k != "params" and not _same(w, v):
+                return False
+    return True
 
 
 def _result(template, vals):
@@ -311,7 +348,7 @@ def _backward(event: Backward, index: int, program: Program):
         if kind == "leaf":
             return what
         args, kwargs = vals[-1]  # a tensor argument that requires grad
-        return args[what] if type(what) is int else kwargs[what]
+        return argument(args, kwargs, what)
 
     def run(vals):
         sums = [None] * n

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import os
 import sys
+from types import FunctionType, MethodType
 
 import numpy as np
 
@@ -40,7 +41,18 @@ from chainrule.ops.op import Op
 from chainrule.optim.optimizer import Optimizer
 from chainrule.tensor import Tensor
 
-__all__ = ["RETRY", "Backward", "Call", "Forward", "Method", "Tape", "Write", "compare"]
+__all__ = [
+    "RETRY",
+    "Backward",
+    "Call",
+    "Forward",
+    "Method",
+    "Tape",
+    "Write",
+    "accounted",
+    "compare",
+    "flatten",
+]
 
 ARG, CONST, UNTRACKED, PRODUCED = "arg", "const", "untracked", "produced"
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -166,16 +178,17 @@ class Tape:
         self.reason: str | None = None
         self.outputs = None
         self.alive: list = []  # the nodes recorded (their ids must stay unique)
+        self.fn = fn
         self.names = _names(fn)  # the globals and closure variables it reads: guards
         self.optimizers: dict = {}  # id -> (optimizer, its hyperparameters when first seen)
         for _, _, value in self.names:
             if isinstance(value, Optimizer):
                 self._watch(value)
-        self.arg_slots = {}
-        for key, value in [*enumerate(args), *kwargs.items()]:
+        self.arg_slots = {}  # path into (args, kwargs) -> slot
+        for path, value in flatten((args, kwargs)):
             array = value._array if isinstance(value, Tensor) else value
             if type(array) is ndarray and id(array) not in self.slot_of:
-                self.arg_slots[key] = self._new(ARG, array)
+                self.arg_slots[path] = self._new(ARG, array)
 
     # ----------------------------------------------------------------- slots
     def _new(self, kind: str, value) -> int:
@@ -193,6 +206,12 @@ class Tape:
         elif isinstance(value, ndarray):
             tensor, array = None, value
         else:
+            if _holds_arrays(value):
+                self.refuse(
+                    "an op received tensors or arrays inside a tuple or list (an index of "
+                    "tensors, a mask, gather, sort or topk), whose values a replay could not "
+                    "follow"
+                )
             return self._new(CONST, value)
         slot = self.slot_of.get(id(array))
         if slot is None:
@@ -223,6 +242,12 @@ class Tape:
     def forward(self, node, args, kwargs: dict, out, recorded: bool) -> None:
         """An op ran: ``Op.apply`` reports its node, inputs, output and whether it
         recorded the node in the graph."""
+        depends = getattr(node, "shape_depends_on_values", None)
+        if depends is not None and depends(*args, **kwargs):
+            return self.refuse(
+                f"{node.op_name} makes an output whose shape depends on the values of its "
+                "input (a boolean mask), which a replay could not follow"
+            )
         ins = tuple(self.ref(a) for a in args)
         kw = tuple((k, self.ref(v)) for k, v in kwargs.items())
         slot = self.produce(out)
@@ -372,14 +397,14 @@ class Tape:
         order += list(dict.fromkeys(leaves_first_seen))
         position = {id(n): k for k, n in enumerate(order)}
         nodes, parents, leaves = [], [], []
-        args = {id(self.values[s]): key for key, s in self.arg_slots.items()}
+        args = {id(self.values[s]): path for path, s in self.arg_slots.items()}
         for k, node in enumerate(order):
             if node._hooks:
                 return self.refuse("a tensor in the step has a gradient hook")
             if isinstance(node, Tensor):  # a leaf
-                key = args.get(id(node._array))
-                if key is not None:
-                    nodes.append(("arg", key))
+                path = args.get(id(node._array))
+                if path is not None:
+                    nodes.append(("arg", path))
                 elif self._produced(node._array):
                     return self.refuse(
                         "the step makes a tensor that requires grad and back-propagates to it; "
@@ -423,10 +448,34 @@ class Tape:
                 )
         if self.reason is None:
             self.outputs = self._output(result)
+        if self.reason is None:
+            self._check_provenance()
         self.values = [
             v if kind in (UNTRACKED, CONST) else None for kind, v in zip(self.kinds, self.values)
         ]
-        self.alive = self.slot_of = None
+        self.alive = self.slot_of = self.fn = None
+
+    def _check_provenance(self) -> None:
+        """Refuse if the step read a tensor or called a module that a replay could not
+        find again: one it reached through an attribute, a list or a dict (the caller
+        may rebind it between calls without any guard seeing)."""
+        known = accounted(self.fn, self.names, [o for o, _ in self.optimizers.values()])
+        for module, _, _ in self.modules.values():
+            if id(module) not in known:
+                return self.refuse(
+                    f"the step calls a {type(module).__name__} that it reaches through an "
+                    "attribute, a list or a dict, which a replay could not follow if it were "
+                    "replaced; pass it in, or name it as a global or closure variable"
+                )
+        for tensor, _, _ in self.tensors.values():
+            if id(tensor) not in known:
+                return self.refuse(
+                    f"the step reads a tensor of shape {tuple(tensor.shape)} that is neither "
+                    "an argument, a parameter or buffer of its modules, nor a global or "
+                    "closure variable (read from an attribute, a list or a dict?), so a "
+                    "replay could not see it replaced; pass it as an argument"
+                )
+        return None
 
     def _output(self, result):
         if isinstance(result, tuple | list):
@@ -447,29 +496,84 @@ class Tape:
         return ("value", result)
 
 
+_SCALARS = (int, float, bool, str, type(None))
+
+
 def _names(fn) -> tuple:
-    """(namespace, name, value) for each global and closure variable that ``fn`` names
-    and that holds a tensor, a module or an optimizer: a replay checks that each name
-    still holds the same object (``w = new_tensor`` between calls is seen). Names read
-    only by functions that ``fn`` calls are not followed."""
-    fn = getattr(fn, "forward", fn) if not hasattr(fn, "__code__") else fn
+    """(namespace, name, value) for each name that ``fn`` reads from its globals, its
+    closure or, for a method, its object's attributes, and that holds a tensor, a module,
+    an optimizer, a Python number or a function: a replay checks that each name still
+    holds the same object, so ``w = new_tensor`` or ``lr = 0.01`` between calls is seen.
+    The functions and methods it names are followed in the same way (a few levels deep);
+    values inside containers are not."""
+    out: list = []
+    _collect(fn, out, set(), 3)
+    return tuple(out)
+
+
+def _collect(fn, out: list, seen: set, depth: int) -> None:
+    if id(fn) in seen or depth == 0:
+        return
+    seen.add(id(fn))
+    owner = fn if isinstance(fn, Module) else getattr(fn, "__self__", None)
+    fn = fn.forward if isinstance(fn, Module) else fn
     code = getattr(fn, "__code__", None)
     if code is None:
-        return ()
-    out = []
-    namespace = fn.__globals__
+        return
+    kinds = (Tensor, Module, Optimizer, FunctionType, *_SCALARS)
+    spaces = [fn.__globals__]
+    attributes = getattr(owner, "__dict__", None)
+    if owner is not None and isinstance(attributes, dict):
+        spaces.insert(0, attributes)
+    found = []
     for name in code.co_names:
-        value = namespace.get(name)
-        if isinstance(value, (Tensor, Module, Optimizer)):
-            out.append((namespace, name, value))
+        for namespace in spaces:
+            if name in namespace:
+                value = namespace[name]
+                if isinstance(value, kinds) or hasattr(value, "__wrapped__"):
+                    out.append((namespace, name, value))
+                    found.append(value)
+                break
+        else:
+            method = getattr(type(owner), name, None) if owner is not None else None
+            if isinstance(method, FunctionType):  # self.helper(): follow it
+                _collect(MethodType(method, owner), out, seen, depth - 1)
     for name, cell in zip(code.co_freevars, fn.__closure__ or ()):
         try:
             value = cell.cell_contents
         except ValueError:  # not yet assigned
             continue
-        if isinstance(value, (Tensor, Module, Optimizer)):
+        if isinstance(value, kinds) or hasattr(value, "__wrapped__"):
             out.append((_Cell(cell), name, value))
-    return tuple(out)
+            found.append(value)
+    for value in found:
+        value = getattr(value, "__wrapped__", value)  # a decorated or compiled function
+        if isinstance(value, FunctionType | MethodType):
+            _collect(value, out, seen, depth - 1)
+
+
+def accounted(fn, names: tuple, optimizers) -> set:
+    """The ids of the tensors and modules a replay may read again without seeing how the
+    step reached them: those its guarded names hold (and ``fn`` itself, for a compiled
+    module), their parameters, buffers and submodules, the optimizers' parameters, and
+    ``fn``'s default arguments."""
+    roots = [value for _, _, value in names]
+    roots += list(getattr(fn, "__defaults__", None) or ())
+    if isinstance(fn, Module):
+        roots.append(fn)
+    roots += list(optimizers)
+    out: set = set()
+    for value in roots:
+        if isinstance(value, Module):
+            for module in value.modules():
+                out.add(id(module))
+                out.update(id(t) for t in module._parameters.values() if t is not None)
+                out.update(id(t) for t in module._buffers.values() if t is not None)
+        elif isinstance(value, Optimizer):
+            out.update(id(p) for group in value.param_groups for p in group["params"])
+        elif isinstance(value, Tensor):
+            out.add(id(value))
+    return out
 
 
 class _Cell:
@@ -485,6 +589,26 @@ class _Cell:
             return self.cell.cell_contents
         except ValueError:
             return default
+
+
+def _holds_arrays(value) -> bool:
+    if isinstance(value, tuple | list):
+        return any(map(_holds_arrays, value))
+    if isinstance(value, dict):
+        return any(map(_holds_arrays, value.values()))
+    return isinstance(value, Tensor | ndarray)
+
+
+def flatten(value, path: tuple = ()):
+    """(path, leaf) for each value inside nested tuples, lists and dicts."""
+    if isinstance(value, tuple | list):
+        for i, v in enumerate(value):
+            yield from flatten(v, (*path, i))
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from flatten(v, (*path, k))
+    else:
+        yield path, value
 
 
 def _hyperparameters(optimizer) -> list:

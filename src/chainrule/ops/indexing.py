@@ -39,6 +39,18 @@ class GetItem(Op):
     def explain(self, err, args):
         return type(err)(f"index into a tensor of shape {tuple(args[0].shape)}: {err}")
 
+    @staticmethod
+    def shape_depends_on_values(x, index, advanced) -> bool:
+        """Whether the output's shape depends on the index's values, not only its shape:
+        a boolean mask selects as many elements as it holds True (``cr.compile`` refuses
+        to replay such a step)."""
+        parts = index if isinstance(index, tuple) else (index,)
+        for part in parts:
+            part = getattr(part, "_array", part)
+            if isinstance(part, ndarray) and part.dtype == bool:
+                return True
+        return False
+
 
 class IndexAdd(Op):
     r"""Forward: zeros of ``shape`` with ``values`` added at ``index`` (the backward of
