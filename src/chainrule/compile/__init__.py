@@ -28,23 +28,29 @@ How it works (``tape.py`` records, ``replay.py`` replays):
    anything that differs without an op to explain it (a value computed from the data
    outside chainrule's ops, Python control flow on the data) means the step cannot be
    replayed, and it runs eagerly from then on, with a warning that says why.
-3. Later calls replay. Before each replay, guards check what the recording assumed: the
-   arguments' shapes and dtypes, grad mode, each module's train/eval mode, that every
-   parameter and buffer is still the same array (not replaced, still requiring grad
-   or not), and the checks of the arguments' values that ops make (class labels in
-   range). When a guard fails the step is recorded again for the new situation; up to
-   ``cache_size`` recordings are kept (a last smaller batch, train and eval).
+3. Later calls replay. Before each replay, guards check what the recording assumed:
+   the arguments' shapes, dtypes and places (inside tuples, lists and dicts too) and
+   their Python values; grad mode and the default dtype; each module's train/eval mode
+   and members; that every parameter and buffer is still the same array, requiring
+   grad or not; each optimizer's hyperparameters; that every name the step reads from
+   its globals, its closure or its object (``model``, ``w``, ``lr``, ``self.opt``, and
+   the same in the functions it calls) still holds the same object; and the checks of
+   the arguments' values that the library makes (class labels in range: a replay that
+   fails one runs the call eagerly, which raises as the eager step does). When a guard
+   fails the step is recorded again for the new situation; up to ``cache_size``
+   programs are kept (a last smaller batch, train and eval).
 
-What a replay does not repeat: Python code in the step other than chainrule's (a
-``print``, appending to a list, a counter) and reads of tensor values into Python
-(``loss.item()``, ``if loss > 1``). So a step that reads values, assigns ``.data``,
-uses custom autograd Functions, tensor or module hooks, ``create_graph`` or
-``optimizer.step(closure)``, changes an optimizer's hyperparameters (a scheduler's
-``step()``) or a module (``model.train()``) runs eagerly, with a warning that names the
-line. Return the tensors you need and read them after the call; step schedulers and
-switch modes between calls (the guards see both). A replayed result carries no graph.
-Python state that the step changes by itself, outside chainrule, is not seen: keep it
-out of the compiled function.
+What a replay does not repeat is the step's Python code. So a step that reads tensor
+values into Python (``loss.item()``, ``if loss > 1``), assigns ``.data``, uses custom
+autograd Functions, hooks, ``create_graph`` or ``optimizer.step(closure)``, changes an
+optimizer's hyperparameters (a scheduler's ``step()``) or a module (``model.train()``),
+indexes with tensors of indices or masks, or reads a tensor or module through a list,
+a dict or the attribute of an object it does not name, runs eagerly, with a warning
+that names the line. Return the tensors you need and read them after the call; step
+schedulers and switch modes between calls (the guards see both). A replayed result
+carries no graph. Not seen: Python state that the step changes by itself (a counter,
+a list it appends to) and numbers it reads from inside containers (``cfg["beta"]``):
+pass such numbers as arguments.
 """
 
 from __future__ import annotations
