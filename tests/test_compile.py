@@ -628,19 +628,38 @@ def test_python_numbers_and_tensors_it_names_are_guarded():
     assert run.replays == 7 and run.recordings == 8
 
 
-def test_a_tensor_reached_through_a_container_is_refused():
-    state = {"w": cr.ones(2, requires_grad=True)}
+def test_a_tensor_in_a_named_dict_is_guarded_and_one_behind_an_attribute_refused():
+    state = {"w": cr.ones(2, requires_grad=True), "scale": 2.0}
 
     def step(x):
         w = state["w"]
         w.grad = None
+        (w * x * state["scale"]).sum().backward()
+        return w.grad
+
+    compiled = cr.compile(step, fullgraph=True)
+    for w, scale in ((1.0, 2.0), (5.0, 2.0), (5.0, 3.0)):
+        state["w"], state["scale"] = cr.full((2,), w, requires_grad=True), scale
+        for _ in range(3):
+            assert compiled(cr.tensor([1.0, 2.0])).tolist() == [scale, 2 * scale]
+    assert compiled.replays == 3
+
+    class Holder:
+        pass
+
+    holder = Holder()
+    holder.w = cr.ones(2, requires_grad=True)
+
+    def through_attribute(x):
+        w = holder.w
+        w.grad = None
         (w * x).sum().backward()
         return w.grad
 
-    compiled = cr.compile(step)
+    compiled = cr.compile(through_attribute)
     with pytest.warns(RuntimeWarning, match="neither an argument"):
         compiled(cr.ones(2)), compiled(cr.ones(2))
-    state["w"] = cr.full((2,), 5.0, requires_grad=True)
+    holder.w = cr.full((2,), 5.0, requires_grad=True)
     assert compiled(cr.tensor([2.0, 2.0])).tolist() == [2.0, 2.0]
 
 

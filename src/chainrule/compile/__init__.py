@@ -34,7 +34,8 @@ How it works (``tape.py`` records, ``replay.py`` replays):
    and members; that every parameter and buffer is still the same array, requiring
    grad or not; each optimizer's hyperparameters; that every name the step reads from
    its globals, its closure or its object (``model``, ``w``, ``lr``, ``self.opt``, and
-   the same in the functions it calls) still holds the same object; and the checks of
+   the same in the functions it calls; the items of a dict or list it names) still
+   holds the same object; and the checks of
    the arguments' values that the library makes (class labels in range: a replay that
    fails one runs the call eagerly, which raises as the eager step does). When a guard
    fails the step is recorded again for the new situation; up to ``cache_size``
@@ -49,8 +50,9 @@ a dict or the attribute of an object it does not name, runs eagerly, with a warn
 that names the line. Return the tensors you need and read them after the call; step
 schedulers and switch modes between calls (the guards see both). A replayed result
 carries no graph. Not seen: Python state that the step changes by itself (a counter,
-a list it appends to) and numbers it reads from inside containers (``cfg["beta"]``):
-pass such numbers as arguments.
+a list it appends to), and numbers it reads deeper than a named dict or list, or from
+the attributes of objects it does not name (``cfg.opt.lr``): pass such numbers as
+arguments.
 """
 
 from __future__ import annotations

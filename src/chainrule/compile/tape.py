@@ -533,6 +533,9 @@ def _collect(fn, out: list, seen: set, depth: int) -> None:
                 if isinstance(value, kinds) or hasattr(value, "__wrapped__"):
                     out.append((namespace, name, value))
                     found.append(value)
+                elif isinstance(value, dict | list) and len(value) <= _ITEMS:
+                    out.append((namespace, name, value))
+                    _items(value, out, found)
                 break
         else:
             method = getattr(type(owner), name, None) if owner is not None else None
@@ -546,6 +549,9 @@ def _collect(fn, out: list, seen: set, depth: int) -> None:
         if isinstance(value, kinds) or hasattr(value, "__wrapped__"):
             out.append((_Cell(cell), name, value))
             found.append(value)
+        elif isinstance(value, dict | list) and len(value) <= _ITEMS:
+            out.append((_Cell(cell), name, value))
+            _items(value, out, found)
     for value in found:
         value = getattr(value, "__wrapped__", value)  # a decorated or compiled function
         if isinstance(value, FunctionType | MethodType):
@@ -574,6 +580,34 @@ def accounted(fn, names: tuple, optimizers) -> set:
         elif isinstance(value, Tensor):
             out.add(id(value))
     return out
+
+
+_ITEMS = 64  # a named dict or list up to this size has its items guarded too
+
+
+def _items(container, out: list, found: list) -> None:
+    """Guards on the items of a dict or list that the step names (``cfg["lr"]``,
+    ``state["w"]``): each must stay the same object."""
+    space = container if isinstance(container, dict) else _Items(container)
+    keys = container.keys() if isinstance(container, dict) else range(len(container))
+    for key in keys:
+        value = container[key]
+        out.append((space, key, value))
+        if isinstance(value, Tensor | Module | Optimizer):
+            found.append(value)
+
+
+class _Items:
+    """A list with a namespace's ``get``, for the guards."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: list) -> None:
+        self.items = items
+
+    def get(self, index, default=None):
+        items = self.items
+        return items[index] if index < len(items) else default
 
 
 class _Cell:
