@@ -35,9 +35,9 @@ How it works (``tape.py`` records, ``replay.py`` replays):
    grad or not; each optimizer's hyperparameters; that every name the step reads from
    its globals, its closure or its object (``model``, ``w``, ``lr``, ``self.opt``, and
    the same in the functions it calls; the items of a dict or list it names) still
-   holds the same object; and the checks of
-   the arguments' values that the library makes (class labels in range: a replay that
-   fails one runs the call eagerly, which raises as the eager step does). When a guard
+   holds the same object; and the checks of the arguments' values that the library
+   makes (class labels in range: a replay that fails one runs the call eagerly, which
+   raises as the eager step does). When a guard
    fails the step is recorded again for the new situation; up to ``cache_size``
    programs are kept (a last smaller batch, train and eval).
 
@@ -45,8 +45,8 @@ What a replay does not repeat is the step's Python code. So a step that reads te
 values into Python (``loss.item()``, ``if loss > 1``), assigns ``.data``, uses custom
 autograd Functions, hooks, ``create_graph`` or ``optimizer.step(closure)``, changes an
 optimizer's hyperparameters (a scheduler's ``step()``) or a module (``model.train()``),
-indexes with tensors of indices or masks, or reads a tensor or module through a list,
-a dict or the attribute of an object it does not name, runs eagerly, with a warning
+indexes with tensors of indices or masks, or reads a tensor or module through the
+attribute of an object it does not name, runs eagerly, with a warning
 that names the line. Return the tensors you need and read them after the call; step
 schedulers and switch modes between calls (the guards see both). A replayed result
 carries no graph. Not seen: Python state that the step changes by itself (a counter,
