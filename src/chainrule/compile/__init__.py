@@ -62,8 +62,9 @@ import warnings
 
 from chainrule._recording import RECORDING
 from chainrule.autograd.grad_mode import STATE
+from chainrule.compile.compare import RETRY, compare
 from chainrule.compile.replay import DIVERGED, Program, call_key
-from chainrule.compile.tape import RETRY, Tape, compare
+from chainrule.compile.tape import Tape
 
 __all__ = ["CompiledStep", "compile"]
 

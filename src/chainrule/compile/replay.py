@@ -23,6 +23,7 @@ from chainrule._fp_errors import silence, unsilence
 from chainrule._recording import RECORDING
 from chainrule.autograd.buffers import LeafGradients, owned
 from chainrule.autograd.grad_mode import STATE
+from chainrule.compile.guards import same
 from chainrule.compile.tape import (
     CONST,
     PRODUCED,
@@ -33,7 +34,6 @@ from chainrule.compile.tape import (
     Method,
     Tape,
     Write,
-    _same,
     flatten,
 )
 from chainrule.ops.op import array_result
@@ -182,7 +182,7 @@ def _same_settings(groups, settings) -> bool:
             return False
         for k, v in items:
             w = group.get(k, _MISSING)
-            if w is not v and k != "params" and not _same(w, v):
+            if w is not v and k != "params" and not same(w, v):
                 return False
     return True
 

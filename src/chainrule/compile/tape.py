@@ -29,28 +29,22 @@ from __future__ import annotations
 
 import os
 import sys
-from types import FunctionType, MethodType
-
-import numpy as np
 
 from chainrule._backend import ndarray
 from chainrule._recording import RECORDING
 from chainrule.autograd.engine import backward_order, node_of
-from chainrule.nn.module import Module
+from chainrule.compile.guards import accounted, hyperparameters, names_read, same
 from chainrule.ops.op import Op
 from chainrule.optim.optimizer import Optimizer
 from chainrule.tensor import Tensor
 
 __all__ = [
-    "RETRY",
     "Backward",
     "Call",
     "Forward",
     "Method",
     "Tape",
     "Write",
-    "accounted",
-    "compare",
     "flatten",
 ]
 
@@ -179,7 +173,7 @@ class Tape:
         self.outputs = None
         self.alive: list = []  # the nodes recorded (their ids must stay unique)
         self.fn = fn
-        self.names = _names(fn)  # the globals and closure variables it reads: guards
+        self.names = names_read(fn)  # the globals and closure variables it reads: guards
         self.optimizers: dict = {}  # id -> (optimizer, its hyperparameters when first seen)
         for _, _, value in self.names:
             if isinstance(value, Optimizer):
@@ -337,7 +331,7 @@ class Tape:
         return result
 
     def _watch(self, optimizer) -> None:
-        self.optimizers.setdefault(id(optimizer), (optimizer, _hyperparameters(optimizer)))
+        self.optimizers.setdefault(id(optimizer), (optimizer, hyperparameters(optimizer)))
 
     def module(self, module) -> None:
         """A module was called: a replay needs it in the same train/eval mode."""
@@ -440,7 +434,7 @@ class Tape:
         Then the tape lets go of the arrays the step made (and the graph's nodes): only
         the untracked arrays and the Python values are compared with the next call's."""
         for optimizer, before in self.optimizers.values():
-            if not _same(_hyperparameters(optimizer), before):
+            if not same(hyperparameters(optimizer), before):
                 self.refuse(
                     f"the step changes the hyperparameters of {type(optimizer).__name__} (a "
                     "learning-rate scheduler's step?), which a replay would not repeat; change "
@@ -496,135 +490,6 @@ class Tape:
         return ("value", result)
 
 
-_SCALARS = (int, float, bool, str, type(None))
-
-
-def _names(fn) -> tuple:
-    """(namespace, name, value) for each name that ``fn`` reads from its globals, its
-    closure or, for a method, its object's attributes, and that holds a tensor, a module,
-    an optimizer, a Python number or a function: a replay checks that each name still
-    holds the same object, so ``w = new_tensor`` or ``lr = 0.01`` between calls is seen.
-    The functions and methods it names are followed in the same way (a few levels deep);
-    values inside containers are not."""
-    out: list = []
-    _collect(fn, out, set(), 3)
-    return tuple(out)
-
-
-def _collect(fn, out: list, seen: set, depth: int) -> None:
-    if id(fn) in seen or depth == 0:
-        return
-    seen.add(id(fn))
-    owner = fn if isinstance(fn, Module) else getattr(fn, "__self__", None)
-    fn = fn.forward if isinstance(fn, Module) else fn
-    code = getattr(fn, "__code__", None)
-    if code is None:
-        return
-    kinds = (Tensor, Module, Optimizer, FunctionType, *_SCALARS)
-    spaces = [fn.__globals__]
-    attributes = getattr(owner, "__dict__", None)
-    if owner is not None and isinstance(attributes, dict):
-        spaces.insert(0, attributes)
-    found = []
-    for name in code.co_names:
-        for namespace in spaces:
-            if name in namespace:
-                value = namespace[name]
-                if isinstance(value, kinds) or hasattr(value, "__wrapped__"):
-                    out.append((namespace, name, value))
-                    found.append(value)
-                elif isinstance(value, dict | list) and len(value) <= _ITEMS:
-                    out.append((namespace, name, value))
-                    _items(value, out, found)
-                break
-        else:
-            method = getattr(type(owner), name, None) if owner is not None else None
-            if isinstance(method, FunctionType):  # self.helper(): follow it
-                _collect(MethodType(method, owner), out, seen, depth - 1)
-    for name, cell in zip(code.co_freevars, fn.__closure__ or ()):
-        try:
-            value = cell.cell_contents
-        except ValueError:  # not yet assigned
-            continue
-        if isinstance(value, kinds) or hasattr(value, "__wrapped__"):
-            out.append((_Cell(cell), name, value))
-            found.append(value)
-        elif isinstance(value, dict | list) and len(value) <= _ITEMS:
-            out.append((_Cell(cell), name, value))
-            _items(value, out, found)
-    for value in found:
-        value = getattr(value, "__wrapped__", value)  # a decorated or compiled function
-        if isinstance(value, FunctionType | MethodType):
-            _collect(value, out, seen, depth - 1)
-
-
-def accounted(fn, names: tuple, optimizers) -> set:
-    """The ids of the tensors and modules a replay may read again without seeing how the
-    step reached them: those its guarded names hold (and ``fn`` itself, for a compiled
-    module), their parameters, buffers and submodules, the optimizers' parameters, and
-    ``fn``'s default arguments."""
-    roots = [value for _, _, value in names]
-    roots += list(getattr(fn, "__defaults__", None) or ())
-    if isinstance(fn, Module):
-        roots.append(fn)
-    roots += list(optimizers)
-    out: set = set()
-    for value in roots:
-        if isinstance(value, Module):
-            for module in value.modules():
-                out.add(id(module))
-                out.update(id(t) for t in module._parameters.values() if t is not None)
-                out.update(id(t) for t in module._buffers.values() if t is not None)
-        elif isinstance(value, Optimizer):
-            out.update(id(p) for group in value.param_groups for p in group["params"])
-        elif isinstance(value, Tensor):
-            out.add(id(value))
-    return out
-
-
-_ITEMS = 64  # a named dict or list up to this size has its items guarded too
-
-
-def _items(container, out: list, found: list) -> None:
-    """Guards on the items of a dict or list that the step names (``cfg["lr"]``,
-    ``state["w"]``): each must stay the same object."""
-    space = container if isinstance(container, dict) else _Items(container)
-    keys = container.keys() if isinstance(container, dict) else range(len(container))
-    for key in keys:
-        value = container[key]
-        out.append((space, key, value))
-        if isinstance(value, Tensor | Module | Optimizer):
-            found.append(value)
-
-
-class _Items:
-    """A list with a namespace's ``get``, for the guards."""
-
-    __slots__ = ("items",)
-
-    def __init__(self, items: list) -> None:
-        self.items = items
-
-    def get(self, index, default=None):
-        items = self.items
-        return items[index] if index < len(items) else default
-
-
-class _Cell:
-    """A closure cell with a namespace's ``get``, for the guards."""
-
-    __slots__ = ("cell",)
-
-    def __init__(self, cell) -> None:
-        self.cell = cell
-
-    def get(self, name, default=None):
-        try:
-            return self.cell.cell_contents
-        except ValueError:
-            return default
-
-
 def _holds_arrays(value) -> bool:
     if isinstance(value, tuple | list):
         return any(map(_holds_arrays, value))
@@ -645,14 +510,6 @@ def flatten(value, path: tuple = ()):
         yield path, value
 
 
-def _hyperparameters(optimizer) -> list:
-    """Each parameter group's settings (all but the parameters) and its size."""
-    return [
-        (len(g["params"]), {k: v for k, v in g.items() if k != "params"})
-        for g in optimizer.param_groups
-    ]
-
-
 def _basic(index) -> bool:
     """Whether ``index`` holds only integers, slices, None and ``...`` (it can be kept)."""
     if isinstance(index, tuple):
@@ -669,103 +526,3 @@ def _user_frame() -> str:
             return f"{frame.f_code.co_filename}:{frame.f_lineno}"
         frame = frame.f_back
     return "unknown"
-
-
-# --------------------------------------------------------------------------- comparing
-RETRY = "retry"
-
-
-def compare(first: Tape, second: Tape) -> str | None:
-    """Whether ``second`` can be replayed, judged against ``first``, the recording of an
-    earlier call: None if so; ``RETRY`` when a guard call (a :class:`Call` returning
-    Python values, such as the check of class labels) returned other values on the two
-    calls, so that they may have taken different paths legitimately (record again);
-    otherwise why not.
-
-    Replayable: the same events reading the same slots, the same Python values, the same
-    modules in the same modes, and each untracked array the *same array* on both calls
-    (a parameter, a buffer: a replay reads what it holds then). An untracked array that
-    is a new array on each call was made outside the recorded events, perhaps from the
-    data; even when its values happen to agree, a replay could not make it again.
-    """
-    for a, b in zip(first.events, second.events):
-        if type(a) is not type(b) or (isinstance(a, Call) and a.fn is not b.fn):
-            break
-        if isinstance(a, Call) and a.first and not _same(_values(a.outs), _values(b.outs)):
-            return RETRY
-    if first.kinds != second.kinds or len(first.events) != len(second.events):
-        return "the step did different work on two calls (Python control flow on the data?)"
-    for a, b in zip(first.events, second.events):
-        if type(a) is not type(b) or not _same(a.signature(), b.signature()):
-            return (
-                f"the step did different work on two calls ({_describe(a)} became "
-                f"{_describe(b)}): Python control flow that depends on the data?"
-            )
-    for slot, kind in enumerate(second.kinds):
-        x, y = first.values[slot], second.values[slot]
-        if kind == UNTRACKED and x is not y:
-            return (
-                f"{_consumer(second, slot)} received an array that the step made without "
-                "chainrule's ops or factories (with NumPy directly?), so a replay could not "
-                "make it again"
-            )
-        if kind == CONST and not _same(x, y):
-            return (
-                f"{_consumer(second, slot)} received a Python value that changed between two "
-                f"calls ({x!r}, then {y!r}), computed outside chainrule's ops"
-            )
-    if [(id(m), t) for m, t, _ in first.modules.values()] != [
-        (id(m), t) for m, t, _ in second.modules.values()
-    ]:
-        return "the step called different modules, or in other modes, on two calls"
-    if not _same(first.outputs, second.outputs):
-        return "the step returned different Python values on two calls"
-    return None
-
-
-def _values(outs) -> list:
-    if isinstance(outs, list):
-        return [v for o in outs for v in _values(o)]
-    return [] if isinstance(outs, int) else [outs[1]]
-
-
-def _same(a, b) -> bool:
-    """Equal values: arrays by dtype, shape and contents (nan equal to nan), containers
-    element by element, anything else with ``type`` and ``==``."""
-    if a is b:
-        return True
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, ndarray):
-        return (
-            a.dtype == b.dtype
-            and a.shape == b.shape
-            and bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
-        )
-    if isinstance(a, tuple | list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, Tensor):
-        return False  # different tensor objects
-    try:
-        return bool(a == b)
-    except Exception:
-        return False
-
-
-def _describe(event) -> str:
-    if isinstance(event, Forward):
-        return f"op {event.op.__name__}"
-    if isinstance(event, Call):
-        return f"call of {event.fn.__qualname__}"
-    if isinstance(event, Method):
-        return f"call of {getattr(event.fn, '__qualname__', event.fn)}"
-    return type(event).__name__.lower()
-
-
-def _consumer(tape: Tape, slot: int) -> str:
-    for event in tape.events:
-        if slot in event.reads():
-            return _describe(event)
-    return "the step's result"

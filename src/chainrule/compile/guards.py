@@ -1,0 +1,183 @@
+"""What a replay checks before it runs: the names a step reads and what they hold.
+
+A replay does not run the step's Python code, so it cannot see the step look a tensor,
+a module or a number up again. :func:`names_read` lists, when the step is recorded,
+every name the step reads from its globals, its closure or its object (and the same in
+the functions it calls): a replay checks that each still holds the same object.
+:func:`accounted` says which tensors and modules a replay may read again because it
+can find them through those names.
+"""
+
+from __future__ import annotations
+
+from types import FunctionType, MethodType
+
+import numpy as np
+
+from chainrule._backend import ndarray
+from chainrule.nn.module import Module
+from chainrule.optim.optimizer import Optimizer
+from chainrule.tensor import Tensor
+
+__all__ = ["accounted", "hyperparameters", "names_read", "same"]
+
+_SCALARS = (int, float, bool, str, type(None))
+
+
+def names_read(fn) -> tuple:
+    """(namespace, name, value) for each name that ``fn`` reads from its globals, its
+    closure or, for a method, its object's attributes, and that holds a tensor, a module,
+    an optimizer, a Python number or a function: a replay checks that each name still
+    holds the same object, so ``w = new_tensor`` or ``lr = 0.01`` between calls is seen.
+    The functions and methods it names are followed in the same way (a few levels deep);
+    values inside containers are not."""
+    out: list = []
+    _collect(fn, out, set(), 3)
+    return tuple(out)
+
+
+def _collect(fn, out: list, seen: set, depth: int) -> None:
+    if id(fn) in seen or depth == 0:
+        return
+    seen.add(id(fn))
+    owner = fn if isinstance(fn, Module) else getattr(fn, "__self__", None)
+    fn = fn.forward if isinstance(fn, Module) else fn
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return
+    kinds = (Tensor, Module, Optimizer, FunctionType, *_SCALARS)
+    spaces = [fn.__globals__]
+    attributes = getattr(owner, "__dict__", None)
+    if owner is not None and isinstance(attributes, dict):
+        spaces.insert(0, attributes)
+    found = []
+    for name in code.co_names:
+        for namespace in spaces:
+            if name in namespace:
+                value = namespace[name]
+                if isinstance(value, kinds) or hasattr(value, "__wrapped__"):
+                    out.append((namespace, name, value))
+                    found.append(value)
+                elif isinstance(value, dict | list) and len(value) <= _ITEMS:
+                    out.append((namespace, name, value))
+                    _items(value, out, found)
+                break
+        else:
+            method = getattr(type(owner), name, None) if owner is not None else None
+            if isinstance(method, FunctionType):  # self.helper(): follow it
+                _collect(MethodType(method, owner), out, seen, depth - 1)
+    for name, cell in zip(code.co_freevars, fn.__closure__ or ()):
+        try:
+            value = cell.cell_contents
+        except ValueError:  # not yet assigned
+            continue
+        if isinstance(value, kinds) or hasattr(value, "__wrapped__"):
+            out.append((_Cell(cell), name, value))
+            found.append(value)
+        elif isinstance(value, dict | list) and len(value) <= _ITEMS:
+            out.append((_Cell(cell), name, value))
+            _items(value, out, found)
+    for value in found:
+        value = getattr(value, "__wrapped__", value)  # a decorated or compiled function
+        if isinstance(value, FunctionType | MethodType):
+            _collect(value, out, seen, depth - 1)
+
+
+def accounted(fn, names: tuple, optimizers) -> set:
+    """The ids of the tensors and modules a replay may read again without seeing how the
+    step reached them: those its guarded names hold (and ``fn`` itself, for a compiled
+    module), their parameters, buffers and submodules, the optimizers' parameters, and
+    ``fn``'s default arguments."""
+    roots = [value for _, _, value in names]
+    roots += list(getattr(fn, "__defaults__", None) or ())
+    if isinstance(fn, Module):
+        roots.append(fn)
+    roots += list(optimizers)
+    out: set = set()
+    for value in roots:
+        if isinstance(value, Module):
+            for module in value.modules():
+                out.add(id(module))
+                out.update(id(t) for t in module._parameters.values() if t is not None)
+                out.update(id(t) for t in module._buffers.values() if t is not None)
+        elif isinstance(value, Optimizer):
+            out.update(id(p) for group in value.param_groups for p in group["params"])
+        elif isinstance(value, Tensor):
+            out.add(id(value))
+    return out
+
+
+_ITEMS = 64  # a named dict or list up to this size has its items guarded too
+
+
+def _items(container, out: list, found: list) -> None:
+    """Guards on the items of a dict or list that the step names (``cfg["lr"]``,
+    ``state["w"]``): each must stay the same object."""
+    space = container if isinstance(container, dict) else _Items(container)
+    keys = container.keys() if isinstance(container, dict) else range(len(container))
+    for key in keys:
+        value = container[key]
+        out.append((space, key, value))
+        if isinstance(value, Tensor | Module | Optimizer):
+            found.append(value)
+
+
+class _Items:
+    """A list with a namespace's ``get``, for the guards."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: list) -> None:
+        self.items = items
+
+    def get(self, index, default=None):
+        items = self.items
+        return items[index] if index < len(items) else default
+
+
+class _Cell:
+    """A closure cell with a namespace's ``get``, for the guards."""
+
+    __slots__ = ("cell",)
+
+    def __init__(self, cell) -> None:
+        self.cell = cell
+
+    def get(self, name, default=None):
+        try:
+            return self.cell.cell_contents
+        except ValueError:
+            return default
+
+
+def hyperparameters(optimizer) -> list:
+    """Each parameter group's settings (all but the parameters) and its size."""
+    return [
+        (len(g["params"]), {k: v for k, v in g.items() if k != "params"})
+        for g in optimizer.param_groups
+    ]
+
+
+def same(a, b) -> bool:
+    """Equal values: arrays by dtype, shape and contents (nan equal to nan), containers
+    element by element, anything else with ``type`` and ``==``."""
+    if a is b:
+        return True
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, ndarray):
+        return (
+            a.dtype == b.dtype
+            and a.shape == b.shape
+            and bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+        )
+    if isinstance(a, tuple | list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, Tensor):
+        return False  # different tensor objects
+    try:
+        return bool(a == b)
+    except Exception:
+        return False
