@@ -43,7 +43,7 @@ def _same(a, b) -> bool:
     return a == b
 
 
-def check(make, step, calls, *, replays=True):
+def check(make, step, calls, *, replays=True, refused=False):
     """Run ``step(model, opt, *args)`` eagerly and compiled, from the same ``make()``, on
     each argument tuple of ``calls``; everything must agree bit for bit. Returns the
     compiled step."""
@@ -57,7 +57,8 @@ def check(make, step, calls, *, replays=True):
 
     compiled = cr.compile(lambda *args: step(twin, opt2, *args))
     with warnings.catch_warnings():
-        warnings.simplefilter("error")  # a refused step fails the test
+        # A refused step fails the test, unless it is known to be refused (``refused``).
+        warnings.simplefilter("ignore" if refused else "error")
         for k, args in enumerate(calls):
             kind, want = _outcome(eager, *args)
             kind2, got = _outcome(compiled, *args)
@@ -152,3 +153,37 @@ def test_one_hot_range_and_inferred_classes():
 
     calls = [(_ints([0, 1]),), (_ints([1, 0]),), (_ints([1, 1]),), (_ints([2, 0]),)]
     check(lambda: nn.Identity(), inferred, [*calls, (_ints([0, 1]),), (_ints([0, 1]),)])
+
+
+# --------------------------------------------------------------------------- indexing
+class _Table(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        cr.manual_seed(1)
+        self.weight = nn.Parameter(cr.randn(3, 5))
+
+
+def _index_calls(first, later, bad):
+    a, b, c = _ints(first), _ints(later), _ints(bad)
+    return [(a,), (a,), (b,), (b,), (c,), (a,)]
+
+
+def test_gather_uses_each_calls_index_and_checks_its_range():
+    step = _train(lambda m, i: (cr.gather(m.weight, 1, i) ** 2).sum())
+    check(_Table, step, _index_calls([[0], [1], [2]], [[4], [3], [0]], [[5], [0], [0]]))
+
+
+def test_index_select_uses_each_calls_index_and_checks_its_range():
+    step = _train(lambda m, i: (cr.index_select(m.weight, 1, i) ** 2).sum())
+    check(_Table, step, _index_calls([0, 1], [4, 2], [1, 5]))
+    step0 = _train(lambda m, i: (cr.index_select(m.weight, 0, i) ** 2).sum())
+    check(_Table, step0, _index_calls([0, 1], [2, 2], [-4, 0]))
+
+
+def test_scatter_checks_its_range_on_replay():
+    def step(model, opt, i):
+        return cr.scatter(cr.zeros(3, 5), 1, i, cr.ones(3, 1))
+
+    # scatter builds its mask with NumPy: the step is refused (runs eagerly), loudly.
+    calls = _index_calls([[0], [1], [2]], [[4], [3], [0]], [[5], [0], [0]])
+    check(lambda: nn.Identity(), step, calls, replays=False, refused=True)
