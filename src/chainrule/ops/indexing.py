@@ -13,6 +13,7 @@ import numpy as np
 import chainrule.ops.kernels as kernels
 from chainrule import dtypes as _dt
 from chainrule._backend import ndarray, xp
+from chainrule._recording import replayable
 from chainrule.autograd.views import make_view
 from chainrule.errors import ShapeError
 from chainrule.ops._common import normalize_dim
@@ -50,6 +51,25 @@ class GetItem(Op):
             if isinstance(part, ndarray) and part.dtype == bool:
                 return True
         return False
+
+
+class Gather(GetItem):
+    r""":func:`gather` as an op of its index array: :class:`GetItem` with the full index
+    (``index`` along ``axis``, every position elsewhere) built in the forward, so that a
+    step captured by ``cr.compile`` replays it with each call's index."""
+
+    def forward(self, x, idx, axis):
+        grid = list(np.ix_(*(np.arange(s) for s in idx.shape)))
+        grid[axis] = idx
+        return super().forward(x, tuple(xp.asarray(g) for g in grid), True)
+
+
+class IndexSelect(GetItem):
+    r"""``x[..., idx, ...]`` along ``axis`` (``index_select``) as an op of its index
+    array, like :class:`Gather`."""
+
+    def forward(self, x, idx, axis):
+        return super().forward(x, (slice(None),) * axis + (idx.reshape(-1),), True)
 
 
 class IndexAdd(Op):
@@ -148,14 +168,16 @@ def gather(input, dim: int, index):
                 f"gather: index shape {tuple(idx.shape)} exceeds input shape {tuple(x.shape)} "
                 f"in dimension {d}"
             )
-    n = x._array.shape[axis] if x._array.ndim else 1
+    _check_gather(idx, x._array.shape[axis] if x._array.ndim else 1, axis)
+    if idx.ndim == 0:
+        return GetItem.apply(x, (), False)
+    return Gather.apply(x, idx, axis)
+
+
+@replayable  # a check of the index values: a step captured by cr.compile repeats it
+def _check_gather(idx, n: int, axis: int) -> None:
     if idx.size and (idx.min() < 0 or idx.max() >= n):
         raise IndexError(
             f"gather: index values must lie in [0, {n}) for dimension {axis}, "
             f"got values from {idx.min()} to {idx.max()}"
         )
-    if idx.ndim == 0:
-        return GetItem.apply(x, (), False)
-    grid = list(np.ix_(*(np.arange(s) for s in idx.shape)))
-    grid[axis] = idx
-    return GetItem.apply(x, tuple(xp.asarray(g) for g in grid), True)

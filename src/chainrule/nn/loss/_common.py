@@ -68,14 +68,19 @@ def matched(
 def plus_minus_one(name: str, input, target, reduction: str) -> tuple[Tensor, Tensor]:
     """As :func:`matched`, and every target must be -1 or +1."""
     x, t = matched(name, input, target, reduction)
-    values = to_numpy(t._array)
+    _check_plus_minus_one(name, t._array)
+    return x, t
+
+
+@replayable  # a check of the targets: a step captured by cr.compile repeats it
+def _check_plus_minus_one(name: str, t) -> None:
+    values = to_numpy(t)
     bad = ~np.isin(values, (-1.0, 1.0))
     if bad.any():
         found = np.unique(values[bad])[:5].tolist()
         raise LabelError(
             f"{name}: targets must be -1 or +1, got {found} ({int(bad.sum())} of {values.size} targets)"
         )
-    return x, t
 
 
 class Metric(Tensor):
