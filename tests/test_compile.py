@@ -573,12 +573,11 @@ def test_a_batch_in_a_list_or_a_dict_replays():
 @pytest.mark.parametrize(
     "pick",
     [
-        lambda out, y: out.gather(1, y[:, None]),
         lambda out, y: out[cr.arange(len(y)), y],
         lambda out, y: out[y > 0],
         lambda out, y: out.topk(1, 1)[0],
     ],
-    ids=["gather", "index-tensors", "mask", "topk"],
+    ids=["index-tensors", "mask", "topk"],
 )
 def test_indices_and_masks_from_the_data_are_refused(pick):
     model, opt, _ = _training("bn1d", "sgd")

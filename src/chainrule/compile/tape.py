@@ -297,7 +297,7 @@ class Tape:
         for event in self.events:
             if isinstance(event, Write):
                 out.add(event.target)
-            elif isinstance(event, Call):
+            elif isinstance(event, Call) and not event.first:  # a guard call only reads
                 out.update(event.reads())
             elif isinstance(event, Method):
                 out.update(event.writes)
