@@ -385,7 +385,7 @@ def test_train_diagnose_writes_the_gradient_flow_plot(capsys, tmp_path):
     assert history  # the epoch records are unchanged by the steps kept apart
 
 
-@pytest.mark.parametrize("example", ["sheet-2-2-1", "softmax-classifier"])
+@pytest.mark.parametrize("example", ["net-2-2-1", "softmax-classifier"])
 def test_explain_command(example, capsys):
     assert cli.main(["explain", "--example", example]) == 0
     out = capsys.readouterr().out

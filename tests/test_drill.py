@@ -295,7 +295,7 @@ def test_check_passes_the_key_and_names_a_perturbed_entry(topic, tmp_path, capsy
 # ----------------------------------------------------------------------------- the key is chainrule's
 def test_the_key_comes_from_the_optimizer_class(monkeypatch):
     """Break SGD's update function: the momentum drill's key changes with it, and no
-    longer agrees with the worked solution (which follows the sheet's equations)."""
+    longer agrees with the worked solution (which follows the textbook equations)."""
     from chainrule.optim import sgd
 
     ex = drill.exercise("sgd-momentum", 1)

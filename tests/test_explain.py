@@ -123,10 +123,10 @@ def test_output_delta_is_softmax_minus_onehot_over_n():
     assert any("δ2ᵀ·a1" in n for n in _step(trace, "z2").notes)
 
 
-def test_sheet_2_2_1_matches_the_hand_computation():
-    loss, model = build_example("sheet-2-2-1")
+def test_net_2_2_1_matches_the_hand_computation():
+    loss, model = build_example("net-2-2-1")
     trace = cr.explain(loss, dict(model.named_parameters()))
-    # By hand, with the sheet's numbers (float64).
+    # By hand, with the example's numbers (float64).
     x = [0.05, 0.10]
     w1 = [[0.15, 0.20], [0.25, 0.30]]
     b1 = 0.35

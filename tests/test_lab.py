@@ -62,7 +62,7 @@ def test_each_module_states_its_claim_and_section(name):
     exp = registry.get(name)
     doc = exp.module.__doc__
     assert exp.claim and doc.strip().startswith(exp.claim.split()[0])
-    assert f"Section {exp.section} of the sheet" in doc
+    assert f"docs/fundamentals.md §{exp.section}," in doc
     assert exp.section in registry.SECTIONS and len(exp.derivation) > 100
     assert "docs/fundamentals.md" in doc
     smoke = exp.config(smoke=True, seed=3)

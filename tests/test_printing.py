@@ -53,8 +53,8 @@ _REPR_CASES = {
 def test_repr_matches_pytorch(case):
     make = _REPR_CASES[case]
     mine, theirs = repr(make(cr)), repr(make(torch))
-    # The formats agree by design; only the dtype's module prefix differs.
-    assert mine == theirs.replace("torch.", ""), f"\n{mine}\n!=\n{theirs}"
+    # The formats agree by design; only the dtype's module prefix differs (cr. for torch.).
+    assert mine == theirs.replace("torch.", "cr."), f"\n{mine}\n!=\n{theirs}"
 
 
 @pytest.mark.parametrize("default", ["float32", "float64"])
@@ -63,8 +63,8 @@ def test_repr_dtype_suffix_follows_the_default_dtype(default):
     torch.set_default_dtype(getattr(torch, default))
     try:
         for make in (lambda m: m.tensor([1.5]), lambda m: m.tensor([1.5], dtype=m.float32)):
-            assert repr(make(cr)) == repr(make(torch)).replace("torch.", "")
-        assert repr(cr.tensor([])) == repr(torch.tensor([])).replace("torch.", "")
+            assert repr(make(cr)) == repr(make(torch)).replace("torch.", "cr.")
+        assert repr(cr.tensor([])) == repr(torch.tensor([])).replace("torch.", "cr.")
     finally:
         torch.set_default_dtype(torch.float32)
 
@@ -112,3 +112,38 @@ def test_format_spec_on_a_tensor_with_dimensions_raises_as_pytorch():
         f"{torch.tensor([1.5]):.2f}"
     with pytest.raises(TypeError, match=r"only 0-d tensors.*item\(\)"):
         f"{cr.tensor([1.5]):.2f}"
+
+
+_INDEXES = {
+    "integer": lambda x, m: x[0],
+    "integers": lambda x, m: x[0, 1],
+    "integer last": lambda x, m: x[..., -1],
+    "after a full slice": lambda x, m: x[:, 0],
+    "slice then integer": lambda x, m: x[1:3, 0],
+    "integer then slice": lambda x, m: x[0, 1:3],
+    "lone slice": lambda x, m: x[:2],
+    "lone full slice": lambda x, m: x[:],
+    "lone slice past the end": lambda x, m: x[0:7],
+    "strided": lambda x, m: x[::2],
+    "full slices": lambda x, m: x[:, 0:4, :],
+    "a slice after ...": lambda x, m: x[..., 1:, :],
+    "ellipsis": lambda x, m: x[...],
+    "None": lambda x, m: x[None],
+    "None last": lambda x, m: x[0, None],
+    "None first": lambda x, m: x[None, 0],
+    "integer tensor": lambda x, m: x[m.tensor([0, 2])],
+    "list with a slice": lambda x, m: x[[0, 1], 1:2],
+    "mask": lambda x, m: x[m.tensor([True, False, True])],
+    "twice": lambda x, m: x[0][1],
+}
+
+
+@pytest.mark.parametrize("case", list(_INDEXES))
+def test_grad_fn_of_indexing_prints_as_pytorch(case):
+    # grad_fn=<SliceBackward0> in print(param[:2]) (the basics tutorial), SelectBackward0
+    # in print(preds[0]) (nn_tutorial): the name of the last step PyTorch's indexing takes.
+    index = _INDEXES[case]
+    mine = index(cr.ones(3, 4, 5, requires_grad=True), cr)
+    theirs = index(torch.ones(3, 4, 5, requires_grad=True), torch)
+    assert mine.grad_fn.name() == theirs.grad_fn.name()
+    assert repr(mine).splitlines()[-1] == repr(theirs).splitlines()[-1]

@@ -160,7 +160,7 @@ def test_repr_shows_grad_state():
     assert repr(cr.tensor([1.0, 2.0])) == "tensor([1., 2.])"
     assert "requires_grad=True" in repr(cr.tensor([1.0], requires_grad=True))
     assert "grad_fn=<MulBackward0>" in repr(cr.tensor([1.0], requires_grad=True) * 2)
-    assert "dtype=float64" in repr(cr.tensor(np.ones(1)))
+    assert "dtype=cr.float64" in repr(cr.tensor(np.ones(1)))
 
 
 def test_shape_attributes():

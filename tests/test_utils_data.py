@@ -278,3 +278,24 @@ def test_subset_and_concat_as_pytorch():
     train, _ = crd.random_split(_tensor_data(cr), [0.8, 0.2], generator=cr.Generator())
     xs = [x for x, _ in crd.DataLoader(train, batch_size=3)]
     assert sum(len(x) for x in xs) == 8 and xs[0].shape == (3, 2)
+
+
+def test_a_sampler_subclass_orders_the_batches_as_in_pytorch():
+    for L in (cr, torch):
+
+        class EvensThenOdds(L.utils.data.Sampler):
+            def __init__(self, n):
+                super().__init__()
+                self.n = n
+
+            def __iter__(self):
+                return iter([*range(0, self.n, 2), *range(1, self.n, 2)])
+
+            def __len__(self):
+                return self.n
+
+        ds = L.utils.data.TensorDataset(L.arange(6))
+        loader = L.utils.data.DataLoader(ds, batch_size=4, sampler=EvensThenOdds(6))
+        assert [b[0].tolist() for b in loader] == [[0, 2, 4, 1], [3, 5]] and len(loader) == 2
+        with pytest.raises(NotImplementedError):
+            iter(L.utils.data.Sampler())

@@ -15,6 +15,11 @@ import os
 import sys
 
 import chainrule
+from chainrule._argtypes import betas as _betas
+from chainrule._argtypes import non_negative as _non_negative
+from chainrule._argtypes import positive_int as _positive_int
+from chainrule._argtypes import probability as _probability
+from chainrule._argtypes import widths as _widths
 from chainrule.errors import TrainingDiverged
 
 __all__ = ["build_parser", "main"]
@@ -23,55 +28,6 @@ __all__ = ["build_parser", "main"]
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, exit status 2, as argparse does
         self.exit(2, f"chainrule: error: {message}\n")
-
-
-def _widths(text: str) -> tuple:
-    try:
-        widths = tuple(int(w) for w in text.split(",") if w.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated integers like 128,64, got {text!r}"
-        ) from None
-    if not widths or min(widths) < 1:
-        raise argparse.ArgumentTypeError(f"widths must be positive integers, got {text!r}")
-    return widths
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _non_negative(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative number, got {text!r}")
-    return value
-
-
-def _probability(text: str) -> float:
-    value = _non_negative(text)
-    if value >= 1:
-        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1), got {text!r}")
-    return value
-
-
-def _betas(text: str) -> tuple:
-    try:
-        b1, b2 = (float(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected two numbers like 0.9,0.999, got {text!r}"
-        ) from None
-    return (b1, b2)
 
 
 # ----------------------------------------------------------------------------- commands
@@ -361,11 +317,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="the backward pass of a small built-in network, node by node",
         description="Print the backward pass of a built-in example in the order the engine "
         "runs it: each node's rule (from its op's definition), the gradient it receives and "
-        "what it sends to each input, in the sheet's notation (δ = ∂L/∂z), so that it can be "
-        "compared with a derivation by hand. Examples: "
+        "what it sends to each input, in the notation of docs/fundamentals.md §1 "
+        "(δ = ∂L/∂z), so that it can be compared with a derivation by hand. Examples: "
         + "; ".join(f"{k}: {v[1]}" for k, v in _examples().items()),
     )
-    explain.add_argument("--example", choices=list(_examples()), default="sheet-2-2-1")
+    explain.add_argument("--example", choices=list(_examples()), default="net-2-2-1")
     explain.add_argument("--json", action="store_true", help="print the trace as JSON")
     explain.set_defaults(func=_cmd_explain)
 

@@ -13,7 +13,9 @@ The layout is PyTorch's, rule for rule, so that the same values print the same t
   ``edgeitems`` (3) entries around ``...``.
 * Suffixes: ``dtype=`` unless the dtype is the default float, int64 or bool (always for
   an empty tensor of another dtype than the default float), ``size=`` for an empty
-  tensor that is not 1-D, then ``grad_fn=<...>`` or ``requires_grad=True``.
+  tensor that is not 1-D, then ``grad_fn=<...>`` or ``requires_grad=True``. The dtype
+  prints as ``print(t.dtype)`` does, ``dtype=cr.float64`` where PyTorch writes
+  ``dtype=torch.float64``, so the text is valid code after ``import chainrule as cr``.
 
 ``cr.set_printoptions(precision=..., threshold=..., edgeitems=..., linewidth=...,
 sci_mode=..., profile=...)`` and the ``cr.printoptions(...)`` context change them, as in
@@ -223,9 +225,9 @@ def tensor_repr(t) -> str:
         if a.ndim != 1:
             suffixes.append(f"size={tuple(a.shape)}")
         if a.dtype != default:
-            suffixes.append(f"dtype={a.dtype}")
+            suffixes.append(f"dtype={_dt.wrap(a.dtype)}")
     elif a.dtype not in (default, _dt.int64, _dt.bool):
-        suffixes.append(f"dtype={a.dtype}")
+        suffixes.append(f"dtype={_dt.wrap(a.dtype)}")
     grad_fn = t.grad_fn
     if grad_fn is not None:
         suffixes.append(f"grad_fn=<{grad_fn.name()}>")

@@ -22,7 +22,6 @@ import numpy as np
 from chainrule import devices as _devices
 from chainrule import dtypes as _dt
 from chainrule._backend import ndarray, to_numpy, xp
-from chainrule._numpy_names import numpy_names
 from chainrule._recording import RECORDING, replayable
 from chainrule.errors import ShapeError
 from chainrule.printing import tensor_repr
@@ -124,15 +123,11 @@ class Tensor:
         self._init_leaf(_to_array(data, dtype, copy=True), requires_grad)
 
     def _init_leaf(self, arr, requires_grad: bool) -> None:
-        """Fill the slots of a new leaf holding ``arr``."""
+        """Fill the slots of a new leaf holding ``arr`` (as ``_make`` does for an op's output)."""
         self._array = arr
-        self._grad = None
-        self._node = None
+        self._grad = self._node = self._hooks = self._version_counter = self._view = None
         self._output_index = 0
-        self._hooks = None
         self._requires_grad = False
-        self._version_counter = None
-        self._view = None
         if requires_grad:
             self.requires_grad_(True)
 
@@ -449,53 +444,6 @@ class Tensor:
     # ----------------------------------------------------------------- in place
     # Each of these changes this tensor's memory. ``ops/inplace.py`` has the rules
     # that keep gradients right: versions, in-place ops recorded in the graph, views.
-    def add_(self, other, *, alpha=1) -> Tensor:
-        return _ops.inplace.apply_inplace(self, "add_", _ops.add, other, alpha=alpha)
-
-    def sub_(self, other, *, alpha=1) -> Tensor:
-        return _ops.inplace.apply_inplace(self, "sub_", _ops.sub, other, alpha=alpha)
-
-    def mul_(self, other) -> Tensor:
-        return _ops.inplace.apply_inplace(self, "mul_", _ops.mul, other)
-
-    def div_(self, other) -> Tensor:
-        return _ops.inplace.apply_inplace(self, "div_", _ops.div, other)
-
-    def pow_(self, exponent) -> Tensor:
-        return _ops.inplace.apply_inplace(self, "pow_", _ops.pow, exponent)
-
-    def neg_(self) -> Tensor:
-        return _ops.inplace.apply_inplace(self, "neg_", _ops.neg)
-
-    def abs_(self) -> Tensor:
-        return _ops.inplace.apply_inplace(self, "abs_", _ops.abs)
-
-    def exp_(self) -> Tensor:
-        return _ops.inplace.apply_inplace(self, "exp_", _ops.exp)
-
-    def log_(self) -> Tensor:
-        return _ops.inplace.apply_inplace(self, "log_", _ops.log)
-
-    def sqrt_(self) -> Tensor:
-        return _ops.inplace.apply_inplace(self, "sqrt_", _ops.sqrt)
-
-    def sigmoid_(self) -> Tensor:
-        return _ops.inplace.apply_inplace(self, "sigmoid_", _ops.sigmoid)
-
-    def tanh_(self) -> Tensor:
-        return _ops.inplace.apply_inplace(self, "tanh_", _ops.tanh)
-
-    def relu_(self) -> Tensor:
-        return _ops.inplace.apply_inplace(self, "relu_", _ops.relu)
-
-    def clamp_(self, min=None, max=None) -> Tensor:
-        return _ops.inplace.apply_inplace(self, "clamp_", _ops.clamp, min, max)
-
-    clip_ = clamp_
-
-    def masked_fill_(self, mask, value) -> Tensor:
-        return _ops.inplace.apply_inplace(self, "masked_fill_", _ops.masked_fill, mask, value)
-
     def copy_(self, src) -> Tensor:
         """Copy ``src`` (broadcast to this shape, cast to this dtype) into this tensor."""
         if src is not self:  # (a copy onto itself changes nothing, even when expanded)
@@ -581,241 +529,27 @@ class Tensor:
             ) from None
         self._bump_version()
 
-    # Python's augmented assignments are the in-place ops, as in PyTorch (``x += 1``
-    # changes x, and every name and view that shares its memory).
-    def __iadd__(self, other):
-        return self.add_(other)
-
-    def __isub__(self, other):
-        return self.sub_(other)
-
-    def __imul__(self, other):
-        return self.mul_(other)
-
-    def __itruediv__(self, other):
-        return self.div_(other)
-
-    def __ipow__(self, other):
-        return self.pow_(other)
-
-    def __iand__(self, other):
-        return _ops.inplace.apply_inplace(self, "__iand__", _logical_and, other)
-
-    def __ior__(self, other):
-        return _ops.inplace.apply_inplace(self, "__ior__", _logical_or, other)
-
-    def __ixor__(self, other):
-        return _ops.inplace.apply_inplace(self, "__ixor__", _logical_xor, other)
+    # The in-place forms of ops, ``x.exp_()`` (x = x.exp(), in x's memory), are set on
+    # Tensor from the table _IN_PLACE in tensor_methods.py.
 
     # ----------------------------------------------------------------- operators
-    def __add__(self, other):
-        return _ops.add(self, other)
-
-    def __radd__(self, other):
-        return _ops.add(other, self)
-
-    def __sub__(self, other):
-        return _ops.sub(self, other)
-
-    def __rsub__(self, other):
-        return _ops.sub(other, self)
-
-    def __mul__(self, other):
-        return _ops.mul(self, other)
-
-    def __rmul__(self, other):
-        return _ops.mul(other, self)
-
-    def __truediv__(self, other):
-        return _ops.div(self, other)
-
-    def __rtruediv__(self, other):
-        return _ops.div(other, self)
-
-    def __pow__(self, other):
-        return _ops.pow(self, other)
-
-    def __rpow__(self, other):
-        return _ops.pow(other, self)
-
-    def __matmul__(self, other):
-        return _ops.matmul(self, other)
-
-    def __rmatmul__(self, other):
-        return _ops.matmul(other, self)
-
-    def __neg__(self):
-        return _ops.neg(self)
-
+    # ``x + y`` is ``cr.add(x, y)``, ``2 - x`` is ``cr.sub(2, x)`` and ``x += y`` is
+    # ``x.add_(y)`` (it changes x, and every name and view that shares its memory), and so
+    # for every operator: they are set on Tensor from the tables in tensor_methods.py.
     def __pos__(self):
         return self
 
-    def __abs__(self):
-        return _ops.abs(self)
-
-    def __eq__(self, other):  # type: ignore[override]
-        return _ops.eq(self, other)
-
-    def __ne__(self, other):  # type: ignore[override]
-        return _ops.ne(self, other)
-
-    def __lt__(self, other):
-        return _ops.lt(self, other)
-
-    def __le__(self, other):
-        return _ops.le(self, other)
-
-    def __gt__(self, other):
-        return _ops.gt(self, other)
-
-    def __ge__(self, other):
-        return _ops.ge(self, other)
-
-    def __and__(self, other):
-        return _ops.logical_op("and", self, other)
-
-    def __rand__(self, other):
-        return _ops.logical_op("and", other, self)
-
-    def __or__(self, other):
-        return _ops.logical_op("or", self, other)
-
-    def __ror__(self, other):
-        return _ops.logical_op("or", other, self)
-
-    def __xor__(self, other):
-        return _ops.logical_op("xor", self, other)
-
-    def __invert__(self):
-        return _ops.logical_not(self)
-
-    def __getitem__(self, index):
-        return _ops.getitem(self, index)
-
     # ----------------------------------------------------------------- methods
-    # Each method is the function of the same name in chainrule.ops; see there for math.
-    def add(self, other, *, alpha=1):
-        return _ops.add(self, other, alpha=alpha)
-
-    def sub(self, other, *, alpha=1):
-        return _ops.sub(self, other, alpha=alpha)
-
-    def mul(self, other):
-        return _ops.mul(self, other)
-
-    def div(self, other):
-        return _ops.div(self, other)
-
-    def pow(self, exponent):
-        return _ops.pow(self, exponent)
-
-    def neg(self):
-        return _ops.neg(self)
-
-    def exp(self):
-        return _ops.exp(self)
-
-    def log(self):
-        return _ops.log(self)
-
-    def sqrt(self):
-        return _ops.sqrt(self)
-
-    def abs(self):
-        return _ops.abs(self)
-
-    def sin(self):
-        return _ops.sin(self)
-
-    def cos(self):
-        return _ops.cos(self)
-
-    def tanh(self):
-        return _ops.tanh(self)
-
-    def sigmoid(self):
-        return _ops.sigmoid(self)
-
-    def relu(self):
-        return _ops.relu(self)
-
-    def clamp(self, min=None, max=None):
-        return _ops.clamp(self, min, max)
-
-    clip = clamp
-
-    def maximum(self, other):
-        return _ops.maximum(self, other)
-
-    def minimum(self, other):
-        return _ops.minimum(self, other)
-
-    def matmul(self, other):
-        return _ops.matmul(self, other)
-
-    def sum(self, dim=None, keepdim: bool = False, *, dtype=None):
-        return _ops.sum(self, dim, keepdim, dtype=dtype)
-
-    def mean(self, dim=None, keepdim: bool = False):
-        return _ops.mean(self, dim, keepdim)
-
-    def var(self, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
-        return _ops.var(self, dim, unbiased, keepdim, correction=correction)
-
-    def std(self, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
-        return _ops.std(self, dim, unbiased, keepdim, correction=correction)
-
+    # Most methods are the function of the same name in chainrule.ops with this tensor
+    # first (``x.exp()`` is ``cr.exp(x)``; see there for the math): they are set on Tensor
+    # from _METHODS in tensor_methods.py. Here are the others.
     def norm(self, p="fro", dim=None, keepdim: bool = False, dtype=None):
         return _ops.norm(self, p, dim, keepdim, dtype=dtype)
-
-    def amax(self, dim=None, keepdim: bool = False):
-        return _ops.amax(self, dim, keepdim)
-
-    def amin(self, dim=None, keepdim: bool = False):
-        return _ops.amin(self, dim, keepdim)
-
-    def max(self, dim=None, keepdim: bool = False):
-        return _ops.max(self, dim, keepdim)
-
-    def min(self, dim=None, keepdim: bool = False):
-        return _ops.min(self, dim, keepdim)
-
-    def argmax(self, dim=None, keepdim: bool = False):
-        return _ops.argmax(self, dim, keepdim)
-
-    def argmin(self, dim=None, keepdim: bool = False):
-        return _ops.argmin(self, dim, keepdim)
-
-    def logsumexp(self, dim=None, keepdim: bool = False):
-        return _ops.logsumexp(self, dim, keepdim)
-
-    def softmax(self, dim: int):
-        return _ops.softmax(self, dim)
-
-    def log_softmax(self, dim: int):
-        return _ops.log_softmax(self, dim)
-
-    def any(self, dim=None, keepdim: bool = False):
-        return _ops.any(self, dim, keepdim)
-
-    def all(self, dim=None, keepdim: bool = False):
-        return _ops.all(self, dim, keepdim)
-
-    def reshape(self, *shape):
-        return _ops.reshape(self, *shape)
-
-    view = reshape
 
     def reshape_as(self, other):
         return _ops.reshape(self, other.shape)
 
     view_as = reshape_as
-
-    def flatten(self, start_dim: int = 0, end_dim: int = -1):
-        return _ops.flatten(self, start_dim, end_dim)
-
-    def transpose(self, dim0: int, dim1: int):
-        return _ops.transpose(self, dim0, dim1)
 
     def t(self):
         if self._array.ndim > 2:
@@ -823,9 +557,6 @@ class Tensor:
                 f"t() expects a tensor with at most 2 dimensions, got shape {self.shape}"
             )
         return _ops.permute(self, tuple(reversed(range(self._array.ndim))))
-
-    def permute(self, *dims):
-        return _ops.permute(self, *dims)
 
     @property
     def T(self):
@@ -835,26 +566,8 @@ class Tensor:
     def mT(self):
         return _ops.transpose(self, -1, -2)
 
-    def squeeze(self, dim=None):
-        return _ops.squeeze(self, dim)
-
-    def unsqueeze(self, dim: int):
-        return _ops.unsqueeze(self, dim)
-
-    def expand(self, *sizes):
-        return _ops.expand(self, *sizes)
-
     def expand_as(self, other):
         return _ops.broadcast_to(self, other.shape)
-
-    def broadcast_to(self, shape):
-        return _ops.broadcast_to(self, shape)
-
-    def masked_fill(self, mask, value):
-        return _ops.masked_fill(self, mask, value)
-
-    def gather(self, dim: int, index):
-        return _ops.gather(self, dim, index)
 
     def contiguous(self):
         return self
@@ -894,83 +607,19 @@ class Tensor:
     def type_as(self, other):
         return self.to(other.dtype)
 
+    # ``x.float()`` is ``x.to(cr.float32)``; the others are set from _CASTS in
+    # tensor_methods.py.
     def float(self):
         return self.to(_dt.float32)
 
-    def double(self):
-        return self.to(_dt.float64)
-
-    def half(self):
-        return self.to(_dt.float16)
-
-    def long(self):
-        return self.to(_dt.int64)
-
-    def int(self):
-        return self.to(_dt.int32)
-
-    def bool(self):
-        return self.to(_dt.bool)
-
-    def isnan(self):
-        return _ops.isnan(self)
-
-    def isfinite(self):
-        return _ops.isfinite(self)
-
-    # ----------------------------------------------------------------- issue 14, part A
-    # PyTorch's methods of the functions in ops/products.py, cumulative.py, einsum.py,
-    # rearrange.py, sorting.py, scatter.py, matrix.py, rounding.py, compare.py and
-    # unary.py (see there for the math), their in-place forms, ``//`` and ``%``, the
-    # ``new_*`` factories and two old names of ``numel`` and ``dim``.
-    def mm(self, mat2):
-        return _ops.mm(self, mat2)
-
-    def bmm(self, mat2):
-        return _ops.bmm(self, mat2)
-
+    # PyTorch names the argument of these two methods otherwise than their functions'.
     def dot(self, other):
         return _ops.dot(self, other)
-
-    def outer(self, vec2):
-        return _ops.outer(self, vec2)
-
-    def prod(self, dim=None, keepdim: bool = False, *, dtype=None):
-        return _ops.prod(self, dim, keepdim, dtype=dtype)
-
-    def cumsum(self, dim: int, *, dtype=None):
-        return _ops.cumsum(self, dim, dtype=dtype)
-
-    def cumprod(self, dim: int, *, dtype=None):
-        return _ops.cumprod(self, dim, dtype=dtype)
-
-    def sort(self, dim: int = -1, descending: bool = False, *, stable: bool = False):
-        return _ops.sort(self, dim, descending, stable=stable)
-
-    def argsort(self, dim: int = -1, descending: bool = False, *, stable: bool = False):
-        return _ops.argsort(self, dim, descending, stable=stable)
-
-    def topk(self, k: int, dim=None, largest: bool = True, sorted: bool = True):
-        return _ops.topk(self, k, dim, largest, sorted)
-
-    def unique(
-        self,
-        sorted: bool = True,
-        return_inverse: bool = False,
-        return_counts: bool = False,
-        dim=None,
-    ):
-        return _ops.unique(self, sorted, return_inverse, return_counts, dim)
 
     def split(self, split_size, dim: int = 0):
         return _ops.split(self, split_size, dim)
 
-    def chunk(self, chunks: int, dim: int = 0):
-        return _ops.chunk(self, chunks, dim)
-
-    def unbind(self, dim: int = 0):
-        return _ops.unbind(self, dim)
-
+    # Sizes as separate numbers or as one tuple, as PyTorch's methods take them.
     def repeat(self, *sizes):
         return _ops.rearrange.repeat(self, *sizes)
 
@@ -980,190 +629,12 @@ class Tensor:
     def flip(self, *dims):
         return _ops.flip(self, _varargs(dims))
 
-    def roll(self, shifts, dims=None):
-        return _ops.roll(self, shifts, dims)
-
-    def index_select(self, dim: int, index):
-        return _ops.index_select(self, dim, index)
-
-    def index_add(self, dim: int, index, source, *, alpha=1):
-        return _ops.index_add(self, dim, index, source, alpha=alpha)
-
-    def index_add_(self, dim: int, index, source, *, alpha=1) -> Tensor:
-        return _ops.inplace.apply_inplace(
-            self, "index_add_", _ops.index_add, dim, index, source, alpha=alpha
-        )
-
-    def scatter(self, dim: int, index, src=None, *, value=None, reduce=None):
-        return _ops.scatter(self, dim, index, src, value=value, reduce=reduce)
-
-    def scatter_(self, dim: int, index, src=None, *, value=None, reduce=None) -> Tensor:
-        return _ops.inplace.apply_inplace(
-            self, "scatter_", _ops.scatter, dim, index, src, value=value, reduce=reduce
-        )
-
-    def scatter_add(self, dim: int, index, src):
-        return _ops.scatter_add(self, dim, index, src)
-
-    def scatter_add_(self, dim: int, index, src) -> Tensor:
-        return _ops.inplace.apply_inplace(self, "scatter_add_", _ops.scatter_add, dim, index, src)
-
-    def nonzero(self, *, as_tuple: bool = False):
-        return _ops.nonzero(self, as_tuple=as_tuple)
-
-    def allclose(self, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False):
-        return _ops.allclose(self, other, rtol, atol, equal_nan)
-
-    def isclose(self, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False):
-        return _ops.isclose(self, other, rtol, atol, equal_nan)
-
-    def equal(self, other) -> bool:
-        return _ops.equal(self, other)
-
-    def sign(self):
-        return _ops.sign(self)
-
-    def floor(self):
-        return _ops.floor(self)
-
-    def ceil(self):
-        return _ops.ceil(self)
-
-    def round(self, *, decimals: int = 0):
-        return _ops.round(self, decimals=decimals)
-
-    def trunc(self):
-        return _ops.trunc(self)
-
-    def log10(self):
-        return _ops.log10(self)
-
-    def log2(self):
-        return _ops.log2(self)
-
-    def rsqrt(self):
-        return _ops.rsqrt(self)
-
-    def square(self):
-        return _ops.square(self)
-
-    def clamp_min(self, min):
-        return _ops.clamp_min(self, min)
-
-    def clamp_max(self, max):
-        return _ops.clamp_max(self, max)
-
-    def tril(self, diagonal: int = 0):
-        return _ops.tril(self, diagonal)
-
-    def triu(self, diagonal: int = 0):
-        return _ops.triu(self, diagonal)
-
-    def diag(self, diagonal: int = 0):
-        return _ops.diag(self, diagonal)
-
-    def diagonal(self, offset: int = 0, dim1: int = 0, dim2: int = 1):
-        return _ops.diagonal(self, offset, dim1, dim2)
-
-    def trace(self):
-        return _ops.trace(self)
-
-    def eq(self, other):
-        return _ops.eq(self, other)
-
-    def ne(self, other):
-        return _ops.ne(self, other)
-
-    def gt(self, other):
-        return _ops.gt(self, other)
-
-    def ge(self, other):
-        return _ops.ge(self, other)
-
-    def lt(self, other):
-        return _ops.lt(self, other)
-
-    def le(self, other):
-        return _ops.le(self, other)
-
-    def floor_divide(self, other):
-        return _ops.floor_divide(self, other)
-
-    def remainder(self, other):
-        return _ops.remainder(self, other)
-
-    def __floordiv__(self, other):
-        return _ops.floor_divide(self, other)
-
-    def __rfloordiv__(self, other):
-        return _ops.floor_divide(other, self)
-
-    def __mod__(self, other):
-        return _ops.remainder(self, other)
-
-    def __rmod__(self, other):
-        return _ops.remainder(other, self)
-
-    def __ifloordiv__(self, other):
-        return self.floor_divide_(other)
-
-    def __imod__(self, other):
-        return self.remainder_(other)
-
+    # Two old names of ``numel`` and ``dim``.
     def nelement(self) -> int:
         return self.numel()
 
     def ndimension(self) -> int:
         return self.dim()
-
-    # In-place forms (``ops/inplace.py``): x.floor_() is x = x.floor(), in x's memory.
-    def floor_divide_(self, other) -> Tensor:
-        return _ops.inplace.apply_inplace(self, "floor_divide_", _ops.floor_divide, other)
-
-    def remainder_(self, other) -> Tensor:
-        return _ops.inplace.apply_inplace(self, "remainder_", _ops.remainder, other)
-
-    def sign_(self) -> Tensor:
-        return _ops.inplace.apply_inplace(self, "sign_", _ops.sign)
-
-    def floor_(self) -> Tensor:
-        return _ops.inplace.apply_inplace(self, "floor_", _ops.floor)
-
-    def ceil_(self) -> Tensor:
-        return _ops.inplace.apply_inplace(self, "ceil_", _ops.ceil)
-
-    def round_(self, *, decimals: int = 0) -> Tensor:
-        return _ops.inplace.apply_inplace(self, "round_", _ops.round, decimals=decimals)
-
-    def trunc_(self) -> Tensor:
-        return _ops.inplace.apply_inplace(self, "trunc_", _ops.trunc)
-
-    def log10_(self) -> Tensor:
-        return _ops.inplace.apply_inplace(self, "log10_", _ops.log10)
-
-    def log2_(self) -> Tensor:
-        return _ops.inplace.apply_inplace(self, "log2_", _ops.log2)
-
-    def rsqrt_(self) -> Tensor:
-        return _ops.inplace.apply_inplace(self, "rsqrt_", _ops.rsqrt)
-
-    def square_(self) -> Tensor:
-        return _ops.inplace.apply_inplace(self, "square_", _ops.square)
-
-    def clamp_min_(self, min) -> Tensor:
-        return _ops.inplace.apply_inplace(self, "clamp_min_", _ops.clamp_min, min)
-
-    def clamp_max_(self, max) -> Tensor:
-        return _ops.inplace.apply_inplace(self, "clamp_max_", _ops.clamp_max, max)
-
-    def tril_(self, diagonal: int = 0) -> Tensor:
-        return _ops.inplace.apply_inplace(self, "tril_", _ops.tril, diagonal)
-
-    def triu_(self, diagonal: int = 0) -> Tensor:
-        return _ops.inplace.apply_inplace(self, "triu_", _ops.triu, diagonal)
-
-    def cumsum_(self, dim: int) -> Tensor:
-        return _ops.inplace.apply_inplace(self, "cumsum_", _ops.cumsum, dim)
 
     # New tensors of this one's dtype (unless ``dtype`` says otherwise), not in the graph.
     def new_zeros(self, *size, dtype=None, device=None, requires_grad: bool = False):
@@ -1196,18 +667,6 @@ class Tensor:
 def _varargs(dims) -> tuple:
     """``f(0, 1)`` or ``f((0, 1))``: PyTorch's methods take sizes either way."""
     return tuple(dims[0]) if len(dims) == 1 and isinstance(dims[0], Iterable) else dims
-
-
-def _logical_and(a, b):
-    return _ops.logical_op("and", a, b)
-
-
-def _logical_or(a, b):
-    return _ops.logical_op("or", a, b)
-
-
-def _logical_xor(a, b):
-    return _ops.logical_op("xor", a, b)
 
 
 # -------------------------------------------------------------------------- construction
@@ -1489,11 +948,3 @@ def eye(
 ) -> Tensor:
     _devices.check_device("eye", device)
     return _factory(xp.eye(n, m, dtype=_dt.or_default(dtype)), requires_grad)
-
-
-# NumPy's ``axis=`` and ``keepdims=`` on the reductions, as PyTorch's methods take them.
-_TESTS_AND_EXTREMES = ("all", "any", "amax", "amin", "argmax", "argmin", "max", "min")
-_SUMS_AND_MOMENTS = ("logsumexp", "mean", "prod", "std", "sum", "var")
-for _name in _TESTS_AND_EXTREMES + _SUMS_AND_MOMENTS:
-    setattr(Tensor, _name, numpy_names(getattr(Tensor, _name)))
-del _name, _TESTS_AND_EXTREMES, _SUMS_AND_MOMENTS

@@ -20,6 +20,7 @@ from chainrule.autograd.grad_mode import (
     no_grad,
     set_grad_enabled,
 )
+from chainrule.autograd.variable import Variable
 from chainrule.errors import ShapeError
 from chainrule.tensor import Tensor, _make
 
@@ -27,6 +28,7 @@ __all__ = [
     "Function",
     "FunctionCtx",
     "GradcheckError",
+    "Variable",
     "backward",
     "detect_anomaly",
     "enable_grad",

@@ -7,12 +7,12 @@ input. :func:`explain` records exactly that (see :mod:`chainrule.autograd.walk`)
 prints it, with the rule of each node taken from its op's docstring
 (:mod:`chainrule.autograd.rules`), so the text and the code cannot disagree.
 
-For a fully connected network it also writes the sheet's notation: for layer k,
-:math:`z_k = a_{k-1} W_k^\top + b_k`, the residual :math:`\delta_k = \partial L/\partial
-z_k`, :math:`\partial L/\partial W_k = \delta_k^\top a_{k-1}` (the sheet's
-:math:`\delta a^\top`, summed over the samples) and, for a softmax cross-entropy output
-with the mean over N samples, :math:`\delta_L = (a - y)/N` with :math:`a` the softmax
-and :math:`y` the one-hot targets.
+For a fully connected network it also writes the residual notation of
+docs/fundamentals.md §1: for layer k, :math:`z_k = a_{k-1} W_k^\top + b_k`, the residual
+:math:`\delta_k = \partial L/\partial z_k`, :math:`\partial L/\partial W_k =
+\delta_k^\top a_{k-1}` (one sample's :math:`\delta a^\top`, summed over the samples)
+and, for a softmax cross-entropy output with the mean over N samples,
+:math:`\delta_L = (a - y)/N` with :math:`a` the softmax and :math:`y` the one-hot targets.
 
 :meth:`Trace.check` asks the engine for every gradient again (``autograd.grad``) and
 compares.
@@ -140,7 +140,7 @@ class Trace:
 
 
 def _layer_notes(steps: list[Step]) -> None:
-    """The sheet's residual notation on linear layers and on a softmax cross-entropy."""
+    """The residual notation (docs/fundamentals.md §1) of linear layers and a softmax CE."""
     names = {id(s.record.node): s for s in steps}
     for s in steps:
         node = s.record.node
@@ -154,7 +154,7 @@ def _layer_notes(steps: list[Step]) -> None:
             )
             if w is not None:
                 s.notes.append(
-                    f"∂L/∂W{k} = δ{k}ᵀ·{x or 'x'} (the sheet's δ·aᵀ, summed over the samples), "
+                    f"∂L/∂W{k} = δ{k}ᵀ·{x or 'x'} (one sample's δ·aᵀ, summed over the samples), "
                     f"sent to {w}"
                 )
             if len(parents) > 2 and parents[2] is not None:
@@ -188,14 +188,35 @@ def _output_delta_note(s: Step, names: dict) -> None:
     s.notes.append(f"y = {summarize(onehot)}")
 
 
+def check_scalar(value, what: str, reduce_hint: str, why_no_grad: str) -> None:
+    """Raise unless ``value`` is a one-element tensor that requires grad, as a backward
+    pass from it needs: ``TypeError``, ``ValueError`` or ``RuntimeError`` with a message
+    that starts with ``what`` ("explain: the output") and ends with ``reduce_hint`` (for
+    a tensor of more elements) or ``why_no_grad``."""
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{what} must be a tensor, got a {type(value).__name__}")
+    if value._array.size != 1:
+        raise ValueError(
+            f"{what} must be a scalar (one element), got shape {tuple(value.shape)}; {reduce_hint}"
+        )
+    if not value.requires_grad:
+        raise RuntimeError(f"{what} does not require grad: {why_no_grad}")
+
+
 def _leaves_by_first_use(records: list[NodeRecord]) -> list[NodeRecord]:
     """The engine reaches the leaves last, in no particular order among themselves (none
-    depends on another); list them in the order the ops first send to them, so that a
+    depends on another); list them in the order the ops first send to them, and the leaves
+    of one op (a linear layer's weight and bias) in the order of its inputs, so that a
     trace reads the same on every run."""
+
+    def first_use(r: NodeRecord) -> tuple[int, int]:
+        k = min((k for k, _ in r.received[0] if k is not None), default=-1)
+        inputs = records[k].parents if k >= 0 else []
+        return k, next((j for j, p in enumerate(inputs) if p and p[0] is r.node), 0)
 
     ops = [r for r in records if not isinstance(r.node, Tensor)]
     leaves = [r for r in records if isinstance(r.node, Tensor)]
-    leaves.sort(key=lambda r: min((k for k, _ in r.received[0] if k is not None), default=-1))
+    leaves.sort(key=first_use)
     return ops + leaves
 
 
@@ -219,18 +240,13 @@ def explain(output, params: dict | None = None) -> Trace:
         Nothing is freed and no ``.grad`` changes.
     """
 
-    if not isinstance(output, Tensor):
-        raise TypeError(f"explain: expected a tensor, got {type(output).__name__}")
-    if output._array.size != 1:
-        raise ValueError(
-            f"explain: the output must be a scalar (one element), got shape {tuple(output.shape)}; "
-            "reduce it first (.sum() or .mean())"
-        )
-    if not output.requires_grad:
-        raise RuntimeError(
-            "explain: the output does not require grad: it was not computed from any tensor "
-            "with requires_grad=True, or it was computed under no_grad()"
-        )
+    check_scalar(
+        output,
+        "explain: the output",
+        "reduce it first (.sum() or .mean())",
+        "it was not computed from any tensor with requires_grad=True, or it was computed "
+        "under no_grad()",
+    )
     seed = xp.ones(output._array.shape, output._array.dtype)
     records = _leaves_by_first_use(walk_backward(output, seed))
     steps = [Step(i + 1, r, rule_of(r.node)) for i, r in enumerate(records)]

@@ -131,6 +131,26 @@ def _pool_bwd(g: np.ndarray, arg: np.ndarray, shape: tuple) -> np.ndarray:
     return out
 
 
+def _conv_relu(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple:
+    """A 3x3 convolution (stride 1, no padding) and ReLU: the columns, the pre-activation
+    and the activation."""
+    cols = _im2col(x, 3)
+    h = w.reshape(len(w), -1) @ cols
+    h += b[:, None]
+    h = h.reshape(len(x), len(w), x.shape[2] - 2, x.shape[3] - 2)
+    return cols, h, np.maximum(h, 0)
+
+
+def _conv_relu_grads(ga: np.ndarray, h: np.ndarray, cols: np.ndarray, w: np.ndarray) -> tuple:
+    """Back through :func:`_conv_relu` from ``ga``, the gradient at its activation (changed
+    in place): the gradient at the pre-activation as (N, C_out, OH*OW), and the weights' and
+    the bias's gradients."""
+    ga *= h > 0
+    g = ga.reshape(len(h), len(w), -1)
+    gw = (g @ cols.transpose(0, 2, 1)).sum(0).reshape(w.shape)
+    return g, gw, g.sum((0, 2))
+
+
 class CNNStep:
     """conv 3x3 -> ReLU -> maxpool 2 -> conv 3x3 -> ReLU -> maxpool 2 -> linear, training."""
 
@@ -141,17 +161,9 @@ class CNNStep:
     def __call__(self, x: np.ndarray, y: np.ndarray) -> float:
         w1, b1, w2, b2, w3, b3 = self.params
         n = len(x)
-        c1 = _im2col(x, 3)
-        h1 = w1.reshape(len(w1), -1) @ c1
-        h1 += b1[:, None]
-        h1 = h1.reshape(n, len(w1), x.shape[2] - 2, x.shape[3] - 2)
-        a1 = np.maximum(h1, 0)
+        c1, h1, a1 = _conv_relu(x, w1, b1)
         p1, arg1 = _pool_fwd(a1)
-        c2 = _im2col(p1, 3)
-        h2 = w2.reshape(len(w2), -1) @ c2
-        h2 += b2[:, None]
-        h2 = h2.reshape(n, len(w2), p1.shape[2] - 2, p1.shape[3] - 2)
-        a2 = np.maximum(h2, 0)
+        c2, h2, a2 = _conv_relu(p1, w2, b2)
         p2, arg2 = _pool_fwd(a2)
         flat = p2.reshape(n, -1)
         z = flat @ w3.T
@@ -159,16 +171,8 @@ class CNNStep:
         loss, g = softmax_xent_grad(z, y)
         gw3, gb3 = g.T @ flat, g.sum(0)
         gp2 = (g @ w3).reshape(p2.shape)
-        ga2 = _pool_bwd(gp2, arg2, a2.shape)
-        ga2 *= h2 > 0
-        g2 = ga2.reshape(n, len(w2), -1)
-        gw2 = (g2 @ c2.transpose(0, 2, 1)).sum(0).reshape(w2.shape)
-        gb2 = g2.sum((0, 2))
+        g2, gw2, gb2 = _conv_relu_grads(_pool_bwd(gp2, arg2, a2.shape), h2, c2, w2)
         gp1 = _col2im(w2.reshape(len(w2), -1).T @ g2, p1.shape, 3)
-        ga1 = _pool_bwd(gp1, arg1, a1.shape)
-        ga1 *= h1 > 0
-        g1 = ga1.reshape(n, len(w1), -1)
-        gw1 = (g1 @ c1.transpose(0, 2, 1)).sum(0).reshape(w1.shape)
-        gb1 = g1.sum((0, 2))
+        _, gw1, gb1 = _conv_relu_grads(_pool_bwd(gp1, arg1, a1.shape), h1, c1, w1)
         self.opt.step([gw1, gb1, gw2, gb2, gw3, gb3])
         return loss

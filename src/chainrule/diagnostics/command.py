@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 
-from chainrule import data as _data
 from chainrule import generator as _random
 from chainrule import nn
 from chainrule.diagnostics.flow import gradient_flow
@@ -23,18 +22,8 @@ def diagnose(options, out_dir) -> tuple[FlowReport, Path]:
     describe, on the first ``batch_size`` training samples; write ``diagnose.png`` into
     ``out_dir``. Returns the report and the plot's path."""
     _random.manual_seed(options.seed)
-    kwargs = {"flatten": options.model == "mlp", "seed": options.seed}
-    if options.data in ("mnist", "fashion-mnist"):
-        kwargs = {
-            "flatten": options.model == "mlp",
-            "root": options.data_root,
-            "download": options.download,
-        }
-    splits = _data.load(options.data, **kwargs)
+    splits, spec = recipes.load_data(options)
     x, y = splits.train.tensors
-    spec = recipes.loss_spec(
-        options.loss, splits.task, splits.num_classes, int(np.prod(y.shape[1:])) or 1
-    )
     n = min(options.batch_size, x.shape[0])
     inputs, targets = x[:n], y[:n]
     if spec.targets is not None:

@@ -13,9 +13,10 @@ from chainrule.tensor import tensor
 __all__ = ["EXAMPLES", "build_example"]
 
 
-def sheet_221():
-    r"""The study sheet's 2-2-1 network: two inputs, a hidden layer of two sigmoid units, one
-    linear output, and the squared loss :math:`L = \frac12 (\hat y - t)^2` of one sample.
+def net_221():
+    r"""A 2-2-1 network to backpropagate by hand (docs/fundamentals.md §1): two inputs, a
+    hidden layer of two sigmoid units, one linear output, and the squared loss
+    :math:`L = \frac12 (\hat y - t)^2` of one sample.
 
     x = (0.05, 0.10); W1 = [[0.15, 0.20], [0.25, 0.30]], b1 = (0.35, 0.35);
     W2 = [[0.40, 0.45]], b2 = (0.60); target t = 0.01 (float64).
@@ -52,7 +53,7 @@ def softmax_classifier():
 
 
 EXAMPLES = {
-    "sheet-2-2-1": (sheet_221, "the sheet's 2-2-1 network: sigmoid hidden layer, squared loss"),
+    "net-2-2-1": (net_221, "a 2-2-1 network: sigmoid hidden layer, linear output, squared loss"),
     "softmax-classifier": (softmax_classifier, "a 2-layer ReLU network, softmax cross-entropy"),
 }
 

@@ -16,6 +16,7 @@ import numpy as np
 from chainrule import random as _random
 from chainrule.autograd.anomaly import detect_anomaly
 from chainrule.autograd.grad_mode import no_grad
+from chainrule.autograd.trace import check_scalar
 from chainrule.diagnostics.report import FlowReport, LayerStats
 from chainrule.diagnostics.symmetry import distinct_rows
 from chainrule.diagnostics.thresholds import PRIORITY, REMEDIES, Thresholds, layer_findings
@@ -298,20 +299,12 @@ def gradient_flow(model, loss_fn, inputs, targets, thresholds=None) -> FlowRepor
                     "run under no_grad(), or does it detach its result?"
                 )
             loss = _call("the loss function", loss_fn, out, targets)
-            if not isinstance(loss, Tensor):
-                raise TypeError(
-                    f"gradient_flow: the loss function returned a {type(loss).__name__}, not a tensor"
-                )
-            if loss._array.size != 1:
-                raise ValueError(
-                    f"gradient_flow: the loss must be a scalar, got shape {tuple(loss.shape)}; "
-                    "use reduction='mean' or reduce it with .mean()"
-                )
-            if not loss.requires_grad:
-                raise RuntimeError(
-                    "gradient_flow: the loss does not require grad: it does not depend on the "
-                    "model's output through differentiable ops"
-                )
+            check_scalar(
+                loss,
+                "gradient_flow: the loss",
+                "use reduction='mean' or reduce it with .mean()",
+                "it does not depend on the model's output through differentiable ops",
+            )
             loss.backward()
             with np.errstate(all="ignore"):  # non-finite numbers are findings, not noise
                 rows = _rows(probe, t)

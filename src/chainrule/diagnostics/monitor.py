@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import math
 import warnings
 from pathlib import Path
 
 from chainrule.diagnostics.flow import gradient_flow
-from chainrule.diagnostics.report import _plain
+from chainrule.diagnostics.report import _plain, _png_bytes
 from chainrule.train.callbacks import Callback
 
 __all__ = ["FlowMonitor", "FlowWarning"]
@@ -85,16 +84,10 @@ class FlowMonitor(Callback):
     def plot(self, path, title: str | None = None) -> Path:
         """Draw each layer's weight-gradient norm and :math:`|\\partial L/\\partial a|`
         over the training steps (log scale) into a PNG at ``path``. Returns the path."""
-        import matplotlib.pyplot as plt
-
         from chainrule.io import atomic_write_bytes
 
-        fig = self._figure(title)
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=110)
-        plt.close(fig)
         path = Path(path)
-        atomic_write_bytes(path, buffer.getvalue())
+        atomic_write_bytes(path, _png_bytes(self._figure(title)))
         return path
 
     def _figure(self, title: str | None = None):
@@ -119,8 +112,7 @@ class FlowMonitor(Callback):
                 color = cmap(i / max(len(names) - 1, 1))
                 ax.plot(xs, ys, "-", color=color, label=f"layer {name}")
             ax.set_yscale("log")
-            ax.set_xlabel("training step")
-            ax.set_ylabel(f"{label}, log scale")
+            ax.set(xlabel="training step", ylabel=f"{label}, log scale")
             ax.grid(alpha=0.3, which="both")
         axes[0].set_title("weight-gradient norm per layer")
         axes[1].set_title("∂L/∂a norm per layer")

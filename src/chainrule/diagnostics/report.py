@@ -16,6 +16,16 @@ from chainrule.diagnostics.thresholds import PRIORITY, Thresholds
 __all__ = ["FlowReport", "LayerStats"]
 
 
+def _png_bytes(fig) -> bytes:
+    """The pyplot figure ``fig`` as PNG bytes (110 dpi); closes it."""
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
 @dataclass
 class LayerStats:
     """One row of a :class:`FlowReport`: a module that owns parameters.
@@ -197,13 +207,7 @@ class FlowReport:
         return path
 
     def _png(self, title: str | None = None) -> bytes:
-        import matplotlib.pyplot as plt
-
-        fig = self._figure(title)
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=110)
-        plt.close(fig)
-        return buffer.getvalue()
+        return _png_bytes(self._figure(title))
 
     def _figure(self, title: str | None = None):
         import matplotlib

@@ -1,6 +1,6 @@
 r"""``cr.drill``: derive it yourself, with the numbers checked by chainrule.
 
-The study sheet says of backpropagation "you must be able to derive it". A drill
+A learner must be able to derive backpropagation by hand (docs/fundamentals.md §1). A drill
 exercise gives a few small numbers (2 decimals, drawn from a seed) and asks for the
 quantities a derivation by hand produces: residuals, gradients, optimizer steps, losses.
 The answer key is computed by chainrule itself (autograd for gradients, the optimizer

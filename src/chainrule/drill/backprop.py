@@ -1,4 +1,4 @@
-r"""Backpropagation drills: the residuals of the sheet's 2-2-1 network, and the chain of
+r"""Backpropagation drills: the residuals of a 2-2-1 network, and the chain of
 sigmoid derivatives that makes gradients vanish.
 
 The key of each exercise is what chainrule's engine computes (``autograd.grad`` and
@@ -83,7 +83,7 @@ _Q221 = [
 
 @register("backprop-221", "Backpropagation through a 2-2-1 network", "Backpropagation")
 def backprop_221(n: Numbers) -> Draft:
-    """The sheet's 2-2-1 network: sigmoid hidden units, a linear output, squared loss."""
+    """A 2-2-1 network (docs/fundamentals.md §1): sigmoid hidden units, linear output, L2 loss."""
     while True:
         inputs = {
             "x": n.values(2, -1, 1),

@@ -1,6 +1,6 @@
-r"""Drills on the sheet's remedies for overfitting: batch normalisation's forward pass,
-inverted dropout in training and evaluation, and the gradients of the L1 and L2
-penalties.
+r"""Drills on the remedies for overfitting (docs/fundamentals.md §5): batch
+normalisation's forward pass, inverted dropout in training and evaluation, and the
+gradients of the L1 and L2 penalties.
 
 Keys: ``nn.BatchNorm1d`` (and ``F.batch_norm``, ``mean``, ``var``), ``nn.Dropout``, and
 autograd on ``F.l1_penalty`` / ``F.l2_penalty``. The penalties' worked solution reads its

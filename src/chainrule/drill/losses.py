@@ -1,5 +1,5 @@
 r"""Loss-function drills: the hinge loss and its subgradient, the exponential loss and its
-gradient, and the 0-1 loss (with the sheet's relaxed form for regression).
+gradient, and the 0-1 loss (with its relaxed form for regression, docs/fundamentals.md §6).
 
 Keys: ``nn.HingeLoss``, ``nn.ExponentialLoss`` and ``nn.ZeroOneLoss``, with autograd for
 the gradients. The worked solutions read the gradients from ``cr.explain``'s trace.
@@ -27,6 +27,22 @@ def _margins_step(y: np.ndarray, t: np.ndarray) -> SolutionStep:
     )
 
 
+def _key(loss, y: np.ndarray, t: np.ndarray) -> dict:
+    """The answers from chainrule: the per-sample losses and the mean of the loss class
+    ``loss``, and the mean's gradient from autograd."""
+    yt = tensor(y, requires_grad=True)
+    mean = loss()(yt, tensor(t))
+    return {
+        "losses": loss(reduction="none")(yt, tensor(t)).detach().numpy(),
+        "mean": mean.item(),
+        "grad": autograd.grad(mean, yt)[0].numpy(),
+    }
+
+
+def _mean_step(losses: np.ndarray, mean: float) -> SolutionStep:
+    return SolutionStep("Mean", [f"L = {fmt(losses.sum())} / 4 = {fmt(mean)}"], {"mean": mean})
+
+
 def _losses_quantities(loss: str, grad_hint: str) -> list[Quantity]:
     return [
         Quantity(
@@ -50,13 +66,7 @@ def hinge(n: Numbers) -> Draft:
         if active.any() and not active.all():
             break
     inputs = {"y": y, "t": t}
-    yt = tensor(y, requires_grad=True)
-    mean = nn.HingeLoss()(yt, tensor(t))
-    key = {
-        "losses": nn.HingeLoss(reduction="none")(yt, tensor(t)).detach().numpy(),
-        "mean": mean.item(),
-        "grad": autograd.grad(mean, yt)[0].numpy(),
-    }
+    key = _key(nn.HingeLoss, y, t)
     question = (
         "Scores y of 4 samples with targets t in {-1, +1}; the hinge loss of the SVM is "
         "l_n = max(0, 1 - t_n y_n), and L is its mean. Compute each l_n, L and the "
@@ -79,11 +89,7 @@ def hinge(n: Numbers) -> Draft:
                 [f"l = max(0, 1 - t ⊙ y) = max(0, {fmt(1 - t * y)}) = {fmt(losses)}"],
                 {"losses": losses},
             ),
-            SolutionStep(
-                "Mean",
-                [f"L = {fmt(losses.sum())} / 4 = {fmt(r.trace.loss)}"],
-                {"mean": r.trace.loss},
-            ),
+            _mean_step(losses, r.trace.loss),
             SolutionStep(
                 "Subgradient",
                 [
@@ -105,13 +111,7 @@ def exponential_loss(n: Numbers) -> Draft:
     """exp(-t y) for 4 scores (AdaBoost's loss)."""
     inputs = {"y": n.values(4, -2, 2), "t": n.signs(4)}
     y, t = inputs["y"], inputs["t"]
-    yt = tensor(y, requires_grad=True)
-    mean = nn.ExponentialLoss()(yt, tensor(t))
-    key = {
-        "losses": nn.ExponentialLoss(reduction="none")(yt, tensor(t)).detach().numpy(),
-        "mean": mean.item(),
-        "grad": autograd.grad(mean, yt)[0].numpy(),
-    }
+    key = _key(nn.ExponentialLoss, y, t)
     question = (
         "Scores y of 4 samples with targets t in {-1, +1}; AdaBoost's exponential loss is "
         "l_n = exp(-t_n y_n), and L is its mean. Compute each l_n, L and ∂L/∂y."
@@ -132,11 +132,7 @@ def exponential_loss(n: Numbers) -> Draft:
                 [f"l = exp(-t ⊙ y) = exp({fmt(-t * y)}) = {fmt(losses)}"],
                 {"losses": losses},
             ),
-            SolutionStep(
-                "Mean",
-                [f"L = {fmt(losses.sum())} / 4 = {fmt(r.trace.loss)}"],
-                {"mean": r.trace.loss},
-            ),
+            _mean_step(losses, r.trace.loss),
             SolutionStep(
                 "Gradient",
                 [
@@ -192,8 +188,8 @@ def zero_one(n: Numbers) -> Draft:
         "A classifier gives scores y to 4 samples with targets t in {-1, +1}; it predicts "
         "sign(y) (a score of 0 counts as wrong). Compute the 0-1 loss of each sample (1 when "
         f"wrong, 0 when right) and their mean, the error rate. Then a regression model predicts "
-        f"f for 3 targets; with the sheet's relaxed 0-1 loss a prediction counts as right when "
-        f"|target - f| < T = {tol:g}: compute its 3 losses."
+        f"f for 3 targets; with the relaxed 0-1 loss of regression a prediction counts as right "
+        f"when |target - f| < T = {tol:g}: compute its 3 losses."
     )
     quantities = [
         Quantity("losses", "the 0-1 loss of each sample", (4,), "1 where sign(y_n) ≠ t_n, else 0."),

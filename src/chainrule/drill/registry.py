@@ -25,7 +25,7 @@ class Topic:
 
 TOPICS: dict[str, Topic] = {}
 
-# the study sheet's order, in which topics() lists the topics
+# the order of docs/fundamentals.md, in which topics() lists the topics
 SECTIONS = (
     "Backpropagation",
     "Vanishing and exploding gradients",
@@ -51,7 +51,7 @@ def register(key: str, title: str, section: str):
 
 
 def topics() -> list[str]:
-    """The topic keys, in the order of the study sheet's sections."""
+    """The topic keys, in the order of the sections of docs/fundamentals.md."""
     return sorted(TOPICS, key=lambda k: SECTIONS.index(TOPICS[k].section))
 
 

@@ -1,5 +1,5 @@
 r"""Softmax drills: softmax with cross-entropy and its gradient :math:`a - y`, one row of
-the softmax Jacobian, and the sheet's ``reduce_mean`` form of the cross-entropy.
+the softmax Jacobian, and TensorFlow's ``reduce_mean`` form of the cross-entropy.
 
 Keys: the softmax from ``F.softmax``, losses from ``nn.CrossEntropyLoss`` and
 ``F.categorical_cross_entropy``, gradients from autograd. The worked solutions take their
@@ -21,6 +21,8 @@ __all__ = ["reduce_mean", "softmax_ce", "softmax_jacobian"]
 
 SECTION = "Activations, softmax and cross-entropy"
 FROM_TRACE = "The gradient below is the one cr.explain records for this computation."
+# the softmax of the 3 logits, the first quantity of both softmax drills
+_SOFTMAX_A = Quantity("a", "a = softmax(z)", (3,), "a_i = e^(z_i) / (e^(z_0) + e^(z_1) + e^(z_2)).")
 
 
 def _softmax_lines(z: np.ndarray) -> tuple[list[str], np.ndarray]:
@@ -54,7 +56,7 @@ def softmax_ce(n: Numbers) -> Draft:
         f"{c} (classes 0, 1, 2). Compute a, C and the gradient dC/dz."
     )
     quantities = [
-        Quantity("a", "a = softmax(z)", (3,), "a_i = e^(z_i) / (e^(z_0) + e^(z_1) + e^(z_2))."),
+        _SOFTMAX_A,
         Quantity(
             "C",
             "C = -Σ_i y_i ln a_i",
@@ -121,7 +123,7 @@ def softmax_jacobian(n: Numbers) -> Draft:
         f"entry ∂a_{i}/∂z_{j}."
     )
     quantities = [
-        Quantity("a", "a = softmax(z)", (3,), "a_i = e^(z_i) / (e^(z_0) + e^(z_1) + e^(z_2))."),
+        _SOFTMAX_A,
         Quantity(
             "diag",
             f"∂a_{i}/∂z_{i}",
@@ -187,7 +189,7 @@ def _probabilities(n: Numbers, rows: int, cols: int) -> np.ndarray:
 
 
 @register(
-    "reduce-mean", "The sheet's reduce_mean cross-entropy versus the per-sample mean", SECTION
+    "reduce-mean", "TensorFlow's reduce_mean cross-entropy versus the per-sample mean", SECTION
 )
 def reduce_mean(n: Numbers) -> Draft:
     """A batch of 2 samples and 2 classes: the two ways of averaging the cross-entropy."""
@@ -198,14 +200,15 @@ def reduce_mean(n: Numbers) -> Draft:
     key = {
         "per_sample": F.categorical_cross_entropy(p, labels, reduction="none").numpy(),
         "batch_mean": F.categorical_cross_entropy(p, labels).item(),
-        # the sheet's TensorFlow line, -reduce_mean(y_ * log(clip_by_value(y, 1e-10, 1.0)))
+        # TensorFlow's line (docs/fundamentals.md §3):
+        # -reduce_mean(y_ * log(clip_by_value(y, 1e-10, 1.0)))
         "reduce_mean": (-(onehot * p.clamp(1e-10, 1.0).log()).mean()).item(),
     }
     question = (
         "A batch of m = 2 samples and n = 2 classes: p holds each sample's predicted "
         "probabilities (a row per sample), labels the true classes (y is their one-hot "
         "matrix). Compute each sample's cross-entropy C_s = -Σ_c y_(s,c) ln p_(s,c), their "
-        "mean over the batch, and the sheet's TensorFlow form "
+        "mean over the batch, and TensorFlow's form "
         "-reduce_mean(y * log(clip(p, 1e-10, 1))), which averages over every entry of the "
         "matrix."
     )
@@ -214,7 +217,7 @@ def reduce_mean(n: Numbers) -> Draft:
         Quantity("batch_mean", "the mean of C_s over the batch", (), "(C_0 + C_1) / m."),
         Quantity(
             "reduce_mean",
-            "the sheet's reduce_mean form",
+            "the reduce_mean form",
             (),
             "reduce_mean divides the sum of all m·n = 4 entries of -y ⊙ log p by m·n, not by m.",
         ),
@@ -245,7 +248,7 @@ def reduce_mean(n: Numbers) -> Draft:
                 {"batch_mean": mean},
             ),
             SolutionStep(
-                "The sheet's reduce_mean",
+                "TensorFlow's reduce_mean",
                 [
                     "reduce_mean averages all m·n = 4 entries of -y ⊙ log(clip(p, 1e-10, 1)); "
                     "only the m = 2 true-class entries are non-zero (the clip only keeps log "

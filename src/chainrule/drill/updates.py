@@ -1,12 +1,13 @@
-r"""Parameter-update drills: one or two steps of the sheet's update rules on the quadratic
-:math:`f(x) = \frac12\sum_i c_i x_i^2` (gradient :math:`dx = c \odot x`).
+r"""Parameter-update drills: one or two steps of the update rules of
+docs/fundamentals.md §4 on the quadratic :math:`f(x) = \frac12\sum_i c_i x_i^2` (gradient
+:math:`dx = c \odot x`).
 
 Keys come from the optimizer classes of :mod:`chainrule.optim`, run on ``f`` with
-autograd's gradients. Where PyTorch's form keeps other variables than the sheet's, the key
+autograd's gradients. Where PyTorch's form keeps other variables than those rules, the key
 converts with the relations stated in the class's Conventions: momentum's velocity is
 :math:`v = -\gamma b` (``b`` the momentum buffer, constant rate), and Nesterov's parameter
 is the look-ahead point :math:`\theta = x + \mu v`. The worked solutions follow the
-sheet's equations with numbers, so a test that they agree with the key checks those
+rules' equations with numbers, so a test that they agree with the key checks those
 relations too.
 """
 
@@ -71,7 +72,7 @@ def _q(name: str, text: str, hint: str) -> Quantity:
 # ----------------------------------------------------------------------------- momentum
 @register("sgd-momentum", "Two steps of SGD with momentum", SECTION)
 def sgd_momentum(n: Numbers) -> Draft:
-    """The sheet's momentum: v = μ v - lr·dx; x = x + v."""
+    """Momentum in its velocity form: v = μ v - lr·dx; x = x + v."""
     inputs, run = _problem(
         n,
         {"lr": (0.1, 0.2, 0.3), "mu": (0.5, 0.8, 0.9)},
@@ -82,10 +83,10 @@ def sgd_momentum(n: Numbers) -> Draft:
     key = {}
     for t, r in enumerate(run, 1):
         key[f"dx{t}"] = r["grad"]
-        key[f"v{t}"] = -lr * r["state"]["momentum_buffer"]  # the sheet's v is -lr b
+        key[f"v{t}"] = -lr * r["state"]["momentum_buffer"]  # the velocity v is -lr b
         key[f"x{t}"] = r["x"]
     question = (
-        f"Minimise {OBJECTIVE}, from x0 with the sheet's momentum update: v = mu·v - lr·dx, "
+        f"Minimise {OBJECTIVE}, from x0 with momentum in its velocity form: v = mu·v - lr·dx, "
         "then x = x + v, starting with v = 0. Compute two steps."
     )
     quantities = []
@@ -132,7 +133,7 @@ def sgd_momentum(n: Numbers) -> Draft:
 # ----------------------------------------------------------------------------- nesterov
 @register("nesterov", "Two steps of Nesterov momentum", SECTION)
 def nesterov(n: Numbers) -> Draft:
-    """The sheet's Nesterov form: the gradient is taken at the look-ahead point."""
+    """Nesterov's look-ahead form: the gradient is taken at the look-ahead point."""
     inputs, run = _problem(
         n,
         {"lr": (0.1, 0.2, 0.3), "mu": (0.5, 0.8, 0.9)},
@@ -152,9 +153,9 @@ def nesterov(n: Numbers) -> Draft:
         "x2": run[1]["x"] - mu * v2,
     }
     question = (
-        f"Minimise {OBJECTIVE}, from x0 with the sheet's Nesterov momentum: x_ahead = x + "
-        "mu·v, v = mu·v - lr·dx_ahead (the gradient at x_ahead), x = x + v, starting with "
-        "v = 0. Compute two steps."
+        f"Minimise {OBJECTIVE}, from x0 with Nesterov momentum in its look-ahead form: "
+        "x_ahead = x + mu·v, v = mu·v - lr·dx_ahead (the gradient at x_ahead), x = x + v, "
+        "starting with v = 0. Compute two steps."
     )
     quantities = [
         _q(
@@ -293,9 +294,24 @@ def _adaptive_quantities(rule: str) -> list[Quantity]:
     return out
 
 
+def _adaptive_draft(inputs, run, rule: str, cache_hint: str, cache: str, decay, eps) -> Draft:
+    """Two steps of Adagrad (``decay`` None) or RMSprop (``decay`` rho): ``rule`` names the
+    method and its cache update in the question, ``cache_hint`` is the cache's hint (with
+    ``{t}`` and ``{s}`` for this step and the last) and ``cache`` its name in the
+    optimizer's state."""
+    question = (
+        f"Minimise {OBJECTIVE}, from x0 with {rule}, then "
+        f"x += -lr·dx / (√cache + eps), entry by entry, with cache starting at 0 and eps = "
+        f"{eps:g}. Compute two steps."
+    )
+    quantities = _adaptive_quantities(cache_hint)
+    key = _adaptive_key(run, inputs["x0"], cache)
+    return Draft(question, inputs, quantities, key, lambda: _adaptive(inputs, decay, eps))
+
+
 @register("adagrad", "Two steps of Adagrad", SECTION)
 def adagrad(n: Numbers) -> Draft:
-    """The sheet's Adagrad: cache += dx²; x -= lr·dx / (√cache + eps)."""
+    """Adagrad: cache += dx²; x -= lr·dx / (√cache + eps)."""
     eps = 1e-10  # Adagrad's default
     inputs, run = _problem(
         n,
@@ -303,16 +319,15 @@ def adagrad(n: Numbers) -> Draft:
         lambda h: lambda p: optim.Adagrad(p, lr=h["lr"], eps=eps),
         2,
     )
-    question = (
-        f"Minimise {OBJECTIVE}, from x0 with the sheet's Adagrad: cache += dx², then "
-        f"x += -lr·dx / (√cache + eps), entry by entry, with cache starting at 0 and eps = "
-        f"{eps:g}. Compute two steps."
+    return _adaptive_draft(
+        inputs,
+        run,
+        "Adagrad: cache += dx²",
+        "dx{t} = c ⊙ x{s}; cache{t} = cache{s} + dx{t}², entry by entry (cache0 = 0).",
+        "sum",
+        None,
+        eps,
     )
-    quantities = _adaptive_quantities(
-        "dx{t} = c ⊙ x{s}; cache{t} = cache{s} + dx{t}², entry by entry (cache0 = 0)."
-    )
-    key = _adaptive_key(run, inputs["x0"], "sum")
-    return Draft(question, inputs, quantities, key, lambda: _adaptive(inputs, None, eps))
 
 
 @register("rmsprop", "Two steps of RMSprop", SECTION)
@@ -325,22 +340,21 @@ def rmsprop(n: Numbers) -> Draft:
         lambda h: lambda p: optim.RMSprop(p, lr=h["lr"], alpha=h["rho"], eps=eps),
         2,
     )
-    question = (
-        f"Minimise {OBJECTIVE}, from x0 with RMSprop: cache = rho·cache + (1 - rho)·dx², then "
-        f"x += -lr·dx / (√cache + eps), entry by entry, with cache starting at 0 and eps = "
-        f"{eps:g}. Compute two steps."
+    return _adaptive_draft(
+        inputs,
+        run,
+        "RMSprop: cache = rho·cache + (1 - rho)·dx²",
+        "dx{t} = c ⊙ x{s}; cache{t} = rho·cache{s} + (1 - rho)·dx{t}² (cache0 = 0).",
+        "square_avg",
+        inputs["rho"],
+        eps,
     )
-    quantities = _adaptive_quantities(
-        "dx{t} = c ⊙ x{s}; cache{t} = rho·cache{s} + (1 - rho)·dx{t}² (cache0 = 0)."
-    )
-    key = _adaptive_key(run, inputs["x0"], "square_avg")
-    return Draft(question, inputs, quantities, key, lambda: _adaptive(inputs, inputs["rho"], eps))
 
 
 # ----------------------------------------------------------------------------- adam
-@register("adam", "One step of Adam, as the sheet writes it and with bias correction", SECTION)
+@register("adam", "One step of Adam, without and with bias correction", SECTION)
 def adam(n: Numbers) -> Draft:
-    """One Adam step from m = v = 0, without bias correction (the sheet's) and with it."""
+    """One Adam step from m = v = 0, without bias correction and with it."""
     eps = 1e-8  # Adam's default
     hyper = {"lr": (0.01, 0.1), "beta1": (0.9, 0.8), "beta2": (0.999, 0.99)}
 
@@ -355,18 +369,18 @@ def adam(n: Numbers) -> Draft:
             )
         )
 
-    inputs, (sheet,) = _problem(n, hyper, make(False), 1)
+    inputs, (plain,) = _problem(n, hyper, make(False), 1)
     (corrected,) = _run(make(True)(inputs), inputs, 1)
     lr, b1, b2 = inputs["lr"], inputs["beta1"], inputs["beta2"]
     key = {
-        "dx": sheet["grad"],
-        "m": sheet["state"]["exp_avg"],
-        "v": sheet["state"]["exp_avg_sq"],
-        "update": sheet["x"] - inputs["x0"],
+        "dx": plain["grad"],
+        "m": plain["state"]["exp_avg"],
+        "v": plain["state"]["exp_avg_sq"],
+        "update": plain["x"] - inputs["x0"],
         "update_corrected": corrected["x"] - inputs["x0"],
     }
     question = (
-        f"Minimise {OBJECTIVE}, from x0 with one step of Adam as the sheet writes it: "
+        f"Minimise {OBJECTIVE}, from x0 with one step of Adam without bias correction: "
         "m = beta1·m + (1 - beta1)·dx, v = beta2·v + (1 - beta2)·dx², x = x - lr·m / (√v + "
         f"eps), with m = v = 0 at the start and eps = {eps:g}. Then take the same step with "
         "bias correction, m̂ = m / (1 - beta1^t), v̂ = v / (1 - beta2^t) in place of m and v. "
@@ -376,7 +390,7 @@ def adam(n: Numbers) -> Draft:
         _q("dx", "dx at x0", "dx = c ⊙ x0."),
         _q("m", "the first moment m", "m = beta1·0 + (1 - beta1)·dx."),
         _q("v", "the second moment v", "v = beta2·0 + (1 - beta2)·dx², entry by entry."),
-        _q("update", "x1 - x0 for the sheet's step", "-lr·m / (√v + eps), entry by entry."),
+        _q("update", "x1 - x0 without bias correction", "-lr·m / (√v + eps), entry by entry."),
         _q(
             "update_corrected",
             "x1 - x0 with bias correction",
@@ -406,7 +420,7 @@ def adam(n: Numbers) -> Draft:
                 {"v": v},
             ),
             SolutionStep(
-                "The sheet's step (no bias correction)",
+                "The step without bias correction",
                 [
                     f"-lr·m / (√v + eps) = -{fmt(lr)} × {fmt(m)} / {fmt(np.sqrt(v))} = "
                     f"{fmt(update)}, so x1 = {fmt(x0 + update)}",
@@ -423,7 +437,7 @@ def adam(n: Numbers) -> Draft:
                     f"-lr·m̂ / (√v̂ + eps) = -{fmt(lr)} × {fmt(m_hat)} / {fmt(np.sqrt(v_hat))} = "
                     f"{fmt(update_hat)}, so x1 = {fmt(x0 + update_hat)}",
                     f"The first corrected step is lr in every coordinate, against "
-                    f"{fmt((1 - b1) / np.sqrt(1 - b2))}·lr for the sheet's form.",
+                    f"{fmt((1 - b1) / np.sqrt(1 - b2))}·lr without it.",
                 ],
                 {"update_corrected": update_hat},
             ),

@@ -1,4 +1,4 @@
-"""The lab: every claim of the study sheet as an experiment that runs, plots and checks
+"""The lab: every claim of docs/fundamentals.md as an experiment that runs, plots and checks
 itself.
 
 ``chainrule lab list`` names them; ``chainrule lab run NAME`` runs one;

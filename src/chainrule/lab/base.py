@@ -2,7 +2,7 @@
 
 An experiment module (see :mod:`chainrule.lab.experiments`) defines
 
-* ``NAME``, ``SECTION`` (the sheet's section number) and ``DERIVATION`` (a few lines
+* ``NAME``, ``SECTION`` (its section number in docs/fundamentals.md) and ``DERIVATION`` (a few lines
   for the report); its docstring's first paragraph is the claim;
 * ``Config``, a frozen dataclass derived from :class:`Config`, with the full run's
   sizes as defaults, and ``SMOKE``, the fields that a smoke run (seconds) overrides;

@@ -15,19 +15,9 @@ import textwrap
 import time
 from pathlib import Path
 
+from chainrule._argtypes import positive_int
+
 __all__ = ["add_parser"]
-
-
-def _positive_int(text: str) -> int:
-    import argparse
-
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def _cmd_list(args) -> int:
@@ -117,7 +107,7 @@ def add_parser(sub) -> None:
     """Add ``lab`` and its subcommands to the ``chainrule`` parser's subparsers."""
     lab = sub.add_parser(
         "lab",
-        help="the study sheet's claims as experiments that run, plot and check themselves",
+        help="the fundamentals' claims as experiments that run, plot and check themselves",
         description="Every claim of the fundamentals as a seeded experiment: `list` names "
         "them, `run NAME` runs one, `all` runs every one and writes an HTML report.",
     )
@@ -161,7 +151,7 @@ def add_parser(sub) -> None:
     every.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     every.add_argument("--report", metavar="DIR", help="report folder (default runs/lab)")
     every.add_argument(
-        "--jobs", type=_positive_int, default=1, help="local worker processes (default 1)"
+        "--jobs", type=positive_int, default=1, help="local worker processes (default 1)"
     )
     every.add_argument(
         "--scheduler",

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from matplotlib.figure import Figure
 
-__all__ = ["COLORS", "figure", "integer_ticks", "save"]
+__all__ = ["COLORS", "figure", "integer_ticks", "numbered", "save"]
 
 #: A colour per series that stays apart in print and for the common colour blindnesses
 #: (Okabe and Ito's palette), then matplotlib's defaults.
@@ -52,6 +53,13 @@ def integer_ticks(ax) -> None:
     from matplotlib.ticker import MaxNLocator
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def numbered(ax, values, fmt: str = "o-", log: bool = False, **style):
+    """``values`` against 1, 2, ... (layers, epochs), as dots joined by lines (marker size
+    3 unless ``style`` says otherwise); ``log``: a log y axis."""
+    draw = ax.semilogy if log else ax.plot
+    return draw(np.arange(1, len(values) + 1), values, fmt, **{"ms": 3, **style})
 
 
 def save(fig: Figure, out_dir, name: str) -> Path:

@@ -1,4 +1,4 @@
-"""Every experiment by name, in the order of the sheet."""
+"""Every experiment by name, in the order of docs/fundamentals.md."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from chainrule.lab.base import Config
 
 __all__ = ["SECTIONS", "Experiment", "get", "names"]
 
-#: The sheet's sections (``docs/fundamentals.md`` follows the same numbering).
+#: The sections of ``docs/fundamentals.md``, by number.
 SECTIONS = {
     1: "Backpropagation",
     2: "Vanishing and exploding gradients",
@@ -120,7 +120,7 @@ def _load() -> dict[str, Experiment]:
 
 
 def names() -> list[str]:
-    """Every experiment's name, in the sheet's order."""
+    """Every experiment's name, in the order of docs/fundamentals.md."""
     return list(_load())
 
 

@@ -211,7 +211,7 @@ def render(
 <body>
 <main>
 <h1>chainrule lab: the fundamentals, checked</h1>
-<p class="lead">Every claim of the study sheet as an experiment that states it, runs it,
+<p class="lead">Every claim of docs/fundamentals.md as an experiment that states it, runs it,
 plots it and checks the measured numbers against a bound. chainrule {_e(chainrule.__version__)},
 {"smoke" if smoke else "full"} runs, seed {", ".join(str(s) for s in seeds)}, run on
 {_e(where)}{total}, {_e(when)}. Each section below states a claim, says why it holds,

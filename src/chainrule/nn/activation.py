@@ -137,52 +137,57 @@ class Tanh(Module):
         return tanh(x)
 
 
-class ReLU(Module):
-    r""":math:`\max(x, 0)`. Derivative 1 for :math:`x > 0` and 0 otherwise (0 at the kink):
-    no shrinking where active, no gradient at all where not ("dead" units)."""
+class _InplaceActivation(Module):
+    """An activation with PyTorch's ``inplace`` flag (``inplace=True`` writes the result
+    into the input: see ``ops/inplace.py``). Its repr shows the settings given to
+    :meth:`_init`, then ``inplace=True`` when it is set, as PyTorch's does."""
 
     def __init__(self, inplace: bool = False) -> None:
+        self._init(inplace)
+
+    def _init(self, inplace: bool, **settings) -> None:
+        """``Module.__init__``, then ``inplace`` and ``settings`` as attributes (the repr
+        shows the settings in this order): a subclass's ``__init__`` calls this."""
         super().__init__()
+        for name, value in settings.items():
+            setattr(self, name, value)
+        self._shown = tuple(settings)
         self.inplace = inplace
+
+    def extra_repr(self) -> str:
+        shown = [f"{name}={getattr(self, name)}" for name in self._shown]
+        return ", ".join([*shown, "inplace=True"] if self.inplace else shown)
+
+
+class ReLU(_InplaceActivation):
+    r""":math:`\max(x, 0)`. Derivative 1 for :math:`x > 0` and 0 otherwise (0 at the kink):
+    no shrinking where active, no gradient at all where not ("dead" units)."""
 
     def forward(self, x):
         return relu(x, self.inplace)
 
-    def extra_repr(self) -> str:
-        return "inplace=True" if self.inplace else ""
 
-
-class LeakyReLU(Module):
+class LeakyReLU(_InplaceActivation):
     r""":math:`x` for :math:`x > 0`, else :math:`a x`. Derivative in :math:`\{a, 1\}`
     (:math:`a` at 0): a small slope keeps negative units alive."""
 
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
-        super().__init__()
-        self.negative_slope = negative_slope
-        self.inplace = inplace
+        self._init(inplace, negative_slope=negative_slope)
 
     def forward(self, x):
         return leaky_relu(x, self.negative_slope, self.inplace)
 
-    def extra_repr(self) -> str:
-        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
 
-
-class ELU(Module):
+class ELU(_InplaceActivation):
     r""":math:`x` for :math:`x > 0`, else :math:`\alpha(e^x - 1)`. Derivative 1, or
     :math:`\alpha e^x \in (0, \alpha]` for :math:`x \le 0`: smooth for :math:`\alpha = 1`,
     and negative outputs pull the mean activation toward 0."""
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
-        super().__init__()
-        self.alpha = alpha
-        self.inplace = inplace
+        self._init(inplace, alpha=alpha)
 
     def forward(self, x):
         return elu(x, self.alpha, self.inplace)
-
-    def extra_repr(self) -> str:
-        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
 
 
 class GELU(Module):
@@ -202,19 +207,12 @@ class GELU(Module):
         return f"approximate={self.approximate!r}"
 
 
-class SiLU(Module):
+class SiLU(_InplaceActivation):
     r""":math:`x\,\sigma(x)`. Derivative :math:`\sigma(x)(1 + x(1 - \sigma(x)))`, in about
     :math:`[-0.100, 1.100]` (extremes near :math:`x = \mp 2.40`)."""
 
-    def __init__(self, inplace: bool = False) -> None:
-        super().__init__()
-        self.inplace = inplace
-
     def forward(self, x):
         return silu(x, self.inplace)
-
-    def extra_repr(self) -> str:
-        return "inplace=True" if self.inplace else ""
 
 
 class Softplus(Module):
@@ -232,42 +230,40 @@ class Softplus(Module):
         return f"beta={self.beta}, threshold={self.threshold}"
 
 
-def _need_dim(name: str, dim):
-    if dim is None:
-        raise ValueError(f"{name}: give the dimension to normalise over, e.g. {name}(dim=1)")
-    return dim
+class _AlongDim(Module):
+    """A normalisation along ``dim`` (Softmax, LogSoftmax): ``dim`` must be given by the
+    time it runs (PyTorch's implicit choice is deprecated), and the repr shows it."""
+
+    def __init__(self, dim: int | None = None) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def _dim(self) -> int:
+        if self.dim is None:
+            name = type(self).__name__
+            raise ValueError(f"{name}: give the dimension to normalise over, e.g. {name}(dim=1)")
+        return self.dim
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
 
 
-class Softmax(Module):
+class Softmax(_AlongDim):
     r""":math:`y_i = e^{x_i}/\sum_k e^{x_k}` along ``dim``. Jacobian
     :math:`\partial y_i/\partial x_j = y_i(\delta_{ij} - y_j)`; the diagonal lies in
     :math:`(0, 1/4]`, as for sigmoid (its two-class case)."""
 
-    def __init__(self, dim: int | None = None) -> None:
-        super().__init__()
-        self.dim = dim
-
     def forward(self, x):
-        return softmax(x, _need_dim("Softmax", self.dim))
-
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
+        return softmax(x, self._dim())
 
 
-class LogSoftmax(Module):
+class LogSoftmax(_AlongDim):
     r""":math:`y_i = x_i - \log\sum_k e^{x_k}` along ``dim``. Jacobian
     :math:`\delta_{ij} - \mathrm{softmax}(x)_j`, entries in :math:`(-1, 1)`; it never
     saturates the way softmax followed by log would."""
 
-    def __init__(self, dim: int | None = None) -> None:
-        super().__init__()
-        self.dim = dim
-
     def forward(self, x):
-        return log_softmax(x, _need_dim("LogSoftmax", self.dim))
-
-    def extra_repr(self) -> str:
-        return f"dim={self.dim}"
+        return log_softmax(x, self._dim())
 
 
 # ----------------------------------------------------------------- PReLU, Hardtanh, Mish
@@ -348,23 +344,18 @@ class PReLU(Module):
         return f"num_parameters={self.num_parameters}"
 
 
-class Hardtanh(Module):
+class Hardtanh(_InplaceActivation):
     r""":math:`\min(\max(x, lo), hi)`; derivative 1 inside, 0 outside and at the bounds."""
 
     def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> None:
-        super().__init__()
         if max_val <= min_val:
             raise ValueError(
                 f"Hardtanh: max_val ({max_val}) must be greater than min_val ({min_val})"
             )
-        self.min_val, self.max_val, self.inplace = min_val, max_val, inplace
+        self._init(inplace, min_val=min_val, max_val=max_val)
 
     def forward(self, x):
         return hardtanh(x, self.min_val, self.max_val, self.inplace)
-
-    def extra_repr(self) -> str:
-        text = f"min_val={self.min_val}, max_val={self.max_val}"
-        return text + (", inplace=True" if self.inplace else "")
 
 
 class ReLU6(Hardtanh):
@@ -372,21 +363,12 @@ class ReLU6(Hardtanh):
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__(0.0, 6.0, inplace)
-
-    def extra_repr(self) -> str:
-        return "inplace=True" if self.inplace else ""
+        self._shown = ()  # PyTorch's repr shows only ``inplace`` (the bounds are fixed)
 
 
-class Mish(Module):
+class Mish(_InplaceActivation):
     r""":math:`x \tanh(\mathrm{softplus}(x))`: smooth, non-monotonic (a minimum of about
     -0.31 near x = -1.19), unbounded above."""
 
-    def __init__(self, inplace: bool = False) -> None:
-        super().__init__()
-        self.inplace = inplace
-
     def forward(self, x):
         return mish(x, self.inplace)
-
-    def extra_repr(self) -> str:
-        return "inplace=True" if self.inplace else ""

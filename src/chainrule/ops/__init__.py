@@ -5,6 +5,7 @@ check arguments, promote dtypes and call them."""
 import sys
 
 from chainrule import tensor as _tensor_module
+from chainrule import tensor_methods as _tensor_methods
 from chainrule.errors import ShapeError
 from chainrule.ops import reduction  # its __all__ joins this package's, below
 from chainrule.ops._common import normalize_dim, normalize_dims
@@ -148,6 +149,7 @@ from chainrule.ops.tensormath import TensorMath
 Op.tensor_math = inplace.CopySlices.tensor_math = TensorMath
 
 _tensor_module._ops = sys.modules[__name__]  # the seam: see chainrule/tensor.py
+_tensor_methods.install(_tensor_module.Tensor, sys.modules[__name__])  # x.exp() is exp(x)
 
 __all__ += reduction.__all__  # the reductions, as ops.reduction lists them
 

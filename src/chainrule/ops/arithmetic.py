@@ -181,33 +181,39 @@ def _check_alpha(name: str, input, other, alpha) -> None:
         )
 
 
-def mul(input, other):
+def mul(input, other, *, out=None):
     """``input * other``, broadcast."""
     a, b = prepare(input, other)
+    if out is not None:
+        return _write_out("mul", Mul.apply(a, b), out, exact=False)
     return Mul.apply(a, b)
 
 
-def div(input, other):
+def div(input, other, *, out=None):
     """True division ``input / other``, broadcast; integer operands give the default float."""
     a, b = prepare(input, other)
     if _result_kind(a, b) != "f":
         a, b = _to_default_float(a), _to_default_float(b)
+    if out is not None:
+        return _write_out("div", Div.apply(a, b), out, exact=False)
     return Div.apply(a, b)
 
 
-def pow(input, exponent):
+def pow(input, exponent, *, out=None):
     """``input ** exponent``, broadcast."""
     a, b = prepare(input, exponent)
     if not isinstance(a, Tensor):
         # A number raised to a tensor: the base becomes a constant array of the result
         # dtype, so the exponent's rule (which takes log(a)) sees an array.
         a = xp.asarray(a, dtype=b._array.dtype)
+    if out is not None:
+        return _write_out("pow", Pow.apply(a, b), out, exact=False)
     return Pow.apply(a, b)
 
 
-def neg(input):
+def neg(input, *, out=None):
     """``-input``."""
-    return Neg.apply(as_tensor(input))
+    return _write_out("neg", Neg.apply(as_tensor(input)), out)
 
 
 def _result_kind(a, b) -> str:

@@ -47,17 +47,15 @@ def _like(where: str, input, dtype, device, requires_grad: bool, draw) -> Tensor
     return t
 
 
+# randn_like and rand_like mirror PyTorch's signatures, alike on purpose.
 @replayable
 def randn_like(
     input, *, generator=None, dtype=None, device=None, requires_grad: bool = False
 ) -> Tensor:
     """Standard normal draws of ``input``'s shape and (unless ``dtype``) dtype."""
-
-    def draw(shape, dt):
-        _float_draw("randn_like", dt)
-        return rng(generator).standard_normal(shape).astype(dt)
-
-    return _like("randn_like", input, dtype, device, requires_grad, draw)
+    return _float_like(
+        "randn_like", "standard_normal", input, generator, dtype, device, requires_grad
+    )
 
 
 @replayable
@@ -65,12 +63,17 @@ def rand_like(
     input, *, generator=None, dtype=None, device=None, requires_grad: bool = False
 ) -> Tensor:
     """U[0, 1) draws of ``input``'s shape and (unless ``dtype``) dtype."""
+    return _float_like("rand_like", "random", input, generator, dtype, device, requires_grad)
+
+
+def _float_like(where: str, method: str, input, generator, dtype, device, requires_grad: bool):
+    """Floating draws of ``input``'s shape from the generator's ``method``."""
 
     def draw(shape, dt):
-        _float_draw("rand_like", dt)
-        return rng(generator).random(shape).astype(dt)
+        _float_draw(where, dt)
+        return getattr(rng(generator), method)(shape).astype(dt)
 
-    return _like("rand_like", input, dtype, device, requires_grad, draw)
+    return _like(where, input, dtype, device, requires_grad, draw)
 
 
 @replayable

@@ -8,9 +8,11 @@ does; ``abs``, ``neg``, ``relu`` and ``clamp`` keep the input dtype.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import chainrule.ops.kernels as kernels
 from chainrule._backend import xp
+from chainrule.ops._out import write_out
 from chainrule.ops.op import Op
 from chainrule.ops.promotion import float_input
 from chainrule.tensor import as_tensor
@@ -158,7 +160,10 @@ class Abs(Op):
 
 
 class Sin(Op):
-    r"""Forward: :math:`y = \sin x`. Backward: :math:`\bar x = \bar y \cos x`."""
+    r"""Forward: :math:`y = \sin x`. Backward: :math:`\bar x = \bar y \cos x`.
+
+    Conventions: :math:`\pm\infty` and nan give nan, with a nan gradient (as in PyTorch).
+    """
 
     def forward(self, x):
         self.save(x)
@@ -169,7 +174,10 @@ class Sin(Op):
 
 
 class Cos(Op):
-    r"""Forward: :math:`y = \cos x`. Backward: :math:`\bar x = -\bar y \sin x`."""
+    r"""Forward: :math:`y = \cos x`. Backward: :math:`\bar x = -\bar y \sin x`.
+
+    Conventions: as :class:`Sin`'s, an infinite or nan input gives nan and a nan gradient.
+    """
 
     def forward(self, x):
         self.save(x)
@@ -267,24 +275,30 @@ class Clamp(Op):
         return lib.where(inside, g, 0.0), None, None
 
 
-def exp(input):
-    """Elementwise :math:`e^x`."""
-    return Exp.apply(float_input(input))
+def _on_floats(op: type[Op], doc: str) -> Callable:
+    """The function of ``op`` (named as it, in lower case): ``op`` applied to its input as a
+    floating tensor (an integer input becomes the default float dtype, as in PyTorch)."""
+
+    name = op.__name__.lower()
+
+    def function(input, *, out=None):
+        return write_out(name, op.apply(float_input(input)), out, exact=False)
+
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = doc
+    return function
 
 
-def expm1(input):
-    """Elementwise :math:`e^x - 1`, accurate near 0."""
-    return Expm1.apply(float_input(input))
-
-
-def log1p(input):
-    r"""Elementwise :math:`\ln(1 + x)`, accurate near 0."""
-    return Log1p.apply(float_input(input))
-
-
-def erf(input):
-    """The error function."""
-    return Erf.apply(float_input(input))
+exp = _on_floats(Exp, r"""Elementwise :math:`e^x`.""")
+expm1 = _on_floats(Expm1, r"""Elementwise :math:`e^x - 1`, accurate near 0.""")
+log1p = _on_floats(Log1p, r"""Elementwise :math:`\ln(1 + x)`, accurate near 0.""")
+erf = _on_floats(Erf, """The error function.""")
+log = _on_floats(Log, """Elementwise natural logarithm.""")
+sqrt = _on_floats(Sqrt, """Elementwise square root.""")
+sin = _on_floats(Sin, """Elementwise sine.""")
+cos = _on_floats(Cos, """Elementwise cosine.""")
+tanh = _on_floats(Tanh, """Elementwise hyperbolic tangent.""")
+sigmoid = _on_floats(Sigmoid, """The logistic function, computed without overflow.""")
 
 
 def softplus(input, beta: float = 1.0, threshold: float = 20.0):
@@ -294,36 +308,9 @@ def softplus(input, beta: float = 1.0, threshold: float = 20.0):
     return Softplus.apply(float_input(input), float(beta), float(threshold))
 
 
-def log(input):
-    """Elementwise natural logarithm."""
-    return Log.apply(float_input(input))
-
-
-def sqrt(input):
-    """Elementwise square root."""
-    return Sqrt.apply(float_input(input))
-
-
-def abs(input):
+def abs(input, *, out=None):
     """Elementwise absolute value."""
-    return Abs.apply(as_tensor(input))
-
-
-def sin(input):
-    return Sin.apply(float_input(input))
-
-
-def cos(input):
-    return Cos.apply(float_input(input))
-
-
-def tanh(input):
-    return Tanh.apply(float_input(input))
-
-
-def sigmoid(input):
-    """The logistic function, computed without overflow."""
-    return Sigmoid.apply(float_input(input))
+    return write_out("abs", Abs.apply(as_tensor(input)), out)
 
 
 def relu(input):
@@ -331,7 +318,7 @@ def relu(input):
     return Relu.apply(as_tensor(input))
 
 
-def clamp(input, min=None, max=None):
+def clamp(input, min=None, max=None, *, out=None):
     """Limit values to [min, max]; either bound may be None (not both)."""
     if min is None and max is None:
         raise ValueError("clamp: at least one of min and max must be given")
@@ -341,7 +328,7 @@ def clamp(input, min=None, max=None):
     x = as_tensor(input)
     if x._array.dtype.kind != "f" and any(isinstance(b, float) for b in (min, max)):
         x = float_input(x)
-    return Clamp.apply(x, min, max)
+    return write_out("clamp", Clamp.apply(x, min, max), out)
 
 
 clip = clamp

@@ -40,6 +40,38 @@ class GetItem(Op):
     def explain(self, err, args):
         return type(err)(f"index into a tensor of shape {tuple(args[0].shape)}: {err}")
 
+    def name(self) -> str:
+        """PyTorch's name for the indexing done, as ``grad_fn`` prints it.
+
+        PyTorch indexes one part at a time from the left and names the node after the
+        last step: ``SelectBackward0`` for an integer, ``SliceBackward0`` for a slice,
+        ``UnsqueezeBackward0`` for None, ``AliasBackward0`` when no step was taken; any
+        integer array or mask makes it ``IndexBackward0``. Inside a tuple a slice that
+        keeps the whole dimension is no step; a lone slice (``x[:2]``, ``x[:]``) always is.
+        """
+        parts = self.index if isinstance(self.index, tuple) else (self.index,)
+        if any(not _is_basic(p) for p in parts):
+            return "IndexBackward0"
+        if len(parts) == 2 and isinstance(parts[0], slice) and parts[1] is Ellipsis:
+            return "SliceBackward0"  # a lone slice, with the ``...`` getitem adds
+        ellipsis = next((i for i, p in enumerate(parts) if p is Ellipsis), len(parts))
+        used = sum(1 for p in parts if p is not None and p is not Ellipsis)
+        ndim, last = len(self.in_shape), "Alias"
+        for i, p in enumerate(parts):
+            if p is None:
+                last = "Unsqueeze"
+            elif isinstance(p, slice):
+                # The dimension this slice walks: counted from the left before ``...``,
+                # from the right after it.
+                before = sum(1 for q in parts[:i] if q is not None and q is not Ellipsis)
+                dim = before if i < ellipsis else ndim - (used - before)
+                n = self.in_shape[dim]
+                if p.indices(n) != (0, n, 1):
+                    last = "Slice"
+            elif p is not Ellipsis:
+                last = "Select"
+        return f"{last}Backward0"
+
     @staticmethod
     def shape_depends_on_values(x, index, advanced) -> bool:
         """Whether the output's shape depends on the index's values, not only its shape:
@@ -63,6 +95,8 @@ class Gather(GetItem):
         grid[axis] = idx
         return super().forward(x, tuple(xp.asarray(g) for g in grid), True)
 
+    name = Op.name  # GatherBackward0, as PyTorch's
+
 
 class IndexSelect(GetItem):
     r"""``x[..., idx, ...]`` along ``axis`` (``index_select``) as an op of its index
@@ -70,6 +104,8 @@ class IndexSelect(GetItem):
 
     def forward(self, x, idx, axis):
         return super().forward(x, (slice(None),) * axis + (idx.reshape(-1),), True)
+
+    name = Op.name  # IndexSelectBackward0, as PyTorch's
 
 
 class IndexAdd(Op):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from chainrule.errors import ShapeError
 from chainrule.ops._common import broadcast_error
+from chainrule.ops._out import write_out
 from chainrule.ops.op import Op
 from chainrule.ops.promotion import prepare
 from chainrule.tensor import as_tensor
@@ -98,9 +99,11 @@ def linear(input, weight, bias=None):
     return Linear.apply(x, w, b)
 
 
-def matmul(input, other):
+def matmul(input, other, *, out=None):
     """Matrix product. A 1-D first argument is a row vector and a 1-D second argument a
     column vector; the added dimension is removed from the result, as in PyTorch."""
+    if out is not None:
+        return write_out("matmul", matmul(input, other), out)
     a = as_tensor(input)
     b = as_tensor(other)
     sa, sb = tuple(a.shape), tuple(b.shape)

@@ -99,16 +99,16 @@ class Where(_Binary):
         )
 
 
-def maximum(input, other):
+def maximum(input, other, *, out=None):
     """Elementwise maximum of two broadcast tensors."""
     a, b = prepare(input, other)
-    return Maximum.apply(a, b)
+    return write_out("maximum", Maximum.apply(a, b), out, exact=False)
 
 
-def minimum(input, other):
+def minimum(input, other, *, out=None):
     """Elementwise minimum of two broadcast tensors."""
     a, b = prepare(input, other)
-    return Minimum.apply(a, b)
+    return write_out("minimum", Minimum.apply(a, b), out, exact=False)
 
 
 def where(condition, input, other):
@@ -154,29 +154,23 @@ def _compare(ufunc, name: str, a, b, out=None) -> Tensor:
     return result if out is None else write_out(name, result, out, exact=False)
 
 
-def eq(input, other, *, out=None) -> Tensor:
-    """Elementwise ``==`` (a bool tensor)."""
-    return _compare(xp.equal, "eq", input, other, out)
+def _comparison(ufunc, name: str, symbol: str):
+    """The function ``name(input, other, *, out=None)``: elementwise ``symbol``."""
+
+    def compare(input, other, *, out=None) -> Tensor:
+        return _compare(ufunc, name, input, other, out)
+
+    compare.__name__ = compare.__qualname__ = name
+    compare.__doc__ = f"Elementwise ``input {symbol} other`` (a bool tensor), broadcasting."
+    return compare
 
 
-def ne(input, other, *, out=None) -> Tensor:
-    return _compare(xp.not_equal, "ne", input, other, out)
-
-
-def lt(input, other, *, out=None) -> Tensor:
-    return _compare(xp.less, "lt", input, other, out)
-
-
-def le(input, other, *, out=None) -> Tensor:
-    return _compare(xp.less_equal, "le", input, other, out)
-
-
-def gt(input, other, *, out=None) -> Tensor:
-    return _compare(xp.greater, "gt", input, other, out)
-
-
-def ge(input, other, *, out=None) -> Tensor:
-    return _compare(xp.greater_equal, "ge", input, other, out)
+eq = _comparison(xp.equal, "eq", "==")
+ne = _comparison(xp.not_equal, "ne", "!=")
+lt = _comparison(xp.less, "lt", "<")
+le = _comparison(xp.less_equal, "le", "<=")
+gt = _comparison(xp.greater, "gt", ">")
+ge = _comparison(xp.greater_equal, "ge", ">=")
 
 
 _LOGICAL = {"and": xp.bitwise_and, "or": xp.bitwise_or, "xor": xp.bitwise_xor}

@@ -240,8 +240,10 @@ def cast(input, dtype):
     return Cast.apply(as_tensor(input), _dt.to_dtype(dtype))
 
 
-def cat(tensors, dim: int = 0):
+def cat(tensors, dim: int = 0, *, out=None):
     """Join tensors along an existing dimension; all other sizes must match."""
+    if out is not None:
+        return _write_out("cat", cat(tensors, dim), out)
     tensors = [as_tensor(t) for t in _sequence(tensors, "cat")]
     first = tensors[0]
     if first._array.ndim == 0:
@@ -263,8 +265,10 @@ def cat(tensors, dim: int = 0):
 concat = cat
 
 
-def stack(tensors, dim: int = 0):
+def stack(tensors, dim: int = 0, *, out=None):
     """Join tensors of one shape along a new dimension ``dim``."""
+    if out is not None:
+        return _write_out("stack", stack(tensors, dim), out)
     tensors = [as_tensor(t) for t in _sequence(tensors, "stack")]
     ref = tensors[0]._array.shape
     for i, t in enumerate(tensors[1:], 1):
@@ -275,6 +279,13 @@ def stack(tensors, dim: int = 0):
             )
     d = normalize_dim(dim, len(ref) + 1, "stack")
     return cat([unsqueeze(t, d) for t in tensors], d)
+
+
+def _write_out(name: str, result, out):
+    """PyTorch's ``out=`` (``ops/_out.py``, imported here as it needs this module)."""
+    from chainrule.ops._out import write_out
+
+    return write_out(name, result, out, exact=False)
 
 
 def _sequence(tensors, op: str) -> list:

@@ -26,7 +26,10 @@ __all__ = ["TensorMath"]
 
 
 class TensorMath:
-    """Backward vocabulary as chainrule ops, so the result is differentiable."""
+    """Backward vocabulary as chainrule ops, so the result is differentiable.
+
+    Besides the methods below, the names in ``_OPS_AS_THEY_STAND`` (``exp``, ``reshape``,
+    ``matmul``, ...) are the chainrule ops of those names."""
 
     differentiable = True
 
@@ -37,28 +40,6 @@ class TensorMath:
     @staticmethod
     def sum_to(g, shape):
         return sum_to(TensorMath, g, tuple(shape))
-
-    broadcast_to = staticmethod(shapes.broadcast_to)
-    reshape = staticmethod(shapes.reshape)
-    permute = staticmethod(shapes.permute)
-    cast = staticmethod(shapes.cast)
-    matmul = staticmethod(linalg.matmul)
-    exp = staticmethod(elementwise.exp)
-    log = staticmethod(elementwise.log)
-    sin = staticmethod(elementwise.sin)
-    cos = staticmethod(elementwise.cos)
-    sigmoid = staticmethod(elementwise.sigmoid)
-    where = staticmethod(selection.where)
-    maximum = staticmethod(selection.maximum)
-    softmax = staticmethod(_softmax)
-    index_add = staticmethod(indexing.add_at)
-
-    cumsum = staticmethod(cumulative.cumsum)
-    cumprod = staticmethod(cumulative.cumprod)
-    prod = staticmethod(cumulative.prod)
-    flip = staticmethod(rearrange.flip)
-    cat = staticmethod(shapes.cat)
-    einsum = staticmethod(_einsum)
 
     @staticmethod
     def mT(x):
@@ -108,3 +89,32 @@ class TensorMath:
         # Composed from differentiable pieces (slices and selects along the routing), so a
         # third derivative of max pooling needs no further primitive.
         return conv.pool_gather(x, route)
+
+
+# The names whose op is the rule's operation as it stands (a gradient through
+# ``TensorMath.exp`` is the op ``exp``'s), set on TensorMath as static methods.
+_OPS_AS_THEY_STAND = {
+    "broadcast_to": shapes.broadcast_to,
+    "reshape": shapes.reshape,
+    "permute": shapes.permute,
+    "cast": shapes.cast,
+    "cat": shapes.cat,
+    "matmul": linalg.matmul,
+    "einsum": _einsum,
+    "exp": elementwise.exp,
+    "log": elementwise.log,
+    "sin": elementwise.sin,
+    "cos": elementwise.cos,
+    "sigmoid": elementwise.sigmoid,
+    "softmax": _softmax,
+    "where": selection.where,
+    "maximum": selection.maximum,
+    "index_add": indexing.add_at,
+    "cumsum": cumulative.cumsum,
+    "cumprod": cumulative.cumprod,
+    "prod": cumulative.prod,
+    "flip": rearrange.flip,
+}
+for _name, _op in _OPS_AS_THEY_STAND.items():
+    setattr(TensorMath, _name, staticmethod(_op))
+del _name, _op

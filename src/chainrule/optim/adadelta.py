@@ -27,12 +27,11 @@ def adadelta_update(
     weight_decay: float,
     maximize: bool,
 ) -> None:
-    r"""One Adadelta step on arrays, in place (PyTorch's algorithm):
+    r"""One Adadelta step (Zeiler, 2012) on arrays, in place, as PyTorch computes it:
 
     .. code-block:: text
 
-        g ← -g                                    if maximize
-        g ← g + λ θ                               if weight_decay λ ≠ 0
+        g ← (-g if maximize else g) + λ θ          (weight_decay λ, often 0)
         v ← ρ v + (1 - ρ) g²
         Δ ← √(u + ε) / √(v + ε) · g
         u ← ρ u + (1 - ρ) Δ²

@@ -33,8 +33,7 @@ def rmsprop_update(
 
     .. code-block:: text
 
-        g ← -g                                    if maximize
-        g ← g + λ θ                               if weight_decay λ ≠ 0
+        g ← (-g if maximize else g) + λ θ          (weight_decay λ, often 0)
         v ← α v + (1 - α) g²
         if centered:  ḡ ← ḡ + (1 - α)(g - ḡ);   d ← √(v - ḡ²) + ε
         else:         d ← √v + ε

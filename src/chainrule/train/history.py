@@ -111,8 +111,7 @@ class History:
                     color="black",
                     label=f"test {label} (once, after training)",
                 )
-            ax.set_xlabel("epoch")
-            ax.set_ylabel(label)
+            ax.set(xlabel="epoch", ylabel=label)
             ax.grid(alpha=0.3)
             shown = [v for n in names for v in self[n]] + (
                 [test[label]] if test and label in test else []

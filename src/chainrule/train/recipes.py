@@ -8,6 +8,7 @@ from functools import partial
 
 import numpy as np
 
+from chainrule import data as _data
 from chainrule import nn, optim
 from chainrule.nn import functional as F
 from chainrule.tensor import Tensor
@@ -24,6 +25,7 @@ __all__ = [
     "build_optimizer",
     "build_penalty",
     "build_schedule",
+    "load_data",
     "loss_spec",
 ]
 
@@ -207,6 +209,22 @@ def loss_spec(name: str, task: str, num_classes: int | None, target_dim: int = 1
         }[name]
         return LossSpec(fn, 1, _plus_minus)
     raise ValueError(f"unknown loss {name!r}; known: {', '.join(LOSSES)}")
+
+
+def load_data(options) -> tuple:
+    """The data set and its loss as ``chainrule train`` and ``chainrule diagnose`` make them
+    from their options (``data``, ``model``, ``seed``, ``data_root``, ``download``,
+    ``loss``): images flattened for an MLP, the bundled sets split by the seed, MNIST read
+    from ``data_root`` (downloaded with ``download``). Returns the splits and their
+    :class:`LossSpec`."""
+    flatten = options.model == "mlp"
+    if options.data in ("mnist", "fashion-mnist"):
+        root, download = options.data_root, options.download
+        splits = _data.load(options.data, flatten=flatten, root=root, download=download)
+    else:
+        splits = _data.load(options.data, flatten=flatten, seed=options.seed)
+    target_dim = int(np.prod(splits.train.tensors[1].shape[1:])) or 1
+    return splits, loss_spec(options.loss, splits.task, splits.num_classes, target_dim)
 
 
 OPTIMIZERS = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw", "adadelta"]

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 
-from chainrule import data as _data
 from chainrule import generator as _random
 from chainrule.data.dataset import TensorDataset, validation_split
 from chainrule.errors import TrainingDiverged
@@ -106,20 +105,7 @@ def run(config: Config, out_dir, resume=None, verbose: int = 1) -> dict:
     if config.patience and not config.val_split:
         raise ValueError("--patience stops on the validation loss; it needs a --val-split above 0")
     _random.manual_seed(config.seed)
-    options = {"flatten": config.model == "mlp", "seed": config.seed}
-    if config.data in ("mnist", "fashion-mnist"):
-        options = {
-            "flatten": config.model == "mlp",
-            "root": config.data_root,
-            "download": config.download,
-        }
-    splits = _data.load(config.data, **options)
-    spec = recipes.loss_spec(
-        config.loss,
-        splits.task,
-        splits.num_classes,
-        int(np.prod(splits.train.tensors[1].shape[1:])) or 1,
-    )
+    splits, spec = recipes.load_data(config)
     train, val = splits.train, None
     if config.val_split:
         train, val = validation_split(

@@ -23,7 +23,8 @@ __all__ = [
     "train_epoch",
 ]
 
-#: The update rules the optimizer experiments compare, in the sheet's order.
+#: The update rules the optimizer experiments compare, in the order of the table in
+#: docs/fundamentals.md §4.
 OPTIMIZERS = ("SGD", "Momentum", "Nesterov", "Adagrad", "RMSprop", "Adam", "AdamW")
 
 

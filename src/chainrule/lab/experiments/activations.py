@@ -2,9 +2,8 @@
 derivative of at most 1/4, tanh in (−1, 1) with a derivative of at most 1, ReLU's
 derivative 0 or 1, and the variants (leaky ReLU, ELU, GELU, SiLU, softplus) in between.
 
-Section 3 of the sheet (activations, softmax and cross-entropy; the sheet's list was an
-image, and sigmoid, tanh and the ReLU family are meant). The derivatives are in
-docs/fundamentals.md, "Activations".
+docs/fundamentals.md §3, "Activations", derives each derivative (sigmoid, tanh and the
+ReLU family).
 """
 
 from __future__ import annotations
@@ -174,7 +173,6 @@ def plot(result: Result, out_dir) -> list:
         ax.set_title(f"{name}: f' in [{m['deriv_min']:.3g}, {m['deriv_max']:.3g}]", fontsize=9)
         fig.suptitle("activations f (solid) and their derivatives f' from autograd (dashed)")
         ax.set_ylim(-1.3, 2.5)
-        ax.set_xlabel("x")
-        ax.set_ylabel("value")
+        ax.set(xlabel="x", ylabel="value")
         ax.legend(loc="upper left")
     return [plotting.save(fig, out_dir, "activations")]

@@ -1,10 +1,10 @@
-"""Adam as the sheet writes it, without bias correction, takes first steps of a different
+"""Adam without bias correction (m and v used as they are) takes first steps of a different
 size than the standard algorithm: (1 − β1^t)/√(1 − β2^t) times the corrected step, which
 is √10 ≈ 3.16 at the first step with the defaults β = (0.9, 0.999), peaks near 6.6 around
 step 11 and returns to 1 only after thousands of steps.
 
-Section 4 of the sheet (its Adam, as written). The derivation is in docs/fundamentals.md,
-"Adam and its bias correction".
+docs/fundamentals.md §4, "Adam and its bias correction", has the derivation; the form
+without correction is Adam's three lines with m and v started at zero and used as they are.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ NAME = "adam-bias-correction"
 SECTION = 4
 DERIVATION = """
 m and v start at 0, so after t steps of a constant gradient g, m_t = (1 − β1^t) g and
-v_t = (1 − β2^t) g²: both are too small, by different factors. The sheet's step
+v_t = (1 − β2^t) g²: both are too small, by different factors. The uncorrected step
 η m_t/(√v_t + ε) is therefore η g (1 − β1^t)/(√(1 − β2^t)|g| + ε), while the corrected step
 divides m by 1 − β1^t and v by 1 − β2^t and is η g/(|g| + ε) ≈ η. Their ratio,
 (1 − β1^t)/√(1 − β2^t), is (1 − β1)/√(1 − β2) = √10 at t = 1 for the defaults, rises while
@@ -68,7 +68,7 @@ def _constant_gradient_steps(config: Config, bias_correction: bool) -> np.ndarra
 
 
 def _sheet_adam_numpy(config: Config, grads: list) -> np.ndarray:
-    """The sheet's update, line for line, on a recorded sequence of gradients."""
+    """Adam without bias correction, line for line, on a recorded sequence of gradients."""
     x, m, v, eps = np.zeros_like(grads[0]), 0.0, 0.0, 1e-8
     path = []
     for dx in grads:
@@ -109,14 +109,14 @@ def run(config: Config) -> Result:
     b1, b2, eps, lr = config.beta1, config.beta2, 1e-8, config.lr
     t = np.arange(1, config.steps + 1)
     corrected = _constant_gradient_steps(config, True)
-    sheet = _constant_gradient_steps(config, False)
+    uncorrected = _constant_gradient_steps(config, False)
     # The predicted step sizes for g = 1, eps included.
-    predicted_sheet = lr * (1 - b1**t) / (np.sqrt(1 - b2**t) + eps)
+    predicted_uncorrected = lr * (1 - b1**t) / (np.sqrt(1 - b2**t) + eps)
     predicted_corrected = np.full(len(t), lr / (1 + eps))  # m/c1 = g and √(v/c2) = |g|
-    ratio = sheet / corrected
+    ratio = uncorrected / corrected
     near_one = np.nonzero(np.abs(ratio - 1) <= 0.01)[0]
 
-    # chainrule's bias_correction=False against the sheet's formulas on a real gradient path.
+    # chainrule's bias_correction=False against the uncorrected formulas on a real gradient path.
     gen = rng(config.seed)
     a, b = gen.standard_normal((30, 5)), gen.standard_normal(30)
     w = cr.tensor(np.zeros(5), requires_grad=True)
@@ -137,12 +137,12 @@ def run(config: Config) -> Result:
     loss_s, move_s = _train(config, data, init, False)
     metrics = {
         "first_step_corrected_over_lr": float(corrected[0] / lr),
-        "first_step_sheet_over_lr": float(sheet[0] / lr),
+        "first_step_sheet_over_lr": float(uncorrected[0] / lr),
         "predicted_first_ratio": (1 - b1) / math.sqrt(1 - b2),
         "max_ratio": float(ratio.max()),
         "step_of_max_ratio": int(t[np.argmax(ratio)]),
         "first_step_within_1pct_of_corrected": int(t[near_one[0]]) if near_one.size else None,
-        "sheet_step_error": float(np.abs(sheet / predicted_sheet - 1).max()),
+        "sheet_step_error": float(np.abs(uncorrected / predicted_uncorrected - 1).max()),
         "corrected_step_error": float(np.abs(corrected / predicted_corrected - 1).max()),
         "chainrule_vs_sheet_formulas": float(np.abs(np.array(path) - sheet_path).max()),
         "mlp_loss_after_10_steps": {
@@ -157,7 +157,7 @@ def run(config: Config) -> Result:
     traces = {
         "ratio": ratio,
         "corrected": corrected,
-        "sheet": sheet,
+        "sheet": uncorrected,
         "loss_corrected": loss_c,
         "loss_sheet": loss_s,
         "move_corrected": move_c,
@@ -172,7 +172,7 @@ def check(result: Result) -> list:
         # float64; a step is measured as the difference of two iterates up to 5 apart, so
         # its relative rounding is about 1e-16 * 5 / lr.
         at_most(
-            "sheet's Adam: max relative gap, measured steps vs prediction",
+            "uncorrected Adam: max relative gap, measured steps vs prediction",
             m["sheet_step_error"],
             1e-11,
         ),
@@ -182,22 +182,22 @@ def check(result: Result) -> list:
             1e-11,
         ),
         at_most(
-            "chainrule's Adam(bias_correction=False) vs the sheet's formulas, 200 steps",
+            "chainrule's Adam(bias_correction=False) vs the uncorrected formulas, 200 steps",
             m["chainrule_vs_sheet_formulas"],
             1e-12,
         ),
         # eps = 1e-8 in the denominator makes the steps smaller by about 1e-8 (relative).
         near("corrected first step / lr", m["first_step_corrected_over_lr"], 1.0, 1e-6),
         near(
-            "sheet's first step / lr, relative to (1 − β1)/√(1 − β2)",
+            "uncorrected first step / lr, relative to (1 − β1)/√(1 − β2)",
             m["first_step_sheet_over_lr"] / m["predicted_first_ratio"],
             1.0,
             1e-6,
         ),
         # The claim: bias correction matters in the first steps (a factor, not a rounding).
-        at_least("largest ratio of the sheet's step to the corrected one", m["max_ratio"], 2.0),
+        at_least("largest ratio of the uncorrected step to the corrected one", m["max_ratio"], 2.0),
         at_least(
-            "digits MLP: first layer's largest weight change after 10 steps, sheet / corrected",
+            "digits MLP: first layer's largest weight change in 10 steps, uncorrected / corrected",
             m["mlp_weight_move_after_10_steps"]["sheet"]
             / m["mlp_weight_move_after_10_steps"]["corrected"],
             2.0,
@@ -209,7 +209,7 @@ def plot(result: Result, out_dir) -> list:
     t, m = result.traces, result.metrics
     fig, (ax1, ax2) = plotting.figure(2, width=4.6)
     steps = np.arange(1, len(t["ratio"]) + 1)
-    ax1.semilogx(steps, t["ratio"], label="sheet's step / corrected step")
+    ax1.semilogx(steps, t["ratio"], label="uncorrected step / corrected step")
     ax1.axhline(1, color="k", lw=0.6)
     ax1.plot(
         [m["step_of_max_ratio"]],
@@ -217,16 +217,16 @@ def plot(result: Result, out_dir) -> list:
         "o",
         label=f"max {m['max_ratio']:.2f} at step {m['step_of_max_ratio']}",
     )
-    ax1.set_xlabel("step t (log scale)")
-    ax1.set_ylabel("(1 − β1^t) / √(1 − β2^t)")
-    ax1.set_title("constant gradient: step-size ratio")
+    ax1.set(
+        xlabel="step t (log scale)",
+        ylabel="(1 − β1^t) / √(1 − β2^t)",
+        title="constant gradient: step-size ratio",
+    )
     ax1.legend()
-    k = np.arange(1, len(t["loss_corrected"]) + 1)
-    ax2.plot(k, t["loss_corrected"], label="Adam with bias correction")
-    ax2.plot(k, t["loss_sheet"], label="sheet's Adam (none)")
+    plotting.numbered(ax2, t["loss_corrected"], "-", label="Adam with bias correction")
+    plotting.numbered(ax2, t["loss_sheet"], "-", label="Adam without bias correction")
     ax2.set_yscale("log")
-    ax2.set_xlabel("step")
-    ax2.set_ylabel("mini-batch loss (log scale)")
+    ax2.set(xlabel="step", ylabel="mini-batch loss (log scale)")
     ax2.set_title("first steps on the digits MLP, lr 1e-3")
     ax2.legend()
     return [plotting.save(fig, out_dir, "adam-bias-correction")]

@@ -1,12 +1,12 @@
 """Backpropagation is the chain rule applied layer by layer: for a two-layer MLP the
-sheet's residual formulas, δ2 = (a2 − y)/m at the softmax output and δ1 = (δ2 W2) ⊙ σ'(z1)
+residual formulas, δ2 = (a2 − y)/m at the softmax output and δ1 = (δ2 W2) ⊙ σ'(z1)
 below it, with ∂L/∂W = δᵀ(layer input) and ∂L/∂b = Σ δ, written in plain NumPy, give the
 same gradients as autograd; finite differences agree on the whole model; and cr.explain's
 trace of the backward pass, node by node, recomputes to autograd's numbers and sends the
 very residuals δ2 and δ1 of the formulas.
 
-Section 1 of the sheet (backpropagation, "you must be able to derive it"). The derivation
-is in docs/fundamentals.md, "Backpropagation by hand".
+docs/fundamentals.md §1, "Backpropagation by hand", derives it (a learner should be able
+to).
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def _params(config: Config, gen) -> dict:
 
 
 def hand_gradients(p: dict, x: np.ndarray, y: np.ndarray, derivative: str = "sigmoid") -> dict:
-    """The sheet's residual formulas, in plain NumPy."""
+    """The residual formulas of docs/fundamentals.md §1, in plain NumPy."""
     m = len(x)
     z1 = x @ p["W1"].T + p["b1"]
     a1 = 1 / (1 + np.exp(-z1))
@@ -206,9 +206,7 @@ def plot(result: Result, out_dir) -> list:
     for ax, key, title in ((ax3, "delta1", "residuals δ1 = ∂L/∂z1"),):
         lim = np.abs(t[key]).max()
         im = ax.imshow(t[key], cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
-        ax.set_xlabel("hidden unit")
-        ax.set_ylabel("sample")
-        ax.set_title(title)
+        ax.set(xlabel="hidden unit", ylabel="sample", title=title)
         ax.grid(False)
         fig.colorbar(im, ax=ax, shrink=0.85)
     return [plotting.save(fig, out_dir, "backprop-by-hand")]

@@ -4,9 +4,9 @@ deep the network and whatever the weights' scale, so the activations keep their 
 layer after layer; without it, a deep tanh network whose weights start small (standard
 deviation 0.01) shrinks its activations geometrically toward 0, and trains far worse.
 
-Section 5 of the sheet (batch normalisation: normalise each feature with its batch mean and
-variance, then scale and shift, so activations are roughly unit Gaussian). The formulas
-are in docs/fundamentals.md, "Batch normalisation".
+docs/fundamentals.md §5, "Batch normalisation", has the formulas: normalise each feature
+with its batch mean and variance, then scale and shift, so that activations are roughly unit
+Gaussian.
 """
 
 from __future__ import annotations
@@ -187,43 +187,25 @@ def plot(result: Result, out_dir) -> list:
     )
     paths = [plotting.save(fig, out_dir, "batchnorm-histograms")]
     fig, (ax1, ax2) = plotting.figure(2, width=4.4, height=3.2)
-    k = np.arange(1, depth + 1)
     for name, label, color in (("plain", "no BN", "#0072B2"), ("batchnorm", "BN", "#D55E00")):
         entry = m[name]
-        ax1.semilogy(
-            k, entry["activation_std_per_layer"], "o-", ms=3, color=color, label=f"{label}, at init"
-        )
-        ax1.semilogy(
-            k,
-            entry["trained_activation_std_per_layer"],
-            "x--",
-            ms=4,
-            color=color,
-            label=f"{label}, trained",
+        std, trained = entry["activation_std_per_layer"], entry["trained_activation_std_per_layer"]
+        plotting.numbered(ax1, std, log=True, color=color, label=f"{label}, at init")
+        plotting.numbered(
+            ax1, trained, "x--", log=True, ms=4, color=color, label=f"{label}, trained"
         )
     ax1.set_xlabel("layer")
     plotting.integer_ticks(ax1)
     ax1.set_ylabel("std of the tanh outputs (log scale)")
     ax1.set_title("spread of the activations per layer")
     ax1.legend()
-    ax2.semilogy(
-        np.arange(1, len(t["plain_loss"]) + 1),
-        t["plain_loss"],
-        "o-",
-        ms=3,
-        label=f"no BN (val acc {m['plain']['val_accuracy']:.3f})",
-    )
-    ax2.semilogy(
-        np.arange(1, len(t["batchnorm_loss"]) + 1),
-        t["batchnorm_loss"],
-        "o-",
-        ms=3,
-        label=f"BN (val acc {m['batchnorm']['val_accuracy']:.3f})",
-    )
-    ax2.set_xlabel("epoch")
+    for name, label in (("plain", "no BN"), ("batchnorm", "BN")):
+        accuracy = m[name]["val_accuracy"]
+        plotting.numbered(
+            ax2, t[f"{name}_loss"], log=True, label=f"{label} (val acc {accuracy:.3f})"
+        )
+    ax2.set(xlabel="epoch", ylabel="training loss (log scale)", title="SGD with momentum, same lr")
     plotting.integer_ticks(ax2)
-    ax2.set_ylabel("training loss (log scale)")
-    ax2.set_title("SGD with momentum, same lr")
     ax2.legend()
     paths.append(plotting.save(fig, out_dir, "batchnorm-training"))
     return paths

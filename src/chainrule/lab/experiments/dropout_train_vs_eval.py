@@ -4,8 +4,8 @@ less accurate than in eval mode, where dropout is the identity. Inverted dropout
 kept units by 1/(1 − p), so each unit's expected output equals its input and nothing needs
 rescaling at evaluation.
 
-Section 5 of the sheet ("randomly silence units during training only; never at
-evaluation"). The derivation is in docs/fundamentals.md, "Dropout".
+docs/fundamentals.md §5, "Dropout", derives it: units are silenced at random during
+training only, never at evaluation.
 """
 
 from __future__ import annotations
@@ -134,9 +134,7 @@ def plot(result: Result, out_dir) -> list:
     accs = t["train_mode_accuracies"]
     ax1.hist(accs, bins=12, color="#0072B2", label=f"train mode, {len(accs)} passes")
     ax1.axvline(t["eval_accuracy"], color="#D55E00", lw=2, label="eval mode (deterministic)")
-    ax1.set_xlabel("test accuracy")
-    ax1.set_ylabel("passes")
-    ax1.set_title(f"trained with dropout p = {m['p']}")
+    ax1.set(xlabel="test accuracy", ylabel="passes", title=f"trained with dropout p = {m['p']}")
     ax1.set_ylim(top=ax1.get_ylim()[1] * 1.35)  # room for the legend
     ax1.legend(loc="upper left")
     ax2.bar([0, 1], [m["inverted_mean"], m["plain_mean"]], color=["#009E73", "#CC79A7"])
@@ -144,7 +142,6 @@ def plot(result: Result, out_dir) -> list:
     ax2.axhline(1 - m["p"], color="k", ls=":", lw=0.8, label="1 − p")
     ax2.set_xticks([0, 1])
     ax2.set_xticklabels(["inverted: mask/(1 − p)", "plain mask"])
-    ax2.set_ylabel("mean output for an input of ones")
-    ax2.set_title("expectation of one dropout layer")
+    ax2.set(ylabel="mean output for an input of ones", title="expectation of one dropout layer")
     ax2.legend(loc="lower left")
     return [plotting.save(fig, out_dir, "dropout-train-vs-eval")]

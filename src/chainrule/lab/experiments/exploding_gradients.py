@@ -2,8 +2,8 @@
 geometrically from the output toward the input, and plain SGD on such a network diverges;
 clipping the gradient's norm before each step tames it, and the same network then trains.
 
-Section 2 of the sheet (exploding gradients: "the same product, with large weights in the
-non-saturated region"). The derivation is in docs/fundamentals.md, "Exploding gradients".
+docs/fundamentals.md §2, "Exploding gradients", derives it: the same product of layer
+factors, with large weights in the non-saturated region.
 """
 
 from __future__ import annotations
@@ -185,21 +185,16 @@ def plot(result: Result, out_dir) -> list:
     t, m = result.traces, result.metrics
     fig, (ax1, ax2) = plotting.figure(2, width=4.6)
     for key, label in (("large", "large init (gain 2 × He)"), ("he", "He init")):
-        norms = t[f"norms_{key}"]
-        ax1.semilogy(
-            np.arange(1, len(norms) + 1),
-            norms,
-            "o-",
-            ms=3,
-            label=f"{label}: ×{m[f'growth_per_layer_{key}']:.2f}/layer",
-        )
-    ax1.set_xlabel("hidden layer (1 = next to the input)")
-    ax1.set_ylabel("‖∂L/∂a_l‖ (log scale)")
-    ax1.set_title("gradient at each layer's output")
+        growth = m[f"growth_per_layer_{key}"]
+        plotting.numbered(ax1, t[f"norms_{key}"], log=True, label=f"{label}: ×{growth:.2f}/layer")
+    ax1.set(
+        xlabel="hidden layer (1 = next to the input)",
+        ylabel="‖∂L/∂a_l‖ (log scale)",
+        title="gradient at each layer's output",
+    )
     ax1.legend()
-    steps = np.arange(1, len(t["plain"]) + 1)
-    ax2.semilogy(steps, t["plain"], label="plain SGD")
-    ax2.semilogy(steps, t["clipped"], label="SGD, gradient norm clipped to 1")
+    plotting.numbered(ax2, t["plain"], "-", log=True, label="plain SGD")
+    plotting.numbered(ax2, t["clipped"], "-", log=True, label="SGD, gradient norm clipped to 1")
     if m["plain_first_nonfinite_step"]:
         ax2.axvline(
             m["plain_first_nonfinite_step"],
@@ -207,8 +202,8 @@ def plot(result: Result, out_dir) -> list:
             ls=":",
             label="plain: loss becomes nan/inf",
         )
-    ax2.set_xlabel("step")
-    ax2.set_ylabel("mini-batch loss (log scale)")
-    ax2.set_title("training from the large init")
+    ax2.set(
+        xlabel="step", ylabel="mini-batch loss (log scale)", title="training from the large init"
+    )
     ax2.legend()
     return [plotting.save(fig, out_dir, "exploding-gradients")]

@@ -4,9 +4,9 @@ absolute loss ignores a tenth of gross outliers that drag the least-squares line
 as penalties, L1 drives the irrelevant weights to 0 (a small L0 count) where L2 only
 shrinks them all.
 
-Section 6 of the sheet (absolute loss: Laplace noise, minimiser the median; squared loss:
-Gaussian noise, minimiser the mean; L1 lasso and L2 ridge penalties). The derivations are
-in docs/fundamentals.md, "Absolute against squared" and "L1 against L2 penalties".
+docs/fundamentals.md §6, "Absolute against squared" and "L1 against L2 penalties", has
+the derivations: absolute loss, Laplace noise, minimiser the median; squared loss, Gaussian
+noise, minimiser the mean; L1 (lasso) and L2 (ridge) penalties.
 """
 
 from __future__ import annotations
@@ -196,9 +196,7 @@ def plot(result: Result, out_dir) -> list:
         const["squared"], color="#D55E00", lw=2, label=f"argmin Σ(y − c)² = {const['squared']:.3f}"
     )
     ax1.axvline(const["mean"], color="k", ls="--", label=f"mean {const['mean']:.3f}")
-    ax1.set_xlabel("y")
-    ax1.set_ylabel("count")
-    ax1.set_title("the best constant")
+    ax1.set(xlabel="y", ylabel="count", title="the best constant")
     ax1.legend(fontsize=6.5)
     lines = t["lines"]
     ax2.scatter(lines["x"][:, 0], lines["y"][:, 0], s=6, c="0.5", label="data (10% outliers)")
@@ -207,9 +205,7 @@ def plot(result: Result, out_dir) -> list:
     for key, color in (("absolute", "#0072B2"), ("squared", "#D55E00")):
         a, b = lines[key]
         ax2.plot(xs, a * xs + b, color=color, lw=2, label=f"{key} loss: {a:.2f}x + {b:.2f}")
-    ax2.set_xlabel("x")
-    ax2.set_ylabel("y")
-    ax2.set_title("robust regression")
+    ax2.set(xlabel="x", ylabel="y", title="robust regression")
     ax2.legend(fontsize=6.5)
     sparse = t["sparse"]
     k = np.arange(len(sparse["true"]))

@@ -5,8 +5,8 @@ classifiers reach about the same accuracy with each; with a tenth of the points 
 into far-away outliers, the exponential loss, which weighs a wrong point by e^{−m}, loses
 more accuracy than the hinge and log losses, which weigh it only linearly.
 
-Section 6 of the sheet (0-1, hinge, log, exponential, squared and perceptron losses). The
-comparison is in docs/fundamentals.md, "Losses as surrogates of the 0-1 loss".
+docs/fundamentals.md §6, "Losses as surrogates of the 0-1 loss", compares the 0-1, hinge,
+log, exponential, squared and perceptron losses.
 """
 
 from __future__ import annotations
@@ -162,14 +162,12 @@ def check(result: Result) -> list:
                 -1e-12,
             )
         )
-    for name in ("hinge", "log", "exponential", "squared"):
-        checks.append(
-            at_least(
-                f"{name} - 0-1 loss, smallest over the margins",
-                s[name]["min_excess_over_zero_one"],
-                0.0,
-            )
+    checks += [
+        at_least(
+            f"{n} - 0-1 loss, smallest over the margins", s[n]["min_excess_over_zero_one"], 0.0
         )
+        for n in ("hinge", "log", "exponential", "squared")
+    ]
     checks.append(
         holds(
             "the perceptron loss dips below the 0-1 loss (not an upper bound)",
@@ -201,9 +199,7 @@ def plot(result: Result, out_dir) -> list:
     for name in LOSSES:
         ax1.plot(m, t["curves"][name], lw=1.3, label=name)
     ax1.set_ylim(0, 4)
-    ax1.set_xlabel("margin m = t·y")
-    ax1.set_ylabel("loss")
-    ax1.set_title("surrogates of the 0-1 loss")
+    ax1.set(xlabel="margin m = t·y", ylabel="loss", title="surrogates of the 0-1 loss")
     ax1.legend(fontsize=7)
     for ax, setting in ((ax2, "clean"), (ax3, "outliers")):
         x, labels = t["fits"][setting]
@@ -233,8 +229,6 @@ def plot(result: Result, out_dir) -> list:
                 )
         ax.set_xlim(-10, 6)
         ax.set_ylim(-4, 4)
-        ax.set_xlabel("x₁")
-        ax.set_ylabel("x₂")
-        ax.set_title(f"{setting}: boundaries (test accuracy)")
+        ax.set(xlabel="x₁", ylabel="x₂", title=f"{setting}: boundaries (test accuracy)")
         ax.legend(fontsize=6, loc="upper left", framealpha=0.9)
     return [plotting.save(fig, out_dir, "loss-surrogates")]

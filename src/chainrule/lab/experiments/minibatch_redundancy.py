@@ -3,8 +3,8 @@ of two full-batch passes: the full batch's gradient equals each half's, so after
 the half-batch run is exactly where the full-batch run is after 2k passes. Redundant data
 is why mini-batches converge faster per pass over the data.
 
-Section 4 of the sheet (vanilla mini-batch SGD, and its thought experiment). The argument
-is in docs/fundamentals.md, "Why mini-batches".
+docs/fundamentals.md §4, "Why mini-batches", has the argument for vanilla mini-batch SGD
+and its thought experiment (a data set made of two identical halves).
 """
 
 from __future__ import annotations

@@ -1,12 +1,11 @@
-"""The sheet's momentum (v = μv − lr·dx; x = x + v) and PyTorch's (b = μb + dx;
+"""Momentum in its velocity form (v = μv − lr·dx; x = x + v) and PyTorch's (b = μb + dx;
 θ = θ − lr·b) produce the same iterates while the learning rate is constant and different
-ones under a schedule; the sheet's Nesterov step, which takes the gradient at the
+ones under a schedule; Nesterov's look-ahead step, which takes the gradient at the
 look-ahead point x + μv, equals its rewritten form (and PyTorch's nesterov=True), whose
 parameters are those look-ahead points.
 
-Section 4 of the sheet (its table of update rules). The derivations are in
-docs/fundamentals.md, "Momentum: two ways of writing it" and "Nesterov: the look-ahead,
-rewritten".
+docs/fundamentals.md §4, "Momentum: two ways of writing it" and "Nesterov: the look-ahead,
+rewritten", has the derivations.
 """
 
 from __future__ import annotations
@@ -27,11 +26,12 @@ __all__ = ["DERIVATION", "NAME", "SECTION", "SMOKE", "Config", "check", "plot", 
 NAME = "momentum-and-nesterov-forms"
 SECTION = 4
 DERIVATION = """
-Momentum. Sheet: v_t = μv_{t−1} − η_t g_t, x_t = x_{t−1} + v_t. PyTorch: b_t = μb_{t−1} + g_t,
-θ_t = θ_{t−1} − η_t b_t. If η is constant, v_t = −η b_t by induction (v_t = μ(−η b_{t−1}) −
-η g_t = −η b_t), so x_t = θ_t. If η changes, the sheet's v still holds the old rates while
-PyTorch multiplies the whole buffer by the new one: v_t = −Σ_s μ^{t−s} η_s g_s against
-η_t b_t = Σ_s μ^{t−s} η_t g_s. Nesterov. Sheet: x̃ = x + μv, v ← μv − η ∇f(x̃), x ← x + v.
+Momentum. Velocity form: v_t = μv_{t−1} − η_t g_t, x_t = x_{t−1} + v_t. PyTorch:
+b_t = μb_{t−1} + g_t, θ_t = θ_{t−1} − η_t b_t. If η is constant, v_t = −η b_t by induction
+(v_t = μ(−η b_{t−1}) − η g_t = −η b_t), so x_t = θ_t. If η changes, the velocity v still
+holds the old rates while PyTorch multiplies the whole buffer by the new one:
+v_t = −Σ_s μ^{t−s} η_s g_s against η_t b_t = Σ_s μ^{t−s} η_t g_s. Nesterov. Look-ahead form:
+x̃ = x + μv, v ← μv − η ∇f(x̃), x ← x + v.
 Rewritten with the stored variable y = x + μv (the look-ahead point itself):
 y_t = y_{t−1} − μ v_{t−1} + (1 + μ) v_t, with the gradient taken at y, where the backward
 pass already computed it. PyTorch's form, b = μb + g, θ = θ − η(g + μb), is the same
@@ -154,12 +154,12 @@ def check(result: Result) -> list:
     tol = 1e-12
     return [
         at_most(
-            "constant lr: sheet's momentum vs PyTorch's, max relative gap",
+            "constant lr: velocity-form momentum vs PyTorch's, max relative gap",
             m["max_gap_momentum_constant"],
             tol,
         ),
         at_least(
-            "StepLR schedule: sheet's momentum vs PyTorch's, max relative gap",
+            "StepLR schedule: velocity-form momentum vs PyTorch's, max relative gap",
             m["max_gap_momentum_schedule"],
             1e-3,
         ),
@@ -179,7 +179,7 @@ def check(result: Result) -> list:
             tol,
         ),
         at_least(
-            "StepLR schedule: PyTorch's nesterov=True vs the sheet's rewritten form",
+            "StepLR schedule: PyTorch's nesterov=True vs the rewritten look-ahead form",
             m["max_gap_pytorch_nesterov_vs_rewritten_schedule"],
             1e-3,
         ),
@@ -187,15 +187,15 @@ def check(result: Result) -> list:
 
 
 def plot(result: Result, out_dir) -> list:
-    t = result.traces
     floor = 1e-17  # exact agreement is drawn at this floor on the log axis
+    t = result.traces
     fig, (ax1, ax2) = plotting.figure(2, width=4.6)
     steps = np.arange(1, len(t["momentum_constant"]) + 1)
     ax1.semilogy(steps, np.maximum(t["momentum_constant"], floor), label="constant lr")
     ax1.semilogy(steps, np.maximum(t["momentum_schedule"], floor), label="lr × γ every few steps")
     ax1.set_xlabel("step")
-    ax1.set_ylabel("max |x_sheet − θ_PyTorch| / max |θ|")
-    ax1.set_title("momentum: sheet's form vs PyTorch's")
+    ax1.set_ylabel("max |x_velocity − θ_PyTorch| / max |θ|")
+    ax1.set_title("momentum: velocity form vs PyTorch's")
     ax1.legend()
     ax2.semilogy(
         steps,

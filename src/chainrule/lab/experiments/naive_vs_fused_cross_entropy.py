@@ -4,9 +4,9 @@ saturates at −ln 1e-10 ≈ 23.03) and there its gradient with respect to the l
 exactly 0; the fused form on logits, log-softmax inside, keeps both the loss and the
 gradient a − y at every margin.
 
-Section 3 of the sheet (TensorFlow's two ways of writing the loss, and "the clip only
-guards log(0)"). The derivation is in docs/fundamentals.md, "Cross-entropy on
-probabilities or on logits".
+docs/fundamentals.md §3, "Cross-entropy on probabilities or on logits", derives it:
+TensorFlow's two ways of writing the loss, and why clipping the probability only guards
+log(0).
 """
 
 from __future__ import annotations

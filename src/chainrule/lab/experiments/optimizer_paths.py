@@ -4,8 +4,8 @@ smaller rate than the flat one; near a saddle point, where the gradient is tiny,
 adaptive methods (Adagrad, RMSprop, Adam, AdamW) escape in at most half of SGD's steps; and on
 Rosenbrock's curved valley momentum gets further than SGD in the same number of steps.
 
-Section 4 of the sheet (its table of update rules). The update rules and why each behaves
-so are in docs/fundamentals.md, "Parameter updates".
+docs/fundamentals.md §4, "Parameter updates", has the table of update rules and why each
+behaves so.
 """
 
 from __future__ import annotations
@@ -239,9 +239,7 @@ def plot(result: Result, out_dir) -> list:
         ax.plot(*start, "ko", ms=4)
         ax.set_xlim(x0, x1)
         ax.set_ylim(y0, y1)
-        ax.set_xlabel("x")
-        ax.set_ylabel("y")
-        ax.set_title(titles[problem])
+        ax.set(xlabel="x", ylabel="y", title=titles[problem])
     axes[0].legend(loc="lower right", fontsize=7)
     paths = [plotting.save(fig, out_dir, "optimizer-paths")]
 
@@ -254,9 +252,7 @@ def plot(result: Result, out_dir) -> list:
                 np.arange(len(values)), np.maximum(values - f_star, 1e-16), lw=1.2, label=name
             )
         ax.axhline(tol, color="k", ls=":", lw=0.8, label="tolerance")
-        ax.set_xlabel("step")
-        ax.set_ylabel("f − f* (log scale, floor 1e-16)")
-        ax.set_title(titles[problem])
+        ax.set(xlabel="step", ylabel="f − f* (log scale, floor 1e-16)", title=titles[problem])
     axes[0].legend(fontsize=7)
     paths.append(plotting.save(fig, out_dir, "optimizer-paths-values"))
     return paths

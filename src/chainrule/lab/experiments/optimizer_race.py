@@ -4,8 +4,8 @@ rate, every rule (Adagrad, RMSprop, Adam and AdamW at their customary rates too)
 the network, and the seeds' spread is visible: one seed alone would not show which
 differences are real.
 
-Section 4 of the sheet (its table of update rules, on a network rather than a function).
-The rules are in docs/fundamentals.md, "Parameter updates".
+docs/fundamentals.md §4, "Parameter updates", has the update rules, here raced on a network
+rather than a function.
 """
 
 from __future__ import annotations
@@ -150,8 +150,7 @@ def plot(result: Result, out_dir) -> list:
     ax1.set_ylabel("training loss (log scale)")
     ax1.set_title(f"mean ± std over {t['SGD'][0].shape[0]} seeds")
     ax1.legend(fontsize=7)
-    ax2.set_xlabel("epoch")
-    ax2.set_ylabel("validation accuracy")
+    ax2.set(xlabel="epoch", ylabel="validation accuracy")
     ax2.set_ylim(0.5, 1.0)
     ax2.set_title("held-out digits")
     ax2.legend(fontsize=7, loc="lower right")

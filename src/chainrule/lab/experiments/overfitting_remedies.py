@@ -2,12 +2,11 @@
 overfits: it learns the training set by heart, wrong labels included, and its validation
 loss rises far above its training loss. Dropout, an L2 penalty, an L1 penalty and early
 stopping each narrow that gap (to at most 0.8 of the baseline's) and lower the test loss;
-batch normalisation, which the sheet lists with them, is measured alongside and claimed
+batch normalisation, often listed with them, is measured alongside and claimed
 nothing for: as a regulariser it is weak and inconsistent.
 
-Section 5 of the sheet (overfitting remedies: dropout, regularisation, batch
-normalisation). The mechanisms are in docs/fundamentals.md, "Overfitting and its
-remedies".
+docs/fundamentals.md §5, "Overfitting and its remedies", has the mechanisms of dropout,
+regularisation and batch normalisation.
 """
 
 from __future__ import annotations
@@ -181,8 +180,7 @@ def plot(result: Result, out_dir) -> list:
         ax.semilogy(epochs, h[:, 0], label="training loss")
         ax.semilogy(epochs, h[:, 2], label="validation loss")
         ax.set_title(f"{remedy} (first seed)", fontsize=9)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("loss (log scale)")
+        ax.set(xlabel="epoch", ylabel="loss (log scale)")
         ax.legend(fontsize=7)
     paths = [plotting.save(fig, out_dir, "overfitting-curves")]
     fig, (ax1, ax2) = plotting.figure(2, width=4.4, height=3.2)
@@ -190,11 +188,9 @@ def plot(result: Result, out_dir) -> list:
     ax1.bar(k - 0.2, [m[r]["train_accuracy"] for r in REMEDIES], width=0.4, label="training")
     ax1.bar(k + 0.2, [m[r]["test_accuracy"] for r in REMEDIES], width=0.4, label="test")
     ax1.set_ylim(0.5, 1.12)
-    ax1.set_ylabel("accuracy")
-    ax1.set_title(f"accuracy, mean of {m['seeds']} seeds")
+    ax1.set(ylabel="accuracy", title=f"accuracy, mean of {m['seeds']} seeds")
     ax2.bar(k, [m[r]["val_loss"] - m[r]["train_loss"] for r in REMEDIES], color="#D55E00")
-    ax2.set_ylabel("validation loss − training loss")
-    ax2.set_title("validation − training loss")
+    ax2.set(ylabel="validation loss − training loss", title="validation − training loss")
     for ax in (ax1, ax2):
         ax.set_xticks(k)
         ax.set_xticklabels(REMEDIES, rotation=30, ha="right")

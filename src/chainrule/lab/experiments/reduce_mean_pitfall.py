@@ -3,9 +3,8 @@ matrix) instead of summing over the n classes and averaging over the m samples s
 loss and its gradient by exactly 1/n; at a fixed learning rate, training then behaves as
 with a rate n times smaller, and multiplying the rate by n restores the per-sample run.
 
-Section 3 of the sheet (the batch form of softmax cross-entropy, and its note on
-reduce_mean). The derivation is in docs/fundamentals.md, "Batches: what the mean divides
-by".
+docs/fundamentals.md §3, "Batches: what the mean divides by", derives the batch form of
+softmax cross-entropy and what reduce_mean divides by.
 """
 
 from __future__ import annotations

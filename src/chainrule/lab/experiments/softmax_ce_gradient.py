@@ -2,8 +2,8 @@
 cross-entropy C = −Σ y_i ln a_i of a softmax output a = softmax(z) has the gradient
 dC/dz = a − y, for one sample and, divided by m, for a batch mean.
 
-Section 3 of the sheet (activations, softmax and cross-entropy), which asks for the full
-derivation; it is in docs/fundamentals.md, "Softmax and cross-entropy: dC/dz = a − y".
+docs/fundamentals.md §3, "Softmax and cross-entropy: dC/dz = a − y", has the full
+derivation.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def _ce_grad(z: np.ndarray, y: np.ndarray, fused: bool) -> np.ndarray:
     yt = cr.tensor(y, dtype=cr.float64)
     if fused:
         loss = F.cross_entropy(zt, yt)  # log-softmax inside, class-probability targets
-    else:  # the sheet's composition: softmax, then log, then -Σ y ln a, mean over samples
+    else:  # the composition written out: softmax, then log, then -Σ y ln a, mean over samples
         loss = -(yt * cr.log(cr.softmax(zt, dim=-1))).sum(dim=-1).mean()
     loss.backward()
     return zt.grad.numpy()
@@ -137,9 +137,7 @@ def plot(result: Result, out_dir) -> list:
         (ax2, t["formula"], "formula diag(a) − a aᵀ"),
     ):
         im = ax.imshow(mat, cmap="RdBu_r", vmin=-lim, vmax=lim)
-        ax.set_title(title)
-        ax.set_xlabel("j (logit)")
-        ax.set_ylabel("i (probability)")
+        ax.set(title=title, xlabel="j (logit)", ylabel="i (probability)")
         ax.set_xticks(range(n))
         ax.set_yticks(range(n))
         ax.grid(False)
@@ -148,8 +146,6 @@ def plot(result: Result, out_dir) -> list:
     ax3.bar(k - 0.2, t["a"] - t["y"], width=0.4, label="a − y (formula)")
     ax3.bar(k + 0.2, t["grad"], width=0.4, label="dC/dz (autograd)")
     ax3.axhline(0, color="k", lw=0.5)
-    ax3.set_xlabel("class i")
-    ax3.set_ylabel("gradient")
-    ax3.set_title("cross-entropy gradient, one sample")
+    ax3.set(xlabel="class i", ylabel="gradient", title="cross-entropy gradient, one sample")
     ax3.legend(loc="lower left")
     return [plotting.save(fig, out_dir, "softmax-ce-gradient")]

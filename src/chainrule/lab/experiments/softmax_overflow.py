@@ -2,8 +2,7 @@
 ln(FLT_MAX) ≈ 88.72; subtracting the maximum first gives the same probabilities and never
 overflows.
 
-Section 3 of the sheet (activations, softmax and cross-entropy). The derivation is in
-docs/fundamentals.md, "Softmax without overflow".
+docs/fundamentals.md §3, "Softmax without overflow", has the derivation.
 """
 
 from __future__ import annotations

@@ -3,9 +3,8 @@
 error is U-shaped: too small a λ overfits, too large a λ underfits, and a middle λ beats
 both ends.
 
-Section 6 of the sheet (empirical risk against structural risk: the data loss plus an L0,
-L1 or L2 penalty). The argument is in docs/fundamentals.md, "Empirical and structural
-risk".
+docs/fundamentals.md §6, "Empirical and structural risk", has the argument: the
+structural risk is the data loss plus an L0, L1 or L2 penalty.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@ layer multiplies it by σ' ≤ 1/4 and by its weights, so the first layer's grad
 of magnitude below the last's, while a ReLU network with He initialisation keeps the
 gradient's size from layer to layer (tanh, with derivative up to 1, lies between).
 
-Section 2 of the sheet (vanishing gradients, "caused mainly by the activation"). The
-derivation is in docs/fundamentals.md, "Vanishing gradients".
+docs/fundamentals.md §2, "Vanishing gradients", derives it: the activation is the main
+cause.
 """
 
 from __future__ import annotations
@@ -201,14 +201,8 @@ def plot(result: Result, out_dir) -> list:
     t, m = result.traces, result.metrics
     fig, (ax1, ax2, ax3) = plotting.figure(3, width=3.7, height=3.3)
     for arm in ARMS:
-        w = t[arm]["weight_grad_norms"]
-        ax1.semilogy(
-            np.arange(1, len(w) + 1),
-            w,
-            "o-",
-            ms=3,
-            label=f"{m[arm]['activation']}: first/last {m[arm]['first_over_last']:.1e}",
-        )
+        label = f"{m[arm]['activation']}: first/last {m[arm]['first_over_last']:.1e}"
+        plotting.numbered(ax1, t[arm]["weight_grad_norms"], log=True, label=label)
     ax1.set_xlabel("hidden layer (1 = next to the input)")
     plotting.integer_ticks(ax1)
     ax1.set_ylabel("‖∂L/∂W_l‖ at initialisation")
@@ -222,8 +216,7 @@ def plot(result: Result, out_dir) -> list:
         ax2.set_title("sigmoid's derivative in the net")
         ax2.legend()
     for arm in ARMS:
-        acc = t[arm]["accuracy"]
-        ax3.plot(np.arange(1, len(acc) + 1), acc, "o-", ms=3, label=m[arm]["activation"])
+        plotting.numbered(ax3, t[arm]["accuracy"], label=m[arm]["activation"])
     ax3.set_xlabel("epoch (SGD, lr 0.1)")
     plotting.integer_ticks(ax3)
     ax3.set_ylabel("validation accuracy")

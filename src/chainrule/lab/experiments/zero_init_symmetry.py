@@ -5,9 +5,9 @@ network is no wider than one unit per layer;
 random initialisation breaks the symmetry, and only it trains the network to a good
 accuracy.
 
-Section 1 of the sheet (parameters must be initialised randomly, never all zero: the
-"symmetry failure"). The argument is in docs/fundamentals.md, "Why not zero
-initialisation".
+docs/fundamentals.md §1, "Why not zero initialisation", has the argument: parameters
+must be initialised at random, never all zero, or the hidden units stay copies of each
+other (the symmetry failure).
 """
 
 from __future__ import annotations
@@ -155,17 +155,10 @@ def plot(result: Result, out_dir) -> list:
     ax1.set_title("symmetry: worst epoch of training")
     ax1.legend(loc="upper left")
     for arm in ARMS:
-        acc = t[arm]["accuracy"]
-        ax2.plot(
-            np.arange(1, len(acc) + 1),
-            acc,
-            "o-",
-            ms=3,
-            label=f"{arm} (test {m[arm]['test_accuracy']:.3f})",
-        )
-    ax2.set_xlabel("epoch")
+        label = f"{arm} (test {m[arm]['test_accuracy']:.3f})"
+        plotting.numbered(ax2, t[arm]["accuracy"], label=label)
+    ax2.set(xlabel="epoch", ylabel="validation accuracy")
     plotting.integer_ticks(ax2)
-    ax2.set_ylabel("validation accuracy")
     ax2.set_ylim(0, 1)
     ax2.set_title("what each initialisation learns")
     ax2.legend(fontsize=7)
