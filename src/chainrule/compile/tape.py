@@ -461,15 +461,27 @@ class Tape:
                     "attribute, a list or a dict, which a replay could not follow if it were "
                     "replaced; pass it in, or name it as a global or closure variable"
                 )
-        for tensor, _, _ in self.tensors.values():
+        for tensor, array, _ in self.tensors.values():
             if id(tensor) not in known:
                 return self.refuse(
-                    f"the step reads a tensor of shape {tuple(tensor.shape)} that is neither "
-                    "an argument, a parameter or buffer of its modules, nor a global or "
-                    "closure variable (read from an attribute, a list or a dict?), so a "
-                    "replay could not see it replaced; pass it as an argument"
+                    f"{self._reader(array)} uses a tensor of shape {tuple(tensor.shape)} that "
+                    "no recorded op made and that the step does not reach through an "
+                    "argument, a module or a name it reads: either a library function "
+                    "computed it outside an op, or the step read it from an attribute, a list "
+                    "or a dict, where a replay could not see it replaced"
                 )
         return None
+
+    def _reader(self, array) -> str:
+        """Which event first read ``array``, in words."""
+        slot = next((k for k, v in enumerate(self.values) if v is array), None)
+        for event in self.events:
+            if slot in event.reads():
+                if isinstance(event, Forward):
+                    return f"op {event.op.__name__}"
+                if isinstance(event, Call):
+                    return event.fn.__qualname__
+        return "the step's result"
 
     def _output(self, result):
         if isinstance(result, tuple | list):
