@@ -627,7 +627,7 @@ def test_python_numbers_and_tensors_it_names_are_guarded():
     assert run.replays == 7 and run.recordings == 8
 
 
-def test_a_tensor_in_a_named_dict_is_guarded_and_one_behind_an_attribute_refused():
+def test_a_tensor_in_a_named_dict_or_object_is_guarded():
     state = {"w": cr.ones(2, requires_grad=True), "scale": 2.0}
 
     def step(x):
@@ -655,11 +655,33 @@ def test_a_tensor_in_a_named_dict_is_guarded_and_one_behind_an_attribute_refused
         (w * x).sum().backward()
         return w.grad
 
-    compiled = cr.compile(through_attribute)
-    with pytest.warns(RuntimeWarning, match="no recorded op made"):
-        compiled(cr.ones(2)), compiled(cr.ones(2))
+    compiled = cr.compile(through_attribute, fullgraph=True)
+    compiled(cr.ones(2)), compiled(cr.ones(2)), compiled(cr.ones(2))
     holder.w = cr.full((2,), 5.0, requires_grad=True)
     assert compiled(cr.tensor([2.0, 2.0])).tolist() == [2.0, 2.0]
+    assert holder.w.grad.tolist() == [2.0, 2.0] and compiled.replays == 1
+
+
+def test_a_tensor_behind_an_unnamed_object_is_refused():
+    class Holder:
+        pass
+
+    def make_holder():
+        holder = Holder()
+        holder.w = cr.ones(2, requires_grad=True)
+        return holder
+
+    holders = [[[make_holder()]]]
+
+    def step(x):
+        w = holders[0][0][0].w  # deeper than the guards follow
+        w.grad = None
+        (w * x).sum().backward()
+        return w.grad
+
+    compiled = cr.compile(step)
+    with pytest.warns(RuntimeWarning, match="no recorded op made"):
+        compiled(cr.ones(2)), compiled(cr.ones(2))
 
 
 def test_manual_seed_inside_the_step_is_replayed():

@@ -84,6 +84,8 @@ class Generator:
 
     def set_state(self, new_state) -> Generator:
         """Restore a state returned by :meth:`get_state`; returns this generator."""
+        if RECORDING.tape is not None:  # a step captured by cr.compile restores it on replays
+            return RECORDING.tape.method(self.set_state, new_state)
         if not isinstance(new_state, Tensor) or new_state._array.dtype != np.uint8:
             raise TypeError(
                 "set_state expects the uint8 tensor that get_state returns, got "

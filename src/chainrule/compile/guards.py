@@ -10,7 +10,9 @@ can find them through those names.
 
 from __future__ import annotations
 
-from types import FunctionType, MethodType
+import random
+from functools import partial
+from types import FunctionType, MethodType, ModuleType
 
 import numpy as np
 
@@ -19,18 +21,16 @@ from chainrule.nn.module import Module
 from chainrule.optim.optimizer import Optimizer
 from chainrule.tensor import Tensor
 
-__all__ = ["accounted", "hyperparameters", "names_read", "same"]
-
-_SCALARS = (int, float, bool, str, type(None))
+__all__ = ["accounted", "hyperparameters", "names_read", "reads_random", "same"]
 
 
 def names_read(fn) -> tuple:
     """(namespace, name, value) for each name that ``fn`` reads from its globals, its
-    closure or, for a method, its object's attributes, and that holds a tensor, a module,
-    an optimizer, a Python number or a function: a replay checks that each name still
-    holds the same object, so ``w = new_tensor`` or ``lr = 0.01`` between calls is seen.
-    The functions and methods it names are followed in the same way (a few levels deep);
-    values inside containers are not."""
+    closure or, for a method, its object's attributes: a replay checks that each name
+    still holds the same object, so ``w = new_tensor`` or ``lr = 0.01`` between calls is
+    seen. What the names hold is followed a few levels deep: the functions, methods and
+    callable objects they name, the items of small dicts and lists, the attributes of
+    plain objects (``cfg.lr``)."""
     out: list = []
     _collect(fn, out, set(), 3)
     return tuple(out)
@@ -45,22 +45,16 @@ def _collect(fn, out: list, seen: set, depth: int) -> None:
     code = getattr(fn, "__code__", None)
     if code is None:
         return
-    kinds = (Tensor, Module, Optimizer, FunctionType, *_SCALARS)
     spaces = [fn.__globals__]
     attributes = getattr(owner, "__dict__", None)
-    if owner is not None and isinstance(attributes, dict):
+    if owner is not None and not isinstance(owner, ModuleType) and type(attributes) is dict:
         spaces.insert(0, attributes)
-    found = []
+    values = []
     for name in code.co_names:
         for namespace in spaces:
             if name in namespace:
-                value = namespace[name]
-                if isinstance(value, kinds) or hasattr(value, "__wrapped__"):
-                    out.append((namespace, name, value))
-                    found.append(value)
-                elif isinstance(value, dict | list) and len(value) <= _ITEMS:
-                    out.append((namespace, name, value))
-                    _items(value, out, found)
+                out.append((namespace, name, namespace[name]))
+                values.append(namespace[name])
                 break
         else:
             method = getattr(type(owner), name, None) if owner is not None else None
@@ -71,16 +65,42 @@ def _collect(fn, out: list, seen: set, depth: int) -> None:
             value = cell.cell_contents
         except ValueError:  # not yet assigned
             continue
-        if isinstance(value, kinds) or hasattr(value, "__wrapped__"):
-            out.append((_Cell(cell), name, value))
-            found.append(value)
-        elif isinstance(value, dict | list) and len(value) <= _ITEMS:
-            out.append((_Cell(cell), name, value))
-            _items(value, out, found)
-    for value in found:
-        value = getattr(value, "__wrapped__", value)  # a decorated or compiled function
-        if isinstance(value, FunctionType | MethodType):
-            _collect(value, out, seen, depth - 1)
+        out.append((_Cell(cell), name, value))
+        values.append(value)
+    if "random" in code.co_names and any(v is np for v in values):  # np.random.rand()
+        out.append(({"random": np.random}, "random", np.random))
+    for value in values:
+        _follow(value, out, seen, depth - 1)
+
+
+def _follow(value, out: list, seen: set, depth: int) -> None:
+    """Guards on what a named ``value`` may lead the step to read."""
+    if isinstance(value, ModuleType | type | Tensor | Module | Optimizer) or depth == 0:
+        return  # modules and their parameters are guarded as the step calls them
+    value = getattr(value, "__wrapped__", value)  # a decorated or compiled function
+    if isinstance(value, FunctionType | MethodType):
+        _collect(value, out, seen, depth)
+    elif isinstance(value, partial):
+        _follow(value.func, out, seen, depth)
+        _items(list(value.args) + list(value.keywords.values()), out, seen, depth)
+    elif isinstance(value, dict | list):
+        _items(value, out, seen, depth)
+    elif type(getattr(value, "__dict__", None)) is dict and len(value.__dict__) <= _ITEMS:
+        _items(value.__dict__, out, seen, depth)  # a plain object: cfg.lr
+        call = vars(type(value)).get("__call__")
+        if isinstance(call, FunctionType):  # a callable object: follow its __call__
+            _collect(MethodType(call, value), out, seen, depth)
+
+
+def reads_random(names: tuple) -> bool:
+    """Whether a step that reads ``names`` may draw from Python's or NumPy's random
+    generators (a replay would not draw again)."""
+    for _, _, value in names:
+        if value is random or value is np.random:
+            return True
+        if isinstance(value, random.Random | np.random.Generator | np.random.RandomState):
+            return True
+    return False
 
 
 def accounted(fn, names: tuple, optimizers) -> set:
@@ -110,16 +130,17 @@ def accounted(fn, names: tuple, optimizers) -> set:
 _ITEMS = 64  # a named dict or list up to this size has its items guarded too
 
 
-def _items(container, out: list, found: list) -> None:
-    """Guards on the items of a dict or list that the step names (``cfg["lr"]``,
+def _items(container, out: list, seen: set, depth: int) -> None:
+    """Guards on the items of a dict or list the step names (``cfg["lr"]``,
     ``state["w"]``): each must stay the same object."""
+    if len(container) > _ITEMS:
+        return
     space = container if isinstance(container, dict) else _Items(container)
     keys = container.keys() if isinstance(container, dict) else range(len(container))
     for key in keys:
         value = container[key]
         out.append((space, key, value))
-        if isinstance(value, Tensor | Module | Optimizer):
-            found.append(value)
+        _follow(value, out, seen, depth - 1)
 
 
 class _Items:

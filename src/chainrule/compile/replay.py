@@ -15,7 +15,7 @@ with Python results, such as the check of class labels).
 
 from __future__ import annotations
 
-from operator import is_, itemgetter
+from operator import itemgetter
 
 from chainrule import dtypes as _dt
 from chainrule._backend import ndarray
@@ -164,12 +164,13 @@ _MISSING = object()
 
 
 def _same_members(module, members) -> bool:
-    """Whether ``module`` holds the same parameter and buffer objects as when recorded
-    (``model.fc.weight = nn.Parameter(...)`` replaces one)."""
-    current = (*module._parameters.values(), *module._buffers.values())
+    """Whether ``module``'s attributes hold the same objects as when recorded: its
+    parameters, buffers and submodules (``model.fc.weight = nn.Parameter(...)``,
+    ``model[1] = nn.Tanh()``) and its settings (``dropout.p = 0.1``)."""
+    current = module.__dict__
     if len(current) != len(members):
         return False
-    return all(map(is_, current, members))
+    return all(current.get(name, _MISSING) is value for name, value in members)
 
 
 def _same_settings(groups, settings) -> bool:
@@ -193,7 +194,7 @@ def _result(template, vals):
         return _make(vals[value], None, False)
     if kind == "array":
         return vals[value]
-    if kind == "value":
+    if kind in ("value", "object"):
         return value
     if kind is dict:
         return {k: _result(v, vals) for k, v in value.items()}
@@ -225,7 +226,7 @@ def _slots_of(template):
     elif kind is dict:
         for v in value.values():
             yield from _slots_of(v)
-    elif kind != "value":
+    elif kind not in ("value", "object"):
         for v in value:
             yield from _slots_of(v)
 
@@ -315,7 +316,10 @@ def _write(event: Write, index: int, program: Program):
 
     def run(vals):
         vals[target][where] = vals[value]
-        if tensor is not None:
+        if type(tensor) is tuple:  # the call's own argument
+            args, kwargs = vals[-1]
+            argument(args, kwargs, tensor[1])._bump_version()
+        elif tensor is not None:
             tensor._bump_version()
 
     return run

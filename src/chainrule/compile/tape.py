@@ -33,7 +33,7 @@ import sys
 from chainrule._backend import ndarray
 from chainrule._recording import RECORDING
 from chainrule.autograd.engine import backward_order, node_of
-from chainrule.compile.guards import accounted, hyperparameters, names_read, same
+from chainrule.compile.guards import accounted, hyperparameters, names_read, reads_random, same
 from chainrule.ops.op import Op
 from chainrule.optim.optimizer import Optimizer
 from chainrule.tensor import Tensor
@@ -174,6 +174,12 @@ class Tape:
         self.alive: list = []  # the nodes recorded (their ids must stay unique)
         self.fn = fn
         self.names = names_read(fn)  # the globals and closure variables it reads: guards
+        if reads_random(self.names):
+            self.reason = (
+                "the step may draw from Python's or NumPy's random generators, which a "
+                "replay would not draw from again; draw with cr.rand, cr.randn or "
+                "cr.randint (or a cr.Generator) instead"
+            )
         self.optimizers: dict = {}  # id -> (optimizer, its hyperparameters when first seen)
         for _, _, value in self.names:
             if isinstance(value, Optimizer):
@@ -283,10 +289,13 @@ class Tape:
         lists); ``("value", v)`` for a Python value, collected into ``values``."""
         if isinstance(result, tuple | list):
             return [self._template(r, values) for r in result]
-        if isinstance(result, Tensor):
-            return self.produce(result._array)
-        if isinstance(result, ndarray):
-            return self.produce(result)
+        if isinstance(result, Tensor | ndarray):
+            array = result._array if isinstance(result, Tensor) else result
+            # A function may hand back an array of the call's (labels, checked).
+            slot = self.slot_of.get(id(array))
+            if slot is not None and self.kinds[slot] in (ARG, PRODUCED):
+                return slot
+            return self.produce(array)
         if result is not None:
             values.append(result)
         return ("value", result)
@@ -311,7 +320,11 @@ class Tape:
             )
         target = self.ref(tensor)
         value = self.ref(values)
-        keep = tensor if self.kinds[target] != PRODUCED else None
+        kind = self.kinds[target]
+        if kind == ARG:  # bump the version of the call's own argument on a replay
+            keep = ("arg", next(p for p, s in self.arg_slots.items() if s == target))
+        else:
+            keep = tensor if kind != PRODUCED else None
         self.events.append(Write(target, value, keep, index))
         return None
 
@@ -337,7 +350,7 @@ class Tape:
         """A module was called: a replay needs it in the same train/eval mode."""
         if module._forward_hooks or module._forward_pre_hooks:
             self.refuse(f"{type(module).__name__} has forward hooks, which a replay would not run")
-        members = (*module._parameters.values(), *module._buffers.values())
+        members = tuple(module.__dict__.items())
         self.modules.setdefault(id(module), (module, module.training, members))
 
     def read(self, tensor, how: str) -> None:
@@ -496,7 +509,10 @@ class Tape:
                     "follow; compile the whole training step (forward, backward, update)"
                 )
                 return None
-            return ("tensor", self.ref(result))
+            slot = self.ref(result)
+            if self.kinds[slot] == UNTRACKED:  # a parameter, a buffer: the object itself
+                return ("object", result)
+            return ("tensor", slot)
         if isinstance(result, ndarray):
             return ("array", self.ref(result))
         return ("value", result)

@@ -159,8 +159,7 @@ class Module:
             self._put("_buffers", name, value)
         else:
             object.__setattr__(self, name, value)
-            if name == "training":
-                RECORDING.module_changes += 1
+            RECORDING.module_changes += 1  # a replay checks the modules it calls again
 
     def __getattr__(self, name: str):
         d = self.__dict__
@@ -333,6 +332,8 @@ class Module:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear every parameter's gradient (set to None, or zero it in place)."""
+        if RECORDING.tape is not None:  # a step captured by cr.compile clears them on replays
+            return RECORDING.tape.method(self.zero_grad, set_to_none)
         for p in self.parameters():
             if p.grad is None:
                 continue

@@ -88,7 +88,12 @@ class GetItem(Op):
 class Gather(GetItem):
     r""":func:`gather` as an op of its index array: :class:`GetItem` with the full index
     (``index`` along ``axis``, every position elsewhere) built in the forward, so that a
-    step captured by ``cr.compile`` replays it with each call's index."""
+    step captured by ``cr.compile`` replays it with each call's index.
+
+    Forward: :math:`y_{i j} = x_{i, \mathrm{idx}_{i j}}` (along ``axis``).
+    Backward: :math:`\bar x` is zero except :math:`\bar x_{i, \mathrm{idx}_{i j}}
+    \mathrel{+}= \bar y_{i j}` (repeated indices accumulate), as for :class:`GetItem`.
+    """
 
     def forward(self, x, idx, axis):
         grid = list(np.ix_(*(np.arange(s) for s in idx.shape)))
@@ -100,7 +105,12 @@ class Gather(GetItem):
 
 class IndexSelect(GetItem):
     r"""``x[..., idx, ...]`` along ``axis`` (``index_select``) as an op of its index
-    array, like :class:`Gather`."""
+    array, like :class:`Gather`.
+
+    Forward: :math:`y = x[\dots, \mathrm{idx}, \dots]`.
+    Backward: :math:`\bar x` is zero except the rows ``idx`` along ``axis``, which
+    receive :math:`\bar y` (summed over repeated indices), as for :class:`GetItem`.
+    """
 
     def forward(self, x, idx, axis):
         return super().forward(x, (slice(None),) * axis + (idx.reshape(-1),), True)
