@@ -28,33 +28,32 @@ How it works (``tape.py`` records, ``replay.py`` replays):
    anything that differs without an op to explain it (a value computed from the data
    outside chainrule's ops, Python control flow on the data) means the step cannot be
    replayed, and it runs eagerly from then on, with a warning that says why.
-3. Later calls replay. Before each replay, guards check what the recording assumed:
-   the arguments' shapes, dtypes and places (inside tuples, lists and dicts too) and
-   their Python values; grad mode and the default dtype; each module's train/eval mode;
-   that every parameter and buffer is still the same array, requiring
-   grad or not; each optimizer's hyperparameters; that every name the step reads from
-   its globals, its closure or its object (``model``, ``w``, ``lr``, ``self.opt``), and
-   what those hold (the functions and callable objects they name, the items of small
-   dicts and lists, the attributes of plain objects: ``cfg.lr``), still holds the same
-   object; each module's attributes (``dropout.p``, a replaced submodule); and the checks of the arguments' values that the library
-   makes (class labels in range: a replay that fails one runs the call eagerly, which
-   raises as the eager step does). When a guard
-   fails the step is recorded again for the new situation; up to ``cache_size``
-   programs are kept (a last smaller batch, train and eval).
+3. Later calls replay. Before each replay, guards check what the recording assumed: the
+   arguments' shapes, dtypes and places (inside tuples, lists and dicts too) and their
+   Python values; grad mode and the default dtype; each module's train/eval mode; that
+   every parameter and buffer is still the same array, requiring grad or not; each
+   optimizer's hyperparameters; that every name the step reads from its globals, its
+   closure or its object (``model``, ``w``, ``lr``, ``self.opt``), and what those hold
+   (the functions and callable objects they name, the items of small dicts and lists,
+   the attributes of plain objects: ``cfg.lr``), still holds the same object; each
+   module's attributes (``dropout.p``, a replaced submodule); and the checks of the
+   arguments' values that the library makes (class labels in range: a replay that fails
+   one runs the call eagerly, which raises as the eager step does). When a guard fails
+   the step is recorded again for the new situation; up to ``cache_size`` programs are
+   kept (a last smaller batch, train and eval).
 
 What a replay does not repeat is the step's Python code. So a step that reads tensor
 values into Python (``loss.item()``, ``if loss > 1``), assigns ``.data``, uses custom
 autograd Functions, hooks, ``create_graph`` or ``optimizer.step(closure)``, changes an
 optimizer's hyperparameters (a scheduler's ``step()``) or a module (``model.train()``),
 indexes with tensors of indices or masks, or reads a tensor or module through the
-attribute of an object it does not name, runs eagerly, with a warning
-that names the line. Return the tensors you need and read them after the call; step
-schedulers and switch modes between calls (the guards see both). A replayed result
-carries no graph. A step that names Python's ``random`` or ``np.random`` runs eagerly
-(a replay would not draw again: draw with ``cr.rand``). Not seen: Python state that the
-step changes by itself (a counter, a list it appends to), and values it reaches deeper
-than the guards follow (three levels of names, items and attributes): pass such values
-as arguments.
+attribute of an object it does not name, runs eagerly, with a warning that names the
+line. Return the tensors you need and read them after the call; step schedulers and
+switch modes between calls (the guards see both). A replayed result carries no graph. A
+step that names Python's ``random`` or ``np.random`` runs eagerly (a replay would not
+draw again: draw with ``cr.rand``). Not seen: Python state that the step changes by
+itself (a counter, a list it appends to), and values it reaches deeper than the guards
+follow (three levels of names, items and attributes): pass such values as arguments.
 """
 
 from __future__ import annotations
