@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 
-__all__ = ["RECORDING", "replayable", "reported"]
+__all__ = ["RECORDING", "refuse_capture", "replayable", "reported"]
 
 
 class _Recording:
@@ -32,6 +32,13 @@ class _Recording:
 
 
 RECORDING = _Recording()
+
+
+def refuse_capture(reason: str) -> None:
+    """Tell a capture in progress (if any) that the step cannot be replayed: library code
+    that reads values into Python, or makes a result whose shape depends on them."""
+    if RECORDING.tape is not None:
+        RECORDING.tape.refuse(reason)
 
 
 def replayable(fn):

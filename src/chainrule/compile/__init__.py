@@ -53,7 +53,7 @@ switch modes between calls (the guards see both). A replayed result carries no g
 step that names Python's ``random`` or ``np.random`` runs eagerly (a replay would not
 draw again: draw with ``cr.rand``). Not seen: Python state that the step changes by
 itself (a counter, a list it appends to), and values it reaches deeper than the guards
-follow (three levels of names, items and attributes): pass such values as arguments.
+follow (four levels of names, items, attributes and calls): pass such values as arguments.
 """
 
 from __future__ import annotations
@@ -152,26 +152,24 @@ class CompiledStep:
         # modules' modes (train, then eval, is two situations, each recorded twice).
         pair = (key, tuple(training for _, training, _ in tape.modules.values()))
         first = self.pending.pop(pair, None)
-        if first is None:
-            self.pending[pair] = tape
-            while len(self.pending) > self.cache_size:
-                del self.pending[next(iter(self.pending))]
-            if self.recordings >= 4 * self.cache_size and not self.replays:
-                return self._refuse(
-                    f"it was recorded {self.recordings} times and never replayed: an "
-                    "argument that changes on every call (a Python number: pass it as a "
-                    "tensor) or a situation that never repeats",
-                    result,
-                )
-            return result
-        why = compare(first, tape)
-        if why is RETRY:
-            self.pending[pair] = tape
-        elif why is not None:
-            return self._refuse(why, result)
-        else:
+        why = RETRY if first is None else compare(first, tape)
+        if why is None:
             self.programs.insert(0, Program(tape, key))
             del self.programs[self.cache_size :]
+            return result
+        if why is not RETRY:
+            return self._refuse(why, result)
+        self.pending[pair] = tape  # compared with the next recording in this situation
+        while len(self.pending) > self.cache_size:
+            del self.pending[next(iter(self.pending))]
+        if self.recordings >= 4 * self.cache_size and not self.replays:
+            return self._refuse(
+                f"it was recorded {self.recordings} times and never replayed: something it "
+                "depends on changes on every call (a Python number passed in: pass it as a "
+                "tensor; a learning rate stepped by a scheduler on every call; a global or "
+                "an attribute the step itself changes)",
+                result,
+            )
         return result
 
     def _refuse(self, reason: str, result):

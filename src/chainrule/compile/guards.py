@@ -24,7 +24,10 @@ from chainrule.tensor import Tensor
 __all__ = ["accounted", "hyperparameters", "names_read", "reads_random", "same"]
 
 
-def names_read(fn) -> tuple:
+_DEPTH = 4  # how many levels of names, items, attributes and calls the guards follow
+
+
+def names_read(fn, arguments: tuple = ()) -> tuple:
     """(namespace, name, value) for each name that ``fn`` reads from its globals, its
     closure or, for a method, its object's attributes: a replay checks that each name
     still holds the same object, so ``w = new_tensor`` or ``lr = 0.01`` between calls is
@@ -32,7 +35,10 @@ def names_read(fn) -> tuple:
     callable objects they name, the items of small dicts and lists, the attributes of
     plain objects (``cfg.lr``)."""
     out: list = []
-    _collect(fn, out, set(), 3)
+    seen: set = set()
+    _collect(fn, out, seen, _DEPTH)
+    for value in arguments:  # an object passed in: what the step reads from it
+        _follow(value, out, seen, _DEPTH)
     return tuple(out)
 
 
@@ -75,21 +81,38 @@ def _collect(fn, out: list, seen: set, depth: int) -> None:
 
 def _follow(value, out: list, seen: set, depth: int) -> None:
     """Guards on what a named ``value`` may lead the step to read."""
-    if isinstance(value, ModuleType | type | Tensor | Module | Optimizer) or depth == 0:
-        return  # modules and their parameters are guarded as the step calls them
+    if isinstance(value, Module):
+        # What the forward of each module of the user's own classes reads (chainrule's
+        # modules read only their attributes, which the module guards check).
+        for module in value.modules():
+            if not type(module).__module__.startswith("chainrule."):
+                _collect(MethodType(type(module).forward, module), out, seen, _DEPTH)
+        return
+    if isinstance(value, ModuleType | type | Tensor | Optimizer) or depth == 0:
+        return
     value = getattr(value, "__wrapped__", value)  # a decorated or compiled function
     if isinstance(value, FunctionType | MethodType):
         _collect(value, out, seen, depth)
     elif isinstance(value, partial):
         _follow(value.func, out, seen, depth)
         _items(list(value.args) + list(value.keywords.values()), out, seen, depth)
-    elif isinstance(value, dict | list):
+    elif isinstance(value, dict | list | tuple):
         _items(value, out, seen, depth)
+    elif isinstance(value, ndarray):
+        if value.size <= _ITEMS:  # its values may be read into Python: float(a[0])
+            out.append((_Snapshot(value), None, value))
     elif type(getattr(value, "__dict__", None)) is dict and len(value.__dict__) <= _ITEMS:
         _items(value.__dict__, out, seen, depth)  # a plain object: cfg.lr
         call = vars(type(value)).get("__call__")
         if isinstance(call, FunctionType):  # a callable object: follow its __call__
             _collect(MethodType(call, value), out, seen, depth)
+    elif isinstance(getattr(type(value), "__slots__", None), tuple | list):
+        attributes = _Attributes(value)
+        for name in type(value).__slots__:
+            item = attributes.get(name, _Attributes)
+            if item is not _Attributes:
+                out.append((attributes, name, item))
+                _follow(item, out, seen, depth - 1)
 
 
 def reads_random(names: tuple) -> bool:
@@ -103,28 +126,31 @@ def reads_random(names: tuple) -> bool:
     return False
 
 
-def accounted(fn, names: tuple, optimizers) -> set:
+def accounted(fn, names: tuple, optimizers) -> tuple[set, set]:
     """The ids of the tensors and modules a replay may read again without seeing how the
     step reached them: those its guarded names hold (and ``fn`` itself, for a compiled
     module), their parameters, buffers and submodules, the optimizers' parameters, and
-    ``fn``'s default arguments."""
+    ``fn``'s default arguments; and the ids of those tensors' arrays (a tensor sharing
+    one, ``w.detach()``, is as good as the tensor)."""
     roots = [value for _, _, value in names]
     roots += list(getattr(fn, "__defaults__", None) or ())
     if isinstance(fn, Module):
         roots.append(fn)
     roots += list(optimizers)
     out: set = set()
+    tensors: list = []
     for value in roots:
         if isinstance(value, Module):
             for module in value.modules():
                 out.add(id(module))
-                out.update(id(t) for t in module._parameters.values() if t is not None)
-                out.update(id(t) for t in module._buffers.values() if t is not None)
+                tensors += [t for t in module._parameters.values() if t is not None]
+                tensors += [t for t in module._buffers.values() if t is not None]
         elif isinstance(value, Optimizer):
-            out.update(id(p) for group in value.param_groups for p in group["params"])
+            tensors += [p for group in value.param_groups for p in group["params"]]
         elif isinstance(value, Tensor):
-            out.add(id(value))
-    return out
+            tensors.append(value)
+    out.update(map(id, tensors))
+    return out, {id(t._array) for t in tensors}
 
 
 _ITEMS = 64  # a named dict or list up to this size has its items guarded too
@@ -141,6 +167,32 @@ def _items(container, out: list, seen: set, depth: int) -> None:
         value = container[key]
         out.append((space, key, value))
         _follow(value, out, seen, depth - 1)
+
+
+class _Snapshot:
+    """A small array's values when recorded, with a namespace's ``get``: it returns the
+    array while its values are unchanged."""
+
+    __slots__ = ("array", "values")
+
+    def __init__(self, array) -> None:
+        self.array, self.values = array, array.copy()
+
+    def get(self, name, default=None):
+        a = self.array
+        return a if a.shape == self.values.shape and np.array_equal(a, self.values) else default
+
+
+class _Attributes:
+    """An object's attributes with a namespace's ``get`` (for ``__slots__`` objects)."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj) -> None:
+        self.obj = obj
+
+    def get(self, name, default=None):
+        return getattr(self.obj, name, default)
 
 
 class _Items:
@@ -196,8 +248,8 @@ def same(a, b) -> bool:
         return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
     if isinstance(a, dict):
         return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
-    if isinstance(a, Tensor):
-        return False  # different tensor objects
+    if isinstance(a, Tensor):  # the same values: one array (a parameter, w.detach())
+        return a._array is b._array and a._requires_grad is b._requires_grad
     try:
         return bool(a == b)
     except Exception:

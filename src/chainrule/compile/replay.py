@@ -62,10 +62,13 @@ def call_key(args: tuple, kwargs: dict) -> tuple:
             key.append((path, "array", value.shape, value.dtype))
             arrays.append(id(value))
         else:
-            try:
-                hash(value)
-            except TypeError:
-                value = ("object", id(value))
+            if isinstance(value, float):
+                value = value.hex()  # -0.0 is not 0.0, and nan is nan
+            else:
+                try:
+                    hash(value)
+                except TypeError:
+                    value = ("object", id(value))
             key.append((path, type(value), value))
             arrays.append(None)
     # Which arguments share one array ((x, x) records a single slot for both).
@@ -118,12 +121,16 @@ class Program:
             for module, training, members in self.modules:
                 if module.training is not training or not _same_members(module, members):
                     return False
+                if module._forward_hooks or module._forward_pre_hooks:
+                    return False  # recorded again, and refused: a replay would not run them
             self.module_changes = RECORDING.module_changes
         for namespace, name, value in self.names:
             if namespace.get(name, _MISSING) is not value:
                 return False
         for tensor, array, requires_grad in self.guards:
             if tensor._array is not array or tensor._requires_grad is not requires_grad:
+                return False
+            if tensor._hooks:  # a gradient hook added since: record again (and refuse)
                 return False
         for optimizer, settings in self.optimizers:
             if not _same_settings(optimizer.param_groups, settings):

@@ -173,7 +173,8 @@ class Tape:
         self.outputs = None
         self.alive: list = []  # the nodes recorded (their ids must stay unique)
         self.fn = fn
-        self.names = names_read(fn)  # the globals and closure variables it reads: guards
+        objects = [v for _, v in flatten((args, kwargs)) if not isinstance(v, _PLAIN)]
+        self.names = names_read(fn, objects)  # the names it reads, and what they hold
         if reads_random(self.names):
             self.reason = (
                 "the step may draw from Python's or NumPy's random generators, which a "
@@ -466,7 +467,7 @@ class Tape:
         """Refuse if the step read a tensor or called a module that a replay could not
         find again: one it reached through an attribute, a list or a dict (the caller
         may rebind it between calls without any guard seeing)."""
-        known = accounted(self.fn, self.names, [o for o, _ in self.optimizers.values()])
+        known, arrays = accounted(self.fn, self.names, [o for o, _ in self.optimizers.values()])
         for module, _, _ in self.modules.values():
             if id(module) not in known:
                 return self.refuse(
@@ -475,7 +476,7 @@ class Tape:
                     "replaced; pass it in, or name it as a global or closure variable"
                 )
         for tensor, array, _ in self.tensors.values():
-            if id(tensor) not in known:
+            if id(tensor) not in known and id(array) not in arrays:
                 return self.refuse(
                     f"{self._reader(array)} uses a tensor of shape {tuple(tensor.shape)} that "
                     "no recorded op made and that the step does not reach through an "
@@ -536,6 +537,9 @@ def flatten(value, path: tuple = ()):
             yield from flatten(v, (*path, k))
     else:
         yield path, value
+
+
+_PLAIN = (Tensor, ndarray, int, float, complex, bool, str, bytes, type(None))
 
 
 def _basic(index) -> bool:

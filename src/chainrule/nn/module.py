@@ -237,6 +237,7 @@ class Module:
         value replaces the output."""
         handle = _Handle(self._forward_hooks)
         self._forward_hooks[handle.id] = hook
+        RECORDING.module_changes += 1
         return handle
 
     def register_forward_pre_hook(self, hook) -> _Handle:
@@ -244,6 +245,7 @@ class Module:
         replaces the arguments."""
         handle = _Handle(self._forward_pre_hooks)
         self._forward_pre_hooks[handle.id] = hook
+        RECORDING.module_changes += 1
         return handle
 
     # ----------------------------------------------------------------- traversal

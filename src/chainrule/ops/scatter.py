@@ -24,7 +24,7 @@ import numpy as np
 
 from chainrule import dtypes as _dt
 from chainrule._backend import xp
-from chainrule._recording import replayable
+from chainrule._recording import refuse_capture, replayable
 from chainrule.autograd.grad_mode import STATE
 from chainrule.errors import ShapeError
 from chainrule.ops._common import along, normalize_dim
@@ -206,6 +206,7 @@ def nonzero(input, *, out=None, as_tuple: bool = False):
     """The indices of the non-zero elements: an int64 tensor of shape (count, ndim), one
     row per element in row-major order, or with ``as_tuple=True`` one 1-D tensor per
     dimension (what ``x[mask]`` would index with). NaN counts as non-zero."""
+    refuse_capture("nonzero makes a result whose shape depends on the values of its input")
     a = as_tensor(input)._array
     if a.ndim == 0:
         found = bool(a != 0)
