@@ -118,7 +118,14 @@ def _cmd_bench(args) -> int:
     from chainrule.bench import runner
 
     names = [n.strip() for n in args.cases.split(",") if n.strip()] if args.cases else None
-    runner.run(quick=args.quick, names=names, use_torch=not args.no_torch, as_json=args.json)
+    runner.run(
+        quick=args.quick,
+        names=names,
+        use_torch=not args.no_torch,
+        use_jax=not args.no_jax,
+        as_json=args.json,
+        threads=args.threads,
+    )
     return 0
 
 
@@ -365,14 +372,23 @@ def build_parser() -> argparse.ArgumentParser:
         "bench",
         help="time training steps against PyTorch and hand-written NumPy",
         description="Time each case (MLP steps with SGD and Adam at several batch sizes, a deep narrow "
-        "MLP, a LeNet-like CNN, a 5-op graph, inference) with chainrule, hand-written NumPy and PyTorch, "
-        "interleaved in one process; print ms/step, samples/s, the speed ratios, the share of the "
-        "sgemm rate, peak memory per step, and the BLAS in use.",
+        "MLP, a LeNet-like CNN, a 5-op graph, inference) with chainrule, hand-written NumPy, PyTorch "
+        "and JAX (jax.jit, in a worker process; if installed), interleaved round by round; print "
+        "ms/step, samples/s, the speed ratios, the share of the sgemm rate, peak memory per step, "
+        "and the BLAS, thread counts and CPUs each library used.",
     )
     bench.add_argument("--quick", action="store_true", help="fewer repeats and the main cases only")
     bench.add_argument("--json", action="store_true", help="print the results as JSON")
     bench.add_argument("--cases", metavar="NAMES", help="comma-separated case names (default: all)")
     bench.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
+    bench.add_argument("--no-jax", action="store_true", help="leave JAX out")
+    bench.add_argument(
+        "--threads",
+        type=_positive_int,
+        metavar="N",
+        help="pin every library (BLAS, OpenMP, PyTorch's pools, XLA) to N threads and, where the "
+        "OS allows, the process to N CPUs (default: each library's own thread count)",
+    )
     bench.set_defaults(func=_cmd_bench)
 
     verify = sub.add_parser(

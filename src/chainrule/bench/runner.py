@@ -31,6 +31,7 @@ import tracemalloc
 import numpy as np
 
 from chainrule._allocator import tune_allocator
+from chainrule.bench import jax_worker, pinning
 from chainrule.bench.cases import CASES
 
 __all__ = ["measure_memory", "run", "sgemm_rate"]
@@ -133,29 +134,52 @@ BLOCK_S = 0.1  # aim for blocks at least this long
 WARMUP_S = 0.3  # untimed steps of each implementation before the first round
 
 
-def _time_case(steps: dict, rounds: int) -> dict:
-    names = list(steps)
-    inner = {}
-    for name, fn in steps.items():  # warm up (caches, allocator, thread pools), size blocks
+class _Local:
+    """An implementation timed in this process: ``warm`` runs it untimed and returns the
+    time of one step; ``block(n)`` runs two untimed steps then ``n`` timed ones and returns
+    the time per step and the CPU time (all threads of the process) per wall second.
+    (:class:`chainrule.bench.jax_worker.JaxWorker` does the same in its own process.)"""
+
+    def __init__(self, fn) -> None:
+        self.fn = fn
+
+    def warm(self, seconds: float) -> float:
+        fn = self.fn
         start = time.perf_counter()
         for _ in range(3):
             fn()
-        while time.perf_counter() - start < WARMUP_S:
+        while time.perf_counter() - start < seconds:
             fn()
-        one = _timed(fn)
+        return _timed(fn)
+
+    def block(self, n: int) -> tuple[float, float]:
+        fn = self.fn
+        fn()
+        fn()
+        wall, cpu = time.perf_counter(), time.process_time()
+        for _ in range(n):
+            fn()
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        return wall / n, cpu / wall
+
+
+def _time_case(timers: dict, rounds: int) -> tuple[dict, dict]:
+    """Time each implementation (a :class:`_Local` or the JAX worker) in ``rounds``
+    rounds; return the time per step of each round, and the CPU time per wall second."""
+    names = list(timers)
+    inner = {}
+    for name, timer in timers.items():  # warm up (caches, allocator, thread pools), size blocks
+        one = timer.warm(WARMUP_S)
         inner[name] = max(3, min(200, int(BLOCK_S / max(one, 1e-7))))
-    samples = {name: [] for name in steps}
+    samples = {name: [] for name in timers}
+    busy = {name: [] for name in timers}
     for r in range(rounds):
         for name in names[r % len(names) :] + names[: r % len(names)]:
-            fn = steps[name]
             time.sleep(SETTLE_S)
-            fn()
-            fn()
-            start = time.perf_counter()
-            for _ in range(inner[name]):
-                fn()
-            samples[name].append((time.perf_counter() - start) / inner[name])
-    return samples
+            per_step, cpu = timers[name].block(inner[name])
+            samples[name].append(per_step)
+            busy[name].append(cpu)
+    return samples, busy
 
 
 def _ratio(samples: dict, other: str) -> float:
@@ -166,21 +190,41 @@ def _ratio(samples: dict, other: str) -> float:
 
 
 def _blas_info() -> list[dict]:
+    return pinning.numpy_info()["blas"]
+
+
+def _start_jax(threads, notes: list):
+    """The JAX worker and what it reports, or (None, None) with a note saying why not."""
+    if not jax_worker.available():
+        notes.append(f"JAX: not installed ({jax_worker.INSTALL} brings it); column skipped")
+        return None, None
+    worker = jax_worker.JaxWorker(threads)
     try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        return []
-    return [
-        {k: lib.get(k) for k in ("internal_api", "version", "num_threads", "prefix")}
-        for lib in threadpool_info()
-    ]
+        return worker, worker.info()
+    except RuntimeError as e:
+        worker.close()
+        notes.append(f"JAX: {e}; column skipped")
+        return None, None
 
 
 def run(
-    quick: bool = False, names=None, use_torch: bool = True, as_json: bool = False, stream=None
+    quick: bool = False,
+    names=None,
+    use_torch: bool = True,
+    as_json: bool = False,
+    stream=None,
+    threads: int | None = None,
+    use_jax: bool = True,
 ) -> dict:
-    """Run the benchmark, print a table (or JSON) and return the results."""
+    """Run the benchmark, print a table (or JSON) and return the results.
+
+    ``threads``: pin every library (NumPy's BLAS and OpenMP, PyTorch's pools, XLA) to this
+    many threads and, where the OS allows, the process to as many CPUs; None leaves each
+    library its own default (PyTorch gets as many threads as NumPy's BLAS). ``use_jax``:
+    add the JAX column when JAX is installed (it runs in a worker process)."""
     stream = stream or sys.stdout
+    if threads is not None and threads < 1:
+        raise ValueError(f"threads must be at least 1, got {threads}")
     torch = None
     if use_torch:
         try:
@@ -195,40 +239,64 @@ def run(
                 f"unknown case(s): {', '.join(sorted(unknown))}; known: "
                 f"{', '.join(c.name for c in CASES)}"
             )
-    allocator_kept = tune_allocator()  # as the chainrule commands run; all three benefit
-    threads = next((lib["num_threads"] for lib in _blas_info() if lib["internal_api"]), None)
-    if torch is not None and threads:
-        torch.set_num_threads(int(threads))
-    rate = sgemm_rate()
+    allocator_kept = tune_allocator()  # as the chainrule commands run; all of them benefit
     rounds = 3 if quick else 9
-    results = []
-    for case in cases:
-        steps = {"chainrule": case.chainrule_step(), "numpy": case.numpy_step()}
-        if torch is not None:
-            steps["torch"] = case.torch_step(torch)
-        samples = _time_case(steps, rounds)
-        times = {name: statistics.median(ts) for name, ts in samples.items()}
-        memory = {name: measure_memory(name, fn, torch) for name, fn in steps.items()}
-        mine = times["chainrule"]
-        row = {
-            "case": case.name,
-            "batch": case.batch,
-            "ms": {k: v * 1e3 for k, v in times.items()},
-            "samples_per_s": case.batch / mine,
-            "x_torch": _ratio(samples, "torch") if "torch" in samples else None,
-            "x_numpy": _ratio(samples, "numpy"),
-            "sgemm_share": case.flops() / mine / 1e9 / rate if case.flops() else None,
-            "peak_mb": {k: (v / 2**20 if v is not None else None) for k, v in memory.items()},
-        }
-        results.append(row)
+    with pinning.limited(threads, torch) as pinned:
+        notes = list(pinned["notes"])
+        worker, jax_info = _start_jax(threads, notes) if use_jax else (None, None)
+        try:
+            rate = sgemm_rate()
+            libraries = {
+                "numpy": pinning.numpy_info(),
+                "torch": pinning.torch_info(torch),
+                "jax": jax_info,
+            }
+            results = []
+            for case in cases:
+                timers = {"chainrule": _Local(case.chainrule_step())}
+                timers["numpy"] = _Local(case.numpy_step())
+                if torch is not None:
+                    timers["torch"] = _Local(case.torch_step(torch))
+                jax_note = None
+                if worker is not None:
+                    try:
+                        jax_note = worker.build(case.name)
+                    except RuntimeError as e:  # the worker failed: go on without it
+                        notes.append(f"JAX: {e}; column left out from {case.name} on")
+                        worker.close()
+                        worker = None
+                    else:
+                        if jax_note is None:
+                            timers["jax"] = worker
+                try:
+                    samples, busy = _time_case(timers, rounds)
+                except RuntimeError as e:
+                    if "jax" not in timers:
+                        raise
+                    notes.append(f"JAX: {e}; column left out from {case.name} on")
+                    worker.close()
+                    worker = None
+                    del timers["jax"]
+                    samples, busy = _time_case(timers, rounds)
+                results.append(
+                    _row(case, timers, samples, busy, rate, torch, jax_note, worker is not None)
+                )
+        finally:
+            if worker is not None:
+                worker.close()
     report = {
         "sgemm_gflops": rate,
-        "blas": _blas_info(),
+        "threads": threads,
+        "affinity": pinned["affinity"],
+        "libraries": libraries,
+        "blas": libraries["numpy"]["blas"],
         "torch": getattr(torch, "__version__", None),
-        "torch_threads": torch.get_num_threads() if torch is not None else None,
+        "torch_threads": libraries["torch"]["intra_op_threads"] if torch is not None else None,
+        "jax": jax_info["version"] if jax_info else None,
         "numpy": np.__version__,
         "allocator_keeps_freed_memory": allocator_kept,
         "quick": quick,
+        "notes": notes + _load_notes(results),
         "cases": results,
     }
     if as_json:
@@ -238,37 +306,154 @@ def run(
     return report
 
 
+LOADED = 0.8  # CPU seconds per wall second of a one-thread step below which it shared its CPU
+
+
+def _load_notes(results: list) -> list[str]:
+    """A warning when the timed steps got clearly less than a CPU to themselves: a step
+    alone on its core uses about one CPU second per wall second (more where its kernels
+    run on several threads), so a median well below that means other processes took
+    turns on the CPUs, and the times (and, less so, the ratios) are inflated."""
+    busy = [v for r in results for v in (r.get("cpu_per_wall") or {}).values()]
+    if not busy or statistics.median(busy) >= LOADED:
+        return []
+    return [
+        f"the timed steps got {statistics.median(busy):.2f} CPU seconds per wall second "
+        "(median over cases and implementations): other processes shared the CPUs, so "
+        "every time is inflated and the ratios are less reliable than on an idle machine"
+    ]
+
+
+def _row(case, timers, samples, busy, rate, torch, jax_note, jax_running) -> dict:
+    times = {name: statistics.median(ts) for name, ts in samples.items()}
+    memory = {
+        name: measure_memory(name, timer.fn, torch)
+        for name, timer in timers.items()
+        if isinstance(timer, _Local)
+    }
+    if jax_running or jax_note:
+        memory["jax"] = None  # see format_table's notes: not measurable
+    mine = times["chainrule"]
+    return {
+        "case": case.name,
+        "batch": case.batch,
+        "ms": {k: v * 1e3 for k, v in times.items()},
+        "samples_per_s": case.batch / mine,
+        "x_torch": _ratio(samples, "torch") if "torch" in samples else None,
+        "x_jax": _ratio(samples, "jax") if "jax" in samples else None,
+        "x_numpy": _ratio(samples, "numpy"),
+        "sgemm_share": case.flops() / mine / 1e9 / rate if case.flops() else None,
+        "peak_mb": {k: (v / 2**20 if v is not None else None) for k, v in memory.items()},
+        "cpu_per_wall": {k: statistics.median(v) for k, v in busy.items()},
+        "jax_note": jax_note,
+    }
+
+
 def _f(value, fmt: str) -> str:
     return "-" if value is None else format(value, fmt)
 
 
+def _cpus(cpus) -> str:
+    return "CPUs " + ",".join(map(str, cpus)) if cpus else "CPUs: unknown"
+
+
+def _n(count, what: str) -> str:
+    return f"{_f(count, 'd')} {what}{'' if count == 1 else 's'}"
+
+
+def _library_lines(report: dict) -> list[str]:
+    libs = report.get("libraries") or {}
+    affinity = _cpus(report.get("affinity"))
+    blas = ", ".join(
+        f"{b['internal_api']} {b['version']}"
+        + (f" {b['architecture']}" if b.get("architecture") else "")
+        + (f" ({b['threading_layer']})" if b.get("threading_layer") else "")
+        + f", {_n(b['num_threads'], 'thread')}"
+        for b in report["blas"]
+        if b.get("user_api", "blas") == "blas"
+    )
+    lines = [f"  chainrule, numpy: NumPy {report['numpy']}; {blas or 'BLAS unknown'}; {affinity}"]
+    t = libs.get("torch")
+    if t:
+        mkl = (
+            f" (MKL {t['mkl_version']}, {_n(t.get('mkl_threads'), 'thread')})"
+            if t.get("mkl_version")
+            else ""
+        )
+        lines.append(
+            f"  torch {t['version']}: {t['intra_op_threads']} intra-op, "
+            f"{_n(t['interop_threads'], 'inter-op thread')}; BLAS {t.get('blas') or '?'}{mkl}; "
+            f"OpenMP {_n(t.get('omp_threads'), 'thread')}; "
+            f"{t.get('cpu_capability') or '?'} kernels; {affinity}"
+        )
+    elif report.get("torch") is None:
+        lines.append("  torch: not installed or left out")
+    j = libs.get("jax")
+    if j:
+        lines.append(
+            f"  jax {j['version']} (jit, own process): XLA on {j['device']}, "
+            f"{_n(j.get('xla_eigen_threads'), 'Eigen thread')} "
+            f"(NPROC={j.get('nproc') or 'unset'}, XLA_FLAGS={j.get('xla_flags') or 'unset'}); "
+            f"{_cpus(j.get('affinity'))}"
+        )
+    busy: dict = {}
+    for r in report["cases"]:
+        for k, v in (r.get("cpu_per_wall") or {}).items():
+            busy.setdefault(k, []).append(v)
+    if busy:
+        lines.append(
+            "  CPU time per wall second while timed (median over cases): "
+            + ", ".join(f"{k} {statistics.median(v):.2f}" for k, v in busy.items())
+        )
+    return lines
+
+
 def format_table(report: dict) -> str:
     lines = []
-    blas = ", ".join(
-        f"{b['internal_api']} {b['version']} ({b['num_threads']} threads)" for b in report["blas"]
-    )
+    threads = report.get("threads")
     lines.append(
-        f"sgemm {report['sgemm_gflops']:.0f} GFLOP/s; BLAS: {blas or 'unknown'}; "
-        f"NumPy {report['numpy']}; PyTorch {report['torch'] or 'not installed'}"
-        + (f" ({report['torch_threads']} threads)" if report["torch_threads"] else "")
+        f"sgemm {report['sgemm_gflops']:.0f} GFLOP/s; "
+        + (
+            f"--threads {threads}: every library pinned to {threads} thread{'s' if threads != 1 else ''}"
+            if threads
+            else "threads: each library's default (--threads N pins them)"
+        )
         + ("; freed memory kept (glibc)" if report.get("allocator_keeps_freed_memory") else "")
     )
+    lines += _library_lines(report)
+    with_jax = any("jax" in r["ms"] for r in report["cases"])
     header = (
-        f"{'case':<17}{'chainrule ms':>13}{'numpy ms':>10}{'torch ms':>10}{'samples/s':>11}"
-        f"{'x torch':>9}{'x numpy':>9}{'sgemm %':>9}{'peak MB (cr/np/pt)':>22}"
+        f"{'case':<17}{'chainrule ms':>13}{'numpy ms':>10}{'torch ms':>10}"
+        + (f"{'jax ms':>10}" if with_jax else "")
+        + f"{'samples/s':>11}{'x torch':>9}"
+        + (f"{'x jax':>8}" if with_jax else "")
+        + f"{'x numpy':>9}{'sgemm %':>9}{'peak MB (cr/np/pt)':>22}"
     )
     lines += [header, "-" * len(header)]
     for r in report["cases"]:
         ms, mem = r["ms"], r["peak_mb"]
         peaks = "/".join(_f(mem.get(k), ".1f") for k in IMPLS)
         share = r["sgemm_share"] * 100 if r["sgemm_share"] is not None else None
+        jax_ms = ("n/a" if r.get("jax_note") else _f(ms.get("jax"), ".3f")) if with_jax else None
         lines.append(
             f"{r['case']:<17}{ms['chainrule']:>13.3f}{ms['numpy']:>10.3f}{_f(ms.get('torch'), '.3f'):>10}"
-            f"{r['samples_per_s']:>11.0f}{_f(r['x_torch'], '.2f'):>9}{r['x_numpy']:>9.2f}"
-            f"{_f(share, '.0f'):>9}{peaks:>22}"
+            + (f"{jax_ms:>10}" if with_jax else "")
+            + f"{r['samples_per_s']:>11.0f}{_f(r['x_torch'], '.2f'):>9}"
+            + (f"{_f(r.get('x_jax'), '.2f'):>8}" if with_jax else "")
+            + f"{r['x_numpy']:>9.2f}{_f(share, '.0f'):>9}{peaks:>22}"
         )
     lines.append(
-        "x torch / x numpy: how many times faster chainrule is (above 1: faster); "
+        "x torch / x jax / x numpy: how many times faster chainrule is (above 1: faster); "
         "sgemm %: share of the sgemm rate the step's matrix products reach"
     )
+    if with_jax:
+        lines.append(
+            "jax: one jax.jit step per call, waited for (block_until_ready); its peak memory is "
+            "not measured (XLA's CPU client reports no memory statistics, and its buffers "
+            "are outside tracemalloc)"
+        )
+    for r in report["cases"]:
+        if r.get("jax_note"):
+            lines.append(f"jax, {r['case']}: not written in JAX ({r['jax_note']})")
+    lines += [f"note: {n}" for n in report.get("notes", [])]
     return "\n".join(lines)
