@@ -175,7 +175,8 @@ def test_one_thread_mode_pins_every_library_and_says_so(capsys):
         assert len(report["affinity"]) == 1 and jax_info["affinity"] == report["affinity"]
         assert jax_info["xla_eigen_threads"] == 1
     row = report["cases"][0]
-    assert set(row["ms"]) == {"chainrule", "numpy", "torch", "jax"}
+    assert set(row["ms"]) == {"chainrule", "compiled", "numpy", "torch", "jax"}
+    assert row["compiled_x_torch"] > 0 and row["compiled_x_jax"] > 0
     assert row["x_jax"] > 0 and row["peak_mb"]["jax"] is None  # not measured, not made up
     # Everything is as it was afterwards.
     assert [lib["num_threads"] for lib in threadpool_info()] == before_threads

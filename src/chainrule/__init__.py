@@ -38,6 +38,7 @@ from chainrule.autograd import (
     no_grad,
     set_grad_enabled,
 )
+from chainrule.compile import compile
 from chainrule.devices import device, get_default_device, set_default_device
 from chainrule.dtypes import (
     bool,
@@ -89,6 +90,7 @@ __all__ = [  # noqa: PLE0604 (the tensor names are spliced in below)
     "autograd",
     "backends",
     "bernoulli",
+    "compile",
     "cuda",
     "data",
     "default_generator",

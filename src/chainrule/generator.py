@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule._recording import RECORDING
 from chainrule.devices import check_device, device, home
 from chainrule.random import _generator, check_seed
 from chainrule.tensor import Tensor, tensor
@@ -50,6 +51,8 @@ class Generator:
 
     def manual_seed(self, seed: int) -> Generator:
         """Restart the stream from ``seed``; returns this generator."""
+        if RECORDING.tape is not None:  # a step captured by cr.compile reseeds on each replay
+            return RECORDING.tape.method(self.manual_seed, seed)
         s = check_seed("manual_seed", seed)
         # Written into the existing bit generator, so everything holding it follows.
         self._rng.bit_generator.state = np.random.PCG64(s).state
@@ -81,6 +84,8 @@ class Generator:
 
     def set_state(self, new_state) -> Generator:
         """Restore a state returned by :meth:`get_state`; returns this generator."""
+        if RECORDING.tape is not None:  # a step captured by cr.compile restores it on replays
+            return RECORDING.tape.method(self.set_state, new_state)
         if not isinstance(new_state, Tensor) or new_state._array.dtype != np.uint8:
             raise TypeError(
                 "set_state expects the uint8 tensor that get_state returns, got "

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule._recording import RECORDING
+
 __all__ = [
     "check_seed",
     "default_generator",
@@ -96,6 +98,8 @@ def _is_state(state) -> bool:
 def set_rng_state(state: dict) -> None:
     """Restore a state returned by :func:`get_rng_state` (anything else is refused with a
     ValueError, before the generator changes)."""
+    if RECORDING.tape is not None:  # a step captured by cr.compile restores it on replays
+        return RECORDING.tape.method(set_rng_state, state)
     if not _is_state(state):
         text = repr(state)
         raise ValueError(

@@ -22,6 +22,7 @@ import numpy as np
 from chainrule import devices as _devices
 from chainrule import dtypes as _dt
 from chainrule._backend import ndarray, to_numpy, xp
+from chainrule._recording import RECORDING, replayable
 from chainrule.errors import ShapeError
 from chainrule.printing import tensor_repr
 from chainrule.random import rng as _rng
@@ -155,6 +156,12 @@ class Tensor:
                     f"assigned grad has dtype {value._array.dtype}, but the tensor has dtype "
                     f"{self._array.dtype}"
                 )
+        if RECORDING.tape is not None:  # a step being captured by cr.compile
+            if value is not None:
+                RECORDING.tape.refuse("the step assigns a tensor to .grad")
+            else:
+                RECORDING.tape.method(_clear_grad, self)
+                return
         self._grad = value
 
     @property
@@ -225,6 +232,8 @@ class Tensor:
                 f"data must be assigned a tensor, got {type(value).__name__}; wrap an array "
                 "with cr.from_numpy(...) (shares its memory) or cr.tensor(...) (copies it)"
             )
+        if RECORDING.tape is not None:
+            RECORDING.tape.refuse("the step assigns to .data, which replaces a tensor's memory")
         self._array = value._array
 
     @property
@@ -286,15 +295,21 @@ class Tensor:
     # ----------------------------------------------------------------- conversion
     def numpy(self) -> np.ndarray:
         """The values as a NumPy array (shares this tensor's memory)."""
+        if RECORDING.tape is not None:
+            RECORDING.tape.read(self, "numpy()")
         return to_numpy(self._array)
 
     def __array__(self, dtype=None, copy=None):
+        if RECORDING.tape is not None:
+            RECORDING.tape.read(self, "conversion to a NumPy array")
         arr = to_numpy(self._array)
         if dtype is not None and arr.dtype != dtype:
             return arr.astype(dtype)
         return arr.copy() if copy else arr
 
     def tolist(self):
+        if RECORDING.tape is not None:
+            RECORDING.tape.read(self, "tolist()")
         return to_numpy(self._array).tolist()
 
     def item(self):
@@ -304,6 +319,8 @@ class Tensor:
                 f"item(): only a one-element tensor can be converted to a Python number, "
                 f"got shape {tuple(self._array.shape)}"
             )
+        if RECORDING.tape is not None:
+            RECORDING.tape.read(self, "item(), float(), int() or bool()")
         return self._array.reshape(()).item()
 
     def __float__(self) -> float:
@@ -336,6 +353,8 @@ class Tensor:
         return (self[i] for i in range(self._array.shape[0]))
 
     def __repr__(self) -> str:
+        if RECORDING.tape is not None:
+            RECORDING.tape.read(self, "printing")
         return tensor_repr(self)  # PyTorch's layout: chainrule/printing.py
 
     def __format__(self, spec: str) -> str:
@@ -500,6 +519,8 @@ class Tensor:
             return
         if not self._array.flags.writeable:
             _ops.inplace.write(self, 0, "__setitem__")  # raises the read-only error
+        if RECORDING.tape is not None:
+            RECORDING.tape.write(self, value, index)
         try:
             self._array[index] = value._array if isinstance(value, Tensor) else value
         except ValueError as err:
@@ -652,6 +673,11 @@ def _varargs(dims) -> tuple:
 _new = object.__new__
 
 
+def _clear_grad(t: Tensor) -> None:
+    """``t.grad = None``, as a captured step (cr.compile) replays it."""
+    t._grad = None
+
+
 def _make(data, ctx, requires_grad: bool) -> Tensor:
     """Wrap an ndarray without copying or checking: the constructor ops use."""
     t = _new(Tensor)
@@ -701,6 +727,7 @@ def _holds_numpy_float64(data) -> bool:
     return False
 
 
+@replayable
 def tensor(
     data, dtype=None, requires_grad: bool = False, *, device=None, pin_memory: bool = False
 ) -> Tensor:
@@ -723,9 +750,16 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
         _devices.check_device("as_tensor", device)
     if isinstance(data, Tensor) and (dtype is None or data.dtype == _dt.to_dtype(dtype)):
         return data
+    return _converted(data, dtype)
+
+
+@replayable
+def _converted(data, dtype) -> Tensor:
+    """``data`` (not a tensor of that dtype) as a tensor, without copying an array."""
     return _make(_to_array(data, dtype, copy=False), None, False)
 
 
+@replayable
 def from_numpy(array: np.ndarray) -> Tensor:
     """A tensor sharing memory with ``array``."""
     if not isinstance(array, np.ndarray):
@@ -753,21 +787,25 @@ def _factory(arr, requires_grad: bool) -> Tensor:
     return t
 
 
+@replayable
 def zeros(*size, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     _devices.check_device("zeros", device)
     return _factory(xp.zeros(_size(size), _dt.or_default(dtype)), requires_grad)
 
 
+@replayable
 def ones(*size, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     _devices.check_device("ones", device)
     return _factory(xp.ones(_size(size), _dt.or_default(dtype)), requires_grad)
 
 
+@replayable
 def empty(*size, dtype=None, requires_grad: bool = False, device=None) -> Tensor:
     _devices.check_device("empty", device)
     return _factory(xp.empty(_size(size), _dt.or_default(dtype)), requires_grad)
 
 
+@replayable
 def full(size, fill_value, dtype=None, requires_grad: bool = False, *, device=None) -> Tensor:
     """A tensor of ``size`` filled with ``fill_value``; the dtype follows the value's type."""
     _devices.check_device("full", device)
@@ -776,16 +814,19 @@ def full(size, fill_value, dtype=None, requires_grad: bool = False, *, device=No
     return _factory(xp.full(_size((size,)), fill_value, _dt.to_dtype(dtype)), requires_grad)
 
 
+@replayable
 def zeros_like(t, dtype=None, requires_grad: bool = False, *, device=None) -> Tensor:
     _devices.check_device("zeros_like", device)
     return _factory(xp.zeros(t.shape, dtype or t.dtype), requires_grad)
 
 
+@replayable
 def ones_like(t, dtype=None, requires_grad: bool = False, *, device=None) -> Tensor:
     _devices.check_device("ones_like", device)
     return _factory(xp.ones(t.shape, dtype or t.dtype), requires_grad)
 
 
+@replayable
 def full_like(t, fill_value, dtype=None, requires_grad: bool = False, *, device=None) -> Tensor:
     _devices.check_device("full_like", device)
     return _factory(xp.full(t.shape, fill_value, dtype or t.dtype), requires_grad)
@@ -800,6 +841,7 @@ def _float_draw(where: str, dtype) -> None:
         )
 
 
+@replayable
 def randn(*size, dtype=None, requires_grad: bool = False, generator=None, device=None) -> Tensor:
     """Draws from the standard normal distribution, from ``generator`` (default: the
     library's seeded generator)."""
@@ -810,6 +852,7 @@ def randn(*size, dtype=None, requires_grad: bool = False, generator=None, device
     return _factory(xp.asarray(arr), requires_grad)
 
 
+@replayable
 def rand(*size, dtype=None, requires_grad: bool = False, generator=None, device=None) -> Tensor:
     """Draws from U[0, 1), from ``generator`` (default: the library's seeded generator)."""
     _devices.check_device("rand", device)
@@ -819,6 +862,7 @@ def rand(*size, dtype=None, requires_grad: bool = False, generator=None, device=
     return _factory(xp.asarray(arr), requires_grad)
 
 
+@replayable
 def randint(
     low: int = 0,
     high: int | None = None,
@@ -861,6 +905,7 @@ def _cuda_device(index):
     return index if not isinstance(index, int) or isinstance(index, bool) else f"cuda:{index}"
 
 
+@replayable
 def arange(
     start, end=None, step=1, dtype=None, requires_grad: bool = False, *, device=None
 ) -> Tensor:
@@ -889,6 +934,7 @@ def arange(
     return _factory(xp.arange(start, end, step, dtype=_dt.to_dtype(dtype)), requires_grad)
 
 
+@replayable
 def linspace(
     start, end, steps: int, dtype=None, requires_grad: bool = False, *, device=None
 ) -> Tensor:
@@ -896,6 +942,7 @@ def linspace(
     return _factory(xp.linspace(start, end, steps, dtype=_dt.or_default(dtype)), requires_grad)
 
 
+@replayable
 def eye(
     n: int, m: int | None = None, dtype=None, requires_grad: bool = False, *, device=None
 ) -> Tensor:

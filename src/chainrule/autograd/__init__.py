@@ -7,6 +7,7 @@ import sys
 
 from chainrule import tensor as _tensor_module
 from chainrule._backend import xp
+from chainrule._recording import replayable
 from chainrule.autograd import views as views  # reached by Tensor through the seam
 from chainrule.autograd.anomaly import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
 from chainrule.autograd.engine import run_backward
@@ -55,6 +56,13 @@ def _as_list(x) -> list:
     return list(x)
 
 
+@replayable
+def _seed(shape: tuple, dtype):
+    """The implicit upstream gradient of a one-element output: 1, in its shape and dtype."""
+    g = xp.array(1, dtype)  # faster than ones() for one element
+    return g.reshape(shape) if shape else g
+
+
 def _root_grads(roots, grad_outputs, create_graph: bool, where: str) -> list:
     """One upstream gradient per root: given ones checked, missing ones made (scalars only)."""
     given = [grad_outputs] if not isinstance(grad_outputs, list | tuple) else list(grad_outputs)
@@ -82,9 +90,7 @@ def _root_grads(roots, grad_outputs, create_graph: bool, where: str) -> list:
                     f"output, but output {i} has shape {tuple(root.shape)}; pass gradient= "
                     "(a tensor of that shape)"
                 )
-            g = xp.array(1, root._array.dtype)  # faster than ones() for one element
-            if root._array.ndim:
-                g = g.reshape(root._array.shape)
+            g = _seed(root._array.shape, root._array.dtype)
             out.append(_make(g, None, False) if create_graph else g)
             continue
         tensor_g = g if isinstance(g, Tensor) else _make(xp.asarray(g), None, False)

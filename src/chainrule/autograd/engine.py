@@ -19,6 +19,7 @@ from operator import attrgetter
 
 from chainrule._backend import ndarray, xp
 from chainrule._fp_errors import silence, unsilence
+from chainrule._recording import reported
 from chainrule.autograd import buffers
 from chainrule.autograd.grad_mode import STATE
 from chainrule.autograd.graph import FREED_MESSAGE, check_saved_versions
@@ -33,6 +34,7 @@ __all__ = ["CHECK_BUILTIN_RULES", "backward_order", "run_backward"]
 CHECK_BUILTIN_RULES = False
 
 
+@reported("backward")  # a step captured by cr.compile records the walk
 def run_backward(roots, grads, *, retain_graph, create_graph, inputs=None, accumulate=True):
     """Back-propagate ``grads`` (one per root: arrays, or tensors when ``create_graph``)
     from the tensors ``roots``. With ``inputs``, return the gradient that reaches each of

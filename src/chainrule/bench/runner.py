@@ -33,6 +33,7 @@ import numpy as np
 from chainrule._allocator import tune_allocator
 from chainrule.bench import jax_worker, pinning
 from chainrule.bench.cases import CASES
+from chainrule.compile import compile as compile_step
 
 __all__ = ["measure_memory", "run", "sgemm_rate"]
 
@@ -182,11 +183,11 @@ def _time_case(timers: dict, rounds: int) -> tuple[dict, dict]:
     return samples, busy
 
 
-def _ratio(samples: dict, other: str) -> float:
-    """How many times faster chainrule is than ``other``: the median over rounds of the
+def _ratio(samples: dict, other: str, mine: str = "chainrule") -> float:
+    """How many times faster ``mine`` is than ``other``: the median over rounds of the
     ratio within each round (a round's blocks run back to back, so a slow spell of the
     machine that spans a round cancels out)."""
-    return statistics.median(o / c for o, c in zip(samples[other], samples["chainrule"]))
+    return statistics.median(o / c for o, c in zip(samples[other], samples[mine]))
 
 
 def _blas_info() -> list[dict]:
@@ -254,6 +255,8 @@ def run(
             results = []
             for case in cases:
                 timers = {"chainrule": _Local(case.chainrule_step())}
+                # The same step captured by cr.compile (recorded during the warm-up).
+                timers["compiled"] = _Local(compile_step(case.chainrule_step(), fullgraph=True))
                 timers["numpy"] = _Local(case.numpy_step())
                 if torch is not None:
                     timers["torch"] = _Local(case.torch_step(torch))
@@ -342,6 +345,9 @@ def _row(case, timers, samples, busy, rate, torch, jax_note, jax_running) -> dic
         "x_torch": _ratio(samples, "torch") if "torch" in samples else None,
         "x_jax": _ratio(samples, "jax") if "jax" in samples else None,
         "x_numpy": _ratio(samples, "numpy"),
+        "compiled_x_torch": _ratio(samples, "torch", "compiled") if "torch" in samples else None,
+        "compiled_x_jax": _ratio(samples, "jax", "compiled") if "jax" in samples else None,
+        "compiled_x_eager": _ratio(samples, "chainrule", "compiled"),
         "sgemm_share": case.flops() / mine / 1e9 / rate if case.flops() else None,
         "peak_mb": {k: (v / 2**20 if v is not None else None) for k, v in memory.items()},
         "cpu_per_wall": {k: statistics.median(v) for k, v in busy.items()},
@@ -423,11 +429,13 @@ def format_table(report: dict) -> str:
     lines += _library_lines(report)
     with_jax = any("jax" in r["ms"] for r in report["cases"])
     header = (
-        f"{'case':<17}{'chainrule ms':>13}{'numpy ms':>10}{'torch ms':>10}"
+        f"{'case':<17}{'chainrule ms':>13}{'compiled':>9}{'numpy ms':>10}{'torch ms':>10}"
         + (f"{'jax ms':>10}" if with_jax else "")
         + f"{'samples/s':>11}{'x torch':>9}"
         + (f"{'x jax':>8}" if with_jax else "")
         + f"{'x numpy':>9}{'sgemm %':>9}{'peak MB (cr/np/pt)':>22}"
+        + f"{'compiled x torch':>17}"
+        + (f"{'x jax':>7}" if with_jax else "")
     )
     lines += [header, "-" * len(header)]
     for r in report["cases"]:
@@ -436,15 +444,19 @@ def format_table(report: dict) -> str:
         share = r["sgemm_share"] * 100 if r["sgemm_share"] is not None else None
         jax_ms = ("n/a" if r.get("jax_note") else _f(ms.get("jax"), ".3f")) if with_jax else None
         lines.append(
-            f"{r['case']:<17}{ms['chainrule']:>13.3f}{ms['numpy']:>10.3f}{_f(ms.get('torch'), '.3f'):>10}"
+            f"{r['case']:<17}{ms['chainrule']:>13.3f}{_f(ms.get('compiled'), '.3f'):>9}"
+            + f"{ms['numpy']:>10.3f}{_f(ms.get('torch'), '.3f'):>10}"
             + (f"{jax_ms:>10}" if with_jax else "")
             + f"{r['samples_per_s']:>11.0f}{_f(r['x_torch'], '.2f'):>9}"
             + (f"{_f(r.get('x_jax'), '.2f'):>8}" if with_jax else "")
             + f"{r['x_numpy']:>9.2f}{_f(share, '.0f'):>9}{peaks:>22}"
+            + f"{_f(r.get('compiled_x_torch'), '.2f'):>17}"
+            + (f"{_f(r.get('compiled_x_jax'), '.2f'):>7}" if with_jax else "")
         )
     lines.append(
         "x torch / x jax / x numpy: how many times faster chainrule is (above 1: faster); "
-        "sgemm %: share of the sgemm rate the step's matrix products reach"
+        "sgemm %: share of the sgemm rate the step's matrix products reach; compiled: the "
+        "same step under cr.compile, and how many times faster it is than torch and jax"
     )
     if with_jax:
         lines.append(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import warnings
 
 from chainrule._backend import xp
+from chainrule._recording import replayable
 from chainrule.errors import ShapeError
 from chainrule.nn.module import Module
 from chainrule.ops.inplace import apply_inplace
@@ -36,12 +37,16 @@ def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False)
         return x
     if inplace:
         return apply_inplace(x, "dropout_", dropout, p, training)
-    draw_dtype = (
-        x._array.dtype if x._array.dtype.kind == "f" and x._array.itemsize >= 4 else "float32"
-    )
-    keep = default_generator().random(x.shape, dtype=draw_dtype) >= p
-    mask = xp.asarray(keep).astype(x._array.dtype) * (1.0 / (1.0 - p))
-    return x * mask
+    return x * dropout_mask(tuple(x.shape), x._array.dtype, p)
+
+
+@replayable
+def dropout_mask(shape: tuple, dtype, p: float):
+    """A random mask of ``shape``: 0 with probability ``p``, else 1/(1-p), from the
+    library's generator (drawn in ``dtype``, or float32 for narrower floats)."""
+    draw_dtype = dtype if dtype.kind == "f" and dtype.itemsize >= 4 else "float32"
+    keep = default_generator().random(shape, dtype=draw_dtype) >= p
+    return xp.asarray(keep).astype(dtype) * (1.0 / (1.0 - p))
 
 
 class Dropout(Module):
@@ -105,12 +110,15 @@ def dropout2d(input, p: float = 0.5, training: bool = True, inplace: bool = Fals
 
 def _channel_mask_applied(x, p: float):
     """``x`` times a random (N, C, 1, ...) mask: 0 with probability ``p``, else 1/(1-p)."""
-    shape = tuple(x.shape[:2]) + (1,) * (x.ndim - 2)
+    return x * _channel_mask(tuple(x.shape[:2]) + (1,) * (x.ndim - 2), x._array.dtype, p)
+
+
+@replayable
+def _channel_mask(shape: tuple, dtype, p: float):
     if p == 1:
-        return x * xp.zeros(shape, dtype=x._array.dtype)
+        return xp.zeros(shape, dtype=dtype)
     keep = default_generator().random(shape) >= p
-    mask = keep.astype(x._array.dtype) * (1.0 / (1.0 - p))
-    return x * mask
+    return keep.astype(dtype) * (1.0 / (1.0 - p))
 
 
 class Dropout2d(Dropout):

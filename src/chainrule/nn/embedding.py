@@ -26,6 +26,7 @@ import numpy as np
 
 from chainrule import dtypes as _dt
 from chainrule._backend import xp
+from chainrule._recording import replayable
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.errors import ShapeError
 from chainrule.nn import init
@@ -56,6 +57,7 @@ def _padding_row(padding_idx, rows: int, op: str):
     return int(padding_idx) % rows
 
 
+@replayable  # a write into the weight that depends on the indices: cr.compile repeats it
 def _renorm_(weight: Tensor, idx, max_norm: float, norm_type: float) -> None:
     """Scale the looked-up rows whose norm exceeds ``max_norm`` down to it, in place."""
     rows = np.unique(idx)
@@ -98,24 +100,46 @@ def embedding(
         )
     idx = _indices(input, "embedding")
     n = w.shape[0]
+    pad = _padding_row(padding_idx, n, "embedding")
+    padded, mask = _check_indices(idx, n, pad)
+    if max_norm is not None and idx.size:
+        _renorm_(w, idx, float(max_norm), float(norm_type))
+    rows = getitem(w, idx)
+    if scale_grad_by_freq and idx.size:
+        share = _frequency_share(idx, w._array.dtype)
+        fixed = rows.detach()
+        # The same values (the difference is exactly 0), with the gradient scaled by share.
+        rows = fixed + (rows - fixed) * _make(share, None, False)
+    if padded:
+        rows = where(_make(mask, None, False), rows.detach(), rows)
+    return rows
+
+
+# The value checks and decisions of ``embedding`` and ``one_hot``, as replayable
+# functions: a step captured by cr.compile runs them again on every call's indices.
+@replayable
+def _check_indices(idx, n: int, pad) -> tuple:
+    """Check that every index is a row; then whether any is the padding row ``pad`` (None:
+    no padding row), and where (shaped (*idx, 1)). With a padding row this is a guard:
+    a captured step records again when a batch starts or stops holding padding."""
     if idx.size and (idx.min() < 0 or idx.max() >= n):
         raise IndexError(
             f"embedding: indices must lie in [0, {n}) for {n} embeddings, got values from "
             f"{idx.min()} to {idx.max()}"
         )
-    pad = _padding_row(padding_idx, n, "embedding")
-    if max_norm is not None and idx.size:
-        _renorm_(w, idx, float(max_norm), float(norm_type))
-    rows = getitem(w, idx)
-    if scale_grad_by_freq and idx.size:
-        _, inverse, counts = np.unique(idx, return_inverse=True, return_counts=True)
-        share = (1.0 / counts[inverse.reshape(idx.shape)]).astype(w._array.dtype)
-        fixed = rows.detach()
-        # The same values (the difference is exactly 0), with the gradient scaled by share.
-        rows = fixed + (rows - fixed) * _make(share[..., None], None, False)
-    if pad is not None and (idx == pad).any():
-        rows = where(_make((idx == pad)[..., None], None, False), rows.detach(), rows)
-    return rows
+    if pad is None:
+        return None, None
+    at = idx == pad
+    if at.any():
+        return True, at[..., None]
+    return False, None
+
+
+@replayable
+def _frequency_share(idx, dtype):
+    """1 / (how many times the batch looks up each position's row), shaped (*idx, 1)."""
+    _, inverse, counts = np.unique(idx, return_inverse=True, return_counts=True)
+    return (1.0 / counts[inverse.reshape(idx.shape)]).astype(dtype)[..., None]
 
 
 def one_hot(tensor, num_classes: int = -1) -> Tensor:
@@ -129,7 +153,18 @@ def one_hot(tensor, num_classes: int = -1) -> Tensor:
             raise ValueError(
                 "one_hot: cannot infer the number of classes from an empty tensor; give num_classes"
             )
-        num_classes = int(idx.max()) + 1
+        num_classes = _class_count(idx)
+    return _make(_one_hot(idx, num_classes), None, False)
+
+
+@replayable
+def _class_count(idx) -> int:
+    """The largest class plus one: a guard (the result's shape depends on it)."""
+    return int(idx.max()) + 1
+
+
+@replayable
+def _one_hot(idx, num_classes: int):
     if idx.size and idx.min() < 0:
         raise ValueError(f"one_hot: class values must be non-negative, got {idx.min()}")
     if idx.size and idx.max() >= num_classes:
@@ -138,7 +173,7 @@ def one_hot(tensor, num_classes: int = -1) -> Tensor:
         )
     out = xp.zeros((*idx.shape, num_classes), dtype=np.int64)
     xp.put_along_axis(out, idx[..., None], 1, axis=-1)
-    return _make(out, None, False)
+    return out
 
 
 class Embedding(Module):

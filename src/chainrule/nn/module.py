@@ -18,6 +18,7 @@ import numpy as np
 from chainrule import devices as _devices
 from chainrule import dtypes as _dt
 from chainrule._backend import to_numpy, xp
+from chainrule._recording import RECORDING
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.tensor import Tensor, _make, _to_array
 
@@ -126,6 +127,7 @@ class Module:
         ``self.name`` is an ordinary (fast) attribute lookup."""
         self.__dict__[store][name] = value
         self.__dict__[name] = value
+        RECORDING.module_changes += 1
 
     def __setattr__(self, name: str, value) -> None:
         d = self.__dict__
@@ -157,6 +159,7 @@ class Module:
             self._put("_buffers", name, value)
         else:
             object.__setattr__(self, name, value)
+            RECORDING.module_changes += 1  # a replay checks the modules it calls again
 
     def __getattr__(self, name: str):
         d = self.__dict__
@@ -173,6 +176,7 @@ class Module:
                 del s[name]
                 self.__dict__.pop(name, None)
                 self._non_persistent.discard(name)
+                RECORDING.module_changes += 1
                 return
         object.__delattr__(self, name)
 
@@ -212,6 +216,8 @@ class Module:
         )
 
     def __call__(self, *args, **kwargs):
+        if RECORDING.tape is not None:  # a step being captured: it needs this module's mode
+            RECORDING.tape.module(self)
         pre, post = self._forward_pre_hooks, self._forward_hooks
         if pre:
             for hook in list(pre.values()):
@@ -231,6 +237,7 @@ class Module:
         value replaces the output."""
         handle = _Handle(self._forward_hooks)
         self._forward_hooks[handle.id] = hook
+        RECORDING.module_changes += 1
         return handle
 
     def register_forward_pre_hook(self, hook) -> _Handle:
@@ -238,6 +245,7 @@ class Module:
         replaces the arguments."""
         handle = _Handle(self._forward_pre_hooks)
         self._forward_pre_hooks[handle.id] = hook
+        RECORDING.module_changes += 1
         return handle
 
     # ----------------------------------------------------------------- traversal
@@ -326,6 +334,8 @@ class Module:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear every parameter's gradient (set to None, or zero it in place)."""
+        if RECORDING.tape is not None:  # a step captured by cr.compile clears them on replays
+            return RECORDING.tape.method(self.zero_grad, set_to_none)
         for p in self.parameters():
             if p.grad is None:
                 continue

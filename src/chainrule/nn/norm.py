@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 
 from chainrule import dtypes as _dt
+from chainrule._recording import replayable
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.errors import ShapeError
 from chainrule.nn.layers import layer_input
@@ -63,7 +64,7 @@ def batch_norm(
     if not training:
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm: evaluation needs running_mean and running_var")
-        mean, var = running_mean._array.reshape(shape), running_var._array.reshape(shape)
+        mean, var = running_statistics(running_mean, running_var, shape)
         return normalize(x, axes, w, b, eps, mean, var, fixed=True)
     n = x._array.size // c
     if n <= 1:
@@ -73,11 +74,24 @@ def batch_norm(
         )
     mean, var = batch_statistics(x._array, axes)
     if running_mean is not None and running_var is not None:
-        with no_grad():
-            m = momentum
-            running_mean.copy_((1 - m) * running_mean._array + m * mean.reshape(c))
-            running_var.copy_((1 - m) * running_var._array + m * var.reshape(c) * (n / (n - 1)))
+        update_running_statistics(running_mean, running_var, mean, var, momentum, n)
     return normalize(x, axes, w, b, eps, mean, var)
+
+
+@replayable
+def running_statistics(running_mean, running_var, shape: tuple) -> tuple:
+    """The running estimates, shaped to broadcast against the input (evaluation)."""
+    return running_mean._array.reshape(shape), running_var._array.reshape(shape)
+
+
+@replayable
+def update_running_statistics(running_mean, running_var, mean, var, m: float, n: int) -> None:
+    r""":math:`r \leftarrow (1 - m)\, r + m\, s`, in place, with the batch's mean and its
+    *unbiased* variance (``var`` is the biased one over ``n`` values)."""
+    c = running_mean._array.size
+    with no_grad():
+        running_mean.copy_((1 - m) * running_mean._array + m * mean.reshape(c))
+        running_var.copy_((1 - m) * running_var._array + m * var.reshape(c) * (n / (n - 1)))
 
 
 def norm_input(x, layer: Module, state: Tensor | None) -> Tensor:

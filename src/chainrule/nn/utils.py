@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 from chainrule._backend import xp
+from chainrule._recording import replayable
 from chainrule.tensor import Tensor, _make
 
 __all__ = [
@@ -32,9 +33,13 @@ def clip_grad_norm_(
     Returns the total norm from before clipping.
     """
     grads = _grads(parameters)
-    norm_type = float(norm_type)
     if not grads:
         return _make(xp.asarray(0.0, dtype="float32"), None, False)
+    return _scale_to_norm(float(max_norm), float(norm_type), error_if_nonfinite, *grads)
+
+
+@replayable  # array work on the gradients: a step captured by cr.compile repeats it
+def _scale_to_norm(max_norm: float, norm_type: float, error_if_nonfinite: bool, *grads):
     if math.isinf(norm_type):
         norms = [xp.abs(g._array).max() if g._array.size else xp.asarray(0.0) for g in grads]
         total = xp.max(xp.stack([xp.asarray(n) for n in norms]))
@@ -47,7 +52,7 @@ def clip_grad_norm_(
             f"clip_grad_norm_: the total {norm_type}-norm of the gradients is {float(total)}; "
             "the gradients contain nan or inf"
         )
-    coef = min(float(max_norm) / (float(total) + 1e-6), 1.0)
+    coef = min(max_norm / (float(total) + 1e-6), 1.0)
     for g in grads:
         g._array *= xp.asarray(coef, dtype=g._array.dtype)
         g._bump_version()
@@ -56,8 +61,12 @@ def clip_grad_norm_(
 
 def clip_grad_value_(parameters, clip_value: float) -> None:
     """Clamp every gradient element to [-clip_value, clip_value], in place."""
-    clip_value = float(clip_value)
-    for g in _grads(parameters):
+    _clamp(float(clip_value), *_grads(parameters))
+
+
+@replayable  # array work on the gradients: a step captured by cr.compile repeats it
+def _clamp(clip_value: float, *grads) -> None:
+    for g in grads:
         xp.clip(g._array, -clip_value, clip_value, out=g._array)
         g._bump_version()
 

@@ -12,6 +12,7 @@ PyTorch requires (compare a float32 result with a float64 reference after ``.to`
 from __future__ import annotations
 
 from chainrule._backend import xp
+from chainrule._recording import refuse_capture
 from chainrule.ops._common import broadcast_error
 from chainrule.tensor import Tensor, _make
 
@@ -51,11 +52,13 @@ def isclose(input, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: b
 
 def allclose(input, other, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False):
     """Whether every element is :func:`isclose` (a Python bool)."""
+    refuse_capture("the step reads tensor values into Python (allclose)")
     return bool(isclose(input, other, rtol, atol, equal_nan)._array.all())
 
 
 def equal(input, other) -> bool:
     """Whether two tensors have the same shape and the same values (NaN equals nothing;
     dtypes may differ, the values are compared)."""
+    refuse_capture("the step reads tensor values into Python (equal)")
     a, b = _tensors("equal", input, other)
     return a.shape == b.shape and bool(xp.array_equal(a, b))

@@ -18,6 +18,7 @@ import numpy as np
 
 from chainrule import dtypes as _dt
 from chainrule._backend import xp
+from chainrule._recording import replayable
 from chainrule.autograd.function import Function
 from chainrule.devices import check_device
 from chainrule.random import rng
@@ -47,6 +48,7 @@ def _like(where: str, input, dtype, device, requires_grad: bool, draw) -> Tensor
 
 
 # randn_like and rand_like mirror PyTorch's signatures, alike on purpose.
+@replayable
 def randn_like(
     input, *, generator=None, dtype=None, device=None, requires_grad: bool = False
 ) -> Tensor:
@@ -56,6 +58,7 @@ def randn_like(
     )
 
 
+@replayable
 def rand_like(
     input, *, generator=None, dtype=None, device=None, requires_grad: bool = False
 ) -> Tensor:
@@ -73,6 +76,7 @@ def _float_like(where: str, method: str, input, generator, dtype, device, requir
     return _like(where, input, dtype, device, requires_grad, draw)
 
 
+@replayable
 def randint_like(
     input,
     low: int = 0,
@@ -96,6 +100,7 @@ def randint_like(
     return _like("randint_like", input, dtype, device, requires_grad, draw)
 
 
+@replayable
 def randperm(
     n: int, *, generator=None, dtype=None, device=None, requires_grad: bool = False
 ) -> Tensor:
@@ -112,6 +117,7 @@ def randperm(
     return t
 
 
+@replayable
 def multinomial(input, num_samples: int, replacement: bool = False, *, generator=None) -> Tensor:
     r"""Category indices drawn with the weights in each row of ``input``.
 
@@ -199,6 +205,7 @@ def _zero_grad(t):
     return None if t is None else zeros_like(t)
 
 
+@replayable
 def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None) -> Tensor:
     """Draws from N(mean, std²), in PyTorch's four forms:
 
@@ -246,6 +253,7 @@ def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None)
     return Normal.apply(sample, m, s)  # (returns the sample itself when nothing needs grad)
 
 
+@replayable
 def bernoulli(input, p=None, *, generator=None) -> Tensor:
     """1 where a U[0, 1) draw falls below the probability, else 0, in ``input``'s shape
     and dtype: the probabilities are ``input`` itself, or the number ``p``. Each must lie

@@ -13,6 +13,7 @@ import numpy as np
 import chainrule.ops.kernels as kernels
 from chainrule import dtypes as _dt
 from chainrule._backend import ndarray, xp
+from chainrule._recording import replayable
 from chainrule.autograd.views import make_view
 from chainrule.errors import ShapeError
 from chainrule.ops._common import normalize_dim
@@ -70,6 +71,51 @@ class GetItem(Op):
             elif p is not Ellipsis:
                 last = "Select"
         return f"{last}Backward0"
+
+    @staticmethod
+    def shape_depends_on_values(x, index, advanced) -> bool:
+        """Whether the output's shape depends on the index's values, not only its shape:
+        a boolean mask selects as many elements as it holds True (``cr.compile`` refuses
+        to replay such a step)."""
+        parts = index if isinstance(index, tuple) else (index,)
+        for part in parts:
+            part = getattr(part, "_array", part)
+            if isinstance(part, ndarray) and part.dtype == bool:
+                return True
+        return False
+
+
+class Gather(GetItem):
+    r""":func:`gather` as an op of its index array: :class:`GetItem` with the full index
+    (``index`` along ``axis``, every position elsewhere) built in the forward, so that a
+    step captured by ``cr.compile`` replays it with each call's index.
+
+    Forward: :math:`y_{i j} = x_{i, \mathrm{idx}_{i j}}` (along ``axis``).
+    Backward: :math:`\bar x` is zero except :math:`\bar x_{i, \mathrm{idx}_{i j}}
+    \mathrel{+}= \bar y_{i j}` (repeated indices accumulate), as for :class:`GetItem`.
+    """
+
+    def forward(self, x, idx, axis):
+        grid = list(np.ix_(*(np.arange(s) for s in idx.shape)))
+        grid[axis] = idx
+        return super().forward(x, tuple(xp.asarray(g) for g in grid), True)
+
+    name = Op.name  # GatherBackward0, as PyTorch's
+
+
+class IndexSelect(GetItem):
+    r"""``x[..., idx, ...]`` along ``axis`` (``index_select``) as an op of its index
+    array, like :class:`Gather`.
+
+    Forward: :math:`y = x[\dots, \mathrm{idx}, \dots]`.
+    Backward: :math:`\bar x` is zero except the rows ``idx`` along ``axis``, which
+    receive :math:`\bar y` (summed over repeated indices), as for :class:`GetItem`.
+    """
+
+    def forward(self, x, idx, axis):
+        return super().forward(x, (slice(None),) * axis + (idx.reshape(-1),), True)
+
+    name = Op.name  # IndexSelectBackward0, as PyTorch's
 
 
 class IndexAdd(Op):
@@ -168,14 +214,16 @@ def gather(input, dim: int, index):
                 f"gather: index shape {tuple(idx.shape)} exceeds input shape {tuple(x.shape)} "
                 f"in dimension {d}"
             )
-    n = x._array.shape[axis] if x._array.ndim else 1
+    _check_gather(idx, x._array.shape[axis] if x._array.ndim else 1, axis)
+    if idx.ndim == 0:
+        return GetItem.apply(x, (), False)
+    return Gather.apply(x, idx, axis)
+
+
+@replayable  # a check of the index values: a step captured by cr.compile repeats it
+def _check_gather(idx, n: int, axis: int) -> None:
     if idx.size and (idx.min() < 0 or idx.max() >= n):
         raise IndexError(
             f"gather: index values must lie in [0, {n}) for dimension {axis}, "
             f"got values from {idx.min()} to {idx.max()}"
         )
-    if idx.ndim == 0:
-        return GetItem.apply(x, (), False)
-    grid = list(np.ix_(*(np.arange(s) for s in idx.shape)))
-    grid[axis] = idx
-    return GetItem.apply(x, tuple(xp.asarray(g) for g in grid), True)

@@ -38,6 +38,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule._backend import xp
+from chainrule._recording import RECORDING, replayable
 from chainrule.autograd.grad_mode import STATE, no_grad
 from chainrule.autograd.graph import Node, next_sequence_number
 from chainrule.autograd.views import refresh_if_stale, refresh_view, replay
@@ -130,6 +131,8 @@ def write(x, values, name: str, check: bool = True):
             f"{name}: cannot write values of shape {tuple(np.shape(values))} into a tensor "
             f"of shape {tuple(arr.shape)}: {err}"
         ) from None
+    if RECORDING.tape is not None:
+        RECORDING.tape.write(x, values)
     x._bump_version()
     return x
 
@@ -249,9 +252,11 @@ def apply_inplace(x, name: str, op, *args, check: bool = True, region=None, **kw
             "elements share one memory location, while its gradient is needed; clone() it "
             "first (writing under cr.no_grad() works)"
         )
+    if RECORDING.tape is not None and (x._view is not None or region is not None):
+        RECORDING.tape.refuse(f"{name} writes into a view or a region while recording a graph")
     # The op reads a copy of x's old values that carries x's history: whatever it saves
     # for its backward stays as it was when x is overwritten below.
-    old = _make(x._array.copy(), x._node, x._requires_grad)
+    old = _make(copy_of(x._array), x._node, x._requires_grad)
     old._output_index = x._output_index
     result = op(old, *args, **kwargs)
     _check_result(x, result._array, name)
@@ -283,6 +288,12 @@ def apply_inplace(x, name: str, op, *args, check: bool = True, region=None, **kw
     base._requires_grad = True
     refresh_view(x)
     return x
+
+
+@replayable
+def copy_of(array):
+    """A copy of ``array`` (a function of its own so that a captured step makes it too)."""
+    return array.copy()
 
 
 def _adopt_saved_output(result, x) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 from chainrule._backend import xp
+from chainrule._recording import replayable
 from chainrule.ops.op import Op
 from chainrule.tensor import as_tensor
 
@@ -101,6 +102,7 @@ class Normalize(Op):
         return gx, gw, gb, None, None, None, None, None
 
 
+@replayable
 def batch_statistics(x, axes: tuple):
     """The mean and the biased variance of the array ``x`` over ``axes`` (kept as size-1
     dimensions): what :class:`Normalize` standardises with in training."""

@@ -32,13 +32,14 @@ from typing import ClassVar
 
 from chainrule._backend import ndarray, xp
 from chainrule._fp_errors import silence, unsilence
+from chainrule._recording import RECORDING
 from chainrule.autograd.grad_mode import STATE
 from chainrule.autograd.graph import OUTPUT, Node, next_sequence_number
 from chainrule.autograd.views import refresh_view
 from chainrule.ops.rulemath import ArrayMath
 from chainrule.tensor import Tensor, VersionCounter, _make
 
-__all__ = ["Op"]
+__all__ = ["Op", "array_result"]
 
 _new = object.__new__
 
@@ -107,13 +108,12 @@ class Op(Node):
         finally:
             unsilence(token)
         if type(out) is not ndarray:
-            # NumPy returns a scalar, not a 0-d array, from ops on 0-d arrays.
-            raw, out = out, xp.asarray(out)
-            if ctx.saved:
-                ctx.saved = tuple(out if s is raw else s for s in ctx.saved)
+            out = array_result(ctx, out)
         if STATE.anomaly:
             _check_forward(ctx, datas, out)
         if not (record and STATE.grad and out.dtype.kind == "f"):
+            if RECORDING.tape is not None:
+                RECORDING.tape.forward(ctx, args, kwargs, out, False)
             return _make(out, None, False)
         ctx._next = parents
         ctx._seq = next_sequence_number()
@@ -151,7 +151,18 @@ class Op(Node):
         t = _make(out, ctx, True)
         if out_counter is not None:
             t._version_counter = out_counter
+        if RECORDING.tape is not None:
+            RECORDING.tape.forward(ctx, args, kwargs, out, True)
         return t
+
+
+def array_result(node, out):
+    """``out`` as an array: NumPy returns a scalar, not a 0-d array, from ops on 0-d
+    arrays. A saved scalar becomes the same array."""
+    raw, out = out, xp.asarray(out)
+    if node.saved:
+        node.saved = tuple(out if s is raw else s for s in node.saved)
+    return out
 
 
 def _check_forward(node, datas, out) -> None:

@@ -20,6 +20,7 @@ the correction that makes ``1 // 0.1 == 9``), not as ``floor(a / b)``.
 from __future__ import annotations
 
 from chainrule._backend import xp
+from chainrule._recording import replayable
 from chainrule.autograd.grad_mode import STATE
 from chainrule.autograd.graph import Node, next_sequence_number
 from chainrule.ops._common import broadcast_error, shape_of
@@ -207,10 +208,15 @@ def _operands(name: str, input, other):
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         a = as_tensor(a)
     kind = (a if isinstance(a, Tensor) else b)._array.dtype.kind
-    divisor = b._array if isinstance(b, Tensor) else b
-    if kind in "iub" and not xp.all(xp.asarray(divisor) != 0):
-        raise RuntimeError(f"ZeroDivisionError: {name}: integer division by zero")
+    if kind in "iub":
+        _check_divisor(name, b._array if isinstance(b, Tensor) else b)
     return a, b
+
+
+@replayable  # a step captured by cr.compile checks each call's divisor
+def _check_divisor(name: str, divisor) -> None:
+    if not xp.all(xp.asarray(divisor) != 0):
+        raise RuntimeError(f"ZeroDivisionError: {name}: integer division by zero")
 
 
 def floor_divide(input, other, *, out=None) -> Tensor:

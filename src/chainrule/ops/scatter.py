@@ -24,12 +24,13 @@ import numpy as np
 
 from chainrule import dtypes as _dt
 from chainrule._backend import xp
+from chainrule._recording import refuse_capture, replayable
 from chainrule.autograd.grad_mode import STATE
 from chainrule.errors import ShapeError
 from chainrule.ops._common import along, normalize_dim
 from chainrule.ops._out import write_out
 from chainrule.ops.arithmetic import _check_alpha
-from chainrule.ops.indexing import add_at, getitem
+from chainrule.ops.indexing import IndexSelect, add_at, getitem
 from chainrule.ops.selection import masked_fill, where
 from chainrule.tensor import Tensor, _make, as_tensor
 
@@ -45,11 +46,16 @@ def _index_vector(name: str, index, n: int) -> np.ndarray:
         raise TypeError(f"{name}(): expected an int32 or int64 index, got dtype {idx.dtype}")
     if idx.ndim > 1:
         raise IndexError(f"{name}(): index is supposed to be a vector, got shape {idx.shape}")
+    _check_vector(name, idx, n)
+    return idx  # 0-d or 1-D: the caller flattens it (the tensor's own array, for a replay)
+
+
+@replayable  # a check of the index values: a step captured by cr.compile repeats it
+def _check_vector(name: str, idx, n: int) -> None:
     idx = idx.reshape(-1)
     if idx.size and (idx.min() < 0 or idx.max() >= n):
         bad = idx[(idx < 0) | (idx >= n)][0]
         raise IndexError(f"{name}(): index {bad} is out of bounds for a dimension of size {n}")
-    return idx
 
 
 def index_select(input, dim: int, index, *, out=None) -> Tensor:
@@ -66,7 +72,7 @@ def index_select(input, dim: int, index, *, out=None) -> Tensor:
         return write_out("index_select", x.clone(), out)
     axis = normalize_dim(dim, x._array.ndim, "index_select")
     idx = _index_vector("index_select", index, x._array.shape[axis])
-    return write_out("index_select", getitem(x, along(axis, idx)), out)
+    return write_out("index_select", IndexSelect.apply(x, idx, axis), out)
 
 
 def index_add(input, dim: int, index, source, *, alpha=1, out=None) -> Tensor:
@@ -83,7 +89,7 @@ def index_add(input, dim: int, index, source, *, alpha=1, out=None) -> Tensor:
     ndim = x._array.ndim
     axis = normalize_dim(dim, ndim, "index_add")
     n = x._array.shape[axis] if ndim else 1
-    idx = _index_vector("index_add", index, n)
+    idx = _index_vector("index_add", index, n).reshape(-1)
     want = list(x._array.shape)
     if ndim:
         want[axis] = idx.size
@@ -120,15 +126,19 @@ def _scatter_grid(name: str, x: Tensor, dim: int, index, src) -> tuple:
                 f"{list(x.shape)} apart from dimension {axis} and to be no larger than src"
                 + (f" {list(src.shape)}" if isinstance(src, Tensor) else "")
             )
-    n = x._array.shape[axis] if ndim else 1
-    if idx.size and (idx.min() < 0 or idx.max() >= n):
-        bad = idx[(idx < 0) | (idx >= n)][0]
-        raise IndexError(f"{name}(): index {bad} is out of bounds for dimension {axis} of size {n}")
+    _check_scatter(name, idx, x._array.shape[axis] if ndim else 1, axis)
     if ndim == 0:
         return ()
     grid = list(np.ix_(*(np.arange(k) for k in idx.shape)))
     grid[axis] = idx
     return tuple(xp.asarray(g) for g in grid)
+
+
+@replayable  # a check of the index values: a step captured by cr.compile repeats it
+def _check_scatter(name: str, idx, n: int, axis: int) -> None:
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        bad = idx[(idx < 0) | (idx >= n)][0]
+        raise IndexError(f"{name}(): index {bad} is out of bounds for dimension {axis} of size {n}")
 
 
 def _source(name: str, x: Tensor, index: Tensor, src: Tensor) -> Tensor:
@@ -196,6 +206,7 @@ def nonzero(input, *, out=None, as_tuple: bool = False):
     """The indices of the non-zero elements: an int64 tensor of shape (count, ndim), one
     row per element in row-major order, or with ``as_tuple=True`` one 1-D tensor per
     dimension (what ``x[mask]`` would index with). NaN counts as non-zero."""
+    refuse_capture("nonzero makes a result whose shape depends on the values of its input")
     a = as_tensor(input)._array
     if a.ndim == 0:
         found = bool(a != 0)

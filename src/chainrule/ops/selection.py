@@ -4,6 +4,7 @@ comparisons and logical ops that build the masks they choose with (not different
 from __future__ import annotations
 
 from chainrule._backend import xp
+from chainrule._recording import replayable
 from chainrule.ops._common import broadcast_error, shape_of
 from chainrule.ops._out import write_out
 from chainrule.ops.arithmetic import _Binary
@@ -146,12 +147,17 @@ def _compare(ufunc, name: str, a, b, out=None) -> Tensor:
     a, b = prepare(a, b)
     da = a._array if isinstance(a, Tensor) else a
     db = b._array if isinstance(b, Tensor) else b
+    result = _compared(ufunc, name, da, db)
+    return result if out is None else write_out(name, result, out, exact=False)
+
+
+@replayable  # not an op (no gradient), so a step captured by cr.compile calls it again
+def _compared(ufunc, name: str, da, db) -> Tensor:
     try:
         result = ufunc(da, db)
     except ValueError:
         raise broadcast_error(name, shape_of(da), shape_of(db)) from None
-    result = _make(xp.asarray(result), None, False)
-    return result if out is None else write_out(name, result, out, exact=False)
+    return _make(xp.asarray(result), None, False)
 
 
 def _comparison(ufunc, name: str, symbol: str):

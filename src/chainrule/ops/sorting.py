@@ -26,6 +26,7 @@ import numpy as np
 
 from chainrule import dtypes as _dt
 from chainrule._backend import xp
+from chainrule._recording import refuse_capture
 from chainrule.ops._common import normalize_dim
 from chainrule.ops._out import write_out
 from chainrule.ops.indexing import GetItem
@@ -106,6 +107,7 @@ def unique(
     """The distinct values of ``input`` (sorted), or, with ``dim``, its distinct slices
     along ``dim``. ``return_inverse``: also where each element (slice) of the input went
     in the result; ``return_counts``: also how often each one occurs."""
+    refuse_capture("unique makes a result whose shape depends on the values of its input")
     a = as_tensor(input)._array
     if dim is None:
         values, inverse, counts = xp.unique(

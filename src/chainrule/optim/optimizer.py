@@ -31,6 +31,7 @@ import numpy as np
 
 from chainrule._backend import to_numpy, xp
 from chainrule._fp_errors import silence, unsilence
+from chainrule._recording import RECORDING
 from chainrule.autograd.grad_mode import enable_grad
 from chainrule.errors import ShapeError
 from chainrule.optim.flat import FastStep, is_buffer
@@ -206,6 +207,8 @@ class Optimizer:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear the gradients of every parameter (None by default, as in PyTorch)."""
+        if RECORDING.tape is not None:  # a step being captured by cr.compile
+            return RECORDING.tape.method(self.zero_grad, set_to_none)
         for group in self.param_groups:
             for p in group["params"]:
                 if p._grad is not None:
@@ -218,6 +221,12 @@ class Optimizer:
         """Update every parameter that has a gradient (parameters whose ``.grad`` is None
         are skipped). ``closure``, if given, is called once (with grad mode on) to
         re-evaluate the loss before the update; its return value is returned."""
+        if RECORDING.tape is not None:  # a step being captured by cr.compile
+            if closure is not None:
+                RECORDING.tape.refuse("optimizer.step(closure) re-evaluates the loss")
+            else:
+                params = [p for group in self.param_groups for p in group["params"]]
+                return RECORDING.tape.method(self.step, writes=params)
         loss = None
         if closure is not None:
             with enable_grad():

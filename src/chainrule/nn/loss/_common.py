@@ -7,6 +7,7 @@ import numpy as np
 
 from chainrule import dtypes as _dt
 from chainrule._backend import to_numpy, xp
+from chainrule._recording import replayable
 from chainrule.errors import LabelError, ShapeError
 from chainrule.ops.promotion import float_input
 from chainrule.tensor import Tensor, as_tensor
@@ -67,14 +68,19 @@ def matched(
 def plus_minus_one(name: str, input, target, reduction: str) -> tuple[Tensor, Tensor]:
     """As :func:`matched`, and every target must be -1 or +1."""
     x, t = matched(name, input, target, reduction)
-    values = to_numpy(t._array)
+    _check_plus_minus_one(name, t._array)
+    return x, t
+
+
+@replayable  # a check of the targets: a step captured by cr.compile repeats it
+def _check_plus_minus_one(name: str, t) -> None:
+    values = to_numpy(t)
     bad = ~np.isin(values, (-1.0, 1.0))
     if bad.any():
         found = np.unique(values[bad])[:5].tolist()
         raise LabelError(
             f"{name}: targets must be -1 or +1, got {found} ({int(bad.sum())} of {values.size} targets)"
         )
-    return x, t
 
 
 class Metric(Tensor):
@@ -95,23 +101,25 @@ def metric(arr, reason: str) -> Metric:
     return t
 
 
-def class_targets(name: str, x: Tensor, target, ignore_index: int | None) -> tuple:
+@replayable
+def class_targets(name: str, shape: tuple, target, ignore_index: int | None) -> tuple:
     """Validated class-index targets as an int64 array of shape (N, d1, ...); labels equal
     to ``ignore_index`` (None: no label is ignored) are exempt from the range check. Also
-    returns whether every label is a class (so that none is ignored)."""
+    returns whether every label is a class (so that none is ignored). ``shape``: the
+    input's, (N, C, d1, ...)."""
     t = target._array if isinstance(target, Tensor) else xp.asarray(target)
-    expected = (x.shape[0], *x.shape[2:])
+    expected = (shape[0], *shape[2:])
     if t.dtype.kind not in "iu":
         raise TypeError(
             f"{name}: class-index targets must be integers, got dtype {t.dtype}; for class "
-            f"probabilities pass a floating target of the input's shape {tuple(x.shape)}"
+            f"probabilities pass a floating target of the input's shape {shape}"
         )
     if tuple(t.shape) != expected:
         raise ShapeError(
-            f"{name}: input of shape {tuple(x.shape)} needs class-index targets of shape "
+            f"{name}: input of shape {shape} needs class-index targets of shape "
             f"{expected}, got {tuple(t.shape)}"
         )
-    c = x.shape[1]
+    c = shape[1]
     t = t.astype(_dt.int64, copy=False)
     if _in_range(t, c):
         return t, True

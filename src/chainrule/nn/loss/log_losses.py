@@ -8,11 +8,12 @@ import math
 
 from chainrule import ops
 from chainrule._backend import xp
+from chainrule._recording import replayable
 from chainrule.errors import LabelError, ShapeError
 from chainrule.nn.loss._common import check_reduction, class_targets, matched, reduce, with_batch
 from chainrule.ops.crossentropy import BinaryCrossEntropy, SoftmaxCrossEntropy
 from chainrule.ops.promotion import float_input
-from chainrule.tensor import Tensor, as_tensor
+from chainrule.tensor import Tensor, _make, as_tensor
 
 __all__ = [
     "binary_cross_entropy",
@@ -33,8 +34,16 @@ def binary_cross_entropy(input, target, weight=None, reduction: str = "mean"):
     this form has to clamp.
     """
     x, t = matched("binary_cross_entropy", input, target, reduction)
-    for what, v in (("input", x), ("target", t)):
-        values = v._array
+    _check_probabilities(x._array, t._array)
+    loss = BinaryCrossEntropy.apply(x, t)
+    if weight is not None:
+        loss = loss * float_input(weight)
+    return reduce(loss, reduction)
+
+
+@replayable  # a check of the values: a step captured by cr.compile repeats it
+def _check_probabilities(x, t) -> None:
+    for what, values in (("input", x), ("target", t)):
         if values.size and (values.min() < 0 or values.max() > 1 or xp.isnan(values).any()):
             raise ValueError(
                 f"binary_cross_entropy: every {what} value must be a probability in [0, 1], "
@@ -45,10 +54,6 @@ def binary_cross_entropy(input, target, weight=None, reduction: str = "mean"):
                     else ""
                 )
             )
-    loss = BinaryCrossEntropy.apply(x, t)
-    if weight is not None:
-        loss = loss * float_input(weight)
-    return reduce(loss, reduction)
 
 
 def binary_cross_entropy_with_logits(
@@ -91,18 +96,45 @@ def nll_loss(input, target, weight=None, ignore_index: int = -100, reduction: st
     check_reduction("nll_loss", reduction)
     x = float_input(input)
     x, target, unbatched = with_batch(x, target, "nll_loss")
-    t, _ = class_targets("nll_loss", x, target, ignore_index)
-    valid = t != ignore_index
-    safe = xp.where(valid, t, 0)
-    picked = ops.gather(x, 1, xp.expand_dims(safe, 1)).squeeze(1)
-    w = xp.ones(x.shape[1], x._array.dtype) if weight is None else float_input(weight)._array
-    coef = xp.where(valid, w[safe], 0).astype(x._array.dtype)
-    loss = -picked * coef
-    if not valid.all():  # set, not multiplied: an ignored row's log-probability may be -inf
-        loss = ops.masked_fill(loss, ~valid, 0.0)
+    w = None if weight is None else float_input(weight)._array
+    safe, coef, invalid, total, _ = _nll_terms(
+        tuple(x.shape), target, ignore_index, w, x._array.dtype
+    )
+    picked = ops.gather(x, 1, safe).squeeze(1)
+    loss = -picked * _make(coef, None, False)
+    if invalid is not None:  # set, not multiplied: an ignored row's log-probability may be -inf
+        loss = ops.masked_fill(loss, _make(invalid, None, False), 0.0)
     if reduction == "none":
         return loss.squeeze(0) if unbatched else loss
-    return reduce(loss, reduction, float(coef.sum()))
+    # The total weight as a 0-d array of the loss's dtype: the same division as by the
+    # Python number, and a replay recomputes it from each call's targets.
+    return reduce(loss, reduction, _make(total, None, False))
+
+
+@replayable
+def _nll_terms(shape: tuple, target, ignore_index: int, weight, dtype) -> tuple:
+    """For ``nll_loss``: the checked targets (ignored ones replaced by class 0), shaped
+    (N, 1, d1, ...); each sample's weight; where the ignored samples are (None when there
+    are none: a guard, so that a captured step records again when that changes); the
+    total weight (0-d)."""
+    t, _ = class_targets.replayable("nll_loss", shape, target, ignore_index)
+    valid = t != ignore_index
+    safe = xp.where(valid, t, 0)
+    w = xp.ones(shape[1], dtype) if weight is None else weight
+    coef = xp.where(valid, w[safe], 0).astype(dtype)
+    every = bool(valid.all())
+    return xp.expand_dims(safe, 1), coef, None if every else ~valid, xp.asarray(coef.sum()), every
+
+
+@replayable
+def sample_weights(t, ignore_index: int | None, class_weight, dtype) -> tuple:
+    """For class-index targets ``t``: the targets with ignored ones replaced by class 0
+    (their loss is set to 0 anyway), each sample's weight (its class's weight, or 1; 0
+    if ignored) and which samples count."""
+    valid = t != ignore_index
+    t = xp.where(valid, t, 0)
+    w_t = 1 if class_weight is None else class_weight[t]
+    return t, xp.where(valid, w_t, 0).astype(dtype, copy=False), valid
 
 
 def cross_entropy(
@@ -165,16 +197,13 @@ def cross_entropy(
             return loss.squeeze(0) if unbatched else loss
         return reduce(loss, reduction, x._array.size // c)
 
-    t, all_classes = class_targets("cross_entropy", x, t_data, ignore_index)
+    t, all_classes = class_targets("cross_entropy", tuple(x.shape), t_data, ignore_index)
     in_classes = ignore_index is not None and 0 <= ignore_index < c
+    class_weight = None if w is None else w._array.astype(x._array.dtype, copy=False)
     if w is None and not in_classes and all_classes:
         coef = valid = None  # every sample counts, with weight 1
     else:
-        valid = t != ignore_index
-        t = xp.where(valid, t, 0)  # any class, for the ignored: their loss is set to 0
-        w_t = 1 if w is None else w._array.astype(x._array.dtype, copy=False)[t]
-        coef = xp.where(valid, w_t, 0).astype(x._array.dtype, copy=False)
-    class_weight = None if w is None else w._array.astype(x._array.dtype, copy=False)
+        t, coef, valid = sample_weights(t, ignore_index, class_weight, x._array.dtype)
     loss = SoftmaxCrossEntropy.apply(
         x, t, coef, valid, reduction, float(label_smoothing), class_weight
     )
@@ -209,14 +238,20 @@ def categorical_cross_entropy(probs, target, eps: float = 1e-10, reduction: str 
                 f"categorical_cross_entropy: probs of shape {tuple(p.shape)} need class indices of "
                 f"shape {tuple(p.shape[:-1])}, got {tuple(t_data.shape)}"
             )
-        bad = (t_data < 0) | (t_data >= c)
-        if bad.any():
-            raise LabelError(
-                f"categorical_cross_entropy: target contains class {int(t_data[bad].flat[0])}, but "
-                f"probs have {c} classes (valid labels are 0..{c - 1})"
-            )
-        t = as_tensor(xp.eye(c, dtype=p._array.dtype)[t_data])
+        t = as_tensor(_one_hot_rows(t_data, c, p._array.dtype))
     else:
         p, t = matched("categorical_cross_entropy", p, target, reduction)
     loss = -(t * ops.clamp(p, eps, 1.0).log()).sum(-1)
     return reduce(loss, reduction)
+
+
+@replayable  # a check of the labels and a table from them: cr.compile repeats it
+def _one_hot_rows(t_data, c: int, dtype):
+    """Class indices as one-hot rows of ``dtype``, after checking they lie in [0, c)."""
+    bad = (t_data < 0) | (t_data >= c)
+    if bad.any():
+        raise LabelError(
+            f"categorical_cross_entropy: target contains class {int(t_data[bad].flat[0])}, but "
+            f"probs have {c} classes (valid labels are 0..{c - 1})"
+        )
+    return xp.eye(c, dtype=dtype)[t_data]

@@ -45,7 +45,7 @@ def multi_margin_loss(
     x, target, unbatched = with_batch(x, target, "multi_margin_loss")
     if x.ndim != 2:
         raise ShapeError(f"multi_margin_loss: expected input (N, C) or (C,), got {tuple(x.shape)}")
-    t, _ = class_targets("multi_margin_loss", x, target, None)
+    t, _ = class_targets("multi_margin_loss", tuple(x.shape), target, None)
     n, c = x.shape
     picked = ops.gather(x, 1, t[:, None])
     z = (x - picked + margin).relu()

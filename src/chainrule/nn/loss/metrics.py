@@ -38,7 +38,7 @@ def zero_one_loss(input, target, tolerance: float | None = None, reduction: str 
         wrong = xp.abs(y._array - t._array) >= tolerance
         surrogate = "mse_loss, l1_loss or huber_loss"
     elif y.ndim == 2:
-        t, _ = class_targets("zero_one_loss", y, target, None)
+        t, _ = class_targets("zero_one_loss", tuple(y.shape), target, None)
         wrong = xp.argmax(y._array, axis=1) != t
         surrogate = "cross_entropy (log loss) or multi_margin_loss (hinge)"
     else:

@@ -1,0 +1,256 @@
+"""What a replay checks before it runs: the names a step reads and what they hold.
+
+A replay does not run the step's Python code, so it cannot see the step look a tensor,
+a module or a number up again. :func:`names_read` lists, when the step is recorded,
+every name the step reads from its globals, its closure or its object (and the same in
+the functions it calls): a replay checks that each still holds the same object.
+:func:`accounted` says which tensors and modules a replay may read again because it
+can find them through those names.
+"""
+
+from __future__ import annotations
+
+import random
+from functools import partial
+from types import FunctionType, MethodType, ModuleType
+
+import numpy as np
+
+from chainrule._backend import ndarray
+from chainrule.nn.module import Module
+from chainrule.optim.optimizer import Optimizer
+from chainrule.tensor import Tensor
+
+__all__ = ["accounted", "hyperparameters", "names_read", "reads_random", "same"]
+
+
+_DEPTH = 4  # how many levels of names, items, attributes and calls the guards follow
+
+
+def names_read(fn, arguments: tuple = ()) -> tuple:
+    """(namespace, name, value) for each name that ``fn`` reads from its globals, its
+    closure or, for a method, its object's attributes: a replay checks that each name
+    still holds the same object, so ``w = new_tensor`` or ``lr = 0.01`` between calls is
+    seen. What the names hold is followed a few levels deep: the functions, methods and
+    callable objects they name, the items of small dicts and lists, the attributes of
+    plain objects (``cfg.lr``)."""
+    out: list = []
+    seen: set = set()
+    _collect(fn, out, seen, _DEPTH)
+    for value in arguments:  # an object passed in: what the step reads from it
+        _follow(value, out, seen, _DEPTH)
+    return tuple(out)
+
+
+def _collect(fn, out: list, seen: set, depth: int) -> None:
+    if id(fn) in seen or depth == 0:
+        return
+    seen.add(id(fn))
+    owner = fn if isinstance(fn, Module) else getattr(fn, "__self__", None)
+    fn = fn.forward if isinstance(fn, Module) else fn
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return
+    spaces = [fn.__globals__]
+    attributes = getattr(owner, "__dict__", None)
+    if owner is not None and not isinstance(owner, ModuleType) and type(attributes) is dict:
+        spaces.insert(0, attributes)
+    values = []
+    for name in code.co_names:
+        for namespace in spaces:
+            if name in namespace:
+                out.append((namespace, name, namespace[name]))
+                values.append(namespace[name])
+                break
+        else:
+            method = getattr(type(owner), name, None) if owner is not None else None
+            if isinstance(method, FunctionType):  # self.helper(): follow it
+                _collect(MethodType(method, owner), out, seen, depth - 1)
+    for name, cell in zip(code.co_freevars, fn.__closure__ or ()):
+        try:
+            value = cell.cell_contents
+        except ValueError:  # not yet assigned
+            continue
+        out.append((_Cell(cell), name, value))
+        values.append(value)
+    if "random" in code.co_names and any(v is np for v in values):  # np.random.rand()
+        out.append(({"random": np.random}, "random", np.random))
+    for value in values:
+        _follow(value, out, seen, depth - 1)
+
+
+def _follow(value, out: list, seen: set, depth: int) -> None:
+    """Guards on what a named ``value`` may lead the step to read."""
+    if isinstance(value, Module):
+        # What the forward of each module of the user's own classes reads (chainrule's
+        # modules read only their attributes, which the module guards check).
+        for module in value.modules():
+            if not type(module).__module__.startswith("chainrule."):
+                _collect(MethodType(type(module).forward, module), out, seen, _DEPTH)
+        return
+    if isinstance(value, ModuleType | type | Tensor | Optimizer) or depth == 0:
+        return
+    value = getattr(value, "__wrapped__", value)  # a decorated or compiled function
+    if isinstance(value, FunctionType | MethodType):
+        _collect(value, out, seen, depth)
+    elif isinstance(value, partial):
+        _follow(value.func, out, seen, depth)
+        _items(list(value.args) + list(value.keywords.values()), out, seen, depth)
+    elif isinstance(value, dict | list | tuple):
+        _items(value, out, seen, depth)
+    elif isinstance(value, ndarray):
+        if value.size <= _ITEMS:  # its values may be read into Python: float(a[0])
+            out.append((_Snapshot(value), None, value))
+    elif type(getattr(value, "__dict__", None)) is dict and len(value.__dict__) <= _ITEMS:
+        _items(value.__dict__, out, seen, depth)  # a plain object: cfg.lr
+        call = vars(type(value)).get("__call__")
+        if isinstance(call, FunctionType):  # a callable object: follow its __call__
+            _collect(MethodType(call, value), out, seen, depth)
+    elif isinstance(getattr(type(value), "__slots__", None), tuple | list):
+        attributes = _Attributes(value)
+        for name in type(value).__slots__:
+            item = attributes.get(name, _Attributes)
+            if item is not _Attributes:
+                out.append((attributes, name, item))
+                _follow(item, out, seen, depth - 1)
+
+
+def reads_random(names: tuple) -> bool:
+    """Whether a step that reads ``names`` may draw from Python's or NumPy's random
+    generators (a replay would not draw again)."""
+    for _, _, value in names:
+        if value is random or value is np.random:
+            return True
+        if isinstance(value, random.Random | np.random.Generator | np.random.RandomState):
+            return True
+    return False
+
+
+def accounted(fn, names: tuple, optimizers) -> tuple[set, set]:
+    """The ids of the tensors and modules a replay may read again without seeing how the
+    step reached them: those its guarded names hold (and ``fn`` itself, for a compiled
+    module), their parameters, buffers and submodules, the optimizers' parameters, and
+    ``fn``'s default arguments; and the ids of those tensors' arrays (a tensor sharing
+    one, ``w.detach()``, is as good as the tensor)."""
+    roots = [value for _, _, value in names]
+    roots += list(getattr(fn, "__defaults__", None) or ())
+    if isinstance(fn, Module):
+        roots.append(fn)
+    roots += list(optimizers)
+    out: set = set()
+    tensors: list = []
+    for value in roots:
+        if isinstance(value, Module):
+            for module in value.modules():
+                out.add(id(module))
+                tensors += [t for t in module._parameters.values() if t is not None]
+                tensors += [t for t in module._buffers.values() if t is not None]
+        elif isinstance(value, Optimizer):
+            tensors += [p for group in value.param_groups for p in group["params"]]
+        elif isinstance(value, Tensor):
+            tensors.append(value)
+    out.update(map(id, tensors))
+    return out, {id(t._array) for t in tensors}
+
+
+_ITEMS = 64  # a named dict or list up to this size has its items guarded too
+
+
+def _items(container, out: list, seen: set, depth: int) -> None:
+    """Guards on the items of a dict or list the step names (``cfg["lr"]``,
+    ``state["w"]``): each must stay the same object."""
+    if len(container) > _ITEMS:
+        return
+    space = container if isinstance(container, dict) else _Items(container)
+    keys = container.keys() if isinstance(container, dict) else range(len(container))
+    for key in keys:
+        value = container[key]
+        out.append((space, key, value))
+        _follow(value, out, seen, depth - 1)
+
+
+class _Snapshot:
+    """A small array's values when recorded, with a namespace's ``get``: it returns the
+    array while its values are unchanged."""
+
+    __slots__ = ("array", "values")
+
+    def __init__(self, array) -> None:
+        self.array, self.values = array, array.copy()
+
+    def get(self, name, default=None):
+        a = self.array
+        return a if a.shape == self.values.shape and np.array_equal(a, self.values) else default
+
+
+class _Attributes:
+    """An object's attributes with a namespace's ``get`` (for ``__slots__`` objects)."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj) -> None:
+        self.obj = obj
+
+    def get(self, name, default=None):
+        return getattr(self.obj, name, default)
+
+
+class _Items:
+    """A list with a namespace's ``get``, for the guards."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items: list) -> None:
+        self.items = items
+
+    def get(self, index, default=None):
+        items = self.items
+        return items[index] if index < len(items) else default
+
+
+class _Cell:
+    """A closure cell with a namespace's ``get``, for the guards."""
+
+    __slots__ = ("cell",)
+
+    def __init__(self, cell) -> None:
+        self.cell = cell
+
+    def get(self, name, default=None):
+        try:
+            return self.cell.cell_contents
+        except ValueError:
+            return default
+
+
+def hyperparameters(optimizer) -> list:
+    """Each parameter group's settings (all but the parameters) and its size."""
+    return [
+        (len(g["params"]), {k: v for k, v in g.items() if k != "params"})
+        for g in optimizer.param_groups
+    ]
+
+
+def same(a, b) -> bool:
+    """Equal values: arrays by dtype, shape and contents (nan equal to nan), containers
+    element by element, anything else with ``type`` and ``==``."""
+    if a is b:
+        return True
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, ndarray):
+        return (
+            a.dtype == b.dtype
+            and a.shape == b.shape
+            and bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+        )
+    if isinstance(a, tuple | list):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, Tensor):  # the same values: one array (a parameter, w.detach())
+        return a._array is b._array and a._requires_grad is b._requires_grad
+    try:
+        return bool(a == b)
+    except Exception:
+        return False
