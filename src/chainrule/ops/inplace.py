@@ -44,7 +44,6 @@ from chainrule.autograd.graph import Node, next_sequence_number
 from chainrule.autograd.views import refresh_if_stale, refresh_view, replay
 from chainrule.errors import ShapeError
 from chainrule.ops.rulemath import ArrayMath
-from chainrule.ops.shape import cast
 from chainrule.tensor import Tensor, _make
 
 __all__ = [
@@ -261,7 +260,7 @@ def apply_inplace(x, name: str, op, *args, check: bool = True, region=None, **kw
     result = op(old, *args, **kwargs)
     _check_result(x, result._array, name)
     if result._array.dtype != x._array.dtype:
-        result = cast(result, x._array.dtype)
+        result = result.to(x._array.dtype)  # the Cast op, through the Tensor seam
     info = x._view
     keep = None
     if info is not None:
