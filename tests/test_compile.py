@@ -753,3 +753,81 @@ def test_a_python_argument_that_changes_every_call_gives_up_with_a_warning():
         for i in range(10):
             assert compiled(cr.ones(2), float(i)).tolist() == [float(i)] * 2
     assert len(compiled.pending) == 0 and compiled.reason is not None
+
+
+def test_config_in_classes_modules_properties_sets_and_deques_is_guarded():
+    import collections
+    import types
+
+    class CFG:
+        scale = 1.0
+
+    config = types.ModuleType("config")
+    config.scale = 1.0
+
+    class Trainer:
+        base = 1.0
+
+        @property
+        def scale(self):
+            return self.base * 2
+
+    trainer = Trainer()
+    frozen = {"a"}
+    queue = collections.deque([1.0])
+    reads = {
+        "class": (lambda: CFG.scale, lambda: setattr(CFG, "scale", 3.0)),
+        "module": (lambda: config.scale, lambda: setattr(config, "scale", 3.0)),
+        "property": (lambda: trainer.scale, lambda: setattr(trainer, "base", 3.0)),
+        "set": (lambda: 3.0 if "b" in frozen else 1.0, lambda: frozen.add("b")),
+        "deque": (lambda: float(len(queue)), lambda: queue.append(2.0)),
+    }
+
+    def make(read):
+        w = cr.ones(2, requires_grad=True)
+
+        def step(x):
+            w.grad = None
+            (x * w * read()).sum().backward()
+            return w.grad
+
+        return step
+
+    for name, (read, change) in reads.items():
+        compiled = cr.compile(make(read), fullgraph=True)
+        x = cr.ones(2)
+        for _ in range(3):
+            before = compiled(x).tolist()
+        change()
+        after = read()
+        assert compiled(x).tolist() == [after, after] != before, name
+
+
+def test_the_tutorials_train_step_with_model_and_optimizer_as_arguments_replays():
+    (m1, o1, _), (m2, o2, _) = _training("bn1d", "sgd"), _training("bn1d", "sgd")
+    loss_fn = nn.CrossEntropyLoss()
+
+    def train_step(model, optimizer, loss_fn, x, y):
+        optimizer.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    compiled = cr.compile(train_step, fullgraph=True)
+    for x, y in _batches((8,), count=5):
+        a, b = train_step(m1, o1, loss_fn, x, y), compiled(m2, o2, loss_fn, x, y)
+        assert np.array_equal(a.numpy(), b.numpy())
+    assert compiled.replays == 3
+    _same_state(m1, m2)
+
+
+def test_a_container_too_large_to_guard_is_refused():
+    settings = {f"k{i}": float(i) for i in range(600)}
+    w = cr.ones(2, requires_grad=True)
+
+    def step(x):
+        (x * w * settings["k1"]).sum().backward()
+
+    with pytest.warns(RuntimeWarning, match="a dict of 600 items"):
+        cr.compile(step)(cr.ones(2))

@@ -33,9 +33,12 @@ How it works (``tape.py`` records, ``replay.py`` replays):
    Python values; grad mode and the default dtype; each module's train/eval mode; that
    every parameter and buffer is still the same array, requiring grad or not; each
    optimizer's hyperparameters; that every name the step reads from its globals, its
-   closure or its object (``model``, ``w``, ``lr``, ``self.opt``), and what those hold
-   (the functions and callable objects they name, the items of small dicts and lists,
-   the attributes of plain objects: ``cfg.lr``), still holds the same object; each
+   closure, its default arguments or its object (``model``, ``w``, ``lr``,
+   ``self.opt``), and what those and its argument objects hold (the functions, methods
+   and callable objects they name; the forward of the user's own modules; the items and
+   lengths of dicts, lists, tuples and deques, the contents of sets and small arrays; the
+   attributes of plain objects, classes and modules it names: ``cfg.lr``, ``CFG.lr``,
+   ``config.lr``, a property), still holds the same object or an equal value; each
    module's attributes (``dropout.p``, a replaced submodule); and the checks of the
    arguments' values that the library makes (class labels in range: a replay that fails
    one runs the call eagerly, which raises as the eager step does). When a guard fails
@@ -46,14 +49,16 @@ What a replay does not repeat is the step's Python code. So a step that reads te
 values into Python (``loss.item()``, ``if loss > 1``), assigns ``.data``, uses custom
 autograd Functions, hooks, ``create_graph`` or ``optimizer.step(closure)``, changes an
 optimizer's hyperparameters (a scheduler's ``step()``) or a module (``model.train()``),
-indexes with tensors of indices or masks, or reads a tensor or module through the
-attribute of an object it does not name, runs eagerly, with a warning that names the
-line. Return the tensors you need and read them after the call; step schedulers and
-switch modes between calls (the guards see both). A replayed result carries no graph. A
-step that names Python's ``random`` or ``np.random`` runs eagerly (a replay would not
-draw again: draw with ``cr.rand``). Not seen: Python state that the step changes by
-itself (a counter, a list it appends to), and values it reaches deeper than the guards
-follow (four levels of names, items, attributes and calls): pass such values as arguments.
+indexes with tensors of indices or masks, uses the recurrent layers, names Python's
+``random`` or ``np.random``, or reaches something the guards cannot follow (a container
+of more than 512 items, a large NumPy array, an object of unknown kind), runs eagerly,
+with a warning that names the line. Return the tensors you need and read them after the
+call; step schedulers and switch modes between calls (the guards see both). A replayed
+result carries no graph. Not seen: Python state the step changes by itself (a counter:
+it then records on every call and gives up with a warning), and values it reaches
+deeper than the guards follow (four levels of names, items, attributes and calls): pass
+such values as arguments. Like the rest of chainrule (grad mode is one switch for the
+process), a compiled step is not for use from several threads at once.
 """
 
 from __future__ import annotations
@@ -140,8 +145,9 @@ class CompiledStep:
             RECORDING.tape = None
         if RECORDING.module_changes != changes:
             tape.refuse(
-                "the step changes a module (calls train() or eval(), or assigns a parameter, "
-                "buffer or submodule), which a replay would not repeat; do it outside the "
+                "the step changes a module (calls train() or eval(), assigns an attribute, a "
+                "parameter, a buffer or a submodule) or makes one (model[:-1], a layer built "
+                "inside the step), which a replay would not repeat; do it outside the "
                 "compiled step"
             )
         self.recordings += 1

@@ -11,17 +11,19 @@ can find them through those names.
 from __future__ import annotations
 
 import random
+from collections import deque
 from functools import partial
-from types import FunctionType, MethodType, ModuleType
+from types import BuiltinFunctionType, FunctionType, MethodType, ModuleType
 
 import numpy as np
 
 from chainrule._backend import ndarray
+from chainrule.generator import Generator
 from chainrule.nn.module import Module
 from chainrule.optim.optimizer import Optimizer
 from chainrule.tensor import Tensor
 
-__all__ = ["accounted", "hyperparameters", "names_read", "reads_random", "same"]
+__all__ = ["accounted", "hyperparameters", "names_read", "reads_random", "same", "unfollowed"]
 
 
 _DEPTH = 4  # how many levels of names, items, attributes and calls the guards follow
@@ -37,14 +39,28 @@ def names_read(fn, arguments: tuple = ()) -> tuple:
     out: list = []
     seen: set = set()
     _collect(fn, out, seen, _DEPTH)
-    for value in arguments:  # an object passed in: what the step reads from it
+    function = getattr(fn, "__func__", fn)
+    defaults = list(getattr(function, "__defaults__", None) or ())
+    defaults += list((getattr(function, "__kwdefaults__", None) or {}).values())
+    for value in [*defaults, *arguments]:  # an object passed in: what the step reads from it
         _follow(value, out, seen, _DEPTH)
     return tuple(out)
+
+
+_MISSING = object()
+# The library code a step calls reads only its own module globals, which do not change.
+_LIBRARIES = ("chainrule", "numpy", "builtins", "functools", "math")
+
+
+def _library(obj) -> bool:
+    return (getattr(obj, "__module__", None) or "").partition(".")[0] in _LIBRARIES
 
 
 def _collect(fn, out: list, seen: set, depth: int) -> None:
     if id(fn) in seen or depth == 0:
         return
+    if _library(fn) and not isinstance(fn, Module) and not getattr(fn, "__closure__", None):
+        return  # the library's own functions read only constants (a closure may hold state)
     seen.add(id(fn))
     owner = fn if isinstance(fn, Module) else getattr(fn, "__self__", None)
     fn = fn.forward if isinstance(fn, Module) else fn
@@ -55,17 +71,20 @@ def _collect(fn, out: list, seen: set, depth: int) -> None:
     attributes = getattr(owner, "__dict__", None)
     if owner is not None and not isinstance(owner, ModuleType) and type(attributes) is dict:
         spaces.insert(0, attributes)
+    names = code.co_names
     values = []
-    for name in code.co_names:
+    for name in names:
         for namespace in spaces:
             if name in namespace:
                 out.append((namespace, name, namespace[name]))
                 values.append(namespace[name])
                 break
         else:
-            method = getattr(type(owner), name, None) if owner is not None else None
-            if isinstance(method, FunctionType):  # self.helper(): follow it
-                _collect(MethodType(method, owner), out, seen, depth - 1)
+            found = getattr(type(owner), name, _MISSING) if owner is not None else _MISSING
+            if isinstance(found, FunctionType):  # self.helper(): follow it
+                _collect(MethodType(found, owner), out, seen, depth - 1)
+            elif found is not _MISSING and not callable(found):  # a class default, a property
+                _attribute(owner, name, out, seen, depth)
     for name, cell in zip(code.co_freevars, fn.__closure__ or ()):
         try:
             value = cell.cell_contents
@@ -73,14 +92,23 @@ def _collect(fn, out: list, seen: set, depth: int) -> None:
             continue
         out.append((_Cell(cell), name, value))
         values.append(value)
-    if "random" in code.co_names and any(v is np for v in values):  # np.random.rand()
+    if "random" in names and any(v is np for v in values):  # np.random.rand()
         out.append(({"random": np.random}, "random", np.random))
     for value in values:
-        _follow(value, out, seen, depth - 1)
+        _follow(value, out, seen, depth - 1, names)
 
 
-def _follow(value, out: list, seen: set, depth: int) -> None:
-    """Guards on what a named ``value`` may lead the step to read."""
+# Values that cannot change in place: guarding the name that holds one is enough.
+_IMMUTABLE = (
+    int, float, complex, bool, str, bytes, type(None), range, slice, frozenset,
+    np.generic, np.dtype, np.ufunc, BuiltinFunctionType, type(Ellipsis), Generator,
+)  # fmt: skip
+
+
+def _follow(value, out: list, seen: set, depth: int, names: tuple = ()) -> None:
+    """Guards on what a named ``value`` may lead the step to read; ``names``: the names
+    the code reading it uses (its attributes among them). What the guards cannot follow
+    makes the step run eagerly."""
     if isinstance(value, Module):
         # What the forward of each module of the user's own classes reads (chainrule's
         # modules read only their attributes, which the module guards check).
@@ -88,7 +116,14 @@ def _follow(value, out: list, seen: set, depth: int) -> None:
             if not type(module).__module__.startswith("chainrule."):
                 _collect(MethodType(type(module).forward, module), out, seen, _DEPTH)
         return
-    if isinstance(value, ModuleType | type | Tensor | Optimizer) or depth == 0:
+    if isinstance(value, (Tensor, Optimizer, *_IMMUTABLE)) or depth == 0:
+        return
+    if isinstance(value, ModuleType | type):  # config.lr, CFG.lr: the attributes it names
+        if value.__name__.partition(".")[0] in _LIBRARIES or _library(value):
+            return
+        for name in names:
+            if name in vars(value) or (isinstance(value, type) and hasattr(value, name)):
+                _attribute(value, name, out, seen, depth)
         return
     value = getattr(value, "__wrapped__", value)  # a decorated or compiled function
     if isinstance(value, FunctionType | MethodType):
@@ -96,23 +131,54 @@ def _follow(value, out: list, seen: set, depth: int) -> None:
     elif isinstance(value, partial):
         _follow(value.func, out, seen, depth)
         _items(list(value.args) + list(value.keywords.values()), out, seen, depth)
-    elif isinstance(value, dict | list | tuple):
+    elif isinstance(value, dict | list | tuple | deque):
         _items(value, out, seen, depth)
+    elif isinstance(value, set):
+        out.append((_Snapshot(value), None, value))
     elif isinstance(value, ndarray):
-        if value.size <= _ITEMS:  # its values may be read into Python: float(a[0])
-            out.append((_Snapshot(value), None, value))
-    elif type(getattr(value, "__dict__", None)) is dict and len(value.__dict__) <= _ITEMS:
+        if value.size > _ITEMS:
+            return _cannot(out, f"a NumPy array of {value.size} elements")
+        out.append((_Snapshot(value), None, value))  # float(a[0]) reads its values
+    elif type(getattr(value, "__dict__", None)) is dict:
         _items(value.__dict__, out, seen, depth)  # a plain object: cfg.lr
+        for name in names:  # class defaults and properties it names: cfg.lr of CFG
+            if name not in value.__dict__ and not callable(getattr(type(value), name, len)):
+                _attribute(value, name, out, seen, depth)
         call = vars(type(value)).get("__call__")
         if isinstance(call, FunctionType):  # a callable object: follow its __call__
             _collect(MethodType(call, value), out, seen, depth)
     elif isinstance(getattr(type(value), "__slots__", None), tuple | list):
-        attributes = _Attributes(value)
         for name in type(value).__slots__:
-            item = attributes.get(name, _Attributes)
-            if item is not _Attributes:
-                out.append((attributes, name, item))
-                _follow(item, out, seen, depth - 1)
+            _attribute(value, name, out, seen, depth)
+    elif not callable(value):
+        _cannot(out, f"a {type(value).__name__}")
+    return None
+
+
+def _attribute(obj, name: str, out: list, seen: set, depth: int) -> None:
+    """A guard on ``obj.name`` read through ``getattr`` (a class default, a property):
+    the replay checks that it still gives an equal value."""
+    try:
+        value = getattr(obj, name)
+    except Exception:
+        return
+    out.append((_Attributes(obj, name, value), name, value))
+    _follow(value, out, seen, depth - 1)
+
+
+def _cannot(out: list, what: str) -> None:
+    out.append((_Unfollowed(what), None, None))
+
+
+def unfollowed(names: tuple) -> str | None:
+    """Why the guards cannot cover what the step reads, if they cannot."""
+    for namespace, _, _ in names:
+        if isinstance(namespace, _Unfollowed):
+            return (
+                f"the step reaches {namespace.what}, whose contents the guards of a replay "
+                "cannot follow; pass the values it needs as arguments"
+            )
+    return None
 
 
 def reads_random(names: tuple) -> bool:
@@ -126,7 +192,7 @@ def reads_random(names: tuple) -> bool:
     return False
 
 
-def accounted(fn, names: tuple, optimizers) -> tuple[set, set]:
+def accounted(fn, names: tuple, optimizers, arguments: list = ()) -> tuple[set, set]:
     """The ids of the tensors and modules a replay may read again without seeing how the
     step reached them: those its guarded names hold (and ``fn`` itself, for a compiled
     module), their parameters, buffers and submodules, the optimizers' parameters, and
@@ -136,7 +202,7 @@ def accounted(fn, names: tuple, optimizers) -> tuple[set, set]:
     roots += list(getattr(fn, "__defaults__", None) or ())
     if isinstance(fn, Module):
         roots.append(fn)
-    roots += list(optimizers)
+    roots += list(optimizers) + list(arguments)
     out: set = set()
     tensors: list = []
     for value in roots:
@@ -153,14 +219,15 @@ def accounted(fn, names: tuple, optimizers) -> tuple[set, set]:
     return out, {id(t._array) for t in tensors}
 
 
-_ITEMS = 64  # a named dict or list up to this size has its items guarded too
+_ITEMS = 512  # a named dict or list up to this size has its items guarded too
 
 
 def _items(container, out: list, seen: set, depth: int) -> None:
     """Guards on the items of a dict or list the step names (``cfg["lr"]``,
     ``state["w"]``): each must stay the same object."""
     if len(container) > _ITEMS:
-        return
+        return _cannot(out, f"a {type(container).__name__} of {len(container)} items")
+    out.append((_Length(container), None, _Length))  # an item added or removed
     space = container if isinstance(container, dict) else _Items(container)
     keys = container.keys() if isinstance(container, dict) else range(len(container))
     for key in keys:
@@ -175,24 +242,52 @@ class _Snapshot:
 
     __slots__ = ("array", "values")
 
-    def __init__(self, array) -> None:
-        self.array, self.values = array, array.copy()
+    def __init__(self, container) -> None:
+        self.array, self.values = container, container.copy()
 
     def get(self, name, default=None):
-        a = self.array
-        return a if a.shape == self.values.shape and np.array_equal(a, self.values) else default
+        a, saved = self.array, self.values
+        if isinstance(a, set):
+            return a if a == saved else default
+        return a if a.shape == saved.shape and np.array_equal(a, saved) else default
 
 
 class _Attributes:
-    """An object's attributes with a namespace's ``get`` (for ``__slots__`` objects)."""
+    """``obj.name`` with a namespace's ``get``: it returns the recorded value while
+    ``getattr`` still gives an equal one (a property makes a new object each time)."""
 
-    __slots__ = ("obj",)
+    __slots__ = ("name", "obj", "value")
 
-    def __init__(self, obj) -> None:
-        self.obj = obj
+    def __init__(self, obj, name: str, value) -> None:
+        self.obj, self.name, self.value = obj, name, value
 
     def get(self, name, default=None):
-        return getattr(self.obj, name, default)
+        current = getattr(self.obj, name, default)
+        return self.value if current is self.value or same(current, self.value) else default
+
+
+class _Length:
+    """A container's length when recorded, with a namespace's ``get``."""
+
+    __slots__ = ("container", "n")
+
+    def __init__(self, container) -> None:
+        self.container, self.n = container, len(container)
+
+    def get(self, name, default=None):
+        return _Length if len(self.container) == self.n else default
+
+
+class _Unfollowed:
+    """A marker: the step reaches ``what``, which the guards cannot follow."""
+
+    __slots__ = ("what",)
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def get(self, name, default=None):
+        return None
 
 
 class _Items:

@@ -33,7 +33,14 @@ import sys
 from chainrule._backend import ndarray
 from chainrule._recording import RECORDING
 from chainrule.autograd.engine import backward_order, node_of
-from chainrule.compile.guards import accounted, hyperparameters, names_read, reads_random, same
+from chainrule.compile.guards import (
+    accounted,
+    hyperparameters,
+    names_read,
+    reads_random,
+    same,
+    unfollowed,
+)
 from chainrule.ops.op import Op
 from chainrule.optim.optimizer import Optimizer
 from chainrule.tensor import Tensor
@@ -175,7 +182,10 @@ class Tape:
         self.fn = fn
         objects = [v for _, v in flatten((args, kwargs)) if not isinstance(v, _PLAIN)]
         self.names = names_read(fn, objects)  # the names it reads, and what they hold
-        if reads_random(self.names):
+        self.objects = objects
+        if unfollowed(self.names):
+            self.reason = unfollowed(self.names)
+        elif reads_random(self.names):
             self.reason = (
                 "the step may draw from Python's or NumPy's random generators, which a "
                 "replay would not draw from again; draw with cr.rand, cr.randn or "
@@ -278,8 +288,10 @@ class Tape:
             written = self._written()
             if any(self.kinds[s] == PRODUCED or s in written for s in reads):
                 self.refuse(
-                    f"{fn.__qualname__} returns Python values computed from arrays that the "
-                    "step itself made or changed, so a replay could not check them up front"
+                    f"{fn.__qualname__} checks values (class labels, indices) that the step "
+                    "itself computed or changed (y.view(-1), y[:n], y.long()), so a replay "
+                    "could not check them before it starts; compute them before the step and "
+                    "pass them in"
                 )
                 return result
         self.events.append(Call(fn, ins, kw, tensors, outs, first))
@@ -432,7 +444,11 @@ class Tape:
                     "built-in op (a custom Function, or a graph built before the call)"
                 )
             if node.n_out != 1 or node._next_oi is not None:
-                return self.refuse(f"backward reaches an op with several outputs ({node.op_name})")
+                return self.refuse(
+                    f"backward reaches an op with several outputs ({node.op_name}: the "
+                    "recurrent layers and cells cut their steps and gates this way), which a "
+                    "replay does not support yet"
+                )
             nodes.append(index)
             parents.append(tuple(None if p is None else position[id(p)] for p in node._next))
         root_slots = []
@@ -461,13 +477,14 @@ class Tape:
         self.values = [
             v if kind in (UNTRACKED, CONST) else None for kind, v in zip(self.kinds, self.values)
         ]
-        self.alive = self.slot_of = self.fn = None
+        self.alive = self.slot_of = self.fn = self.objects = None
 
     def _check_provenance(self) -> None:
         """Refuse if the step read a tensor or called a module that a replay could not
         find again: one it reached through an attribute, a list or a dict (the caller
         may rebind it between calls without any guard seeing)."""
-        known, arrays = accounted(self.fn, self.names, [o for o, _ in self.optimizers.values()])
+        optimizers = [o for o, _ in self.optimizers.values()]
+        known, arrays = accounted(self.fn, self.names, optimizers, self.objects)
         for module, _, _ in self.modules.values():
             if id(module) not in known:
                 return self.refuse(
@@ -495,7 +512,7 @@ class Tape:
                     return f"op {event.op.__name__}"
                 if isinstance(event, Call):
                     return event.fn.__qualname__
-        return "the step's result"
+        return "the step"
 
     def _output(self, result):
         if isinstance(result, tuple | list):
