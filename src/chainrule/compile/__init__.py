@@ -55,10 +55,10 @@ of more than 512 items, a large NumPy array, an object of unknown kind), runs ea
 with a warning that names the line. Return the tensors you need and read them after the
 call; step schedulers and switch modes between calls (the guards see both). A replayed
 result carries no graph. Not seen: Python state the step changes by itself (a counter:
-it then records on every call and gives up with a warning), and values it reaches
-deeper than the guards follow (four levels of names, items, attributes and calls): pass
-such values as arguments. Like the rest of chainrule (grad mode is one switch for the
-process), a compiled step is not for use from several threads at once.
+it then records on every call and gives up with a warning), and a module's attribute
+written through its ``__dict__``. Values nested more than six levels deep make the step
+run eagerly: pass such values as arguments. Like the rest of chainrule (grad mode is one
+switch for the process), a compiled step is not for use from several threads at once.
 """
 
 from __future__ import annotations

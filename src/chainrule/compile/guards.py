@@ -10,10 +10,11 @@ can find them through those names.
 
 from __future__ import annotations
 
+import dis
 import random
 from collections import deque
-from functools import partial
-from types import BuiltinFunctionType, FunctionType, MethodType, ModuleType
+from functools import lru_cache, partial
+from types import BuiltinFunctionType, CodeType, FunctionType, MethodType, ModuleType
 
 import numpy as np
 
@@ -26,7 +27,7 @@ from chainrule.tensor import Tensor
 __all__ = ["accounted", "hyperparameters", "names_read", "reads_random", "same", "unfollowed"]
 
 
-_DEPTH = 4  # how many levels of names, items, attributes and calls the guards follow
+_DEPTH = 6  # how many levels of names, items, attributes and calls the guards follow
 
 
 def names_read(fn, arguments: tuple = ()) -> tuple:
@@ -37,12 +38,9 @@ def names_read(fn, arguments: tuple = ()) -> tuple:
     callable objects they name, the items of small dicts and lists, the attributes of
     plain objects (``cfg.lr``)."""
     out: list = []
-    seen: set = set()
+    seen: dict = {}  # id -> object, kept alive so that no id is reused during the walk
     _collect(fn, out, seen, _DEPTH)
-    function = getattr(fn, "__func__", fn)
-    defaults = list(getattr(function, "__defaults__", None) or ())
-    defaults += list((getattr(function, "__kwdefaults__", None) or {}).values())
-    for value in [*defaults, *arguments]:  # an object passed in: what the step reads from it
+    for value in arguments:  # an object passed in: what the step reads from it
         _follow(value, out, seen, _DEPTH)
     return tuple(out)
 
@@ -56,35 +54,53 @@ def _library(obj) -> bool:
     return (getattr(obj, "__module__", None) or "").partition(".")[0] in _LIBRARIES
 
 
-def _collect(fn, out: list, seen: set, depth: int) -> None:
-    if id(fn) in seen or depth == 0:
+@lru_cache(maxsize=4096)
+def _reads(code: CodeType) -> tuple[frozenset, frozenset]:
+    """The global names and the attribute names that ``code`` reads, with the code
+    nested in it (comprehensions, generator expressions, lambdas)."""
+    names, attributes = set(), set()
+    for instruction in dis.get_instructions(code):
+        if instruction.opname in ("LOAD_GLOBAL", "LOAD_NAME"):
+            names.add(instruction.argval)
+        elif instruction.opname in ("LOAD_ATTR", "LOAD_METHOD"):
+            attributes.add(instruction.argval)
+    for const in code.co_consts:
+        if isinstance(const, CodeType):
+            inner_names, inner_attributes = _reads(const)
+            names |= inner_names
+            attributes |= inner_attributes
+    return frozenset(names), frozenset(attributes)
+
+
+def _collect(fn, out: list, seen: dict, depth: int) -> None:
+    if id(fn) in seen:
         return
     if _library(fn) and not isinstance(fn, Module) and not getattr(fn, "__closure__", None):
         return  # the library's own functions read only constants (a closure may hold state)
-    seen.add(id(fn))
+    seen[id(fn)] = fn
+    if depth <= 0:
+        return _cannot(out, "functions called more than six levels deep")
     owner = fn if isinstance(fn, Module) else getattr(fn, "__self__", None)
     fn = fn.forward if isinstance(fn, Module) else fn
+    fn = getattr(fn, "__func__", fn)
     code = getattr(fn, "__code__", None)
     if code is None:
-        return
-    spaces = [fn.__globals__]
-    attributes = getattr(owner, "__dict__", None)
-    if owner is not None and not isinstance(owner, ModuleType) and type(attributes) is dict:
-        spaces.insert(0, attributes)
-    names = code.co_names
+        return None
+    names, attribute_names = _reads(code)
     values = []
+    namespace = fn.__globals__
     for name in names:
-        for namespace in spaces:
-            if name in namespace:
-                out.append((namespace, name, namespace[name]))
-                values.append(namespace[name])
-                break
-        else:
-            found = getattr(type(owner), name, _MISSING) if owner is not None else _MISSING
-            if isinstance(found, FunctionType):  # self.helper(): follow it
-                _collect(MethodType(found, owner), out, seen, depth - 1)
-            elif found is not _MISSING and not callable(found):  # a class default, a property
-                _attribute(owner, name, out, seen, depth)
+        if name in namespace:
+            out.append((namespace, name, namespace[name]))
+            values.append(namespace[name])
+    if owner is not None and not isinstance(owner, ModuleType):
+        attributes = getattr(owner, "__dict__", None)
+        for name in attribute_names:  # self.lr, self.model, self.helper()
+            if type(attributes) is dict and name in attributes:
+                out.append((attributes, name, attributes[name]))
+                values.append(attributes[name])
+            elif getattr(type(owner), name, _MISSING) is not _MISSING:
+                _attribute(owner, name, out, seen, depth, attribute_names)
     for name, cell in zip(code.co_freevars, fn.__closure__ or ()):
         try:
             value = cell.cell_contents
@@ -92,10 +108,12 @@ def _collect(fn, out: list, seen: set, depth: int) -> None:
             continue
         out.append((_Cell(cell), name, value))
         values.append(value)
-    if "random" in names and any(v is np for v in values):  # np.random.rand()
+    values += list(fn.__defaults__ or ()) + list((fn.__kwdefaults__ or {}).values())
+    if "random" in attribute_names and any(v is np for v in values):  # np.random.rand()
         out.append(({"random": np.random}, "random", np.random))
     for value in values:
-        _follow(value, out, seen, depth - 1, names)
+        _follow(value, out, seen, depth - 1, attribute_names)
+    return None
 
 
 # Values that cannot change in place: guarding the name that holds one is enough.
@@ -105,7 +123,7 @@ _IMMUTABLE = (
 )  # fmt: skip
 
 
-def _follow(value, out: list, seen: set, depth: int, names: tuple = ()) -> None:
+def _follow(value, out: list, seen: dict, depth: int, names=()) -> None:
     """Guards on what a named ``value`` may lead the step to read; ``names``: the names
     the code reading it uses (its attributes among them). What the guards cannot follow
     makes the step run eagerly."""
@@ -116,15 +134,17 @@ def _follow(value, out: list, seen: set, depth: int, names: tuple = ()) -> None:
             if not type(module).__module__.startswith("chainrule."):
                 _collect(MethodType(type(module).forward, module), out, seen, _DEPTH)
         return
-    if isinstance(value, (Tensor, Optimizer, *_IMMUTABLE)) or depth == 0:
+    if isinstance(value, (Tensor, Optimizer, *_IMMUTABLE)):
         return
+    if depth <= 0:
+        return _cannot(out, "values nested more than six levels deep (names, items, attributes)")
     if isinstance(value, ModuleType | type):  # config.lr, CFG.lr: the attributes it names
         if value.__name__.partition(".")[0] in _LIBRARIES or _library(value):
             return
         for name in names:
             if name in vars(value) or (isinstance(value, type) and hasattr(value, name)):
-                _attribute(value, name, out, seen, depth)
-        return
+                _attribute(value, name, out, seen, depth, names)
+        return None
     value = getattr(value, "__wrapped__", value)  # a decorated or compiled function
     if isinstance(value, FunctionType | MethodType):
         _collect(value, out, seen, depth)
@@ -140,22 +160,42 @@ def _follow(value, out: list, seen: set, depth: int, names: tuple = ()) -> None:
             return _cannot(out, f"a NumPy array of {value.size} elements")
         out.append((_Snapshot(value), None, value))  # float(a[0]) reads its values
     elif type(getattr(value, "__dict__", None)) is dict:
+        out.append((_Attributes(value, "__dict__", value.__dict__), "__dict__", value.__dict__))
         _items(value.__dict__, out, seen, depth)  # a plain object: cfg.lr
         for name in names:  # class defaults and properties it names: cfg.lr of CFG
-            if name not in value.__dict__ and not callable(getattr(type(value), name, len)):
-                _attribute(value, name, out, seen, depth)
-        call = vars(type(value)).get("__call__")
-        if isinstance(call, FunctionType):  # a callable object: follow its __call__
-            _collect(MethodType(call, value), out, seen, depth)
+            if name not in value.__dict__ and hasattr(type(value), name):
+                _attribute(value, name, out, seen, depth, names)
+        if not _library(type(value)):  # the methods it names, __call__, __getitem__, ...
+            for name, function in vars(type(value)).items():
+                if isinstance(function, FunctionType) and (name in names or name in _DUNDERS):
+                    _collect(MethodType(function, value), out, seen, depth)
     elif isinstance(getattr(type(value), "__slots__", None), tuple | list):
         for name in type(value).__slots__:
-            _attribute(value, name, out, seen, depth)
+            _attribute(value, name, out, seen, depth, names)
     elif not callable(value):
         _cannot(out, f"a {type(value).__name__}")
     return None
 
 
-def _attribute(obj, name: str, out: list, seen: set, depth: int) -> None:
+# The special methods through which a step reads an object's data.
+_DUNDERS = frozenset(
+    [
+        "__call__",
+        "__getitem__",
+        "__len__",
+        "__iter__",
+        "__next__",
+        "__contains__",
+        "__getattr__",
+        "__float__",
+        "__int__",
+        "__index__",
+        "__bool__",
+    ]
+)
+
+
+def _attribute(obj, name: str, out: list, seen: dict, depth: int, names=()) -> None:
     """A guard on ``obj.name`` read through ``getattr`` (a class default, a property):
     the replay checks that it still gives an equal value."""
     try:
@@ -163,7 +203,7 @@ def _attribute(obj, name: str, out: list, seen: set, depth: int) -> None:
     except Exception:
         return
     out.append((_Attributes(obj, name, value), name, value))
-    _follow(value, out, seen, depth - 1)
+    _follow(value, out, seen, depth - 1, names)
 
 
 def _cannot(out: list, what: str) -> None:
@@ -175,8 +215,8 @@ def unfollowed(names: tuple) -> str | None:
     for namespace, _, _ in names:
         if isinstance(namespace, _Unfollowed):
             return (
-                f"the step reaches {namespace.what}, whose contents the guards of a replay "
-                "cannot follow; pass the values it needs as arguments"
+                f"the step reaches {namespace.what}, which the guards of a replay cannot "
+                "follow; pass the values it needs as arguments"
             )
     return None
 
@@ -222,7 +262,7 @@ def accounted(fn, names: tuple, optimizers, arguments: list = ()) -> tuple[set, 
 _ITEMS = 512  # a named dict or list up to this size has its items guarded too
 
 
-def _items(container, out: list, seen: set, depth: int) -> None:
+def _items(container, out: list, seen: dict, depth: int) -> None:
     """Guards on the items of a dict or list the step names (``cfg["lr"]``,
     ``state["w"]``): each must stay the same object."""
     if len(container) > _ITEMS:
@@ -263,7 +303,9 @@ class _Attributes:
 
     def get(self, name, default=None):
         current = getattr(self.obj, name, default)
-        return self.value if current is self.value or same(current, self.value) else default
+        if current is self.value or (name != "__dict__" and same(current, self.value)):
+            return self.value
+        return default
 
 
 class _Length:

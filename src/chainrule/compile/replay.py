@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from operator import itemgetter
 
+import numpy as np
+
 from chainrule import dtypes as _dt
 from chainrule._backend import ndarray
 from chainrule._fp_errors import silence, unsilence
@@ -62,18 +64,35 @@ def call_key(args: tuple, kwargs: dict) -> tuple:
             key.append((path, "array", value.shape, value.dtype))
             arrays.append(id(value))
         else:
-            if isinstance(value, float):
-                value = value.hex()  # -0.0 is not 0.0, and nan is nan
-            else:
-                try:
-                    hash(value)
-                except TypeError:
-                    value = ("object", id(value))
-            key.append((path, type(value), value))
+            kind = type(value)
+            if isinstance(value, float | np.floating):
+                value = float(value).hex()  # -0.0 is not 0.0, and nan is nan
+            elif not isinstance(value, _PLAIN):
+                value = _Identity(value)  # an object: this one (its contents are guarded)
+            key.append((path, kind, value))
             arrays.append(None)
     # Which arguments share one array ((x, x) records a single slot for both).
     key.append(tuple(map(arrays.index, arrays)))
     return tuple(key)
+
+
+_PLAIN = (int, str, bytes, bool, type(None), complex, np.integer, np.bool_)
+
+
+class _Identity:
+    """An object in a call key, equal only to itself (not through its ``__eq__``, which
+    may compare tensors), and kept alive so that its id is not reused."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj) -> None:
+        self.obj = obj
+
+    def __eq__(self, other) -> bool:
+        return type(other) is _Identity and other.obj is self.obj
+
+    def __hash__(self) -> int:
+        return id(self.obj)
 
 
 def argument(args: tuple, kwargs: dict, path: tuple):
