@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["betas", "non_negative", "positive_int", "probability", "widths"]
+__all__ = ["add_worker_options", "betas", "non_negative", "positive_int", "probability", "widths"]
 
 
 def _convert(text: str, convert, expected: str):
@@ -54,3 +54,17 @@ def betas(text: str) -> tuple:
         return (b1, b2)
 
     return _convert(text, pair, "two numbers like 0.9,0.999")
+
+
+def add_worker_options(parser) -> None:
+    """``--jobs`` and ``--scheduler``, where ``chainrule lab all`` and ``chainrule sweep``
+    run their work: local processes, or a Dask cluster."""
+    parser.add_argument(
+        "--jobs", type=positive_int, default=1, help="local worker processes (default 1)"
+    )
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="a Dask scheduler (tcp://host:8786), or `local` for a LocalCluster of --jobs "
+        "workers; needs pip install 'chainrule[distributed]'",
+    )

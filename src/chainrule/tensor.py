@@ -841,25 +841,27 @@ def _float_draw(where: str, dtype) -> None:
         )
 
 
+def _continuous_draw(where: str, draw, size, dtype, requires_grad, generator, device) -> Tensor:
+    """``draw(rng, shape)`` as a new tensor: what ``randn`` and ``rand`` share."""
+    _devices.check_device(where, device)
+    dt = _dt.or_default(dtype)
+    _float_draw(where, dt)
+    return _factory(xp.asarray(draw(_rng(generator), _size(size)).astype(dt)), requires_grad)
+
+
 @replayable
 def randn(*size, dtype=None, requires_grad: bool = False, generator=None, device=None) -> Tensor:
     """Draws from the standard normal distribution, from ``generator`` (default: the
     library's seeded generator)."""
-    _devices.check_device("randn", device)
-    dt = _dt.or_default(dtype)
-    _float_draw("randn", dt)
-    arr = _rng(generator).standard_normal(_size(size)).astype(dt)
-    return _factory(xp.asarray(arr), requires_grad)
+    draw = np.random.Generator.standard_normal
+    return _continuous_draw("randn", draw, size, dtype, requires_grad, generator, device)
 
 
 @replayable
 def rand(*size, dtype=None, requires_grad: bool = False, generator=None, device=None) -> Tensor:
     """Draws from U[0, 1), from ``generator`` (default: the library's seeded generator)."""
-    _devices.check_device("rand", device)
-    dt = _dt.or_default(dtype)
-    _float_draw("rand", dt)
-    arr = _rng(generator).random(_size(size)).astype(dt)
-    return _factory(xp.asarray(arr), requires_grad)
+    draw = np.random.Generator.random
+    return _continuous_draw("rand", draw, size, dtype, requires_grad, generator, device)
 
 
 @replayable

@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 
-__all__ = ["JaxWorker", "available"]
+__all__ = ["JaxWorker", "available", "timed_block"]
 
 INSTALL = "pip install 'chainrule[bench]'"
 
@@ -142,7 +142,9 @@ def _info() -> dict:
     }
 
 
-def _timed_block(run, n: int) -> tuple[float, float]:
+def timed_block(run, n: int) -> tuple[float, float]:
+    """Time ``n`` calls of ``run`` after two untimed ones: the seconds per call and the CPU
+    seconds per wall second. The bench's own process times its columns with it too."""
     run()
     run()
     wall, cpu = time.perf_counter(), time.process_time()
@@ -191,7 +193,7 @@ def main() -> int:
                 current.run()
                 reply = {"one": time.perf_counter() - start}
             elif op == "block":
-                per_step, busy = _timed_block(current.run, message["n"])
+                per_step, busy = timed_block(current.run, message["n"])
                 reply = {"per_step": per_step, "cpu_per_wall": busy}
             else:
                 reply = {"error": f"unknown request {op!r}"}

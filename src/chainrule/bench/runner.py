@@ -154,14 +154,7 @@ class _Local:
         return _timed(fn)
 
     def block(self, n: int) -> tuple[float, float]:
-        fn = self.fn
-        fn()
-        fn()
-        wall, cpu = time.perf_counter(), time.process_time()
-        for _ in range(n):
-            fn()
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        return wall / n, cpu / wall
+        return jax_worker.timed_block(self.fn, n)
 
 
 def _time_case(timers: dict, rounds: int) -> tuple[dict, dict]:
@@ -359,6 +352,34 @@ def _f(value, fmt: str) -> str:
     return "-" if value is None else format(value, fmt)
 
 
+def _peaks(r: dict) -> str:
+    return "/".join(_f(r["peak_mb"].get(k), ".1f") for k in IMPLS)
+
+
+def _share(r: dict) -> str:
+    return _f(r["sgemm_share"] * 100 if r["sgemm_share"] is not None else None, ".0f")
+
+
+# The bench table's columns: title, width, a case's cell, whether it is shown only with JAX.
+# The first column is aligned left, the others right.
+_COLUMNS = (
+    ("case", 17, lambda r: r["case"], False),
+    ("chainrule ms", 13, lambda r: f"{r['ms']['chainrule']:.3f}", False),
+    ("compiled", 9, lambda r: _f(r["ms"].get("compiled"), ".3f"), False),
+    ("numpy ms", 10, lambda r: f"{r['ms']['numpy']:.3f}", False),
+    ("torch ms", 10, lambda r: _f(r["ms"].get("torch"), ".3f"), False),
+    ("jax ms", 10, lambda r: "n/a" if r.get("jax_note") else _f(r["ms"].get("jax"), ".3f"), True),
+    ("samples/s", 11, lambda r: f"{r['samples_per_s']:.0f}", False),
+    ("x torch", 9, lambda r: _f(r["x_torch"], ".2f"), False),
+    ("x jax", 8, lambda r: _f(r.get("x_jax"), ".2f"), True),
+    ("x numpy", 9, lambda r: f"{r['x_numpy']:.2f}", False),
+    ("sgemm %", 9, _share, False),
+    ("peak MB (cr/np/pt)", 22, _peaks, False),
+    ("compiled x torch", 17, lambda r: _f(r.get("compiled_x_torch"), ".2f"), False),
+    ("x jax", 7, lambda r: _f(r.get("compiled_x_jax"), ".2f"), True),
+)
+
+
 def _cpus(cpus) -> str:
     return "CPUs " + ",".join(map(str, cpus)) if cpus else "CPUs: unknown"
 
@@ -428,31 +449,17 @@ def format_table(report: dict) -> str:
     )
     lines += _library_lines(report)
     with_jax = any("jax" in r["ms"] for r in report["cases"])
-    header = (
-        f"{'case':<17}{'chainrule ms':>13}{'compiled':>9}{'numpy ms':>10}{'torch ms':>10}"
-        + (f"{'jax ms':>10}" if with_jax else "")
-        + f"{'samples/s':>11}{'x torch':>9}"
-        + (f"{'x jax':>8}" if with_jax else "")
-        + f"{'x numpy':>9}{'sgemm %':>9}{'peak MB (cr/np/pt)':>22}"
-        + f"{'compiled x torch':>17}"
-        + (f"{'x jax':>7}" if with_jax else "")
+    columns = [c for c in _COLUMNS if with_jax or not c[3]]
+    header = "".join(
+        f"{title:{'<' if i == 0 else '>'}{width}}" for i, (title, width, _, _) in enumerate(columns)
     )
     lines += [header, "-" * len(header)]
     for r in report["cases"]:
-        ms, mem = r["ms"], r["peak_mb"]
-        peaks = "/".join(_f(mem.get(k), ".1f") for k in IMPLS)
-        share = r["sgemm_share"] * 100 if r["sgemm_share"] is not None else None
-        jax_ms = ("n/a" if r.get("jax_note") else _f(ms.get("jax"), ".3f")) if with_jax else None
-        lines.append(
-            f"{r['case']:<17}{ms['chainrule']:>13.3f}{_f(ms.get('compiled'), '.3f'):>9}"
-            + f"{ms['numpy']:>10.3f}{_f(ms.get('torch'), '.3f'):>10}"
-            + (f"{jax_ms:>10}" if with_jax else "")
-            + f"{r['samples_per_s']:>11.0f}{_f(r['x_torch'], '.2f'):>9}"
-            + (f"{_f(r.get('x_jax'), '.2f'):>8}" if with_jax else "")
-            + f"{r['x_numpy']:>9.2f}{_f(share, '.0f'):>9}{peaks:>22}"
-            + f"{_f(r.get('compiled_x_torch'), '.2f'):>17}"
-            + (f"{_f(r.get('compiled_x_jax'), '.2f'):>7}" if with_jax else "")
-        )
+        cells = [
+            f"{cell(r):{'<' if i == 0 else '>'}{width}}"
+            for i, (_, width, cell, _) in enumerate(columns)
+        ]
+        lines.append("".join(cells))
     lines.append(
         "x torch / x jax / x numpy: how many times faster chainrule is (above 1: faster); "
         "sgemm %: share of the sgemm rate the step's matrix products reach; compiled: the "

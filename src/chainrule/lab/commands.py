@@ -15,7 +15,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from chainrule._argtypes import positive_int
+from chainrule._argtypes import add_worker_options
 
 __all__ = ["add_parser"]
 
@@ -150,13 +150,5 @@ def add_parser(sub) -> None:
     every.add_argument("--smoke", action="store_true", help="the small sizes (seconds each)")
     every.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     every.add_argument("--report", metavar="DIR", help="report folder (default runs/lab)")
-    every.add_argument(
-        "--jobs", type=positive_int, default=1, help="local worker processes (default 1)"
-    )
-    every.add_argument(
-        "--scheduler",
-        metavar="ADDRESS",
-        help="a Dask scheduler (tcp://host:8786), or `local` for a LocalCluster of --jobs "
-        "workers; needs pip install 'chainrule[distributed]'",
-    )
+    add_worker_options(every)
     every.set_defaults(func=_cmd_all)

@@ -53,7 +53,33 @@ def _describe(value) -> str:
     return f"Object of type: {type(value).__name__}"
 
 
-class ModuleDict(Module):
+class _NamedEntries(Module):
+    """What ``ModuleDict`` and ``ParameterDict`` share: ``len``, iteration over the keys,
+    ``in``, ``pop`` and ``clear``, over the ordered names that :meth:`_names` returns."""
+
+    def _names(self) -> dict:
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._names()))
+
+    def __contains__(self, key) -> bool:
+        return key in self._names()
+
+    def pop(self, key: str):
+        value = self[key]
+        del self[key]
+        return value
+
+    def clear(self) -> None:
+        for key in list(self._names()):
+            del self[key]
+
+
+class ModuleDict(_NamedEntries):
     """Modules by name, in insertion order; registered as children, so their parameters
     are found. Indexing, ``in``, ``len``, iteration over the keys, ``keys() values()
     items() update() pop() clear()``, as a dict."""
@@ -62,6 +88,9 @@ class ModuleDict(Module):
         super().__init__()
         if modules is not None:
             self.update(modules)
+
+    def _names(self) -> dict:
+        return self._modules
 
     def __getitem__(self, key: str) -> Module:
         if key not in self._modules:
@@ -76,15 +105,6 @@ class ModuleDict(Module):
             raise KeyError(key)
         delattr(self, key)
 
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(list(self._modules))
-
-    def __contains__(self, key) -> bool:
-        return key in self._modules
-
     def keys(self):
         return self._modules.keys()
 
@@ -93,15 +113,6 @@ class ModuleDict(Module):
 
     def items(self):
         return self._modules.items()
-
-    def clear(self) -> None:
-        for key in list(self._modules):
-            del self[key]
-
-    def pop(self, key: str) -> Module:
-        module = self[key]
-        del self[key]
-        return module
 
     def update(self, modules) -> None:
         for key, module in _pairs(modules, "ModuleDict", sort_plain_dicts=False):
@@ -167,7 +178,7 @@ class ParameterList(Module):
         return "\n".join(f"  ({i}): {_describe(v)}" for i, v in enumerate(self))
 
 
-class ParameterDict(Module):
+class ParameterDict(_NamedEntries):
     """Parameters by name; tensors added become Parameters. A dict's interface: indexing,
     ``in``, ``len``, iteration over the keys, ``keys() values() items() get() update()
     pop() popitem() setdefault() clear() copy() fromkeys()``. As in PyTorch, ``update``
@@ -179,6 +190,9 @@ class ParameterDict(Module):
         self.__dict__["_keys"] = {}
         if parameters is not None:
             self.update(parameters)
+
+    def _names(self) -> dict:
+        return self._keys
 
     def __getitem__(self, key: str):
         if key not in self._keys:
@@ -199,15 +213,6 @@ class ParameterDict(Module):
         del self._keys[key]
         delattr(self, key)
 
-    def __len__(self) -> int:
-        return len(self._keys)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(list(self._keys))
-
-    def __contains__(self, key) -> bool:
-        return key in self._keys
-
     def keys(self):
         return list(self._keys)
 
@@ -225,20 +230,11 @@ class ParameterDict(Module):
             self[key] = default
         return self[key]
 
-    def pop(self, key: str):
-        value = self[key]
-        del self[key]
-        return value
-
     def popitem(self) -> tuple:
         if not self._keys:
             raise KeyError("popitem(): the ParameterDict is empty")
         key = list(self._keys)[-1]
         return key, self.pop(key)
-
-    def clear(self) -> None:
-        for key in list(self._keys):
-            del self[key]
 
     def copy(self) -> ParameterDict:
         return ParameterDict(OrderedDict(self.items()))

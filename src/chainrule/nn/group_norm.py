@@ -73,6 +73,7 @@ def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5
     return normalize(grouped, (2, 3), w, b, eps).reshape(x.shape)
 
 
+# Mirrors PyTorch's signature (F.instance_norm), on purpose.
 def instance_norm(
     input,
     running_mean=None,

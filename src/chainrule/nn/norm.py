@@ -33,6 +33,7 @@ from chainrule.tensor import Tensor, as_tensor, ones, tensor, zeros
 __all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm", "batch_norm", "layer_norm"]
 
 
+# Mirrors PyTorch's signature (F.batch_norm), on purpose.
 def batch_norm(
     input,
     running_mean=None,

@@ -142,6 +142,7 @@ def _nearest(x: Tensor, sources: list) -> Tensor:
     return x
 
 
+# Mirrors PyTorch's signature (F.interpolate), which nn.Upsample repeats on purpose.
 def interpolate(
     input,
     size=None,
@@ -204,6 +205,7 @@ def interpolate(
 class Upsample(Module):
     """``interpolate`` as a layer: to ``size``, or by ``scale_factor``."""
 
+    # Mirrors PyTorch's signature (F.interpolate's after the input), on purpose.
     def __init__(
         self,
         size=None,

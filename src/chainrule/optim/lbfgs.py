@@ -267,6 +267,7 @@ class LBFGS(Optimizer):
             if abs(loss - prev_loss) < tolerance_change:  # nor in the loss
                 break
 
+        # Mirrors PyTorch's LBFGS state keys on purpose, so state_dict() names the same.
         state.update(
             d=d,
             t=t,

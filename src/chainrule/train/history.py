@@ -8,7 +8,20 @@ from pathlib import Path
 
 from chainrule.io import atomic_write_bytes
 
-__all__ = ["History"]
+__all__ = ["History", "save_png"]
+
+
+def save_png(fig, path, dpi: int) -> Path:
+    """Write the pyplot figure ``fig`` as a PNG at ``path`` (atomically: never
+    half-written), close it and return the path."""
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    plt.close(fig)
+    path = Path(path)
+    atomic_write_bytes(path, buffer.getvalue())
+    return path
 
 
 class History:
@@ -122,12 +135,7 @@ class History:
         if title:
             fig.suptitle(title)
         fig.tight_layout()
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=110)
-        plt.close(fig)
-        path = Path(path)
-        atomic_write_bytes(path, buffer.getvalue())
-        return path
+        return save_png(fig, path, dpi=110)
 
 
 # How the plot names the history's keys: what was measured on which data.

@@ -13,21 +13,13 @@ import argparse
 import sys
 from functools import partial
 
+from chainrule._argtypes import add_worker_options, positive_int
+
 __all__ = ["add_parser", "parse_grid"]
 
 # chainrule train's options that a sweep sets itself, per run.
 _NOT_SHARED = ("help", "out", "resume")
 _TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def _options(train: argparse.ArgumentParser) -> dict[str, argparse.Action]:
@@ -182,19 +174,11 @@ def add_parser(sub, train: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--seeds",
-        type=_positive_int,
+        type=positive_int,
         default=1,
         help="seeds per configuration, --seed, --seed + 1, ... (default 1)",
     )
-    g.add_argument(
-        "--jobs", type=_positive_int, default=1, help="local worker processes (default 1)"
-    )
-    g.add_argument(
-        "--scheduler",
-        metavar="ADDRESS",
-        help="a Dask scheduler (tcp://host:8786), or `local` for a LocalCluster of --jobs "
-        "workers; needs pip install 'chainrule[distributed]'",
-    )
+    add_worker_options(g)
     g.add_argument(
         "--out",
         metavar="DIR",

@@ -9,12 +9,11 @@ configuration, one colour per seed, training solid and validation dashed.
 
 from __future__ import annotations
 
-import io
 import json
 import math
 from pathlib import Path
 
-from chainrule.io import atomic_write_bytes
+from chainrule.train.history import save_png
 from chainrule.train.sweep_table import SweepTable, _text
 
 __all__ = ["plot_sweep", "sweep_figure"]
@@ -207,12 +206,4 @@ def sweep_figure(table: SweepTable, runs):
 def plot_sweep(table: SweepTable, runs, path) -> Path:
     """Draw :func:`sweep_figure` into a PNG at ``path`` (written atomically). Returns the
     path."""
-    import matplotlib.pyplot as plt
-
-    fig = sweep_figure(table, runs)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    plt.close(fig)
-    path = Path(path)
-    atomic_write_bytes(path, buffer.getvalue())
-    return path
+    return save_png(sweep_figure(table, runs), path, dpi=100)
