@@ -831,3 +831,45 @@ def test_a_container_too_large_to_guard_is_refused():
 
     with pytest.warns(RuntimeWarning, match="a dict of 600 items"):
         cr.compile(step)(cr.ones(2))
+
+
+def test_class_defaults_behind_containers_and_arguments_and_rebound_defaults_are_guarded():
+    class Sub:
+        scale = 1.0
+
+    class Config:
+        def __init__(self):
+            self.sub = Sub()
+
+    configs = {"main": Config()}
+    w = cr.ones(3, requires_grad=True)
+
+    def through_container(x):
+        w.grad = None
+        (x * w * configs["main"].sub.scale).sum().backward()
+        return w.grad
+
+    def through_argument(x, cfg):
+        w.grad = None
+        (x * w * cfg.sub.scale).sum().backward()
+        return w.grad
+
+    def through_default(x, scale=1.0):
+        w.grad = None
+        (x * w * scale).sum().backward()
+        return w.grad
+
+    x, cfg = cr.ones(3), Config()
+    steps = {
+        "container": (cr.compile(through_container, fullgraph=True), ()),
+        "argument": (cr.compile(through_argument, fullgraph=True), (cfg,)),
+        "default": (cr.compile(through_default, fullgraph=True), ()),
+    }
+    for _name, (compiled, extra) in steps.items():
+        for _ in range(3):
+            assert compiled(x, *extra).tolist() == [1.0] * 3
+    Sub.scale = 2.0
+    through_default.__defaults__ = (2.0,)
+    for name, (compiled, extra) in steps.items():
+        assert compiled(x, *extra).tolist() == [2.0] * 3, name
+        assert compiled.replays >= 1, name

@@ -37,11 +37,18 @@ def names_read(fn, arguments: tuple = ()) -> tuple:
     seen. What the names hold is followed a few levels deep: the functions, methods and
     callable objects they name, the items of small dicts and lists, the attributes of
     plain objects (``cfg.lr``)."""
-    out: list = []
-    seen: dict = {}  # id -> object, kept alive so that no id is reused during the walk
-    _collect(fn, out, seen, _DEPTH)
-    for value in arguments:  # an object passed in: what the step reads from it
-        _follow(value, out, seen, _DEPTH)
+    attributes: set = set()  # every attribute name the code reached reads
+    for _ in range(4):  # again while the walk finds code that reads new attribute names
+        known = len(attributes)
+        out: list = []
+        # id -> object, kept alive so that no id is reused during the walk; "names": the
+        # attribute names, which decide what is followed inside objects
+        seen: dict = {"names": attributes}
+        _collect(fn, out, seen, _DEPTH)
+        for value in arguments:  # an object passed in: what the step reads from it
+            _follow(value, out, seen, _DEPTH)
+        if len(attributes) == known:
+            break
     return tuple(out)
 
 
@@ -87,6 +94,7 @@ def _collect(fn, out: list, seen: dict, depth: int) -> None:
     if code is None:
         return None
     names, attribute_names = _reads(code)
+    seen["names"].update(attribute_names)
     values = []
     namespace = fn.__globals__
     for name in names:
@@ -109,6 +117,8 @@ def _collect(fn, out: list, seen: dict, depth: int) -> None:
         out.append((_Cell(cell), name, value))
         values.append(value)
     values += list(fn.__defaults__ or ()) + list((fn.__kwdefaults__ or {}).values())
+    for name in ("__defaults__", "__kwdefaults__"):  # step.__defaults__ = (...) is seen
+        out.append((_Attributes(fn, name, getattr(fn, name)), name, getattr(fn, name)))
     if "random" in attribute_names and any(v is np for v in values):  # np.random.rand()
         out.append(({"random": np.random}, "random", np.random))
     for value in values:
@@ -127,6 +137,7 @@ def _follow(value, out: list, seen: dict, depth: int, names=()) -> None:
     """Guards on what a named ``value`` may lead the step to read; ``names``: the names
     the code reading it uses (its attributes among them). What the guards cannot follow
     makes the step run eagerly."""
+    names = frozenset(seen["names"])  # the attribute names met so far (see names_read)
     if isinstance(value, Module):
         # What the forward of each module of the user's own classes reads (chainrule's
         # modules read only their attributes, which the module guards check).
@@ -303,7 +314,7 @@ class _Attributes:
 
     def get(self, name, default=None):
         current = getattr(self.obj, name, default)
-        if current is self.value or (name != "__dict__" and same(current, self.value)):
+        if current is self.value or (name not in _BY_IDENTITY and same(current, self.value)):
             return self.value
         return default
 
@@ -318,6 +329,9 @@ class _Length:
 
     def get(self, name, default=None):
         return _Length if len(self.container) == self.n else default
+
+
+_BY_IDENTITY = frozenset({"__dict__", "__defaults__", "__kwdefaults__"})
 
 
 class _Unfollowed:
