@@ -17,39 +17,12 @@ import torch
 import chainrule as cr
 import chainrule.nn.functional as F
 from chainrule import nn
+from module_parity import close as _close
+from module_parity import compare_step as _compare_step
+from module_parity import pair as _pair
 
 RNG = np.random.default_rng(14)
 TF = torch.nn.functional
-
-
-def _pair(make):
-    """The same module in both libraries, float64, PyTorch's weights loaded into ours."""
-    theirs = make(torch.nn).double()
-    mine = make(nn).double()
-    mine.load_state_dict(theirs.state_dict())
-    return mine, theirs
-
-
-def _close(a, b, what, rtol=1e-10, atol=1e-12):
-    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=rtol, atol=atol, err_msg=what)
-
-
-def _compare_step(mine, theirs, *xs, **kwargs):
-    """Forward and backward (random upstream gradient): output, input gradients and
-    every parameter gradient must agree."""
-    cx = [cr.tensor(x, requires_grad=True) for x in xs]
-    tx = [torch.tensor(x, requires_grad=True) for x in xs]
-    out, tout = mine(*cx, **kwargs), theirs(*tx, **kwargs)
-    _close(out.numpy(), tout.detach().numpy(), "output")
-    v = RNG.standard_normal(tuple(tout.shape))
-    out.backward(cr.tensor(v))
-    tout.backward(torch.tensor(v))
-    for i, (a, b) in enumerate(zip(cx, tx)):
-        _close(a.grad.numpy(), b.grad.numpy(), f"input {i} gradient")
-    theirs_params = dict(theirs.named_parameters())
-    assert [n for n, _ in mine.named_parameters()] == list(theirs_params)
-    for name, p in mine.named_parameters():
-        _close(p.grad.numpy(), theirs_params[name].grad.numpy(), name)
 
 
 LAYERS = [
