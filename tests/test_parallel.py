@@ -13,6 +13,7 @@ import pytest
 from threadpoolctl import threadpool_info
 
 from chainrule import parallel
+from chainrule.io import _running as _alive  # whether a process still runs
 from chainrule.parallel import DaskExecutor, LocalExecutor, make_executor
 
 
@@ -139,14 +140,6 @@ def pid_then_sleep(x, folder):
     if x > 0:
         time.sleep(60)
     return x
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def test_a_caller_that_stops_reading_stops_the_running_workers(tmp_path):

@@ -21,6 +21,7 @@ import pytest
 
 import chainrule as cr
 from chainrule import cli
+from chainrule.io import _running as _alive  # whether a process still runs
 from chainrule.parallel import DaskExecutor, LocalExecutor
 from chainrule.train import callbacks
 from chainrule.train import run as run_module
@@ -58,14 +59,6 @@ def _workers(out: Path) -> dict[str, int]:
         p.parent.name: json.loads(p.read_text())["pid"]
         for p in (out / "runs").glob("*/worker.json")
     }
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 @pytest.fixture(scope="module")
