@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from chainrule.compile.guards import same
-from chainrule.compile.tape import CONST, UNTRACKED, Call, Forward, Method, Tape
+from chainrule.compile.tape import CONST, UNTRACKED, Call, Tape, describe
 
 __all__ = ["RETRY", "compare"]
 
@@ -37,20 +37,20 @@ def compare(first: Tape, second: Tape) -> str | None:
     for a, b in zip(first.events, second.events):
         if type(a) is not type(b) or not same(a.signature(), b.signature()):
             return (
-                f"the step did different work on two calls ({_describe(a)} became "
-                f"{_describe(b)}): Python control flow that depends on the data?"
+                f"the step did different work on two calls ({describe(a)} became "
+                f"{describe(b)}): Python control flow that depends on the data?"
             )
     for slot, kind in enumerate(second.kinds):
         x, y = first.values[slot], second.values[slot]
         if kind == UNTRACKED and x is not y:
             return (
-                f"{_consumer(second, slot)} received an array that the step made without "
+                f"{second.reader(slot)} received an array that the step made without "
                 "chainrule's ops or factories (with NumPy directly?), so a replay could not "
                 "make it again"
             )
         if kind == CONST and not same(x, y):
             return (
-                f"{_consumer(second, slot)} received a Python value that changed between two "
+                f"{second.reader(slot)} received a Python value that changed between two "
                 f"calls ({x!r}, then {y!r}), computed outside chainrule's ops"
             )
     if [(id(m), t) for m, t, _ in first.modules.values()] != [
@@ -66,20 +66,3 @@ def _values(outs) -> list:
     if isinstance(outs, list):
         return [v for o in outs for v in _values(o)]
     return [] if isinstance(outs, int) else [outs[1]]
-
-
-def _describe(event) -> str:
-    if isinstance(event, Forward):
-        return f"op {event.op.__name__}"
-    if isinstance(event, Call):
-        return f"call of {event.fn.__qualname__}"
-    if isinstance(event, Method):
-        return f"call of {getattr(event.fn, '__qualname__', event.fn)}"
-    return type(event).__name__.lower()
-
-
-def _consumer(tape: Tape, slot: int) -> str:
-    for event in tape.events:
-        if slot in event.reads():
-            return _describe(event)
-    return "the step's result"

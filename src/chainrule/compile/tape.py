@@ -505,14 +505,14 @@ class Tape:
 
     def _reader(self, array) -> str:
         """Which event first read ``array``, in words."""
-        slot = next((k for k, v in enumerate(self.values) if v is array), None)
+        return self.reader(next((k for k, v in enumerate(self.values) if v is array), None))
+
+    def reader(self, slot) -> str:
+        """Which event first read ``slot``, in words."""
         for event in self.events:
             if slot in event.reads():
-                if isinstance(event, Forward):
-                    return f"op {event.op.__name__}"
-                if isinstance(event, Call):
-                    return event.fn.__qualname__
-        return "the step"
+                return describe(event)
+        return "the step's result"
 
     def _output(self, result):
         if isinstance(result, tuple | list):
@@ -557,6 +557,15 @@ def flatten(value, path: tuple = ()):
 
 
 _PLAIN = (Tensor, ndarray, int, float, complex, bool, str, bytes, type(None))
+
+
+def describe(event) -> str:
+    """An event in words, for the reasons a step is refused."""
+    if isinstance(event, Forward):
+        return f"op {event.op.__name__}"
+    if isinstance(event, Call | Method):
+        return f"call of {getattr(event.fn, '__qualname__', event.fn)}"
+    return type(event).__name__.lower()
 
 
 def _basic(index) -> bool:
