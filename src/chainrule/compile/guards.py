@@ -24,7 +24,15 @@ from chainrule.nn.module import Module
 from chainrule.optim.optimizer import Optimizer
 from chainrule.tensor import Tensor
 
-__all__ = ["accounted", "hyperparameters", "names_read", "reads_random", "same", "unfollowed"]
+__all__ = [
+    "accounted",
+    "hyperparameters",
+    "names_read",
+    "reads_random",
+    "same",
+    "same_hyperparameters",
+    "unfollowed",
+]
 
 
 _DEPTH = 6  # how many levels of names, items, attributes and calls the guards follow
@@ -375,11 +383,27 @@ class _Cell:
 
 
 def hyperparameters(optimizer) -> list:
-    """Each parameter group's settings (all but the parameters) and its size."""
+    """Each parameter group's size and settings (all but the parameters)."""
     return [
-        (len(g["params"]), {k: v for k, v in g.items() if k != "params"})
+        (len(g["params"]), tuple((k, v) for k, v in g.items() if k != "params"))
         for g in optimizer.param_groups
     ]
+
+
+def same_hyperparameters(optimizer, settings: list) -> bool:
+    """Whether ``optimizer`` still holds ``settings`` (see :func:`hyperparameters`): a
+    learning rate changed records the step again, since the step may read it."""
+    groups = optimizer.param_groups
+    if len(groups) != len(settings):
+        return False
+    for group, (n, items) in zip(groups, settings):
+        if len(group) != len(items) + 1 or len(group["params"]) != n:
+            return False
+        for k, v in items:
+            w = group.get(k, _MISSING)
+            if w is not v and not same(w, v):
+                return False
+    return True
 
 
 def same(a, b) -> bool:

@@ -25,7 +25,7 @@ from chainrule._fp_errors import silence, unsilence
 from chainrule._recording import RECORDING
 from chainrule.autograd.buffers import LeafGradients, owned
 from chainrule.autograd.grad_mode import STATE
-from chainrule.compile.guards import same
+from chainrule.compile.guards import hyperparameters, same_hyperparameters
 from chainrule.compile.tape import (
     CONST,
     PRODUCED,
@@ -116,10 +116,7 @@ class Program:
         self.guards = tuple(tape.tensors.values())
         self.modules = tuple(tape.modules.values())
         self.names = tape.names
-        self.optimizers = tuple(
-            (o, [(len(g["params"]), tuple(g.items())) for g in o.param_groups])
-            for o, _ in tape.optimizers.values()
-        )
+        self.optimizers = tuple((o, hyperparameters(o)) for o, _ in tape.optimizers.values())
         self.module_changes = -1  # check the modules on the first replay
         self.outputs = tape.outputs
         self.nodes: list = [None] * len(tape.events)  # the ops' nodes of the current replay
@@ -152,7 +149,7 @@ class Program:
             if tensor._hooks:  # a gradient hook added since: record again (and refuse)
                 return False
         for optimizer, settings in self.optimizers:
-            if not _same_settings(optimizer.param_groups, settings):
+            if not same_hyperparameters(optimizer, settings):
                 return False
         return True
 
@@ -197,21 +194,6 @@ def _same_members(module, members) -> bool:
     if len(current) != len(members):
         return False
     return all(current.get(name, _MISSING) is value for name, value in members)
-
-
-def _same_settings(groups, settings) -> bool:
-    """Whether an optimizer's parameter groups hold the recorded hyperparameters (a
-    changed learning rate records the step again: the step may read it)."""
-    if len(groups) != len(settings):
-        return False
-    for group, (n, items) in zip(groups, settings):
-        if len(group) != len(items) or len(group["params"]) != n:
-            return False
-        for k, v in items:
-            w = group.get(k, _MISSING)
-            if w is not v and k != "params" and not same(w, v):
-                return False
-    return True
 
 
 def _result(template, vals):

@@ -38,7 +38,7 @@ from chainrule.compile.guards import (
     hyperparameters,
     names_read,
     reads_random,
-    same,
+    same_hyperparameters,
     unfollowed,
 )
 from chainrule.ops.op import Op
@@ -464,7 +464,7 @@ class Tape:
         Then the tape lets go of the arrays the step made (and the graph's nodes): only
         the untracked arrays and the Python values are compared with the next call's."""
         for optimizer, before in self.optimizers.values():
-            if not same(hyperparameters(optimizer), before):
+            if not same_hyperparameters(optimizer, before):
                 self.refuse(
                     f"the step changes the hyperparameters of {type(optimizer).__name__} (a "
                     "learning-rate scheduler's step?), which a replay would not repeat; change "
